@@ -1,0 +1,380 @@
+//! .torrent metainfo (BEP 3, BEP 12 announce-list, BEP 27 private flag).
+
+use std::path::Path;
+
+use sha1::{Digest, Sha1};
+
+use crate::bencode::{self, Dict, Value};
+use crate::engine::types::InfoHash;
+
+/// Pieces larger than this are refused: no real client makes them and they would let a hostile
+/// torrent make us buffer gigabytes.
+pub const MAX_PIECE_LENGTH: u64 = 64 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metainfo {
+    pub info_hash: InfoHash,
+    /// The bencoded info dict exactly as it appeared in the file (served over ut_metadata).
+    pub info_bytes: Vec<u8>,
+    pub info: Info,
+    /// BEP 12 tiers; a lone `announce` becomes one tier of one URL.
+    pub announce_tiers: Vec<Vec<String>>,
+    pub comment: Option<String>,
+    pub created_by: Option<String>,
+    pub creation_date: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Info {
+    /// The torrent's name as given (not yet sanitised for the file system).
+    pub name: String,
+    pub piece_length: u64,
+    pub pieces: Vec<[u8; 20]>,
+    /// Every file in torrent order. A single-file torrent has one entry whose path is `[name]`.
+    pub files: Vec<FileEntry>,
+    pub total_length: u64,
+    pub private: bool,
+    /// True when the info dict has `length` (one file), false when it has `files`.
+    pub single_file: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Path components as given in the torrent (not yet sanitised). For a multi-file torrent the
+    /// torrent's name is *not* included here; the storage layer puts files under `name/`.
+    pub path: Vec<String>,
+    pub length: u64,
+    /// Byte offset of this file within the torrent's concatenated data.
+    pub offset: u64,
+    /// BEP 47 padding file: present in the piece layout, never written.
+    pub pad: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetainfoError {
+    #[error("{0}")]
+    Bencode(#[from] bencode::DecodeError),
+    #[error("metainfo: {0}")]
+    Invalid(String),
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+fn invalid(msg: impl Into<String>) -> MetainfoError {
+    MetainfoError::Invalid(msg.into())
+}
+
+impl Metainfo {
+    pub fn from_file(path: &Path) -> Result<Self, MetainfoError> {
+        let bytes = std::fs::read(path).map_err(|source| MetainfoError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_bytes(&bytes)
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, MetainfoError> {
+        let root = bencode::decode(bytes)?;
+        let root = root
+            .as_dict()
+            .ok_or_else(|| invalid("top level is not a dictionary"))?;
+        let info_raw = root
+            .raw("info")
+            .ok_or_else(|| invalid("missing 'info' dictionary"))?;
+        let info_dict = root
+            .get_dict("info")
+            .ok_or_else(|| invalid("'info' is not a dictionary"))?;
+        let info = Info::from_dict(info_dict)?;
+
+        let mut announce_tiers: Vec<Vec<String>> = Vec::new();
+        if let Some(list) = root.get_list("announce-list") {
+            for tier in list {
+                let urls: Vec<String> = tier
+                    .as_list()
+                    .unwrap_or(&[])
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if !urls.is_empty() {
+                    announce_tiers.push(urls);
+                }
+            }
+        }
+        if announce_tiers.is_empty()
+            && let Some(url) = root.get_str("announce").filter(|u| !u.is_empty())
+        {
+            announce_tiers.push(vec![url.to_string()]);
+        }
+
+        Ok(Metainfo {
+            info_hash: InfoHash(Sha1::digest(info_raw).into()),
+            info_bytes: info_raw.to_vec(),
+            info,
+            announce_tiers,
+            comment: root.get_str("comment").map(str::to_string),
+            created_by: root.get_str("created by").map(str::to_string),
+            creation_date: root.get_int("creation date"),
+        })
+    }
+
+    /// Builds from an info dict fetched over ut_metadata (BEP 9), checking it against the hash.
+    pub fn from_info_bytes(
+        info_bytes: &[u8],
+        expected: InfoHash,
+        trackers: Vec<Vec<String>>,
+    ) -> Result<Self, MetainfoError> {
+        let got = InfoHash(Sha1::digest(info_bytes).into());
+        if got != expected {
+            return Err(invalid(format!(
+                "info dict hashes to {got}, expected {expected}"
+            )));
+        }
+        let v = bencode::decode(info_bytes)?;
+        let d = v
+            .as_dict()
+            .ok_or_else(|| invalid("info is not a dictionary"))?;
+        Ok(Metainfo {
+            info_hash: got,
+            info_bytes: info_bytes.to_vec(),
+            info: Info::from_dict(d)?,
+            announce_tiers: trackers,
+            comment: None,
+            created_by: None,
+            creation_date: None,
+        })
+    }
+
+    pub fn num_pieces(&self) -> usize {
+        self.info.pieces.len()
+    }
+}
+
+impl Info {
+    pub fn from_dict(d: &Dict<'_>) -> Result<Self, MetainfoError> {
+        let name = d
+            .get_bytes("name.utf-8")
+            .or_else(|| d.get_bytes("name"))
+            .ok_or_else(|| invalid("info has no 'name'"))?;
+        let name = String::from_utf8_lossy(name).into_owned();
+        if name.is_empty() {
+            return Err(invalid("info 'name' is empty"));
+        }
+        let piece_length = d
+            .get_int("piece length")
+            .ok_or_else(|| invalid("info has no 'piece length'"))?;
+        let piece_length = u64::try_from(piece_length)
+            .ok()
+            .filter(|&p| p > 0 && p <= MAX_PIECE_LENGTH)
+            .ok_or_else(|| invalid(format!("bad 'piece length' {piece_length}")))?;
+        let pieces_raw = d
+            .get_bytes("pieces")
+            .ok_or_else(|| invalid("info has no 'pieces'"))?;
+        if pieces_raw.len() % 20 != 0 {
+            return Err(invalid(format!(
+                "'pieces' is {} bytes, not a multiple of 20",
+                pieces_raw.len()
+            )));
+        }
+        let pieces: Vec<[u8; 20]> = pieces_raw
+            .chunks_exact(20)
+            .map(|c| {
+                let mut h = [0u8; 20];
+                h.copy_from_slice(c);
+                h
+            })
+            .collect();
+        let private = d.get_int("private") == Some(1);
+
+        let (files, single_file) = match (d.get("length"), d.get_list("files")) {
+            (Some(len), None) => {
+                let length = len
+                    .as_int()
+                    .and_then(|l| u64::try_from(l).ok())
+                    .ok_or_else(|| invalid("'length' is not a non-negative integer"))?;
+                (
+                    vec![FileEntry {
+                        path: vec![name.clone()],
+                        length,
+                        offset: 0,
+                        pad: false,
+                    }],
+                    true,
+                )
+            }
+            (None, Some(list)) => (parse_files(list)?, false),
+            (Some(_), Some(_)) => return Err(invalid("info has both 'length' and 'files'")),
+            (None, None) => return Err(invalid("info has neither 'length' nor 'files'")),
+        };
+        let total_length = files.last().map(|f| f.offset + f.length).unwrap_or(0);
+        let expected = total_length.div_ceil(piece_length);
+        if expected != pieces.len() as u64 {
+            return Err(invalid(format!(
+                "{} piece hashes for {total_length} bytes in pieces of {piece_length} (expected {expected})",
+                pieces.len()
+            )));
+        }
+        Ok(Info {
+            name,
+            piece_length,
+            pieces,
+            files,
+            total_length,
+            private,
+            single_file,
+        })
+    }
+
+    pub fn num_pieces(&self) -> usize {
+        self.pieces.len()
+    }
+
+    /// Length of piece `index` (the last one may be short).
+    pub fn piece_size(&self, index: usize) -> u64 {
+        let start = index as u64 * self.piece_length;
+        self.piece_length
+            .min(self.total_length.saturating_sub(start))
+    }
+}
+
+fn parse_files(list: &[Value<'_>]) -> Result<Vec<FileEntry>, MetainfoError> {
+    if list.is_empty() {
+        return Err(invalid("'files' is empty"));
+    }
+    let mut out = Vec::with_capacity(list.len());
+    let mut offset: u64 = 0;
+    for (i, f) in list.iter().enumerate() {
+        let f = f
+            .as_dict()
+            .ok_or_else(|| invalid(format!("files[{i}] is not a dictionary")))?;
+        let length = f
+            .get_int("length")
+            .and_then(|l| u64::try_from(l).ok())
+            .ok_or_else(|| invalid(format!("files[{i}] has no valid 'length'")))?;
+        let comps = f
+            .get_list("path.utf-8")
+            .or_else(|| f.get_list("path"))
+            .ok_or_else(|| invalid(format!("files[{i}] has no 'path'")))?;
+        let mut path = Vec::with_capacity(comps.len());
+        for c in comps {
+            let c = c
+                .as_bytes()
+                .ok_or_else(|| invalid(format!("files[{i}] path has a non-string component")))?;
+            path.push(String::from_utf8_lossy(c).into_owned());
+        }
+        if path.is_empty() {
+            return Err(invalid(format!("files[{i}] has an empty path")));
+        }
+        let pad = f
+            .get_bytes("attr")
+            .is_some_and(|a| a.contains(&b'p'));
+        out.push(FileEntry {
+            path,
+            length,
+            offset,
+            pad,
+        });
+        offset = offset
+            .checked_add(length)
+            .ok_or_else(|| invalid("total length overflows"))?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bencode::Owned;
+
+    fn torrent(info: Owned) -> Vec<u8> {
+        Owned::dict()
+            .with("announce", "http://127.0.0.1:6969/announce")
+            .with("info", info)
+            .encode()
+    }
+
+    #[test]
+    fn single_file() {
+        let info = Owned::dict()
+            .with("name", "a.bin")
+            .with("piece length", 16384i64)
+            .with("length", 20000i64)
+            .with("pieces", vec![7u8; 40]);
+        let bytes = torrent(info.clone());
+        let m = Metainfo::from_bytes(&bytes).expect("parses");
+        assert_eq!(m.info.total_length, 20000);
+        assert_eq!(m.info.piece_size(1), 20000 - 16384);
+        assert!(m.info.single_file);
+        assert_eq!(m.info_hash.0, <[u8; 20]>::from(Sha1::digest(info.encode())));
+        assert_eq!(m.announce_tiers, vec![vec!["http://127.0.0.1:6969/announce"]]);
+    }
+
+    #[test]
+    fn multi_file_offsets_and_tiers() {
+        let files = Owned::List(vec![
+            Owned::dict()
+                .with("length", 5i64)
+                .with("path", Owned::List(vec!["d".into(), "x".into()])),
+            Owned::dict()
+                .with("length", 0i64)
+                .with("path", Owned::List(vec!["empty".into()])),
+            Owned::dict()
+                .with("length", 7i64)
+                .with("path", Owned::List(vec!["y".into()])),
+        ]);
+        let info = Owned::dict()
+            .with("name", "dir")
+            .with("piece length", 8i64)
+            .with("files", files)
+            .with("private", 1i64)
+            .with("pieces", vec![0u8; 40]);
+        let bytes = Owned::dict()
+            .with("info", info)
+            .with(
+                "announce-list",
+                Owned::List(vec![
+                    Owned::List(vec!["udp://a".into(), "http://b".into()]),
+                    Owned::List(vec![]),
+                    Owned::List(vec!["http://c".into()]),
+                ]),
+            )
+            .encode();
+        let m = Metainfo::from_bytes(&bytes).expect("parses");
+        let offs: Vec<u64> = m.info.files.iter().map(|f| f.offset).collect();
+        assert_eq!(offs, vec![0, 5, 5]);
+        assert_eq!(m.info.total_length, 12);
+        assert!(m.info.private);
+        assert_eq!(m.announce_tiers.len(), 2);
+    }
+
+    #[test]
+    fn clear_errors() {
+        let cases: Vec<(Owned, &str)> = vec![
+            (
+                Owned::dict().with("name", "a").with("piece length", 16384i64).with("length", 1i64).with("pieces", vec![0u8; 19]),
+                "multiple of 20",
+            ),
+            (
+                Owned::dict().with("name", "a").with("piece length", 0i64).with("length", 1i64).with("pieces", vec![0u8; 20]),
+                "piece length",
+            ),
+            (
+                Owned::dict().with("name", "a").with("piece length", 16384i64).with("length", 1i64).with("pieces", vec![0u8; 40]),
+                "expected 1",
+            ),
+            (
+                Owned::dict().with("piece length", 16384i64).with("length", 1i64).with("pieces", vec![0u8; 20]),
+                "no 'name'",
+            ),
+        ];
+        for (info, want) in cases {
+            let err = Metainfo::from_bytes(&torrent(info)).expect_err("refused").to_string();
+            assert!(err.contains(want), "{err} lacks {want}");
+        }
+        assert!(Metainfo::from_bytes(b"le").is_err());
+    }
+}

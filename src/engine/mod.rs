@@ -1,0 +1,5 @@
+//! The swarm engine: metainfo, storage, peer wire, picker, choker, trackers, session.
+
+pub mod bitfield;
+pub mod metainfo;
+pub mod types;

@@ -1,0 +1,5 @@
+//! bidtorrent: a terminal BitTorrent client with a token market built in.
+
+pub mod bencode;
+pub mod cli;
+pub mod engine;
