@@ -36,6 +36,10 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Download one torrent in the foreground; exit 0 once every piece is verified
+    Download(crate::cli_oneshot::DownloadArgs),
+    /// Verify the data of a torrent, then seed it until killed
+    Seed(crate::cli_oneshot::SeedArgs),
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
@@ -69,10 +73,76 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Download(args) => crate::cli_oneshot::download(&cli.global, args),
+        Command::Seed(args) => crate::cli_oneshot::seed(&cli.global, args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "bidtorrent", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Logs go to stderr for foreground commands; `-v` raises the level, `-q` lowers it, and
+/// `RUST_LOG` overrides both.
+pub fn init_stderr_logging(global: &GlobalArgs) {
+    let level = match (global.quiet, global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("bidtorrent={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// Parses a byte count or rate: `1048576`, `512K`, `10M`, `1.5G` (binary units).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'B' => 1,
+                _ => return Err(format!("{s:?}: unknown unit {c:?} (use K, M or G)")),
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size like 512K, 10M or 1048576"))?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(format!("{s:?} must be a non-negative size"));
+    }
+    Ok((v * mult as f64) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512K"), Ok(512 * 1024));
+        assert_eq!(parse_size("1.5M"), Ok(1_572_864));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert!(parse_size("10X").is_err());
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("").is_err());
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
     }
 }

@@ -2,4 +2,5 @@
 
 pub mod bencode;
 pub mod cli;
+pub mod cli_oneshot;
 pub mod engine;

@@ -1,0 +1,1147 @@
+//! One torrent: its verified pieces, its peers, the choker, the tracker loop and resume data.
+//!
+//! All mutable state sits behind one `std::sync::Mutex` that is never held across an `.await`;
+//! peer tasks take it briefly per message. With tens of peers per torrent this costs far less
+//! than the hashing and the copying, and it keeps every decision in one place.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{Notify, broadcast, mpsc};
+
+use crate::engine::bitfield::Bitfield;
+use crate::engine::choker::{
+    Choker, OPTIMISTIC_INTERVAL, PeerView, RECHOKE_INTERVAL, TitForTat,
+};
+use crate::engine::metainfo::Metainfo;
+use crate::engine::picker::{BlockOutcome, CompletedPiece, Picker};
+use crate::engine::ratelimit::RateLimiter;
+use crate::engine::resume::{self, ResumeData};
+use crate::engine::storage::Storage;
+use crate::engine::tracker::{AnnounceEvent, AnnounceRequest, TrackerTiers};
+use crate::engine::types::{InfoHash, PeerId};
+use crate::engine::wire::{BlockRef, Message};
+
+/// A request not answered in this long is given to another peer.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// Peers that send nothing (not even keep-alives) for this long are dropped.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(150);
+/// Hash failures from one address before it is banned for the session.
+const BAN_AFTER_FAILURES: u32 = 3;
+/// More queued requests than this from one peer is a flood.
+pub const MAX_QUEUED_UPLOADS: usize = 2048;
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Settings shared by every torrent of a session.
+pub struct SessionCtx {
+    pub peer_id: PeerId,
+    pub listen_port: AtomicU64,
+    pub global_down: RateLimiter,
+    pub global_up: RateLimiter,
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct TorrentOptions {
+    pub download_dir: PathBuf,
+    pub sequential: bool,
+    pub max_peers: usize,
+    /// Overrides the tracker's announce interval.
+    pub tracker_interval: Option<Duration>,
+    pub upload_slots: usize,
+    /// Peers to dial at once (in addition to those trackers return).
+    pub peers: Vec<SocketAddr>,
+    pub paused: bool,
+}
+
+impl Default for TorrentOptions {
+    fn default() -> Self {
+        TorrentOptions {
+            download_dir: PathBuf::from("."),
+            sequential: false,
+            max_peers: 50,
+            tracker_interval: None,
+            upload_slots: 4,
+            peers: Vec::new(),
+            paused: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Checking,
+    Downloading,
+    Seeding,
+    Paused,
+    Error,
+}
+
+impl Phase {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Phase::Checking => "checking",
+            Phase::Downloading => "downloading",
+            Phase::Seeding => "seeding",
+            Phase::Paused => "paused",
+            Phase::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum TorrentEvent {
+    Checking,
+    /// Checking finished; `have` pieces verified on disk.
+    Checked { have: usize, hashed: usize },
+    PieceVerified(u32),
+    HashFailed { piece: u32 },
+    PeerBanned(IpAddr),
+    /// Every piece verified and flushed to disk.
+    Complete,
+    Seeding,
+    TrackerError(String),
+    Error(String),
+}
+
+/// What the startup check found: pieces verified, and how many had to be hashed for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckResult {
+    pub have: usize,
+    pub hashed: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct TorrentStats {
+    pub info_hash: InfoHash,
+    pub name: String,
+    pub phase: Phase,
+    pub have_pieces: usize,
+    pub num_pieces: usize,
+    pub total_bytes: u64,
+    pub left_bytes: u64,
+    pub downloaded: u64,
+    pub uploaded: u64,
+    pub down_rate: f64,
+    pub up_rate: f64,
+    pub peers: usize,
+    pub error: Option<String>,
+}
+
+/// Commands to a peer's writer.
+#[derive(Debug)]
+pub enum PeerCmd {
+    Send(Message),
+    Requests(Vec<BlockRef>),
+    Choke,
+    Unchoke,
+    Close,
+}
+
+/// Per-peer counters the peer task updates without the torrent lock.
+#[derive(Default)]
+pub struct PeerCounters {
+    pub downloaded: AtomicU64,
+    pub uploaded: AtomicU64,
+    pub last_recv_ms: AtomicU64,
+}
+
+/// What a peer asked us for and we have not sent yet.
+#[derive(Default)]
+pub struct UploadQueue {
+    pub queue: Mutex<VecDeque<BlockRef>>,
+    pub notify: Notify,
+}
+
+impl UploadQueue {
+    pub fn lock(&self) -> MutexGuard<'_, VecDeque<BlockRef>> {
+        lock(&self.queue)
+    }
+}
+
+pub struct PeerEntry {
+    pub addr: SocketAddr,
+    pub peer_id: PeerId,
+    pub outgoing: bool,
+    pub bits: Bitfield,
+    pub am_choking: bool,
+    pub am_interested: bool,
+    pub peer_choking: bool,
+    pub peer_interested: bool,
+    pub fast: bool,
+    pub ext_ids: HashMap<String, u8>,
+    pub client: String,
+    pub reqq: usize,
+    pub inflight: usize,
+    pub allowed_fast: Vec<u32>,
+    pub tx: mpsc::UnboundedSender<PeerCmd>,
+    pub uploads: Arc<UploadQueue>,
+    pub counters: Arc<PeerCounters>,
+    pub connected_at: Instant,
+    pub down_rate: f64,
+    pub up_rate: f64,
+    last_down: u64,
+    last_up: u64,
+}
+
+impl PeerEntry {
+    pub fn is_seed(&self) -> bool {
+        self.bits.all()
+    }
+}
+
+#[derive(Default)]
+struct KnownPeer {
+    failures: u32,
+    last_attempt: Option<Instant>,
+}
+
+pub(crate) struct State {
+    pub picker: Picker,
+    pub peers: HashMap<usize, PeerEntry>,
+    next_key: usize,
+    known: HashMap<SocketAddr, KnownPeer>,
+    banned: HashSet<IpAddr>,
+    hash_failures: HashMap<IpAddr, u32>,
+    choker: Box<dyn Choker>,
+    pub phase: Phase,
+    error: Option<String>,
+    resume_dirty: bool,
+    checked: Option<CheckResult>,
+    down_rate: f64,
+    up_rate: f64,
+    last_down: u64,
+    last_up: u64,
+}
+
+pub struct Torrent {
+    pub meta: Arc<Metainfo>,
+    pub storage: Arc<Storage>,
+    pub opts: TorrentOptions,
+    pub ctx: Arc<SessionCtx>,
+    pub(crate) state: Mutex<State>,
+    pub events: broadcast::Sender<TorrentEvent>,
+    pub down_limit: RateLimiter,
+    pub up_limit: RateLimiter,
+    pub downloaded: AtomicU64,
+    pub uploaded: AtomicU64,
+    stopped: AtomicBool,
+    stop_notify: Notify,
+    completed_notify: Notify,
+    started: Instant,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking peer task must not take the whole torrent down with a poisoned lock.
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl Torrent {
+    pub fn new(
+        meta: Metainfo,
+        storage: Storage,
+        opts: TorrentOptions,
+        ctx: Arc<SessionCtx>,
+    ) -> Arc<Torrent> {
+        let n = meta.num_pieces();
+        let picker = Picker::new(meta.info.piece_length, meta.info.total_length, Bitfield::new(n));
+        let mut picker = picker;
+        picker.sequential = opts.sequential;
+        let (events, _) = broadcast::channel(1024);
+        let choker: Box<dyn Choker> = Box::new(TitForTat::new(opts.upload_slots));
+        let known = opts
+            .peers
+            .iter()
+            .map(|a| (*a, KnownPeer::default()))
+            .collect();
+        Arc::new(Torrent {
+            meta: Arc::new(meta),
+            storage: Arc::new(storage),
+            opts,
+            ctx,
+            state: Mutex::new(State {
+                picker,
+                peers: HashMap::new(),
+                next_key: 0,
+                known,
+                banned: HashSet::new(),
+                hash_failures: HashMap::new(),
+                choker,
+                phase: Phase::Checking,
+                error: None,
+                resume_dirty: false,
+                checked: None,
+                down_rate: 0.0,
+                up_rate: 0.0,
+                last_down: 0,
+                last_up: 0,
+            }),
+            events,
+            down_limit: RateLimiter::unlimited(),
+            up_limit: RateLimiter::unlimited(),
+            downloaded: AtomicU64::new(0),
+            uploaded: AtomicU64::new(0),
+            stopped: AtomicBool::new(false),
+            stop_notify: Notify::new(),
+            completed_notify: Notify::new(),
+            started: Instant::now(),
+        })
+    }
+
+    pub fn info_hash(&self) -> InfoHash {
+        self.meta.info_hash
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<TorrentEvent> {
+        self.events.subscribe()
+    }
+
+    fn emit(&self, e: TorrentEvent) {
+        let _ = self.events.send(e);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
+    pub async fn stopped(&self) {
+        while !self.is_stopped() {
+            let n = self.stop_notify.notified();
+            if self.is_stopped() {
+                return;
+            }
+            n.await;
+        }
+    }
+
+    pub fn set_choker(&self, choker: Box<dyn Choker>) {
+        self.state().choker = choker;
+    }
+
+    pub fn stats(&self) -> TorrentStats {
+        let st = self.state();
+        TorrentStats {
+            info_hash: self.meta.info_hash,
+            name: self.meta.info.name.clone(),
+            phase: st.phase,
+            have_pieces: st.picker.have().count(),
+            num_pieces: self.meta.num_pieces(),
+            total_bytes: self.meta.info.total_length,
+            left_bytes: st.picker.bytes_left(),
+            downloaded: self.downloaded.load(Ordering::Relaxed),
+            uploaded: self.uploaded.load(Ordering::Relaxed),
+            down_rate: st.down_rate,
+            up_rate: st.up_rate,
+            peers: st.peers.len(),
+            error: st.error.clone(),
+        }
+    }
+
+    /// The outcome of the startup check, once it finished.
+    pub fn check_result(&self) -> Option<CheckResult> {
+        self.state().checked
+    }
+
+    pub fn have(&self) -> Bitfield {
+        self.state().picker.have().clone()
+    }
+
+    /// Verifies what is on disk (fast resume when possible), then starts the torrent's tasks.
+    pub async fn start(self: &Arc<Self>) {
+        self.emit(TorrentEvent::Checking);
+        let storage = self.storage.clone();
+        let pieces = self.meta.info.pieces.clone();
+        let path = resume::resume_path(&self.ctx.data_dir, &self.meta.info_hash);
+        let n = self.meta.num_pieces();
+        let checked = tokio::task::spawn_blocking(move || {
+            let prior = match resume::load(&path, n) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!("resume data unusable, rechecking: {e}");
+                    None
+                }
+            };
+            resume::startup_bitfield(&storage, &pieces, prior.as_ref(), |_, _| {})
+        })
+        .await;
+        let have = match checked {
+            Ok(Ok((have, kind))) => {
+                let hashed = match kind {
+                    resume::RecheckKind::None => 0,
+                    resume::RecheckKind::Partial(n) => n,
+                    resume::RecheckKind::Full => n,
+                };
+                let result = CheckResult {
+                    have: have.count(),
+                    hashed,
+                };
+                self.state().checked = Some(result);
+                self.emit(TorrentEvent::Checked {
+                    have: result.have,
+                    hashed,
+                });
+                have
+            }
+            Ok(Err(e)) => return self.fail(format!("checking data: {e}")),
+            Err(e) => return self.fail(format!("checking data: {e}")),
+        };
+        let complete = {
+            let mut st = self.state();
+            st.picker.set_have(have);
+            let complete = st.picker.is_complete();
+            st.phase = if self.opts.paused {
+                Phase::Paused
+            } else if complete {
+                Phase::Seeding
+            } else {
+                Phase::Downloading
+            };
+            complete
+        };
+        // A crash-safe checkpoint right away: the next start trusts what was just verified.
+        self.save_resume(false).await;
+        if complete {
+            self.emit(TorrentEvent::Complete);
+            self.emit(TorrentEvent::Seeding);
+        }
+        if self.opts.paused {
+            return;
+        }
+        let t = self.clone();
+        tokio::spawn(async move { t.tick_loop().await });
+        let t = self.clone();
+        tokio::spawn(async move { t.tracker_loop().await });
+    }
+
+    fn fail(&self, msg: String) {
+        tracing::error!("{}: {msg}", self.meta.info.name);
+        {
+            let mut st = self.state();
+            st.phase = Phase::Error;
+            st.error = Some(msg.clone());
+        }
+        self.emit(TorrentEvent::Error(msg));
+    }
+
+    /// Stops every task, writes resume data and announces `stopped`.
+    pub async fn stop(self: &Arc<Self>) {
+        if self.stopped.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.stop_notify.notify_waiters();
+        {
+            let st = self.state();
+            for p in st.peers.values() {
+                let _ = p.tx.send(PeerCmd::Close);
+            }
+        }
+        self.save_resume(true).await;
+        self.announce_once(AnnounceEvent::Stopped, Duration::from_secs(3))
+            .await;
+    }
+
+    async fn save_resume(&self, clean: bool) {
+        let (have, do_save) = {
+            let mut st = self.state();
+            let phase_ok = st.phase != Phase::Error && st.phase != Phase::Checking;
+            st.resume_dirty = false;
+            (st.picker.have().clone(), phase_ok || clean)
+        };
+        if !do_save {
+            return;
+        }
+        let storage = self.storage.clone();
+        let data = ResumeData {
+            info_hash: self.meta.info_hash,
+            have,
+            stamps: Vec::new(),
+            clean,
+            uploaded: self.uploaded.load(Ordering::Relaxed),
+            downloaded: self.downloaded.load(Ordering::Relaxed),
+            saved_at_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0),
+        };
+        let path = resume::resume_path(&self.ctx.data_dir, &self.meta.info_hash);
+        let r = tokio::task::spawn_blocking(move || -> Result<(), String> {
+            // Data first, then the record that claims it: a crash between the two only costs a
+            // recheck of the pieces written since the last checkpoint.
+            storage.sync().map_err(|e| e.to_string())?;
+            let mut data = data;
+            data.stamps = storage.stamps();
+            resume::save(&path, &data).map_err(|e| e.to_string())
+        })
+        .await;
+        match r {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("saving resume data: {e}"),
+            Err(e) => tracing::warn!("saving resume data: {e}"),
+        }
+    }
+
+    // ----- peers -------------------------------------------------------------------------
+
+    /// Admits a peer after the handshake; `None` when it must be dropped (banned, duplicate,
+    /// ourselves, too many peers, stopped).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn register_peer(
+        &self,
+        addr: SocketAddr,
+        peer_id: PeerId,
+        fast: bool,
+        outgoing: bool,
+    ) -> Option<(usize, mpsc::UnboundedReceiver<PeerCmd>, Arc<UploadQueue>, Arc<PeerCounters>)>
+    {
+        if self.is_stopped() || peer_id == self.ctx.peer_id {
+            return None;
+        }
+        let mut st = self.state();
+        if st.banned.contains(&addr.ip())
+            || st.peers.len() >= self.opts.max_peers
+            || st.peers.values().any(|p| p.peer_id == peer_id)
+            || st.phase == Phase::Paused
+        {
+            return None;
+        }
+        let key = st.next_key;
+        st.next_key += 1;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let uploads = Arc::new(UploadQueue::default());
+        let counters = Arc::new(PeerCounters::default());
+        let n = self.meta.num_pieces();
+        st.peers.insert(
+            key,
+            PeerEntry {
+                addr,
+                peer_id,
+                outgoing,
+                bits: Bitfield::new(n),
+                am_choking: true,
+                am_interested: false,
+                peer_choking: true,
+                peer_interested: false,
+                fast,
+                ext_ids: HashMap::new(),
+                client: peer_id.client_name(),
+                reqq: 250,
+                inflight: 0,
+                allowed_fast: Vec::new(),
+                tx,
+                uploads: uploads.clone(),
+                counters: counters.clone(),
+                connected_at: Instant::now(),
+                down_rate: 0.0,
+                up_rate: 0.0,
+                last_down: 0,
+                last_up: 0,
+            },
+        );
+        if !outgoing {
+            // Remember incoming peers by their address so a re-dial is possible after a drop.
+            st.known.entry(addr).or_default();
+        }
+        Some((key, rx, uploads, counters))
+    }
+
+    pub(crate) fn unregister_peer(&self, key: usize) {
+        let mut st = self.state();
+        if let Some(p) = st.peers.remove(&key) {
+            st.picker.peer_removed(key, &p.bits);
+            if let Some(k) = st.known.get_mut(&p.addr) {
+                k.last_attempt = Some(Instant::now());
+            }
+        }
+    }
+
+    pub(crate) fn note_connect_failure(&self, addr: SocketAddr) {
+        let mut st = self.state();
+        let k = st.known.entry(addr).or_default();
+        k.failures += 1;
+        k.last_attempt = Some(Instant::now());
+    }
+
+    pub fn add_peers(&self, addrs: impl IntoIterator<Item = SocketAddr>) {
+        let mut st = self.state();
+        for a in addrs {
+            if a.port() != 0 {
+                st.known.entry(a).or_default();
+            }
+        }
+    }
+
+    /// Messages every new connection starts with: our pieces.
+    pub(crate) fn initial_have(&self, fast: bool) -> Option<Message> {
+        let st = self.state();
+        let have = st.picker.have();
+        if fast && have.all() {
+            Some(Message::HaveAll)
+        } else if fast && have.none() {
+            Some(Message::HaveNone)
+        } else if have.none() {
+            None
+        } else {
+            Some(Message::Bitfield(Bytes::copy_from_slice(have.as_bytes())))
+        }
+    }
+
+    // ----- messages from a peer (called by the peer task) ----------------------------------
+
+    /// Applies the peer's piece set (bitfield / HaveAll / HaveNone). Returns false if invalid.
+    pub(crate) fn on_bitfield(&self, key: usize, bits: Bitfield) {
+        let mut st = self.state();
+        let st = &mut *st;
+        let Some(p) = st.peers.get_mut(&key) else {
+            return;
+        };
+        st.picker.peer_removed(usize::MAX, &p.bits);
+        st.picker.peer_added(&bits);
+        p.bits = bits;
+        Self::update_interest(st, key);
+        self.fill(st, key);
+    }
+
+    pub(crate) fn on_have(&self, key: usize, index: u32) {
+        let mut st = self.state();
+        let st = &mut *st;
+        let Some(p) = st.peers.get_mut(&key) else {
+            return;
+        };
+        if p.bits.set(index as usize) {
+            st.picker.peer_has(index);
+        }
+        Self::update_interest(st, key);
+        self.fill(st, key);
+    }
+
+    pub(crate) fn on_choke(&self, key: usize, choked: bool) {
+        let mut st = self.state();
+        let st = &mut *st;
+        let Some(p) = st.peers.get_mut(&key) else {
+            return;
+        };
+        p.peer_choking = choked;
+        if choked {
+            // Requests die with a choke (BEP 3); with the fast extension the peer also sends
+            // Rejects, which find nothing left to release.
+            p.inflight = 0;
+            st.picker.release_peer(key);
+        } else {
+            self.fill(st, key);
+        }
+    }
+
+    pub(crate) fn on_interested(&self, key: usize, interested: bool) {
+        let mut st = self.state();
+        let st = &mut *st;
+        let Some(p) = st.peers.get_mut(&key) else {
+            return;
+        };
+        p.peer_interested = interested;
+        if interested && p.am_choking {
+            // Unchoke at once while a regular slot is free instead of waiting up to 10 s.
+            let slots = st.choker.slots();
+            let unchoked = st.peers.values().filter(|p| !p.am_choking).count();
+            if unchoked < slots
+                && let Some(p) = st.peers.get_mut(&key)
+            {
+                p.am_choking = false;
+                let _ = p.tx.send(PeerCmd::Unchoke);
+            }
+        }
+    }
+
+    pub(crate) fn on_allowed_fast(&self, key: usize, index: u32) {
+        let mut st = self.state();
+        let st = &mut *st;
+        if let Some(p) = st.peers.get_mut(&key)
+            && (index as usize) < p.bits.len()
+            && !p.allowed_fast.contains(&index)
+            && p.allowed_fast.len() < 64
+        {
+            p.allowed_fast.push(index);
+            self.fill(st, key);
+        }
+    }
+
+    pub(crate) fn on_reject(&self, key: usize, b: &BlockRef) {
+        let mut st = self.state();
+        let st = &mut *st;
+        st.picker.release_block(key, b);
+        if let Some(p) = st.peers.get_mut(&key) {
+            p.inflight = p.inflight.saturating_sub(1);
+        }
+        self.fill(st, key);
+    }
+
+    pub(crate) fn on_extended_handshake(
+        &self,
+        key: usize,
+        ids: HashMap<String, u8>,
+        client: Option<String>,
+        reqq: Option<usize>,
+        listen_port: Option<u16>,
+    ) {
+        let mut st = self.state();
+        let st = &mut *st;
+        if let Some(p) = st.peers.get_mut(&key) {
+            p.ext_ids = ids;
+            if let Some(c) = client {
+                p.client = c;
+            }
+            if let Some(q) = reqq {
+                p.reqq = q.clamp(1, 2000);
+            }
+            if let Some(port) = listen_port
+                && !p.outgoing
+                && port != 0
+            {
+                let a = SocketAddr::new(p.addr.ip(), port);
+                st.known.entry(a).or_default();
+            }
+        }
+    }
+
+    /// Validates a request from a peer: `Err` means the peer broke the protocol.
+    pub(crate) fn check_request(&self, b: &BlockRef) -> Result<bool, String> {
+        let n = self.meta.num_pieces() as u32;
+        if b.index >= n {
+            return Err(format!("request for piece {} of {n}", b.index));
+        }
+        let size = self.meta.info.piece_size(b.index as usize);
+        let end = u64::from(b.begin) + u64::from(b.length);
+        if b.length == 0 || b.length > crate::engine::wire::MAX_REQUEST || end > size {
+            return Err(format!(
+                "request out of range: piece {} begin {} length {} (piece is {size} bytes)",
+                b.index, b.begin, b.length
+            ));
+        }
+        let st = self.state();
+        Ok(st.picker.have().get(b.index as usize))
+    }
+
+    pub(crate) fn am_choking(&self, key: usize) -> bool {
+        self.state().peers.get(&key).is_none_or(|p| p.am_choking)
+    }
+
+    /// A block arrived. Returns the piece to verify when it completed the piece.
+    pub(crate) fn on_block(&self, key: usize, index: u32, begin: u32, data: &[u8]) -> Option<CompletedPiece> {
+        let mut st = self.state();
+        let st = &mut *st;
+        let outcome = st.picker.on_block(key, index, begin, data);
+        if let Some(p) = st.peers.get_mut(&key) {
+            p.inflight = p.inflight.saturating_sub(1);
+        }
+        let (piece, cancel) = match outcome {
+            BlockOutcome::Unexpected => (None, Vec::new()),
+            BlockOutcome::Stored { cancel } => (None, cancel),
+            BlockOutcome::Complete { piece, cancel } => (Some(piece), cancel),
+        };
+        if !cancel.is_empty() {
+            let b = BlockRef {
+                index,
+                begin,
+                length: data.len() as u32,
+            };
+            for other in cancel {
+                if let Some(p) = st.peers.get_mut(&other) {
+                    p.inflight = p.inflight.saturating_sub(1);
+                    let _ = p.tx.send(PeerCmd::Send(Message::Cancel(b)));
+                }
+            }
+        }
+        self.fill(st, key);
+        piece
+    }
+
+    /// Hashes and writes a completed piece off the async threads, then records the result.
+    pub(crate) async fn verify_and_store(self: &Arc<Self>, piece: CompletedPiece) {
+        let storage = self.storage.clone();
+        let expected = self.meta.info.pieces[piece.index as usize];
+        let index = piece.index;
+        let data = piece.data;
+        let res = tokio::task::spawn_blocking(move || -> Result<bool, String> {
+            use sha1::{Digest, Sha1};
+            let got: [u8; 20] = Sha1::digest(&data).into();
+            if got != expected {
+                return Ok(false);
+            }
+            storage
+                .write_piece(index as usize, &data)
+                .map_err(|e| e.to_string())?;
+            Ok(true)
+        })
+        .await;
+        match res {
+            Ok(Ok(true)) => self.piece_verified(index).await,
+            Ok(Ok(false)) => self.piece_failed(index, &piece.contributors),
+            Ok(Err(e)) => {
+                self.state().picker.piece_checked(index, false);
+                self.fail(format!("writing piece {index}: {e}"));
+            }
+            Err(e) => {
+                self.state().picker.piece_checked(index, false);
+                self.fail(format!("writing piece {index}: {e}"));
+            }
+        }
+    }
+
+    async fn piece_verified(self: &Arc<Self>, index: u32) {
+        let complete = {
+            let mut st = self.state();
+            let st = &mut *st;
+            st.picker.piece_checked(index, true);
+            st.resume_dirty = true;
+            let keys: Vec<usize> = st.peers.keys().copied().collect();
+            for k in keys {
+                if let Some(p) = st.peers.get(&k) {
+                    // Peers that have it already need not be told (libtorrent's have-suppression).
+                    if !p.bits.get(index as usize) {
+                        let _ = p.tx.send(PeerCmd::Send(Message::Have(index)));
+                    }
+                }
+                Self::update_interest(st, k);
+            }
+            let complete = st.picker.is_complete() && st.phase == Phase::Downloading;
+            if complete {
+                st.phase = Phase::Seeding;
+                // Seeds do not need seeds.
+                for p in st.peers.values() {
+                    if p.is_seed() {
+                        let _ = p.tx.send(PeerCmd::Close);
+                    }
+                }
+            }
+            complete
+        };
+        self.emit(TorrentEvent::PieceVerified(index));
+        if complete {
+            // Complete means on disk: flush before saying so.
+            self.save_resume(false).await;
+            self.emit(TorrentEvent::Complete);
+            self.emit(TorrentEvent::Seeding);
+            self.completed_notify.notify_one();
+        }
+    }
+
+    fn piece_failed(&self, index: u32, contributors: &[usize]) {
+        let mut banned = Vec::new();
+        {
+            let mut st = self.state();
+            let st = &mut *st;
+            st.picker.piece_checked(index, false);
+            let sole = contributors.len() == 1;
+            for key in contributors {
+                let Some(p) = st.peers.get(key) else { continue };
+                let ip = p.addr.ip();
+                let count = st.hash_failures.entry(ip).or_insert(0);
+                *count += 1;
+                if *count >= BAN_AFTER_FAILURES {
+                    st.banned.insert(ip);
+                    banned.push(ip);
+                }
+                if sole || st.banned.contains(&ip) {
+                    tracing::info!("dropping {} after a hash failure on piece {index}", p.addr);
+                    let _ = p.tx.send(PeerCmd::Close);
+                }
+            }
+        }
+        self.emit(TorrentEvent::HashFailed { piece: index });
+        for ip in banned {
+            self.emit(TorrentEvent::PeerBanned(ip));
+        }
+    }
+
+    fn update_interest(st: &mut State, key: usize) {
+        let Some(p) = st.peers.get(&key) else { return };
+        let want = st.picker.interesting(&p.bits);
+        if let Some(p) = st.peers.get_mut(&key)
+            && want != p.am_interested
+        {
+            p.am_interested = want;
+            let m = if want {
+                Message::Interested
+            } else {
+                Message::NotInterested
+            };
+            let _ = p.tx.send(PeerCmd::Send(m));
+        }
+    }
+
+    /// Tops up the peer's request pipeline. Depth follows its rate: about one second of data
+    /// in flight, at least 16 blocks, never past the peer's `reqq`.
+    fn fill(&self, st: &mut State, key: usize) {
+        let Some(p) = st.peers.get(&key) else { return };
+        if !p.am_interested || st.phase != Phase::Downloading {
+            return;
+        }
+        let depth = ((p.down_rate / f64::from(crate::engine::wire::BLOCK)) as usize + 16)
+            .clamp(16, p.reqq.min(500));
+        if p.inflight >= depth {
+            return;
+        }
+        let want = depth - p.inflight;
+        let mut out = Vec::new();
+        if p.peer_choking {
+            if p.allowed_fast.is_empty() {
+                return;
+            }
+            let mut allowed = Bitfield::new(p.bits.len());
+            for &i in &p.allowed_fast {
+                if p.bits.get(i as usize) {
+                    allowed.set(i as usize);
+                }
+            }
+            st.picker.pick(key, &allowed, want, Instant::now(), &mut out);
+        } else {
+            let bits = p.bits.clone();
+            st.picker.pick(key, &bits, want, Instant::now(), &mut out);
+        }
+        if out.is_empty() {
+            return;
+        }
+        if let Some(p) = st.peers.get_mut(&key) {
+            p.inflight += out.len();
+            let _ = p.tx.send(PeerCmd::Requests(out));
+        }
+    }
+
+    // ----- periodic work ---------------------------------------------------------------------
+
+    async fn tick_loop(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_rechoke = Instant::now() - RECHOKE_INTERVAL;
+        let mut last_optimistic = Instant::now() - OPTIMISTIC_INTERVAL;
+        let mut last_checkpoint = Instant::now();
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = self.stopped() => return,
+            }
+            let now = Instant::now();
+            self.update_rates();
+            if now.duration_since(last_rechoke) >= RECHOKE_INTERVAL {
+                let rotate = now.duration_since(last_optimistic) >= OPTIMISTIC_INTERVAL;
+                if rotate {
+                    last_optimistic = now;
+                }
+                self.rechoke(rotate);
+                last_rechoke = now;
+            }
+            self.expire_requests(now);
+            self.drop_idle(now);
+            self.connect_more();
+            if now.duration_since(last_checkpoint) >= CHECKPOINT_INTERVAL
+                && self.state().resume_dirty
+            {
+                self.save_resume(false).await;
+                last_checkpoint = now;
+            }
+        }
+    }
+
+    fn update_rates(&self) {
+        // An EWMA over ~5 s: smooth enough for the choker, quick enough for pipelining.
+        const ALPHA: f64 = 0.35;
+        let mut st = self.state();
+        let st = &mut *st;
+        for p in st.peers.values_mut() {
+            let d = p.counters.downloaded.load(Ordering::Relaxed);
+            let u = p.counters.uploaded.load(Ordering::Relaxed);
+            p.down_rate = p.down_rate * (1.0 - ALPHA) + (d - p.last_down) as f64 * ALPHA;
+            p.up_rate = p.up_rate * (1.0 - ALPHA) + (u - p.last_up) as f64 * ALPHA;
+            p.last_down = d;
+            p.last_up = u;
+        }
+        let d = self.downloaded.load(Ordering::Relaxed);
+        let u = self.uploaded.load(Ordering::Relaxed);
+        st.down_rate = st.down_rate * (1.0 - ALPHA) + (d - st.last_down) as f64 * ALPHA;
+        st.up_rate = st.up_rate * (1.0 - ALPHA) + (u - st.last_up) as f64 * ALPHA;
+        st.last_down = d;
+        st.last_up = u;
+    }
+
+    fn rechoke(&self, rotate: bool) {
+        let mut st = self.state();
+        let st = &mut *st;
+        let seed = st.phase == Phase::Seeding;
+        let views: Vec<PeerView> = st
+            .peers
+            .iter()
+            .map(|(k, p)| PeerView {
+                key: *k,
+                addr: p.addr,
+                interested: p.peer_interested,
+                choked: p.am_choking,
+                download_rate: p.down_rate,
+                upload_rate: p.up_rate,
+                is_seed: p.is_seed(),
+                connected_at: p.connected_at,
+            })
+            .collect();
+        let d = st.choker.rechoke(&views, seed, rotate);
+        for (k, p) in st.peers.iter_mut() {
+            let unchoke = d.unchoke.contains(k) || d.optimistic == Some(*k);
+            if unchoke && p.am_choking {
+                p.am_choking = false;
+                let _ = p.tx.send(PeerCmd::Unchoke);
+            } else if !unchoke && !p.am_choking {
+                p.am_choking = true;
+                let _ = p.tx.send(PeerCmd::Choke);
+            }
+        }
+    }
+
+    fn expire_requests(&self, now: Instant) {
+        let mut st = self.state();
+        let st = &mut *st;
+        let expired = st.picker.expire(REQUEST_TIMEOUT, now);
+        let mut touched = HashSet::new();
+        for (k, _) in expired {
+            if let Some(p) = st.peers.get_mut(&k) {
+                p.inflight = p.inflight.saturating_sub(1);
+                touched.insert(k);
+            }
+        }
+        let keys: Vec<usize> = st.peers.keys().copied().collect();
+        for k in keys {
+            self.fill(st, k);
+        }
+    }
+
+    fn drop_idle(&self, _now: Instant) {
+        let st = self.state();
+        let now_ms = self.started.elapsed().as_millis() as u64;
+        for p in st.peers.values() {
+            let last = p.counters.last_recv_ms.load(Ordering::Relaxed);
+            if now_ms.saturating_sub(last) > IDLE_TIMEOUT.as_millis() as u64 {
+                let _ = p.tx.send(PeerCmd::Close);
+            }
+        }
+    }
+
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Dials known peers while below the connection cap, backing off after failures.
+    fn connect_more(self: &Arc<Self>) {
+        let candidates: Vec<SocketAddr> = {
+            let mut st = self.state();
+            let st = &mut *st;
+            if st.phase == Phase::Paused || st.phase == Phase::Error {
+                return;
+            }
+            let connected: HashSet<SocketAddr> = st.peers.values().map(|p| p.addr).collect();
+            let room = self.opts.max_peers.saturating_sub(st.peers.len());
+            let now = Instant::now();
+            let mut out = Vec::new();
+            for (addr, k) in st.known.iter_mut() {
+                if out.len() >= room.min(8) {
+                    break;
+                }
+                if connected.contains(addr) || st.banned.contains(&addr.ip()) {
+                    continue;
+                }
+                let backoff = Duration::from_secs(5u64 << k.failures.min(6));
+                if k.last_attempt.is_some_and(|t| now.duration_since(t) < backoff) {
+                    continue;
+                }
+                k.last_attempt = Some(now);
+                out.push(*addr);
+            }
+            out
+        };
+        for addr in candidates {
+            let t = self.clone();
+            tokio::spawn(async move { crate::engine::peer::connect(t, addr).await });
+        }
+    }
+
+    // ----- trackers ------------------------------------------------------------------------------
+
+    fn announce_request(&self, event: AnnounceEvent) -> AnnounceRequest {
+        let left = self.state().picker.bytes_left();
+        AnnounceRequest {
+            info_hash: self.meta.info_hash,
+            peer_id: self.ctx.peer_id,
+            port: self.ctx.listen_port.load(Ordering::Relaxed) as u16,
+            uploaded: self.uploaded.load(Ordering::Relaxed),
+            downloaded: self.downloaded.load(Ordering::Relaxed),
+            left,
+            event,
+            num_want: 50,
+            key: u32::from_be_bytes([
+                self.ctx.peer_id.0[16],
+                self.ctx.peer_id.0[17],
+                self.ctx.peer_id.0[18],
+                self.ctx.peer_id.0[19],
+            ]),
+        }
+    }
+
+    async fn announce_once(&self, event: AnnounceEvent, timeout: Duration) -> Option<Duration> {
+        let mut tiers = TrackerTiers::new(self.meta.announce_tiers.clone());
+        if tiers.is_empty() {
+            return None;
+        }
+        let req = self.announce_request(event);
+        match tiers.announce(&req, timeout).await {
+            Ok((_, resp)) => Some(resp.interval),
+            Err(_) => None,
+        }
+    }
+
+    async fn tracker_loop(self: Arc<Self>) {
+        let mut tiers = TrackerTiers::new(self.meta.announce_tiers.clone());
+        if tiers.is_empty() {
+            return;
+        }
+        let mut event = AnnounceEvent::Started;
+        let mut failures = 0u32;
+        loop {
+            let req = self.announce_request(event);
+            let wait = match tiers.announce(&req, Duration::from_secs(15)).await {
+                Ok((url, resp)) => {
+                    tracing::debug!("{url}: {} peers", resp.peers.len());
+                    failures = 0;
+                    event = AnnounceEvent::None;
+                    self.add_peers(resp.peers);
+                    self.connect_more();
+                    let interval = resp.interval.max(Duration::from_secs(30));
+                    self.opts.tracker_interval.unwrap_or(interval)
+                }
+                Err(e) => {
+                    self.emit(TorrentEvent::TrackerError(e.to_string()));
+                    failures += 1;
+                    let backoff = Duration::from_secs(15u64 << failures.min(5));
+                    self.opts
+                        .tracker_interval
+                        .map_or(backoff, |i| i.min(backoff))
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.completed_notify.notified() => {
+                    if event == AnnounceEvent::None {
+                        event = AnnounceEvent::Completed;
+                    }
+                }
+                _ = self.stopped() => return,
+            }
+        }
+    }
+}
