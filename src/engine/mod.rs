@@ -2,4 +2,6 @@
 
 pub mod bitfield;
 pub mod metainfo;
+pub mod resume;
+pub mod storage;
 pub mod types;
