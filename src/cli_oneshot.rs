@@ -171,7 +171,7 @@ pub fn seed(global: &GlobalArgs, args: SeedArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn load_source(src: &str) -> anyhow::Result<Metainfo> {
-    Metainfo::from_file(std::path::Path::new(src)).with_context(|| format!("{src}"))
+    Metainfo::from_file(std::path::Path::new(src)).with_context(|| src.to_string())
 }
 
 fn torrent_options(net: &NetArgs, dir: PathBuf, sequential: bool) -> TorrentOptions {
@@ -348,27 +348,29 @@ fn report_seeding(rep: &Reporter, torrent: &Torrent) {
 }
 
 fn report_error(rep: &Reporter, msg: String) -> ExitCode {
-    rep.event("error", json!({ "message": msg }), || format!("bidtorrent: {msg}"));
+    rep.event("error", json!({ "message": msg }), || {
+        format!("bidtorrent: {msg}")
+    });
     ExitCode::FAILURE
 }
 
 fn report_misc(rep: &Reporter, ev: TorrentEvent) {
     match ev {
-        TorrentEvent::Checked { have, hashed } => rep.event(
-            "checked",
-            json!({ "have": have, "hashed": hashed }),
-            || format!("{have} pieces verified on disk ({hashed} hashed)"),
-        ),
-        TorrentEvent::HashFailed { piece } => rep.event(
-            "hash_failed",
-            json!({ "piece": piece }),
-            || format!("piece {piece} failed its hash check; fetching it again"),
-        ),
-        TorrentEvent::PeerBanned(ip) => rep.event(
-            "peer_banned",
-            json!({ "ip": ip.to_string() }),
-            || format!("banned {ip} after repeated bad data"),
-        ),
+        TorrentEvent::Checked { have, hashed } => {
+            rep.event("checked", json!({ "have": have, "hashed": hashed }), || {
+                format!("{have} pieces verified on disk ({hashed} hashed)")
+            })
+        }
+        TorrentEvent::HashFailed { piece } => {
+            rep.event("hash_failed", json!({ "piece": piece }), || {
+                format!("piece {piece} failed its hash check; fetching it again")
+            })
+        }
+        TorrentEvent::PeerBanned(ip) => {
+            rep.event("peer_banned", json!({ "ip": ip.to_string() }), || {
+                format!("banned {ip} after repeated bad data")
+            })
+        }
         TorrentEvent::TrackerError(msg) => {
             tracing::warn!("{msg}");
         }

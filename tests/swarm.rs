@@ -40,7 +40,10 @@ fn stop_and_restart_resumes_without_refetching_verified_pieces() {
     std::thread::sleep(Duration::from_millis(2500));
     first.terminate();
     let events = first.wait_events(Duration::from_secs(20));
-    assert!(events.iter().all(|e| e["event"] != "complete"), "finished too soon");
+    assert!(
+        events.iter().all(|e| e["event"] != "complete"),
+        "finished too soon"
+    );
 
     let second = Bt::download(tmp.path(), &t, &dl, &[&peer], &[]);
     assert!(second.status.success(), "{}", second.stderr);
@@ -51,7 +54,10 @@ fn stop_and_restart_resumes_without_refetching_verified_pieces() {
         .expect("checked event");
     let have = checked["have"].as_u64().expect("have");
     assert!(have > 0, "no pieces kept from the first run: {checked}");
-    assert_eq!(checked["hashed"], 0, "clean stop must not rehash: {checked}");
+    assert_eq!(
+        checked["hashed"], 0,
+        "clean stop must not rehash: {checked}"
+    );
     let complete = second
         .events
         .iter()

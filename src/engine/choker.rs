@@ -33,8 +33,12 @@ pub struct ChokeDecision {
 pub trait Choker: Send {
     fn name(&self) -> &str;
     /// A full rechoke. `rotate_optimistic` is true every OPTIMISTIC_INTERVAL.
-    fn rechoke(&mut self, peers: &[PeerView], we_are_seed: bool, rotate_optimistic: bool)
-    -> ChokeDecision;
+    fn rechoke(
+        &mut self,
+        peers: &[PeerView],
+        we_are_seed: bool,
+        rotate_optimistic: bool,
+    ) -> ChokeDecision;
     /// Regular upload slots; used to unchoke a newly interested peer at once while slots are
     /// free instead of making it wait for the next rechoke.
     fn slots(&self) -> usize;
@@ -77,8 +81,10 @@ impl Choker for TitForTat {
         we_are_seed: bool,
         rotate_optimistic: bool,
     ) -> ChokeDecision {
-        let mut candidates: Vec<&PeerView> =
-            peers.iter().filter(|p| p.interested && !p.is_seed).collect();
+        let mut candidates: Vec<&PeerView> = peers
+            .iter()
+            .filter(|p| p.interested && !p.is_seed)
+            .collect();
         let rate = |p: &PeerView| {
             if we_are_seed {
                 p.upload_rate

@@ -80,7 +80,12 @@ pub async fn read_handshake(stream: &mut TcpStream) -> Result<Handshake, PeerErr
 }
 
 /// Completes an incoming connection whose handshake was read by the session's listener.
-pub async fn accept(torrent: Arc<Torrent>, mut stream: TcpStream, addr: SocketAddr, theirs: Handshake) {
+pub async fn accept(
+    torrent: Arc<Torrent>,
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    theirs: Handshake,
+) {
     let ours = Handshake::new(torrent.info_hash(), torrent.ctx.peer_id);
     if stream.write_all(&ours.encode()).await.is_err() {
         return;
@@ -199,7 +204,10 @@ async fn write_loop(
             let data = &mut block[..b.length as usize];
             // Reads hit the page cache almost always; a positioned read of 16 KiB costs
             // microseconds, less than handing it to the blocking pool.
-            if let Err(e) = torrent.storage.read(b.index as usize, u64::from(b.begin), data) {
+            if let Err(e) = torrent
+                .storage
+                .read(b.index as usize, u64::from(b.begin), data)
+            {
                 tracing::warn!("reading piece {} for upload: {e}", b.index);
                 return Err(PeerError::Closed);
             }
@@ -295,14 +303,14 @@ async fn read_loop(
                 torrent.on_bitfield(key, bits);
             }
             Message::HaveAll | Message::HaveNone if !fast => {
-                return Err(PeerError::Protocol("fast message without fast extension".into()));
+                return Err(PeerError::Protocol(
+                    "fast message without fast extension".into(),
+                ));
             }
             Message::HaveAll => torrent.on_bitfield(key, Bitfield::full(n)),
             Message::HaveNone => torrent.on_bitfield(key, Bitfield::new(n)),
             Message::Request(b) => {
-                let have = torrent
-                    .check_request(&b)
-                    .map_err(PeerError::Protocol)?;
+                let have = torrent.check_request(&b).map_err(PeerError::Protocol)?;
                 if !have || torrent.am_choking(key) {
                     if fast {
                         let _ = send(torrent, key, Message::Reject(b));
@@ -379,9 +387,7 @@ fn on_extended_handshake(torrent: &Torrent, key: usize, payload: &[u8]) {
         }
     }
     let client = d.get_str("v").map(|s| s.chars().take(64).collect());
-    let reqq = d
-        .get_int("reqq")
-        .and_then(|q| usize::try_from(q).ok());
+    let reqq = d.get_int("reqq").and_then(|q| usize::try_from(q).ok());
     let port = d.get_int("p").and_then(|p| u16::try_from(p).ok());
     torrent.on_extended_handshake(key, ids, client, reqq, port);
 }

@@ -363,7 +363,7 @@ impl Picker {
         let Some(p) = self.partial.get_mut(&index) else {
             return BlockOutcome::Unexpected;
         };
-        if begin % BLOCK != 0 {
+        if !begin.is_multiple_of(BLOCK) {
             return BlockOutcome::Unexpected;
         }
         let bi = (begin / BLOCK) as usize;
@@ -375,11 +375,9 @@ impl Picker {
             return BlockOutcome::Unexpected;
         }
         let cancel = match state {
-            BlockState::Requested(v) if v.iter().any(|(k, _)| *k == peer) => v
-                .iter()
-                .map(|(k, _)| *k)
-                .filter(|k| *k != peer)
-                .collect(),
+            BlockState::Requested(v) if v.iter().any(|(k, _)| *k == peer) => {
+                v.iter().map(|(k, _)| *k).filter(|k| *k != peer).collect()
+            }
             // A late block after a timeout or choke is still good data: take it if free.
             BlockState::Free => Vec::new(),
             BlockState::Requested(v) => v.iter().map(|(k, _)| *k).collect(),
@@ -502,7 +500,10 @@ mod tests {
             BlockOutcome::Stored { cancel } => assert_eq!(cancel, vec![1]),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(p.on_block(1, 0, 0, &data), BlockOutcome::Unexpected));
+        assert!(matches!(
+            p.on_block(1, 0, 0, &data),
+            BlockOutcome::Unexpected
+        ));
         match p.on_block(1, 0, BLOCK, &data) {
             BlockOutcome::Complete { piece, cancel } => {
                 assert_eq!(piece.data.len(), 2 * BLOCK as usize);
@@ -521,7 +522,10 @@ mod tests {
         let all = Bitfield::full(1);
         let mut out = Vec::new();
         p.pick(1, &all, 4, Instant::now(), &mut out);
-        assert!(matches!(p.on_block(1, 0, 0, &[0u8; 5]), BlockOutcome::Unexpected));
+        assert!(matches!(
+            p.on_block(1, 0, 0, &[0u8; 5]),
+            BlockOutcome::Unexpected
+        ));
         assert!(matches!(
             p.on_block(1, 0, 0, &vec![0u8; BLOCK as usize]),
             BlockOutcome::Complete { .. }

@@ -49,12 +49,13 @@ pub struct Session {
 impl Session {
     /// Binds the listener and starts accepting peers.
     pub async fn start(cfg: SessionConfig) -> Result<Arc<Session>, SessionError> {
-        let listener = TcpListener::bind(cfg.listen)
-            .await
-            .map_err(|source| SessionError::Listen {
-                addr: cfg.listen,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(cfg.listen)
+                .await
+                .map_err(|source| SessionError::Listen {
+                    addr: cfg.listen,
+                    source,
+                })?;
         let listen_addr = listener
             .local_addr()
             .map_err(|source| SessionError::Listen {

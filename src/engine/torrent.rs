@@ -15,9 +15,7 @@ use bytes::Bytes;
 use tokio::sync::{Notify, broadcast, mpsc};
 
 use crate::engine::bitfield::Bitfield;
-use crate::engine::choker::{
-    Choker, OPTIMISTIC_INTERVAL, PeerView, RECHOKE_INTERVAL, TitForTat,
-};
+use crate::engine::choker::{Choker, OPTIMISTIC_INTERVAL, PeerView, RECHOKE_INTERVAL, TitForTat};
 use crate::engine::metainfo::Metainfo;
 use crate::engine::picker::{BlockOutcome, CompletedPiece, Picker};
 use crate::engine::ratelimit::RateLimiter;
@@ -98,9 +96,14 @@ impl Phase {
 pub enum TorrentEvent {
     Checking,
     /// Checking finished; `have` pieces verified on disk.
-    Checked { have: usize, hashed: usize },
+    Checked {
+        have: usize,
+        hashed: usize,
+    },
     PieceVerified(u32),
-    HashFailed { piece: u32 },
+    HashFailed {
+        piece: u32,
+    },
     PeerBanned(IpAddr),
     /// Every piece verified and flushed to disk.
     Complete,
@@ -252,7 +255,11 @@ impl Torrent {
         ctx: Arc<SessionCtx>,
     ) -> Arc<Torrent> {
         let n = meta.num_pieces();
-        let picker = Picker::new(meta.info.piece_length, meta.info.total_length, Bitfield::new(n));
+        let picker = Picker::new(
+            meta.info.piece_length,
+            meta.info.total_length,
+            Bitfield::new(n),
+        );
         let mut picker = picker;
         picker.sequential = opts.sequential;
         let (events, _) = broadcast::channel(1024);
@@ -503,8 +510,12 @@ impl Torrent {
         peer_id: PeerId,
         fast: bool,
         outgoing: bool,
-    ) -> Option<(usize, mpsc::UnboundedReceiver<PeerCmd>, Arc<UploadQueue>, Arc<PeerCounters>)>
-    {
+    ) -> Option<(
+        usize,
+        mpsc::UnboundedReceiver<PeerCmd>,
+        Arc<UploadQueue>,
+        Arc<PeerCounters>,
+    )> {
         if self.is_stopped() || peer_id == self.ctx.peer_id {
             return None;
         }
@@ -737,7 +748,13 @@ impl Torrent {
     }
 
     /// A block arrived. Returns the piece to verify when it completed the piece.
-    pub(crate) fn on_block(&self, key: usize, index: u32, begin: u32, data: &[u8]) -> Option<CompletedPiece> {
+    pub(crate) fn on_block(
+        &self,
+        key: usize,
+        index: u32,
+        begin: u32,
+        data: &[u8],
+    ) -> Option<CompletedPiece> {
         let mut st = self.state();
         let st = &mut *st;
         let outcome = st.picker.on_block(key, index, begin, data);
@@ -904,7 +921,8 @@ impl Torrent {
                     allowed.set(i as usize);
                 }
             }
-            st.picker.pick(key, &allowed, want, Instant::now(), &mut out);
+            st.picker
+                .pick(key, &allowed, want, Instant::now(), &mut out);
         } else {
             let bits = p.bits.clone();
             st.picker.pick(key, &bits, want, Instant::now(), &mut out);
@@ -1057,7 +1075,9 @@ impl Torrent {
                     continue;
                 }
                 let backoff = Duration::from_secs(5u64 << k.failures.min(6));
-                if k.last_attempt.is_some_and(|t| now.duration_since(t) < backoff) {
+                if k.last_attempt
+                    .is_some_and(|t| now.duration_since(t) < backoff)
+                {
                     continue;
                 }
                 k.last_attempt = Some(now);

@@ -306,7 +306,9 @@ mod tests {
     fn round_trip(m: Message) {
         let mut buf = BytesMut::new();
         m.encode(&mut buf);
-        let got = Message::decode(&mut buf).expect("decodes").expect("complete");
+        let got = Message::decode(&mut buf)
+            .expect("decodes")
+            .expect("complete");
         assert_eq!(got, m);
         assert!(buf.is_empty());
     }

@@ -35,16 +35,18 @@ pub fn make_torrent(dir: &Path, name: &str, files: &[(&str, usize)], piece_len: 
     let mut list = Vec::new();
     for (i, (path, len)) in files.iter().enumerate() {
         let data = payload(*len, i as u64 + 1);
-        let full = if single { src.join(name) } else { src.join(name).join(path) };
+        let full = if single {
+            src.join(name)
+        } else {
+            src.join(name).join(path)
+        };
         std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
         std::fs::write(&full, &data).expect("write payload");
         all.extend_from_slice(&data);
-        list.push(
-            Owned::dict().with("length", *len as i64).with(
-                "path",
-                Owned::List(path.split('/').map(Owned::from).collect()),
-            ),
-        );
+        list.push(Owned::dict().with("length", *len as i64).with(
+            "path",
+            Owned::List(path.split('/').map(Owned::from).collect()),
+        ));
     }
     let pieces: Vec<u8> = all
         .chunks(piece_len)
@@ -118,10 +120,10 @@ impl Bt {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str(&line) {
-                    if tx.send(v).is_err() {
-                        return;
-                    }
+                if let Ok(v) = serde_json::from_str(&line)
+                    && tx.send(v).is_err()
+                {
+                    return;
                 }
             }
         });
@@ -178,11 +180,24 @@ impl Bt {
     }
 
     /// Runs a download to the end (at most 120 s).
-    pub fn download(tmp: &Path, torrent: &Path, dir: &Path, peers: &[&str], extra: &[&str]) -> Finished {
+    pub fn download(
+        tmp: &Path,
+        torrent: &Path,
+        dir: &Path,
+        peers: &[&str],
+        extra: &[&str],
+    ) -> Finished {
         let state = tmp.join("state-dl");
         let mut cmd = Command::new(BIN);
-        cmd.args(["--data-dir", s(&state), "download", s(torrent), "--dir", s(dir)])
-            .args(["--listen", "127.0.0.1:0", "--json"]);
+        cmd.args([
+            "--data-dir",
+            s(&state),
+            "download",
+            s(torrent),
+            "--dir",
+            s(dir),
+        ])
+        .args(["--listen", "127.0.0.1:0", "--json"]);
         for p in peers {
             cmd.args(["--peer", p]);
         }
