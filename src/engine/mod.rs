@@ -2,4 +2,5 @@
 
 pub mod bitfield;
 pub mod metainfo;
+pub mod tracker;
 pub mod types;
