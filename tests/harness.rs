@@ -178,3 +178,23 @@ fn payload_is_deterministic_and_tree_compare_catches_differences() {
     let p = free_port();
     assert!(std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
 }
+
+/// Transmission ignores tracker peers on loopback, so this works only because the aria2
+/// seeder learns Transmission from opentracker and dials it.
+#[test]
+fn aria2_seeds_to_transmission() {
+    let ot = Opentracker::start();
+    let root = tempfile::tempdir().unwrap();
+    let (src, torrent) = make_torrent(root.path(), &ot.http_url());
+    ot.whitelist(&info_hash(&torrent));
+    let seeder = Aria2::seed(&torrent, &root.path().join("seed"));
+    let leech_dir = root.path().join("leech");
+    let leecher = Transmission::leech(&torrent, &leech_dir);
+    assert!(
+        leecher.wait_complete(Duration::from_secs(40)),
+        "{}\n{}",
+        leecher.log_tail(),
+        seeder.log_tail()
+    );
+    assert_same_tree(&src, &leech_dir.join("payload"));
+}
