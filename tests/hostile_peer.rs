@@ -31,7 +31,11 @@ async fn fixture(seeding: bool, peers: Vec<std::net::SocketAddr>) -> Fixture {
     let t = engine_util::make_torrent(tmp.path(), "h.bin", &[("h.bin", 8 * PIECE)], PIECE);
     let meta = Metainfo::from_file(&t).expect("torrent");
     let src = tmp.path().join("src");
-    let dir = if seeding { src.clone() } else { tmp.path().join("dl") };
+    let dir = if seeding {
+        src.clone()
+    } else {
+        tmp.path().join("dl")
+    };
     let session = Session::start(SessionConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
         data_dir: tmp.path().join("state"),
@@ -223,7 +227,10 @@ async fn wrong_block_is_detected_peer_dropped_and_nothing_bad_written() {
         if matches!(ev, TorrentEvent::HashFailed { .. }) {
             failed = true;
         }
-        assert!(!matches!(ev, TorrentEvent::PieceVerified(_)), "garbage verified");
+        assert!(
+            !matches!(ev, TorrentEvent::PieceVerified(_)),
+            "garbage verified"
+        );
     }
     assert!(failed, "no hash failure reported");
     assert_eq!(f.torrent.stats().have_pieces, 0);
@@ -244,7 +251,11 @@ async fn wrong_block_is_detected_peer_dropped_and_nothing_bad_written() {
         }
     })
     .await;
-    assert_eq!(done, Ok(true), "download did not complete from the honest seeder");
+    assert_eq!(
+        done,
+        Ok(true),
+        "download did not complete from the honest seeder"
+    );
     let good = std::fs::read(honest.src.join("h.bin")).expect("src");
     assert_eq!(std::fs::read(f.dir.join("h.bin")).expect("dl"), good);
 }

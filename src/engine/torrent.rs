@@ -333,6 +333,10 @@ impl Torrent {
         }
     }
 
+    pub fn choker_name(&self) -> String {
+        self.state().choker.name().to_string()
+    }
+
     pub fn set_choker(&self, choker: Box<dyn Choker>) {
         self.state().choker = choker;
     }

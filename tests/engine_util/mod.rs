@@ -136,8 +136,12 @@ impl Bt {
 
     /// Seeds `torrent` from `dir` on a free loopback port.
     pub fn seed(tmp: &Path, torrent: &Path, dir: &Path) -> Bt {
+        Bt::seed_with(tmp, torrent, dir, &[])
+    }
+
+    pub fn seed_with(tmp: &Path, torrent: &Path, dir: &Path, extra: &[&str]) -> Bt {
         let state = tmp.join("state-seed");
-        let mut bt = Bt::spawn(&[
+        let mut args = vec![
             "--data-dir",
             s(&state),
             "seed",
@@ -147,7 +151,9 @@ impl Bt {
             "--listen",
             "127.0.0.1:0",
             "--json",
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        let mut bt = Bt::spawn(&args);
         bt.wait_for("seeding", Duration::from_secs(30));
         bt
     }
