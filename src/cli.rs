@@ -7,7 +7,11 @@ use std::process::ExitCode;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "bidtorrent", version, about = "A terminal BitTorrent client with a token market built in")]
+#[command(
+    name = "bidtorrent",
+    version,
+    about = "A terminal BitTorrent client with a token market built in"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -36,6 +40,10 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The wallet: identity, balance, payment channels, vouchers, history
+    Wallet(crate::wallet::cli::WalletArgs),
+    /// Run and administer a ledger that escrows and settles payment channels
+    Ledger(crate::wallet::cli::LedgerArgs),
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
@@ -69,6 +77,8 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Wallet(args) => crate::wallet::cli::run_wallet(&cli.global, args),
+        Command::Ledger(args) => crate::wallet::cli::run_ledger(&cli.global, args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "bidtorrent", &mut std::io::stdout());
