@@ -62,7 +62,7 @@ impl LedgerClient {
     }
 
     pub async fn info(&self) -> Result<LedgerInfo, LedgerError> {
-        match self.request(&Request::Info).await? {
+        match self.request(&Request::Info {}).await? {
             Outcome::Info(i) => {
                 if let Ok(mut l) = self.ledger.lock() {
                     *l = Some(i.ledger);
@@ -82,7 +82,7 @@ impl LedgerClient {
     }
 
     pub async fn audit(&self) -> Result<Audit, LedgerError> {
-        match self.request(&Request::Audit).await? {
+        match self.request(&Request::Audit {}).await? {
             Outcome::Audit(a) => Ok(a),
             o => Err(unexpected(o)),
         }

@@ -21,8 +21,10 @@ pub const REQUEST_TAG: &[u8] = b"bt_market/v1/ledger-request";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Request {
-    Info,
-    Audit,
+    // Empty struct variants rather than unit variants: serde enforces deny_unknown_fields
+    // only on those, so `{"op":"info","x":1}` is refused as malformed.
+    Info {},
+    Audit {},
     Channel {
         channel: ChannelId,
     },

@@ -290,8 +290,8 @@ impl LedgerStore {
     /// Serves one request at time `now` (Unix seconds).
     pub fn handle(&self, req: Request, now: u64) -> Result<Outcome, LedgerError> {
         match req {
-            Request::Info => Ok(Outcome::Info(self.info(now))),
-            Request::Audit => Ok(Outcome::Audit(self.audit()?)),
+            Request::Info {} => Ok(Outcome::Info(self.info(now))),
+            Request::Audit {} => Ok(Outcome::Audit(self.audit()?)),
             Request::Channel { channel } => Ok(Outcome::Channel(self.channel(&channel)?)),
             Request::Signed { payload, sig } => self.apply_signed(&payload, &sig, now),
         }
