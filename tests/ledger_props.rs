@@ -4,7 +4,6 @@
 //! model's (so none went negative or moved without cause), a seller never received more than
 //! the buyer signed, and a buyer never paid more than its cap.
 
-
 use bidtorrent::wallet::keys::generate_key;
 use bidtorrent::wallet::ledger::proto::Request;
 use bidtorrent::wallet::ledger::{Action, LedgerConfig, LedgerStore, Outcome};
@@ -17,24 +16,52 @@ const GRACE: u64 = 10;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Mint { to: usize, amount: u64 },
-    Open { buyer: usize, seller: usize, cap: u64, ttl: u64 },
+    Mint {
+        to: usize,
+        amount: u64,
+    },
+    Open {
+        buyer: usize,
+        seller: usize,
+        cap: u64,
+        ttl: u64,
+    },
     /// The buyer signs a voucher raising the cumulative by `add` (may exceed the cap: a
     /// malicious buyer; the ledger must refuse to redeem it).
-    Pay { ch: usize, add: u64 },
+    Pay {
+        ch: usize,
+        add: u64,
+    },
     /// Redeem the latest voucher, or an older one (`old`), by the seller or someone else.
-    Redeem { ch: usize, old: bool, by_other: bool },
-    Close { ch: usize, by_buyer: bool },
-    Advance { secs: u64 },
+    Redeem {
+        ch: usize,
+        old: bool,
+        by_other: bool,
+    },
+    Close {
+        ch: usize,
+        by_buyer: bool,
+    },
+    Advance {
+        secs: u64,
+    },
     /// Resend a signed request that was already sent.
-    Replay { idx: usize },
+    Replay {
+        idx: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (0..ACCOUNTS, 0u64..2_000).prop_map(|(to, amount)| Op::Mint { to, amount }),
-        (0..ACCOUNTS, 0..ACCOUNTS, 0u64..800, 0u64..60)
-            .prop_map(|(buyer, seller, cap, ttl)| Op::Open { buyer, seller, cap, ttl }),
+        (0..ACCOUNTS, 0..ACCOUNTS, 0u64..800, 0u64..60).prop_map(|(buyer, seller, cap, ttl)| {
+            Op::Open {
+                buyer,
+                seller,
+                cap,
+                ttl,
+            }
+        }),
         (0usize..8, 0u64..200).prop_map(|(ch, add)| Op::Pay { ch, add }),
         (0usize..8, any::<bool>(), prop::bool::weighted(0.15))
             .prop_map(|(ch, old, by_other)| Op::Redeem { ch, old, by_other }),
@@ -80,7 +107,13 @@ fn tmp() -> tempfile::TempDir {
 impl World {
     fn new() -> World {
         let dir = tmp();
-        let store = LedgerStore::open(dir.path(), LedgerConfig { close_grace_secs: GRACE }).unwrap();
+        let store = LedgerStore::open(
+            dir.path(),
+            LedgerConfig {
+                close_grace_secs: GRACE,
+            },
+        )
+        .unwrap();
         let admin = store.admin_key().unwrap();
         World {
             store,
@@ -118,19 +151,40 @@ impl World {
     fn step(&mut self, op: &Op) {
         match *op {
             Op::Mint { to, amount } => {
-                let r = self.send(&self.admin.clone(), Action::Mint { account: self.pk(to), amount: Amount(amount) });
+                let r = self.send(
+                    &self.admin.clone(),
+                    Action::Mint {
+                        account: self.pk(to),
+                        amount: Amount(amount),
+                    },
+                );
                 assert_eq!(r.is_ok(), amount > 0, "{r:?}");
                 if r.is_ok() {
                     self.bal[to] += amount;
                     self.minted += amount;
                 }
                 // Anyone but the admin is refused.
-                let r = self.send(&self.keys[to].clone(), Action::Mint { account: self.pk(to), amount: Amount(1) });
+                let r = self.send(
+                    &self.keys[to].clone(),
+                    Action::Mint {
+                        account: self.pk(to),
+                        amount: Amount(1),
+                    },
+                );
                 assert_eq!(r.unwrap_err(), "not_admin");
             }
-            Op::Open { buyer, seller, cap, ttl } => {
+            Op::Open {
+                buyer,
+                seller,
+                cap,
+                ttl,
+            } => {
                 let expiry = self.now + ttl;
-                let action = Action::Open { seller: self.pk(seller), cap: Amount(cap), expiry };
+                let action = Action::Open {
+                    seller: self.pk(seller),
+                    cap: Amount(cap),
+                    expiry,
+                };
                 let r = self.send(&self.keys[buyer].clone(), action);
                 let ok = buyer != seller && cap > 0 && ttl > 0 && self.bal[buyer] >= cap;
                 assert_eq!(r.is_ok(), ok, "open {op:?}: {r:?}");
@@ -150,13 +204,33 @@ impl World {
                 }
             }
             Op::Pay { ch, add } => {
-                let Some(c) = self.chans.get_mut(ch) else { return };
-                let (seq, cum) = c.vouchers.last().map(|v| (v.seq, v.cumulative.0)).unwrap_or((0, 0));
+                let Some(c) = self.chans.get_mut(ch) else {
+                    return;
+                };
+                let (seq, cum) = c
+                    .vouchers
+                    .last()
+                    .map(|v| (v.seq, v.cumulative.0))
+                    .unwrap_or((0, 0));
                 let key = &self.keys[c.buyer];
-                let v = Voucher::sign(key, PublicKey::of(&self.admin), c.id, PublicKey::of(&self.keys[c.seller]), seq + 1, Amount(cum + add));
+                let v = Voucher::sign(
+                    key,
+                    PublicKey::of(&self.admin),
+                    c.id,
+                    PublicKey::of(&self.keys[c.seller]),
+                    seq + 1,
+                    Amount(cum + add),
+                );
                 // Sign under the right ledger id (the line above used a wrong one on purpose
                 // to have a forged-ledger voucher in the mix too).
-                let good = Voucher::sign(key, self.store.id(), c.id, v.payee, seq + 1, Amount(cum + add));
+                let good = Voucher::sign(
+                    key,
+                    self.store.id(),
+                    c.id,
+                    v.payee,
+                    seq + 1,
+                    Amount(cum + add),
+                );
                 c.vouchers.push(good);
                 let seller = self.keys[self.chans[ch].seller].clone();
                 let r = self.send(&seller, Action::Redeem { voucher: v });
@@ -164,8 +238,19 @@ impl World {
             }
             Op::Redeem { ch, old, by_other } => {
                 let Some(c) = self.chans.get(ch) else { return };
-                let Some(v) = (if old { c.vouchers.first() } else { c.vouchers.last() }).cloned() else { return };
-                let redeemer = if by_other { (c.seller + 1) % ACCOUNTS } else { c.seller };
+                let Some(v) = (if old {
+                    c.vouchers.first()
+                } else {
+                    c.vouchers.last()
+                })
+                .cloned() else {
+                    return;
+                };
+                let redeemer = if by_other {
+                    (c.seller + 1) % ACCOUNTS
+                } else {
+                    c.seller
+                };
                 let cum = v.cumulative.0;
                 let expect_ok = !by_other && !c.closed && self.now < c.deadline && cum <= c.cap;
                 let key = self.keys[redeemer].clone();
@@ -184,7 +269,13 @@ impl World {
                 let Some(c) = self.chans.get(ch) else { return };
                 let key = self.keys[if by_buyer { c.buyer } else { c.seller }].clone();
                 let id = c.id;
-                let r = self.send(&key, Action::Close { channel: id, voucher: None });
+                let r = self.send(
+                    &key,
+                    Action::Close {
+                        channel: id,
+                        voucher: None,
+                    },
+                );
                 assert!(r.is_ok(), "close: {r:?}");
                 let c = &mut self.chans[ch];
                 if !c.closed {
@@ -219,16 +310,26 @@ impl World {
         assert!(a.consistent, "books do not balance: {a:?}");
         assert_eq!(a.minted.0, self.minted);
         for i in 0..ACCOUNTS {
-            assert_eq!(self.store.balance(&self.pk(i)).unwrap().0, self.bal[i], "account {i}");
+            assert_eq!(
+                self.store.balance(&self.pk(i)).unwrap().0,
+                self.bal[i],
+                "account {i}"
+            );
         }
         let mut escrow = 0;
         for c in &self.chans {
             let info = self.store.channel(&c.id).unwrap();
             let max_signed = c.vouchers.iter().map(|v| v.cumulative.0).max().unwrap_or(0);
-            assert!(info.redeemed.0 <= max_signed, "seller received more than the buyer signed");
+            assert!(
+                info.redeemed.0 <= max_signed,
+                "seller received more than the buyer signed"
+            );
             assert!(info.redeemed.0 <= c.cap, "buyer paid more than its cap");
             assert_eq!(info.redeemed.0, c.redeemed);
-            assert_eq!(info.state == bidtorrent::wallet::ledger::ChannelState::Closed, c.closed);
+            assert_eq!(
+                info.state == bidtorrent::wallet::ledger::ChannelState::Closed,
+                c.closed
+            );
             if c.closed {
                 assert_eq!(info.redeemed.0 + info.refunded.0, c.cap);
             } else {

@@ -36,7 +36,9 @@ impl Rng {
 
 fn cmd(data: &Path) -> Command {
     let mut c = Command::new(BIN);
-    c.arg("--data-dir").arg(data).env_remove("BIDTORRENT_LEDGER");
+    c.arg("--data-dir")
+        .arg(data)
+        .env_remove("BIDTORRENT_LEDGER");
     c
 }
 
@@ -46,8 +48,13 @@ fn run(c: &mut Command) -> Output {
 
 fn ok_json(c: &mut Command) -> Value {
     let o = run(c);
-    assert!(o.status.success(), "{c:?} failed: {}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{c:?}: {e}: {}", String::from_utf8_lossy(&o.stdout)))
+    assert!(
+        o.status.success(),
+        "{c:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{c:?}: {e}: {}", String::from_utf8_lossy(&o.stdout)))
 }
 
 fn start_ledger(db: &Path, listen: &str) -> (Child, SocketAddr) {
@@ -59,8 +66,11 @@ fn start_ledger(db: &Path, listen: &str) -> (Child, SocketAddr) {
         .spawn()
         .expect("spawn ledger");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("ledger said {line:?}: {e}"));
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let v: Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("ledger said {line:?}: {e}"));
     let addr: SocketAddr = v["addr"].as_str().unwrap().parse().unwrap();
     assert!(addr.ip().is_loopback());
     let t = Instant::now();
@@ -84,8 +94,16 @@ fn amount(v: &Value) -> u64 {
 }
 
 fn history_sum(h: &Value, kind: &str) -> (u64, usize) {
-    let entries: Vec<&Value> = h.as_array().unwrap().iter().filter(|e| e["kind"] == kind).collect();
-    (entries.iter().map(|e| amount(&e["amount"])).sum(), entries.len())
+    let entries: Vec<&Value> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .collect();
+    (
+        entries.iter().map(|e| amount(&e["amount"])).sum(),
+        entries.len(),
+    )
 }
 
 #[test]
@@ -104,16 +122,38 @@ fn kill_minus_nine_everywhere_loses_and_doubles_nothing() {
 
     let (mut ledger, addr) = start_ledger(&ldb, "127.0.0.1:0");
     let laddr = addr.to_string();
-    let bpk = ok_json(cmd(&buyer).args(["wallet", "address", "--json"]))["public_key"].as_str().unwrap().to_string();
-    let spk = ok_json(cmd(&seller).args(["wallet", "address", "--json"]))["public_key"].as_str().unwrap().to_string();
-    ok_json(Command::new(BIN).args(["ledger", "mint", "--json", "--ledger", &laddr, "--db"]).arg(&ldb).args([&bpk, "1000"]));
+    let bpk = ok_json(cmd(&buyer).args(["wallet", "address", "--json"]))["public_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let spk = ok_json(cmd(&seller).args(["wallet", "address", "--json"]))["public_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok_json(
+        Command::new(BIN)
+            .args(["ledger", "mint", "--json", "--ledger", &laddr, "--db"])
+            .arg(&ldb)
+            .args([&bpk, "1000"]),
+    );
     ok_json(cmd(&seller).args(["wallet", "--ledger", &laddr, "show", "--json"]));
-    let open = ok_json(cmd(&buyer).args(["wallet", "--ledger", &laddr, "open", &spk, "500", "--json"]));
+    let open =
+        ok_json(cmd(&buyer).args(["wallet", "--ledger", &laddr, "open", &spk, "500", "--json"]));
     let ch = open["channel"].as_str().unwrap().to_string();
 
     let stream = || {
         cmd(&buyer)
-            .args(["wallet", "pay", &ch, STEP, "--repeat", "100000000", "--interval-ms", "1", "--out"])
+            .args([
+                "wallet",
+                "pay",
+                &ch,
+                STEP,
+                "--repeat",
+                "100000000",
+                "--interval-ms",
+                "1",
+                "--out",
+            ])
             .arg(&payfile)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -135,17 +175,26 @@ fn kill_minus_nine_everywhere_loses_and_doubles_nothing() {
         let mut current: Option<Child> = None;
         let mut redeem = false;
         while Instant::now() < deadline {
-            if let Some(c) = current.as_mut() {
-                if c.try_wait().unwrap().is_none() {
-                    std::thread::sleep(Duration::from_millis(2));
-                    continue;
-                }
+            if let Some(c) = current.as_mut()
+                && c.try_wait().unwrap().is_none()
+            {
+                std::thread::sleep(Duration::from_millis(2));
+                continue;
             }
             redeem = !redeem;
             let mut c = cmd(&seller);
             c.arg("wallet");
-            if redeem { c.arg("redeem") } else { c.arg("accept").arg(&payfile) };
-            current = Some(c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn seller"));
+            if redeem {
+                c.arg("redeem")
+            } else {
+                c.arg("accept").arg(&payfile)
+            };
+            current = Some(
+                c.stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("spawn seller"),
+            );
             seller_runs += 1;
         }
         let hit = match victim {
@@ -169,10 +218,22 @@ fn kill_minus_nine_everywhere_loses_and_doubles_nothing() {
     // Settle: one more payment (its voucher covers everything spent, including a spend
     // persisted just before a kill whose voucher never reached the file), accept, redeem.
     let mut pay = cmd(&buyer);
-    let o = run(pay.args(["wallet", "pay", &ch, STEP, "--out"]).arg(&payfile));
-    assert!(o.status.success(), "final pay: {}", String::from_utf8_lossy(&o.stderr));
-    let o = run(cmd(&seller).args(["wallet", "accept", "--json"]).arg(&payfile));
-    assert!(o.status.success(), "final accept: {}", String::from_utf8_lossy(&o.stderr));
+    let o = run(pay
+        .args(["wallet", "pay", &ch, STEP, "--out"])
+        .arg(&payfile));
+    assert!(
+        o.status.success(),
+        "final pay: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = run(cmd(&seller)
+        .args(["wallet", "accept", "--json"])
+        .arg(&payfile));
+    assert!(
+        o.status.success(),
+        "final accept: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     ok_json(cmd(&seller).args(["wallet", "redeem", "--json"]));
 
     let b = ok_json(cmd(&buyer).args(["wallet", "show", "--json"]));
@@ -197,13 +258,20 @@ fn kill_minus_nine_everywhere_loses_and_doubles_nothing() {
         Amount(spent),
         started.elapsed().as_secs_f64()
     );
-    assert!(kills.iter().all(|&k| k > 0), "every process must have been killed: {kills:?}");
+    assert!(
+        kills.iter().all(|&k| k > 0),
+        "every process must have been killed: {kills:?}"
+    );
     assert!(paid_n > 1, "the buyer made no payments");
     // Buyer: every persisted spend is in the history once.
     assert_eq!(paid_sum, spent);
     assert_eq!(paid_n as u64, seq);
     // Seller: nothing lost (holds exactly what the buyer spent), nothing counted twice.
-    assert_eq!((highest.seq, highest.cumulative.0), (seq, spent), "voucher lost");
+    assert_eq!(
+        (highest.seq, highest.cumulative.0),
+        (seq, spent),
+        "voucher lost"
+    );
     assert_eq!(earned_sum, spent, "earnings counted twice or lost");
     assert_eq!(redeemed, spent);
     assert_eq!(redeemed_sum, spent, "redemption counted twice or lost");
@@ -216,7 +284,16 @@ fn kill_minus_nine_everywhere_loses_and_doubles_nothing() {
     let micro = |t: u64| Amount::from_tokens(t).unwrap();
     assert_eq!(a.minted, micro(1000));
     assert_eq!(a.escrowed.0, micro(500).0 - spent);
-    assert_eq!(store.balance(&bpk.parse::<PublicKey>().unwrap()).unwrap(), micro(500));
-    assert_eq!(store.balance(&spk.parse::<PublicKey>().unwrap()).unwrap().0, spent);
-    assert!(started.elapsed() < Duration::from_secs(60), "crash test over budget");
+    assert_eq!(
+        store.balance(&bpk.parse::<PublicKey>().unwrap()).unwrap(),
+        micro(500)
+    );
+    assert_eq!(
+        store.balance(&spk.parse::<PublicKey>().unwrap()).unwrap().0,
+        spent
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "crash test over budget"
+    );
 }

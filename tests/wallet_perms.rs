@@ -18,7 +18,12 @@ fn assert_private(dir: &Path) {
         } else {
             files += 1;
             let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode & 0o077, 0, "{} is readable by others: {mode:o}", p.display());
+            assert_eq!(
+                mode & 0o077,
+                0,
+                "{} is readable by others: {mode:o}",
+                p.display()
+            );
         }
     }
     let _ = files;
@@ -40,8 +45,14 @@ async fn wallet_and_ledger_are_owner_only() {
         assert_private(&wdir);
         let key = tmp.path().join("exported.key");
         w.export_secret_key(&key).unwrap();
-        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
-        assert!(w.export_secret_key(&key).is_err(), "export must not overwrite");
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(
+            w.export_secret_key(&key).is_err(),
+            "export must not overwrite"
+        );
         ledger.shutdown().await.unwrap();
     }
     assert_private(&wdir);

@@ -194,12 +194,10 @@ pub fn run_wallet(global: &GlobalArgs, args: WalletArgs) -> anyhow::Result<ExitC
             }
         }
         WalletCommand::Show { offline } => {
-            if !offline {
-                if let Err(e) = rt.block_on(wallet.refresh(&client)) {
-                    eprintln!(
-                        "bidtorrent: ledger at {addr} not reachable ({e}); showing the last known state"
-                    );
-                }
+            if !offline && let Err(e) = rt.block_on(wallet.refresh(&client)) {
+                eprintln!(
+                    "bidtorrent: ledger at {addr} not reachable ({e}); showing the last known state"
+                );
             }
             show(&wallet, json)?;
         }
@@ -434,13 +432,13 @@ fn accept(
         };
         // First payment from a ledger we have not met: learn the configured ledger's id.
         // Certificates from any other ledger stay refused.
-        if wallet.known_ledger(&p.certificate.ledger)?.is_none() {
-            if let Err(e) = rt.block_on(wallet.connect(client)) {
-                eprintln!(
-                    "bidtorrent: cannot reach ledger at {} to learn its id: {e}",
-                    client.addr()
-                );
-            }
+        if wallet.known_ledger(&p.certificate.ledger)?.is_none()
+            && let Err(e) = rt.block_on(wallet.connect(client))
+        {
+            eprintln!(
+                "bidtorrent: cannot reach ledger at {} to learn its id: {e}",
+                client.addr()
+            );
         }
         match wallet.accept_voucher(&p.voucher, &p.certificate) {
             Ok(e) => {

@@ -24,7 +24,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
 /// Decodes hex (either case). `None` on odd length or a non-hex digit.
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let nib = |c: u8| match c {

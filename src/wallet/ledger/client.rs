@@ -52,7 +52,7 @@ impl LedgerClient {
                 LedgerError::Protocol(format!("ledger at {} did not answer in time", self.addr))
             })??;
         match serde_json::from_slice::<Reply>(&frame) {
-            Ok(Reply::Ok(o)) => Ok(o),
+            Ok(Reply::Ok(o)) => Ok(*o),
             Ok(Reply::Error(e)) => Err(LedgerError::Remote {
                 code: e.code,
                 message: e.message,

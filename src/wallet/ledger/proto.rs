@@ -167,7 +167,8 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reply {
-    Ok(Outcome),
+    // Boxed: an outcome (with a certificate) is far larger than an error.
+    Ok(Box<Outcome>),
     Error(ErrorBody),
 }
 

@@ -88,7 +88,7 @@ async fn connection(mut stream: TcpStream, store: Arc<LedgerStore>) -> Result<()
                 let s = store.clone();
                 // sled flushes block on fsync: keep them off the async workers.
                 match tokio::task::spawn_blocking(move || s.handle(req, keys::now_secs())).await {
-                    Ok(Ok(outcome)) => Reply::Ok(outcome),
+                    Ok(Ok(outcome)) => Reply::Ok(Box::new(outcome)),
                     Ok(Err(e)) => Reply::Error(ErrorBody {
                         code: e.code(),
                         message: e.to_string(),
