@@ -87,8 +87,7 @@ impl<'a> Dict<'a> {
     }
 
     pub fn get_str(&self, key: &str) -> Option<&'a str> {
-        self.get_bytes(key)
-            .and_then(|b| std::str::from_utf8(b).ok())
+        self.get_bytes(key).and_then(|b| std::str::from_utf8(b).ok())
     }
 
     pub fn get_dict(&self, key: &str) -> Option<&Dict<'a>> {
@@ -261,11 +260,7 @@ impl<'a> Decoder<'a> {
                 .checked_mul(10)
                 .and_then(|v| {
                     let d = i64::from(b - b'0');
-                    if neg {
-                        v.checked_sub(d)
-                    } else {
-                        v.checked_add(d)
-                    }
+                    if neg { v.checked_sub(d) } else { v.checked_add(d) }
                 })
                 .ok_or(DecodeError::BadInt(start))?;
         }
@@ -467,11 +462,7 @@ mod tests {
             b"i1ei2e",
             b"-1:a",
         ] {
-            assert!(
-                decode(bad).is_err(),
-                "accepted {:?}",
-                String::from_utf8_lossy(bad)
-            );
+            assert!(decode(bad).is_err(), "accepted {:?}", String::from_utf8_lossy(bad));
         }
     }
 

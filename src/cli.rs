@@ -7,11 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "bidtorrent",
-    version,
-    about = "A terminal BitTorrent client with a token market built in"
-)]
+#[command(name = "bidtorrent", version, about = "A terminal BitTorrent client with a token market built in")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

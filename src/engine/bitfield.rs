@@ -116,10 +116,7 @@ mod tests {
         assert_eq!(b.as_bytes(), &[0x80, 0x40]);
         assert_eq!(b.count(), 2);
         assert!(Bitfield::from_bytes(&[0x80, 0x40], 10).is_some());
-        assert!(
-            Bitfield::from_bytes(&[0x80, 0x41], 10).is_none(),
-            "spare bit set"
-        );
+        assert!(Bitfield::from_bytes(&[0x80, 0x41], 10).is_none(), "spare bit set");
         assert!(Bitfield::from_bytes(&[0x80], 10).is_none(), "short");
         assert!(Bitfield::full(10).all());
         assert!(b.clear(0));

@@ -269,7 +269,9 @@ fn parse_files(list: &[Value<'_>]) -> Result<Vec<FileEntry>, MetainfoError> {
         if path.is_empty() {
             return Err(invalid(format!("files[{i}] has an empty path")));
         }
-        let pad = f.get_bytes("attr").is_some_and(|a| a.contains(&b'p'));
+        let pad = f
+            .get_bytes("attr")
+            .is_some_and(|a| a.contains(&b'p'));
         out.push(FileEntry {
             path,
             length,
@@ -308,10 +310,7 @@ mod tests {
         assert_eq!(m.info.piece_size(1), 20000 - 16384);
         assert!(m.info.single_file);
         assert_eq!(m.info_hash.0, <[u8; 20]>::from(Sha1::digest(info.encode())));
-        assert_eq!(
-            m.announce_tiers,
-            vec![vec!["http://127.0.0.1:6969/announce"]]
-        );
+        assert_eq!(m.announce_tiers, vec![vec!["http://127.0.0.1:6969/announce"]]);
     }
 
     #[test]
@@ -356,41 +355,24 @@ mod tests {
     fn clear_errors() {
         let cases: Vec<(Owned, &str)> = vec![
             (
-                Owned::dict()
-                    .with("name", "a")
-                    .with("piece length", 16384i64)
-                    .with("length", 1i64)
-                    .with("pieces", vec![0u8; 19]),
+                Owned::dict().with("name", "a").with("piece length", 16384i64).with("length", 1i64).with("pieces", vec![0u8; 19]),
                 "multiple of 20",
             ),
             (
-                Owned::dict()
-                    .with("name", "a")
-                    .with("piece length", 0i64)
-                    .with("length", 1i64)
-                    .with("pieces", vec![0u8; 20]),
+                Owned::dict().with("name", "a").with("piece length", 0i64).with("length", 1i64).with("pieces", vec![0u8; 20]),
                 "piece length",
             ),
             (
-                Owned::dict()
-                    .with("name", "a")
-                    .with("piece length", 16384i64)
-                    .with("length", 1i64)
-                    .with("pieces", vec![0u8; 40]),
+                Owned::dict().with("name", "a").with("piece length", 16384i64).with("length", 1i64).with("pieces", vec![0u8; 40]),
                 "expected 1",
             ),
             (
-                Owned::dict()
-                    .with("piece length", 16384i64)
-                    .with("length", 1i64)
-                    .with("pieces", vec![0u8; 20]),
+                Owned::dict().with("piece length", 16384i64).with("length", 1i64).with("pieces", vec![0u8; 20]),
                 "no 'name'",
             ),
         ];
         for (info, want) in cases {
-            let err = Metainfo::from_bytes(&torrent(info))
-                .expect_err("refused")
-                .to_string();
+            let err = Metainfo::from_bytes(&torrent(info)).expect_err("refused").to_string();
             assert!(err.contains(want), "{err} lacks {want}");
         }
         assert!(Metainfo::from_bytes(b"le").is_err());
