@@ -44,6 +44,10 @@ pub enum Command {
     Download(crate::cli_oneshot::DownloadArgs),
     /// Verify the data of a torrent, then seed it until killed
     Seed(crate::cli_oneshot::SeedArgs),
+    /// The wallet: identity, balance, payment channels, vouchers, history
+    Wallet(crate::wallet::cli::WalletArgs),
+    /// Run and administer a ledger that escrows and settles payment channels
+    Ledger(crate::wallet::cli::LedgerArgs),
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
@@ -79,6 +83,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Download(args) => crate::cli_oneshot::download(&cli.global, args),
         Command::Seed(args) => crate::cli_oneshot::seed(&cli.global, args),
+        Command::Wallet(args) => crate::wallet::cli::run_wallet(&cli.global, args),
+        Command::Ledger(args) => crate::wallet::cli::run_ledger(&cli.global, args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "bidtorrent", &mut std::io::stdout());

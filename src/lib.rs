@@ -4,3 +4,4 @@ pub mod bencode;
 pub mod cli;
 pub mod cli_oneshot;
 pub mod engine;
+pub mod wallet;

@@ -1,0 +1,620 @@
+//! `bidtorrent wallet ...` and `bidtorrent ledger ...` (SPEC §2). The binary's edge: anyhow
+//! errors, human or `--json` output.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use serde::{Deserialize, Serialize};
+
+use super::amount::Amount;
+use super::keys::{self, ChannelId, PublicKey};
+use super::ledger::{LedgerClient, LedgerConfig, LedgerStore, server};
+use super::store::{Wallet, WalletError};
+use super::voucher::{ChannelCertificate, Voucher};
+use crate::cli::GlobalArgs;
+
+/// Where a ledger listens unless told otherwise (loopback only).
+pub const DEFAULT_LEDGER: &str = "127.0.0.1:7171";
+
+#[derive(Debug, Args)]
+pub struct WalletArgs {
+    /// Ledger address HOST:PORT (default: the ledger used last, else 127.0.0.1:7171)
+    #[arg(long, global = true, env = "BIDTORRENT_LEDGER", value_name = "ADDR")]
+    pub ledger: Option<String>,
+    /// Machine-readable JSON output (amounts in micro-tokens)
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Option<WalletCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WalletCommand {
+    /// Show address, balance and channels (refreshed from the ledger when it is reachable)
+    Show {
+        /// Do not contact the ledger; show the last known state
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Print this wallet's public key (its account on every ledger)
+    Address,
+    /// List every payment, earning, redemption and refund
+    History,
+    /// Print the whole wallet as JSON (without the secret key)
+    Export {
+        /// Also write the secret key (hex) to this new file, created owner-only
+        #[arg(long, value_name = "FILE")]
+        secret_key: Option<PathBuf>,
+    },
+    /// Escrow AMOUNT tokens for SELLER in a new payment channel
+    Open {
+        /// The seller's public key (64 hex digits)
+        seller: PublicKey,
+        /// Channel cap in tokens, e.g. 10 or 2.5
+        amount: Amount,
+        /// Lifetime of the channel in seconds
+        #[arg(long, default_value_t = 86_400, value_name = "SECS")]
+        expiry_secs: u64,
+    },
+    /// Close a channel (seller: redeem and close now; buyer: refund after the grace period)
+    Close { channel: ChannelId },
+    /// Redeem the highest voucher of every incoming channel at the ledger
+    Redeem,
+    /// Pay AMOUNT more on an outgoing channel and emit a payment (certificate + voucher)
+    Pay {
+        channel: ChannelId,
+        /// Tokens to add to what the seller may redeem
+        amount: Amount,
+        /// Write the latest payment to FILE (atomically replaced) instead of stdout
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Pay this many times (a payment stream; each voucher supersedes the last)
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        repeat: u64,
+        /// Pause between payments of a stream
+        #[arg(long, default_value_t = 0, value_name = "MS")]
+        interval_ms: u64,
+    },
+    /// Accept payments from a buyer: a file written by `wallet pay`, or `-` for stdin
+    Accept { file: PathBuf },
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerArgs {
+    #[command(subcommand)]
+    pub command: LedgerCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Run a ledger service (loopback by default)
+    Serve {
+        /// Address to listen on
+        #[arg(long, default_value = DEFAULT_LEDGER, value_name = "ADDR")]
+        listen: String,
+        /// Ledger directory (default: <data-dir>/ledger); created 0700 with admin.key inside
+        #[arg(long, value_name = "DIR")]
+        db: Option<PathBuf>,
+        /// Seconds a seller keeps to redeem after a buyer closes an unexpired channel
+        #[arg(long, default_value_t = 300, value_name = "SECS")]
+        close_grace: u64,
+        /// Print the listening event as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mint AMOUNT tokens into ACCOUNT on a running ledger, signed with its admin key
+    Mint {
+        account: PublicKey,
+        amount: Amount,
+        /// Ledger directory holding admin.key (default: <data-dir>/ledger)
+        #[arg(long, value_name = "DIR")]
+        db: Option<PathBuf>,
+        /// Admin key file, instead of DIR/admin.key
+        #[arg(long, value_name = "FILE")]
+        admin_key: Option<PathBuf>,
+        #[arg(long, env = "BIDTORRENT_LEDGER", default_value = DEFAULT_LEDGER, value_name = "ADDR")]
+        ledger: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a running ledger's id and books (minted = balances + escrowed)
+    Audit {
+        #[arg(long, env = "BIDTORRENT_LEDGER", default_value = DEFAULT_LEDGER, value_name = "ADDR")]
+        ledger: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What `wallet pay` emits and `wallet accept` reads: one JSON object per line.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Payment {
+    pub certificate: ChannelCertificate,
+    pub voucher: Voucher,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn owner_only_umask() {
+    // Files created by sled and by us under the wallet/ledger dirs must not be readable by
+    // others from the first instant, not only after we tighten them.
+    // SAFETY: umask only sets the process file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
+fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(v)?);
+    Ok(())
+}
+
+fn time_str(t: u64) -> String {
+    let now = keys::now_secs();
+    match t.cmp(&now) {
+        std::cmp::Ordering::Equal => "just now".into(),
+        std::cmp::Ordering::Greater => format!("in {} s", t - now),
+        std::cmp::Ordering::Less => format!("{} s ago", now - t),
+    }
+}
+
+pub fn run_wallet(global: &GlobalArgs, args: WalletArgs) -> anyhow::Result<ExitCode> {
+    owner_only_umask();
+    let dir = global.data_dir()?.join("wallet");
+    let wallet = Wallet::open(&dir)
+        .with_context(|| format!("cannot open the wallet in {}", dir.display()))?;
+    let addr = match &args.ledger {
+        Some(a) => a.clone(),
+        None => wallet
+            .default_ledger()?
+            .map(|l| l.addr)
+            .unwrap_or_else(|| DEFAULT_LEDGER.to_string()),
+    };
+    let client = LedgerClient::new(addr.clone());
+    let json = args.json;
+    let rt = runtime()?;
+    match args
+        .command
+        .unwrap_or(WalletCommand::Show { offline: false })
+    {
+        WalletCommand::Address => {
+            if json {
+                print_json(&serde_json::json!({ "public_key": wallet.public_key() }))?;
+            } else {
+                println!("{}", wallet.public_key());
+            }
+        }
+        WalletCommand::Show { offline } => {
+            if !offline && let Err(e) = rt.block_on(wallet.refresh(&client)) {
+                eprintln!(
+                    "bidtorrent: ledger at {addr} not reachable ({e}); showing the last known state"
+                );
+            }
+            show(&wallet, json)?;
+        }
+        WalletCommand::History => {
+            let h = wallet.history()?;
+            if json {
+                print_json(&h)?;
+            } else {
+                for e in h {
+                    let seq = e.seq.map(|s| format!(" seq {s}")).unwrap_or_default();
+                    println!(
+                        "{:>6}  {}  {:<15} {:>20}  channel {}{seq}  total {}",
+                        e.id,
+                        e.time,
+                        format!("{:?}", e.kind).to_lowercase(),
+                        e.amount,
+                        e.channel,
+                        e.total
+                    );
+                }
+            }
+        }
+        WalletCommand::Export { secret_key } => {
+            if let Some(path) = &secret_key {
+                wallet.export_secret_key(path).with_context(|| {
+                    format!("cannot write the secret key to {}", path.display())
+                })?;
+                eprintln!("secret key written to {} (mode 0600)", path.display());
+            }
+            let export = wallet.export()?;
+            // Export is data either way; --json only makes it compact.
+            if json {
+                print_json(&export)?;
+            } else {
+                println!("{}", serde_json::to_string_pretty(&export)?);
+            }
+        }
+        WalletCommand::Open {
+            seller,
+            amount,
+            expiry_secs,
+        } => {
+            let expiry = keys::now_secs().saturating_add(expiry_secs);
+            let cert = rt
+                .block_on(wallet.open_channel(&client, seller, amount, expiry))
+                .with_context(|| {
+                    format!("cannot open a channel of {amount} to {seller} at ledger {addr}")
+                })?;
+            if json {
+                print_json(&serde_json::json!({
+                    "channel": cert.channel, "seller": cert.seller, "cap": cert.cap,
+                    "expiry": cert.expiry, "certificate": cert,
+                }))?;
+            } else {
+                println!(
+                    "channel {} to {}: {} escrowed, expires {}",
+                    cert.channel,
+                    seller,
+                    amount,
+                    time_str(expiry)
+                );
+            }
+        }
+        WalletCommand::Close { channel } => {
+            let info = rt
+                .block_on(wallet.close_channel(&client, &channel))
+                .with_context(|| format!("cannot close channel {channel}"))?;
+            if json {
+                print_json(&info)?;
+            } else {
+                println!(
+                    "channel {}: {:?}, redeemed {}, refunded {}, deadline {}",
+                    info.channel,
+                    info.state,
+                    info.redeemed,
+                    info.refunded,
+                    time_str(info.deadline)
+                );
+            }
+        }
+        WalletCommand::Redeem => {
+            let done = rt
+                .block_on(wallet.redeem_all(&client))
+                .with_context(|| format!("cannot redeem at {addr}"))?;
+            if json {
+                print_json(&done)?;
+            } else if done.is_empty() {
+                println!("nothing to redeem");
+            } else {
+                for r in done {
+                    println!(
+                        "channel {}: paid {} (redeemed {} in total)",
+                        r.channel, r.paid, r.redeemed
+                    );
+                }
+            }
+        }
+        WalletCommand::Pay {
+            channel,
+            amount,
+            out,
+            repeat,
+            interval_ms,
+        } => {
+            let cert = wallet
+                .out_channel(&channel)?
+                .ok_or(WalletError::UnknownChannel(channel))?
+                .certificate;
+            for i in 0..repeat {
+                if i > 0 && interval_ms > 0 {
+                    std::thread::sleep(std::time::Duration::from_millis(interval_ms));
+                }
+                let voucher = wallet
+                    .pay(&channel, amount)
+                    .with_context(|| format!("cannot pay on channel {channel}"))?;
+                let line = serde_json::to_string(&Payment {
+                    certificate: cert.clone(),
+                    voucher,
+                })?;
+                match &out {
+                    Some(path) => {
+                        write_atomic(path, format!("{line}\n").as_bytes()).with_context(|| {
+                            format!("cannot write the payment to {}", path.display())
+                        })?
+                    }
+                    None => {
+                        let mut so = std::io::stdout().lock();
+                        writeln!(so, "{line}")?;
+                        so.flush()?;
+                    }
+                }
+            }
+        }
+        WalletCommand::Accept { file } => return accept(&wallet, &client, &rt, &file, json),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(wallet: &Wallet, json: bool) -> anyhow::Result<()> {
+    let ledger = wallet.default_ledger()?;
+    let out = wallet.out_channels()?;
+    let inc = wallet.in_channels()?;
+    if json {
+        return print_json(&serde_json::json!({
+            "public_key": wallet.public_key(),
+            "ledger": ledger,
+            "balance": wallet.balance()?,
+            "outgoing": out,
+            "incoming": inc,
+        }));
+    }
+    println!("address  {}", wallet.public_key());
+    match &ledger {
+        Some(l) => {
+            println!("ledger   {} at {}", l.ledger, l.addr);
+            let when = if l.updated == 0 {
+                "never fetched".into()
+            } else {
+                format!("as of {}", time_str(l.updated))
+            };
+            println!("balance  {} ({when})", l.balance);
+        }
+        None => println!("ledger   none yet (use --ledger ADDR)"),
+    }
+    if !out.is_empty() {
+        println!("outgoing channels:");
+        for c in out {
+            let cert = &c.certificate;
+            println!(
+                "  {}  to {}  spent {} of {}  seq {}  {:?}  expires {}",
+                cert.channel,
+                cert.seller,
+                c.spent,
+                cert.cap,
+                c.seq,
+                c.state,
+                time_str(cert.expiry)
+            );
+        }
+    }
+    if !inc.is_empty() {
+        println!("incoming channels:");
+        for c in inc {
+            let cert = &c.certificate;
+            println!(
+                "  {}  from {}  earned {}  redeemed {}  cap {}  {:?}  expires {}",
+                cert.channel,
+                cert.buyer,
+                c.earned(),
+                c.redeemed,
+                cert.cap,
+                c.state,
+                time_str(cert.expiry)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn accept(
+    wallet: &Wallet,
+    client: &LedgerClient,
+    rt: &tokio::runtime::Runtime,
+    file: &Path,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let text = if file.as_os_str() == "-" {
+        let mut s = String::new();
+        for line in std::io::stdin().lock().lines() {
+            s.push_str(&line?);
+            s.push('\n');
+        }
+        s
+    } else {
+        std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read payment file {}", file.display()))?
+    };
+    let mut refused = 0;
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let what = format!("{}:{}", file.display(), n + 1);
+        let p: Payment = match serde_json::from_str(line) {
+            Ok(p) => p,
+            Err(e) => {
+                refused += 1;
+                report_refusal(json, &what, "malformed", &format!("not a payment: {e}"));
+                continue;
+            }
+        };
+        // First payment from a ledger we have not met: learn the configured ledger's id.
+        // Certificates from any other ledger stay refused.
+        if wallet.known_ledger(&p.certificate.ledger)?.is_none()
+            && let Err(e) = rt.block_on(wallet.connect(client))
+        {
+            eprintln!(
+                "bidtorrent: cannot reach ledger at {} to learn its id: {e}",
+                client.addr()
+            );
+        }
+        match wallet.accept_voucher(&p.voucher, &p.certificate) {
+            Ok(e) => {
+                if json {
+                    print_json(&e)?;
+                } else if e.duplicate {
+                    println!(
+                        "channel {}: voucher seq {} already stored",
+                        e.channel, e.seq
+                    );
+                } else {
+                    println!(
+                        "channel {}: earned {} (seq {}, total {})",
+                        e.channel, e.delta, e.seq, e.cumulative
+                    );
+                }
+            }
+            Err(r) => {
+                refused += 1;
+                report_refusal(json, &what, r.code(), &r.to_string());
+            }
+        }
+    }
+    Ok(if refused == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn report_refusal(json: bool, what: &str, code: &str, message: &str) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "refused": code, "input": what, "message": message })
+        );
+    }
+    eprintln!("bidtorrent: {what}: voucher refused: {message}");
+}
+
+/// Replaces `path` atomically (write to a temporary, sync, rename), so a reader or a crash
+/// never sees half a payment.
+fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitCode> {
+    owner_only_umask();
+    let default_db = || -> anyhow::Result<PathBuf> { Ok(global.data_dir()?.join("ledger")) };
+    let rt = runtime()?;
+    match args.command {
+        LedgerCommand::Serve {
+            listen,
+            db,
+            close_grace,
+            json,
+        } => {
+            let db = match db {
+                Some(d) => d,
+                None => default_db()?,
+            };
+            let store = LedgerStore::open(
+                &db,
+                LedgerConfig {
+                    close_grace_secs: close_grace,
+                },
+            )
+            .with_context(|| format!("cannot open the ledger in {}", db.display()))?;
+            let store = Arc::new(store);
+            rt.block_on(async {
+                let listener = tokio::net::TcpListener::bind(&listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {listen}"))?;
+                let local = listener.local_addr()?;
+                if !local.ip().is_loopback() {
+                    eprintln!(
+                        "bidtorrent: warning: ledger listening on non-loopback address {local}"
+                    );
+                }
+                let admin = db.join("admin.key");
+                if json {
+                    print_json(&serde_json::json!({
+                        "event": "listening", "addr": local.to_string(), "ledger": store.id(),
+                        "admin": store.admin(), "admin_key": admin,
+                    }))?;
+                } else {
+                    println!(
+                        "ledger {} listening on {local} (admin key: {})",
+                        store.id(),
+                        admin.display()
+                    );
+                }
+                std::io::stdout().flush()?;
+                server::serve(listener, store.clone(), shutdown_signal()).await?;
+                anyhow::Ok(())
+            })?;
+            store.flush()?;
+        }
+        LedgerCommand::Mint {
+            account,
+            amount,
+            db,
+            admin_key,
+            ledger,
+            json,
+        } => {
+            let key_path = match (admin_key, db) {
+                (Some(k), _) => k,
+                (None, Some(d)) => d.join("admin.key"),
+                (None, None) => default_db()?.join("admin.key"),
+            };
+            let admin = keys::read_key_file(&key_path)
+                .with_context(|| format!("cannot read the admin key {}", key_path.display()))?;
+            let client = LedgerClient::new(ledger.clone());
+            let balance = rt
+                .block_on(client.mint(&admin, account, amount))
+                .with_context(|| {
+                    format!("cannot mint {amount} into {account} at ledger {ledger}")
+                })?;
+            if json {
+                print_json(
+                    &serde_json::json!({ "account": account, "minted": amount, "balance": balance }),
+                )?;
+            } else {
+                println!("minted {amount} into {account}; balance {balance}");
+            }
+        }
+        LedgerCommand::Audit { ledger, json } => {
+            let client = LedgerClient::new(ledger.clone());
+            let a = rt
+                .block_on(client.audit())
+                .with_context(|| format!("cannot audit ledger at {ledger}"))?;
+            if json {
+                print_json(&a)?;
+            } else {
+                println!("ledger    {}", a.ledger);
+                println!("minted    {}", a.minted);
+                println!("balances  {} in {} accounts", a.balances, a.accounts);
+                println!(
+                    "escrowed  {} in {} open channels",
+                    a.escrowed, a.open_channels
+                );
+                println!(
+                    "books     {}",
+                    if a.consistent {
+                        "balance"
+                    } else {
+                        "DO NOT BALANCE"
+                    }
+                );
+            }
+            if !a.consistent {
+                bail!("ledger at {ledger} fails its invariant: minted != balances + escrowed");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! The ledger: accounts, escrow channels and settlement (SPEC §5), as a sled store, a TCP
+//! server (`bidtorrent ledger serve`, or embedded in-process) and an async client.
+
+pub mod client;
+pub mod proto;
+pub mod server;
+pub mod store;
+
+pub use client::LedgerClient;
+pub use proto::{Action, Audit, ChannelInfo, ChannelState, LedgerInfo, Outcome};
+pub use server::EmbeddedLedger;
+pub use store::{LedgerConfig, LedgerStore};
+
+use super::amount::Amount;
+use super::keys::{ChannelId, LedgerId, PublicKey};
+use super::voucher::VoucherRefusal;
+
+/// Everything a ledger request can fail with. Refused requests change no state (the only
+/// write is burning the request's nonce so it cannot be replayed later).
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("ledger storage: {0}")]
+    Storage(String),
+    #[error("ledger I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    #[error("request signature does not verify against account {0}")]
+    BadSignature(PublicKey),
+    #[error("request is for ledger {got}, this is ledger {ours}")]
+    WrongLedger { got: LedgerId, ours: LedgerId },
+    #[error("replayed or stale request: nonce {nonce} is not above {last}")]
+    StaleNonce { nonce: u64, last: u64 },
+    #[error("only the ledger admin key may mint")]
+    NotAdmin,
+    #[error("insufficient funds: balance {balance}, needed {needed}")]
+    InsufficientFunds { balance: Amount, needed: Amount },
+    #[error("no such channel {0}")]
+    UnknownChannel(ChannelId),
+    #[error("account {0} is not a party to this channel in that role")]
+    NotParty(PublicKey),
+    #[error("channel {0} is closed")]
+    ChannelClosed(ChannelId),
+    #[error("channel {channel} is past its redemption deadline {deadline}")]
+    Expired { channel: ChannelId, deadline: u64 },
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    #[error("amount overflow")]
+    Overflow,
+    #[error("voucher refused: {0}")]
+    Voucher(VoucherRefusal),
+    #[error("ledger refused: {message} ({code})")]
+    Remote { code: String, message: String },
+    #[error("ledger protocol: {0}")]
+    Protocol(String),
+}
+
+impl LedgerError {
+    /// The stable code sent on the wire.
+    pub fn code(&self) -> String {
+        match self {
+            LedgerError::Storage(_) => "storage",
+            LedgerError::Io(_) => "io",
+            LedgerError::Malformed(_) => "malformed",
+            LedgerError::BadSignature(_) => "bad_signature",
+            LedgerError::WrongLedger { .. } => "wrong_ledger",
+            LedgerError::StaleNonce { .. } => "stale_nonce",
+            LedgerError::NotAdmin => "not_admin",
+            LedgerError::InsufficientFunds { .. } => "insufficient_funds",
+            LedgerError::UnknownChannel(_) => "unknown_channel",
+            LedgerError::NotParty(_) => "not_party",
+            LedgerError::ChannelClosed(_) => "channel_closed",
+            LedgerError::Expired { .. } => "expired",
+            LedgerError::Invalid(_) => "invalid",
+            LedgerError::Overflow => "overflow",
+            LedgerError::Voucher(v) => return format!("voucher_{}", v.code()),
+            LedgerError::Remote { code, .. } => return code.clone(),
+            LedgerError::Protocol(_) => "protocol",
+        }
+        .to_string()
+    }
+
+    /// Whether a state change was refused for a business reason (so the nonce is burned),
+    /// as opposed to a storage or authentication failure.
+    fn burns_nonce(&self) -> bool {
+        !matches!(
+            self,
+            LedgerError::Storage(_)
+                | LedgerError::Io(_)
+                | LedgerError::Malformed(_)
+                | LedgerError::BadSignature(_)
+                | LedgerError::WrongLedger { .. }
+                | LedgerError::StaleNonce { .. }
+        )
+    }
+}
+
+impl From<sled::Error> for LedgerError {
+    fn from(e: sled::Error) -> Self {
+        LedgerError::Storage(e.to_string())
+    }
+}
