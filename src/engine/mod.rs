@@ -2,6 +2,7 @@
 
 pub mod bitfield;
 pub mod choker;
+pub mod extension;
 pub mod metainfo;
 pub mod peer;
 pub mod picker;

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::bencode::{self, Owned};
 use crate::engine::bitfield::Bitfield;
+use crate::engine::extension::PeerLink;
 use crate::engine::ratelimit::acquire_all;
 use crate::engine::torrent::{MAX_QUEUED_UPLOADS, PeerCmd, PeerCounters, Torrent, UploadQueue};
 use crate::engine::wire::{BlockRef, HANDSHAKE_LEN, Handshake, Message, WireError};
@@ -115,6 +116,12 @@ async fn run(
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
 
+    let link = PeerLink {
+        torrent: torrent.clone(),
+        key,
+        addr,
+        peer_id: theirs.peer_id,
+    };
     let mut first = Vec::new();
     if theirs.supports_extended() {
         first.push(extended_handshake(&torrent, addr));
@@ -123,7 +130,7 @@ async fn run(
         first.push(m);
     }
     let writer = write_loop(&torrent, key, wr, rx, &uploads, &counters, first, fast);
-    let reader = read_loop(&torrent, key, rd, &uploads, &counters, fast);
+    let reader = read_loop(&link, rd, &uploads, &counters, fast);
     let result = tokio::select! {
         r = writer => r,
         r = reader => r,
@@ -137,14 +144,22 @@ async fn run(
 }
 
 fn extended_handshake(torrent: &Torrent, addr: SocketAddr) -> Message {
+    let exts = torrent.extensions();
+    let mut m = Owned::dict();
+    for (i, e) in exts.iter().enumerate() {
+        m.insert(e.name(), i + 1);
+    }
     let mut d = Owned::dict()
-        .with("m", Owned::dict())
+        .with("m", m)
         .with("v", format!("bidtorrent {}", env!("CARGO_PKG_VERSION")))
         .with("reqq", 500u32)
         .with("p", torrent.ctx.listen_port.load(Ordering::Relaxed) as u16);
     match addr.ip() {
         std::net::IpAddr::V4(ip) => d.insert("yourip", ip.octets().to_vec()),
         std::net::IpAddr::V6(ip) => d.insert("yourip", ip.octets().to_vec()),
+    }
+    for e in &exts {
+        e.handshake_fields(torrent, &mut d);
     }
     Message::Extended {
         id: 0,
@@ -257,13 +272,14 @@ fn apply(
 }
 
 async fn read_loop(
-    torrent: &Arc<Torrent>,
-    key: usize,
+    link: &PeerLink,
     mut rd: OwnedReadHalf,
     uploads: &UploadQueue,
     counters: &PeerCounters,
     fast: bool,
 ) -> Result<(), PeerError> {
+    let torrent = &link.torrent;
+    let key = link.key;
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let n = torrent.meta.num_pieces();
     loop {
@@ -355,8 +371,14 @@ async fn read_loop(
             }
             Message::AllowedFast(i) => torrent.on_allowed_fast(key, i),
             Message::Suggest(_) | Message::Port(_) => {}
-            Message::Extended { id: 0, payload } => on_extended_handshake(torrent, key, &payload),
-            Message::Extended { .. } => {}
+            Message::Extended { id: 0, payload } => on_extended_handshake(link, &payload),
+            Message::Extended { id, payload } => {
+                // Ids we never assigned are ignored, as BEP 10 asks.
+                if let Some(ext) = torrent.extension(id) {
+                    ext.on_message(link, &payload)
+                        .map_err(|e| PeerError::Protocol(format!("{}: {e}", ext.name())))?;
+                }
+            }
         }
     }
 }
@@ -369,7 +391,9 @@ fn send(torrent: &Torrent, key: usize, m: Message) -> bool {
         .is_some_and(|p| p.tx.send(PeerCmd::Send(m)).is_ok())
 }
 
-fn on_extended_handshake(torrent: &Torrent, key: usize, payload: &[u8]) {
+fn on_extended_handshake(link: &PeerLink, payload: &[u8]) {
+    let torrent = &link.torrent;
+    let key = link.key;
     // A malformed extended handshake only costs the peer its extensions, as in libtorrent.
     let Ok(v) = bencode::decode(payload) else {
         return;
@@ -389,5 +413,10 @@ fn on_extended_handshake(torrent: &Torrent, key: usize, payload: &[u8]) {
     let client = d.get_str("v").map(|s| s.chars().take(64).collect());
     let reqq = d.get_int("reqq").and_then(|q| usize::try_from(q).ok());
     let port = d.get_int("p").and_then(|p| u16::try_from(p).ok());
+    let names: Vec<String> = ids.keys().cloned().collect();
     torrent.on_extended_handshake(key, ids, client, reqq, port);
+    for ext in torrent.extensions() {
+        let supported = names.iter().any(|n| n == ext.name());
+        ext.on_handshake(link, d, supported);
+    }
 }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::net::TcpListener;
 
+use crate::engine::extension::ExtensionFactory;
 use crate::engine::metainfo::Metainfo;
 use crate::engine::peer;
 use crate::engine::ratelimit::RateLimiter;
@@ -43,6 +44,7 @@ pub enum SessionError {
 pub struct Session {
     pub ctx: Arc<SessionCtx>,
     torrents: Mutex<HashMap<InfoHash, Arc<Torrent>>>,
+    extensions: Mutex<Vec<Arc<dyn ExtensionFactory>>>,
     listen_addr: SocketAddr,
 }
 
@@ -72,6 +74,7 @@ impl Session {
         let session = Arc::new(Session {
             ctx,
             torrents: Mutex::new(HashMap::new()),
+            extensions: Mutex::new(Vec::new()),
             listen_addr,
         });
         let weak = Arc::downgrade(&session);
@@ -85,6 +88,11 @@ impl Session {
             }
         });
         Ok(session)
+    }
+
+    /// Registers a BEP 10 extension for every torrent added from now on.
+    pub fn register_extension(&self, factory: Arc<dyn ExtensionFactory>) {
+        lock(&self.extensions).push(factory);
     }
 
     pub fn listen_addr(&self) -> SocketAddr {
@@ -125,6 +133,12 @@ impl Session {
             .await
             .map_err(|e| SessionError::Task(e.to_string()))??;
         let torrent = Torrent::new(meta, storage, opts, self.ctx.clone());
+        let factories: Vec<Arc<dyn ExtensionFactory>> = lock(&self.extensions).clone();
+        for f in factories {
+            if let Some(ext) = f.create(&torrent) {
+                torrent.add_extension(ext);
+            }
+        }
         {
             let mut map = lock(&self.torrents);
             if map.contains_key(&ih) {

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -16,6 +16,7 @@ use tokio::sync::{Notify, broadcast, mpsc};
 
 use crate::engine::bitfield::Bitfield;
 use crate::engine::choker::{Choker, OPTIMISTIC_INTERVAL, PeerView, RECHOKE_INTERVAL, TitForTat};
+use crate::engine::extension::{Extension, PeerLink};
 use crate::engine::metainfo::Metainfo;
 use crate::engine::picker::{BlockOutcome, CompletedPiece, Picker};
 use crate::engine::ratelimit::RateLimiter;
@@ -179,6 +180,8 @@ pub struct PeerEntry {
     pub fast: bool,
     pub ext_ids: HashMap<String, u8>,
     pub client: String,
+    /// The port the peer listens on: the dialled one, or the `p` of its extended handshake.
+    pub listen_port: Option<u16>,
     pub reqq: usize,
     pub inflight: usize,
     pub allowed_fast: Vec<u32>,
@@ -233,6 +236,7 @@ pub struct Torrent {
     pub up_limit: RateLimiter,
     pub downloaded: AtomicU64,
     pub uploaded: AtomicU64,
+    extensions: RwLock<Vec<Arc<dyn Extension>>>,
     stopped: AtomicBool,
     stop_notify: Notify,
     completed_notify: Notify,
@@ -296,6 +300,7 @@ impl Torrent {
             up_limit: RateLimiter::unlimited(),
             downloaded: AtomicU64::new(0),
             uploaded: AtomicU64::new(0),
+            extensions: RwLock::new(Vec::new()),
             stopped: AtomicBool::new(false),
             stop_notify: Notify::new(),
             completed_notify: Notify::new(),
@@ -331,6 +336,39 @@ impl Torrent {
             }
             n.await;
         }
+    }
+
+    /// Adds a BEP 10 extension; call before `start` so every peer sees the same ids.
+    pub fn add_extension(&self, ext: Arc<dyn Extension>) {
+        match self.extensions.write() {
+            Ok(mut v) => v.push(ext),
+            Err(p) => p.into_inner().push(ext),
+        }
+    }
+
+    /// The torrent's extensions; an extension's local message id is its index + 1.
+    pub fn extensions(&self) -> Vec<Arc<dyn Extension>> {
+        match self.extensions.read() {
+            Ok(v) => v.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    pub(crate) fn extension(&self, local_id: u8) -> Option<Arc<dyn Extension>> {
+        let i = usize::from(local_id).checked_sub(1)?;
+        match self.extensions.read() {
+            Ok(v) => v.get(i).cloned(),
+            Err(p) => p.into_inner().get(i).cloned(),
+        }
+    }
+
+    /// Dialable addresses of connected peers (for PEX).
+    pub fn peer_addrs(&self) -> Vec<SocketAddr> {
+        self.state()
+            .peers
+            .values()
+            .filter_map(|p| p.listen_port.map(|port| SocketAddr::new(p.addr.ip(), port)))
+            .collect()
     }
 
     pub fn choker_name(&self) -> String {
@@ -551,6 +589,7 @@ impl Torrent {
                 fast,
                 ext_ids: HashMap::new(),
                 client: peer_id.client_name(),
+                listen_port: outgoing.then_some(addr.port()),
                 reqq: 250,
                 inflight: 0,
                 allowed_fast: Vec::new(),
@@ -571,13 +610,25 @@ impl Torrent {
         Some((key, rx, uploads, counters))
     }
 
-    pub(crate) fn unregister_peer(&self, key: usize) {
-        let mut st = self.state();
-        if let Some(p) = st.peers.remove(&key) {
+    pub(crate) fn unregister_peer(self: &Arc<Self>, key: usize) {
+        let link = {
+            let mut st = self.state();
+            let Some(p) = st.peers.remove(&key) else {
+                return;
+            };
             st.picker.peer_removed(key, &p.bits);
             if let Some(k) = st.known.get_mut(&p.addr) {
                 k.last_attempt = Some(Instant::now());
             }
+            PeerLink {
+                torrent: self.clone(),
+                key,
+                addr: p.addr,
+                peer_id: p.peer_id,
+            }
+        };
+        for ext in self.extensions() {
+            ext.on_disconnect(&link);
         }
     }
 
@@ -723,6 +774,7 @@ impl Torrent {
                 && !p.outgoing
                 && port != 0
             {
+                p.listen_port = Some(port);
                 let a = SocketAddr::new(p.addr.ip(), port);
                 st.known.entry(a).or_default();
             }
@@ -965,6 +1017,9 @@ impl Torrent {
             }
             self.expire_requests(now);
             self.drop_idle(now);
+            for ext in self.extensions() {
+                ext.on_tick(&self);
+            }
             self.connect_more();
             if now.duration_since(last_checkpoint) >= CHECKPOINT_INTERVAL
                 && self.state().resume_dirty
