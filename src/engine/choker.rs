@@ -28,6 +28,9 @@ pub struct ChokeDecision {
     /// Regular slots (the optimistic peer is listed separately).
     pub unchoke: Vec<usize>,
     pub optimistic: Option<usize>,
+    /// Optional upload shares (peer key, weight): when the upload limit binds, unchoked peers
+    /// get bandwidth in proportion to their weights (PropShare). Empty = first come, first served.
+    pub shares: Vec<(usize, f64)>,
 }
 
 pub trait Choker: Send {
@@ -106,6 +109,7 @@ impl Choker for TitForTat {
         ChokeDecision {
             unchoke,
             optimistic: self.optimistic,
+            shares: Vec::new(),
         }
     }
 }

@@ -75,6 +75,17 @@ pub trait Extension: Send + Sync + 'static {
 
     fn on_disconnect(&self, _link: &PeerLink) {}
 
+    /// A completed piece was checked: `ok` when it matched its hash (and is on disk).
+    /// `contributors` lists (peer key, bytes delivered) — a buyer pays for verified bytes only.
+    fn on_piece(
+        &self,
+        _torrent: &Arc<Torrent>,
+        _index: u32,
+        _ok: bool,
+        _contributors: &[(usize, u64)],
+    ) {
+    }
+
     /// Called once a second from the torrent's timer (PEX rounds, market bookkeeping).
     fn on_tick(&self, _torrent: &Arc<Torrent>) {}
 }

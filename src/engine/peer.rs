@@ -212,7 +212,11 @@ async fn write_loop(
                 break;
             }
             acquire_all(
-                &[&torrent.ctx.global_up, &torrent.up_limit],
+                &[
+                    &torrent.ctx.global_up,
+                    &torrent.up_limit,
+                    &counters.up_limit,
+                ],
                 u64::from(b.length),
             )
             .await;

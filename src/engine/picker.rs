@@ -25,8 +25,8 @@ struct Partial {
     blocks: Vec<BlockState>,
     data: Vec<u8>,
     done: usize,
-    /// Peers that delivered at least one block, to blame on a hash failure.
-    contributors: Vec<usize>,
+    /// Bytes each peer delivered: who to blame on a hash failure, who to pay on success.
+    contributors: Vec<(usize, u64)>,
 }
 
 /// A whole piece ready for hashing.
@@ -34,7 +34,8 @@ struct Partial {
 pub struct CompletedPiece {
     pub index: u32,
     pub data: Vec<u8>,
-    pub contributors: Vec<usize>,
+    /// (peer key, bytes it delivered) for every peer that sent a block of this piece.
+    pub contributors: Vec<(usize, u64)>,
 }
 
 /// What happened to a received block.
@@ -386,8 +387,9 @@ impl Picker {
         *state = BlockState::Done;
         p.data[begin as usize..begin as usize + data.len()].copy_from_slice(data);
         p.done += 1;
-        if !p.contributors.contains(&peer) {
-            p.contributors.push(peer);
+        match p.contributors.iter_mut().find(|(k, _)| *k == peer) {
+            Some((_, bytes)) => *bytes += data.len() as u64,
+            None => p.contributors.push((peer, data.len() as u64)),
         }
         if p.done < p.blocks.len() {
             return BlockOutcome::Stored { cancel };
@@ -508,7 +510,8 @@ mod tests {
             BlockOutcome::Complete { piece, cancel } => {
                 assert_eq!(piece.data.len(), 2 * BLOCK as usize);
                 assert_eq!(cancel, vec![2]);
-                assert_eq!(piece.contributors, vec![2, 1]);
+                let b = u64::from(BLOCK);
+                assert_eq!(piece.contributors, vec![(2, b), (1, b)]);
             }
             other => panic!("{other:?}"),
         }

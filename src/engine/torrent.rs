@@ -147,12 +147,45 @@ pub enum PeerCmd {
     Close,
 }
 
-/// Per-peer counters the peer task updates without the torrent lock.
-#[derive(Default)]
+/// Per-peer counters the peer task updates without the torrent lock, and the peer's own
+/// upload limit (set from the choker's shares).
 pub struct PeerCounters {
     pub downloaded: AtomicU64,
     pub uploaded: AtomicU64,
     pub last_recv_ms: AtomicU64,
+    pub up_limit: RateLimiter,
+}
+
+impl Default for PeerCounters {
+    fn default() -> Self {
+        PeerCounters {
+            downloaded: AtomicU64::new(0),
+            uploaded: AtomicU64::new(0),
+            last_recv_ms: AtomicU64::new(0),
+            up_limit: RateLimiter::unlimited(),
+        }
+    }
+}
+
+/// One connected peer, for display and for the market.
+#[derive(Debug, Clone)]
+pub struct PeerInfo {
+    pub key: usize,
+    pub addr: SocketAddr,
+    pub client: String,
+    pub outgoing: bool,
+    pub am_choking: bool,
+    pub am_interested: bool,
+    pub peer_choking: bool,
+    pub peer_interested: bool,
+    pub fast: bool,
+    /// Pieces the peer has, as a fraction of the torrent.
+    pub progress: f64,
+    pub down_rate: f64,
+    pub up_rate: f64,
+    pub downloaded: u64,
+    pub uploaded: u64,
+    pub extensions: Vec<String>,
 }
 
 /// What a peer asked us for and we have not sent yet.
@@ -218,6 +251,7 @@ pub(crate) struct State {
     pub phase: Phase,
     error: Option<String>,
     resume_dirty: bool,
+    rechoke_soon: bool,
     checked: Option<CheckResult>,
     down_rate: f64,
     up_rate: f64,
@@ -289,6 +323,7 @@ impl Torrent {
                 phase: Phase::Checking,
                 error: None,
                 resume_dirty: false,
+                rechoke_soon: false,
                 checked: None,
                 down_rate: 0.0,
                 up_rate: 0.0,
@@ -369,6 +404,61 @@ impl Torrent {
             .values()
             .filter_map(|p| p.listen_port.map(|port| SocketAddr::new(p.addr.ip(), port)))
             .collect()
+    }
+
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        let st = self.state();
+        let n = self.meta.num_pieces().max(1) as f64;
+        let mut v: Vec<PeerInfo> = st
+            .peers
+            .iter()
+            .map(|(k, p)| PeerInfo {
+                key: *k,
+                addr: p.addr,
+                client: p.client.clone(),
+                outgoing: p.outgoing,
+                am_choking: p.am_choking,
+                am_interested: p.am_interested,
+                peer_choking: p.peer_choking,
+                peer_interested: p.peer_interested,
+                fast: p.fast,
+                progress: p.bits.count() as f64 / n,
+                down_rate: p.down_rate,
+                up_rate: p.up_rate,
+                downloaded: p.counters.downloaded.load(Ordering::Relaxed),
+                uploaded: p.counters.uploaded.load(Ordering::Relaxed),
+                extensions: p.ext_ids.keys().cloned().collect(),
+            })
+            .collect();
+        v.sort_by_key(|p| p.key);
+        v
+    }
+
+    /// Bytes of payload sent to / received from a connected peer.
+    pub fn peer_transfer(&self, key: usize) -> Option<(u64, u64)> {
+        self.state().peers.get(&key).map(|p| {
+            (
+                p.counters.uploaded.load(Ordering::Relaxed),
+                p.counters.downloaded.load(Ordering::Relaxed),
+            )
+        })
+    }
+
+    /// Chokes a peer now (a buyer over its credit window); the choker decides again at the
+    /// next rechoke.
+    pub fn choke_peer(&self, key: usize) {
+        let mut st = self.state();
+        if let Some(p) = st.peers.get_mut(&key)
+            && !p.am_choking
+        {
+            p.am_choking = true;
+            let _ = p.tx.send(PeerCmd::Choke);
+        }
+    }
+
+    /// Asks for a rechoke within a second instead of at the next 10 s round (new bids).
+    pub fn request_rechoke(&self) {
+        self.state().rechoke_soon = true;
     }
 
     pub fn choker_name(&self) -> String {
@@ -858,8 +948,18 @@ impl Torrent {
         })
         .await;
         match res {
-            Ok(Ok(true)) => self.piece_verified(index).await,
-            Ok(Ok(false)) => self.piece_failed(index, &piece.contributors),
+            Ok(Ok(true)) => {
+                self.piece_verified(index).await;
+                for ext in self.extensions() {
+                    ext.on_piece(self, index, true, &piece.contributors);
+                }
+            }
+            Ok(Ok(false)) => {
+                self.piece_failed(index, &piece.contributors);
+                for ext in self.extensions() {
+                    ext.on_piece(self, index, false, &piece.contributors);
+                }
+            }
             Ok(Err(e)) => {
                 self.state().picker.piece_checked(index, false);
                 self.fail(format!("writing piece {index}: {e}"));
@@ -909,14 +1009,14 @@ impl Torrent {
         }
     }
 
-    fn piece_failed(&self, index: u32, contributors: &[usize]) {
+    fn piece_failed(&self, index: u32, contributors: &[(usize, u64)]) {
         let mut banned = Vec::new();
         {
             let mut st = self.state();
             let st = &mut *st;
             st.picker.piece_checked(index, false);
             let sole = contributors.len() == 1;
-            for key in contributors {
+            for (key, _) in contributors {
                 let Some(p) = st.peers.get(key) else { continue };
                 let ip = p.addr.ip();
                 let count = st.hash_failures.entry(ip).or_insert(0);
@@ -1007,7 +1107,8 @@ impl Torrent {
             }
             let now = Instant::now();
             self.update_rates();
-            if now.duration_since(last_rechoke) >= RECHOKE_INTERVAL {
+            let soon = std::mem::take(&mut self.state().rechoke_soon);
+            if soon || now.duration_since(last_rechoke) >= RECHOKE_INTERVAL {
                 let rotate = now.duration_since(last_optimistic) >= OPTIMISTIC_INTERVAL;
                 if rotate {
                     last_optimistic = now;
@@ -1070,7 +1171,24 @@ impl Torrent {
             })
             .collect();
         let d = st.choker.rechoke(&views, seed, rotate);
+        // Shares only mean something under a binding upload limit: split that limit.
+        let cap = match (self.ctx.global_up.rate(), self.up_limit.rate()) {
+            (0, t) => t,
+            (g, 0) => g,
+            (g, t) => g.min(t),
+        };
+        let total: f64 = d.shares.iter().map(|(_, w)| w.max(0.0)).sum();
         for (k, p) in st.peers.iter_mut() {
+            let share = d
+                .shares
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, w)| w.max(0.0));
+            let rate = match share {
+                Some(w) if cap > 0 && total > 0.0 => ((cap as f64 * w / total) as u64).max(1),
+                _ => 0,
+            };
+            p.counters.up_limit.set_rate(rate);
             let unchoke = d.unchoke.contains(k) || d.optimistic == Some(*k);
             if unchoke && p.am_choking {
                 p.am_choking = false;
