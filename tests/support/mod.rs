@@ -560,6 +560,10 @@ pub struct Transmission {
 }
 
 impl Transmission {
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
+    }
+
     /// Seed `torrent` from `data_dir` (the directory that contains the torrent's name).
     pub fn seed(torrent: &Path, data_dir: &Path) -> Self {
         Self::start(torrent, data_dir)
@@ -718,6 +722,10 @@ pub struct Aria2 {
 }
 
 impl Aria2 {
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
+    }
+
     /// Seed `torrent` from `data_dir` (the directory that contains the torrent's name).
     pub fn seed(torrent: &Path, data_dir: &Path) -> Self {
         Self::start(torrent, data_dir, &[], false)

@@ -1,0 +1,437 @@
+//! Transfer benchmark (SPEC §7): one torrent over 127.0.0.1, bidtorrent against real clients,
+//! every pair measured in the same run on the same machine, with the machine's bound (the
+//! slower of SHA-1 hashing and loopback TCP) measured alongside.
+//!
+//!     cargo bench --bench transfer                       # 1 GiB, every pair
+//!     BENCH_MIB=256 cargo bench --bench transfer          # smaller
+//!     BENCH_PAIRS=bt-bt,aria2-aria2 cargo bench --bench transfer
+//!     BENCH_TR_MIB=256                                    # payload for pairs with Transmission
+//!
+//! Throughput is payload bytes over the leecher's wall time from start to verified completion
+//! (the seeder is up and verified before the clock starts). Peak RSS is sampled from
+//! /proc/PID/status every 20 ms: `anon` is RssAnon (the heap; the page cache is not counted),
+//! `rss` is VmRSS. Each leecher's download is deleted before the next run so the page cache
+//! recycles its pages for every pair alike.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_bidtorrent");
+
+struct Row {
+    pair: String,
+    mib: u64,
+    secs: f64,
+    leecher_anon: u64,
+    leecher_rss: u64,
+    seeder_anon: u64,
+}
+
+/// Samples a process's peak RssAnon and VmRSS (KiB) until stopped.
+struct RssProbe {
+    stop: Arc<AtomicBool>,
+    anon: Arc<AtomicU64>,
+    rss: Arc<AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RssProbe {
+    fn start(pid: u32) -> RssProbe {
+        let stop = Arc::new(AtomicBool::new(false));
+        let anon = Arc::new(AtomicU64::new(0));
+        let rss = Arc::new(AtomicU64::new(0));
+        let (s, a, r) = (stop.clone(), anon.clone(), rss.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+                    return;
+                };
+                for line in status.lines() {
+                    let kib = |l: &str| {
+                        l.split_whitespace()
+                            .nth(1)
+                            .and_then(|v| v.parse::<u64>().ok())
+                            .unwrap_or(0)
+                    };
+                    if line.starts_with("RssAnon:") {
+                        a.fetch_max(kib(line), Ordering::Relaxed);
+                    } else if line.starts_with("VmRSS:") {
+                        r.fetch_max(kib(line), Ordering::Relaxed);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        RssProbe {
+            stop,
+            anon,
+            rss,
+            thread: Some(thread),
+        }
+    }
+
+    /// (peak anon, peak rss) in KiB.
+    fn finish(mut self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        (
+            self.anon.load(Ordering::Relaxed),
+            self.rss.load(Ordering::Relaxed),
+        )
+    }
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Writes `mib` MiB of incompressible bytes (xorshift) to `path`.
+fn write_big(path: &Path, mib: u64) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    let mut f = std::io::BufWriter::with_capacity(
+        1 << 20,
+        std::fs::File::create(path).expect("create payload"),
+    );
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut block = vec![0u8; 1 << 20];
+    for _ in 0..mib {
+        for chunk in block.chunks_exact_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            chunk.copy_from_slice(&x.to_le_bytes());
+        }
+        f.write_all(&block).expect("write payload");
+    }
+    f.flush().expect("flush");
+}
+
+struct BtProc {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for BtProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a bidtorrent seeder and waits until it has verified its data.
+fn bt_seed(torrent: &Path, dir: &Path, state: &Path, extra: &[&str]) -> BtProc {
+    let mut child = Command::new(BIN)
+        .args(["-q", "--data-dir", s(state), "seed", s(torrent), "--dir", s(dir)])
+        .args(["--listen", "127.0.0.1:0", "--json"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn seeder");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut text = String::new();
+    let mut port = 0;
+    let mut buf = [0u8; 4096];
+    while !text.contains("\"seeding\"") {
+        let n = out.read(&mut buf).expect("read seeder");
+        assert!(n > 0, "seeder exited: {text}");
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+        for line in text.lines() {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(line)
+                && v["event"] == "listening"
+            {
+                port = v["port"].as_u64().unwrap_or(0) as u16;
+            }
+        }
+    }
+    // Keep draining stdout so the seeder never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut sink = [0u8; 4096];
+        while matches!(out.read(&mut sink), Ok(n) if n > 0) {}
+    });
+    BtProc { child, port }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+struct Bench {
+    root: PathBuf,
+    torrent: PathBuf,
+    src_dir: PathBuf,
+    mib: u64,
+    /// Kept alive for the whole set: every pair announces to it.
+    _tracker: Opentracker,
+}
+
+impl Bench {
+    fn fresh_dir(&self, name: &str) -> PathBuf {
+        let d = self.root.join(name);
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        d
+    }
+
+    fn check(&self, dl: &Path) {
+        let a = std::fs::metadata(self.src_dir.join("payload.bin")).expect("src");
+        let b = std::fs::metadata(dl.join("payload.bin")).expect("downloaded file");
+        assert_eq!(a.len(), b.len(), "size differs");
+        assert_same_tree(&self.src_dir.join("payload.bin"), &dl.join("payload.bin"));
+    }
+
+    fn bt_leech(&self, peer: Option<u16>, label: &str, seeder_pid: u32) -> Row {
+        let dl = self.fresh_dir("dl");
+        let state = self.fresh_dir("state-dl");
+        let mut cmd = Command::new(BIN);
+        cmd.args(["-q", "--data-dir", s(&state), "download", s(&self.torrent), "--dir", s(&dl)])
+            .args(["--listen", "127.0.0.1:0", "--tracker-interval", "2"]);
+        if let Some(p) = peer {
+            cmd.args(["--peer", &format!("127.0.0.1:{p}")]);
+        }
+        let seeder_probe = RssProbe::start(seeder_pid);
+        let t0 = Instant::now();
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn leecher");
+        let probe = RssProbe::start(child.id());
+        let status = child.wait().expect("wait leecher");
+        let secs = t0.elapsed().as_secs_f64();
+        let (anon, rss) = probe.finish();
+        let (seed_anon, _) = seeder_probe.finish();
+        assert!(status.success(), "{label}: bidtorrent download failed");
+        self.check(&dl);
+        Row {
+            pair: label.into(),
+            mib: self.mib,
+            secs,
+            leecher_anon: anon,
+            leecher_rss: rss,
+            seeder_anon: seed_anon,
+        }
+    }
+
+    fn aria2_leech(&self, label: &str, seeder_pid: u32, extra: &[std::net::SocketAddr]) -> Row {
+        let dl = self.fresh_dir("dl");
+        let seeder_probe = RssProbe::start(seeder_pid);
+        let t0 = Instant::now();
+        let leecher = Aria2::leech(&self.torrent, &dl, extra);
+        let probe = RssProbe::start(leecher.pid());
+        assert!(
+            leecher.wait_complete(Duration::from_secs(1800)),
+            "{label}: aria2 leecher did not finish\n{}",
+            leecher.log_tail()
+        );
+        let secs = t0.elapsed().as_secs_f64();
+        let (anon, rss) = probe.finish();
+        let (seed_anon, _) = seeder_probe.finish();
+        self.check(&dl);
+        Row {
+            pair: label.into(),
+            mib: self.mib,
+            secs,
+            leecher_anon: anon,
+            leecher_rss: rss,
+            seeder_anon: seed_anon,
+        }
+    }
+}
+
+/// SHA-1 over 256 MiB in 1 MiB pieces, MiB/s.
+fn sha1_bound() -> f64 {
+    use sha1::{Digest, Sha1};
+    let block = vec![0x5au8; 1 << 20];
+    let t0 = Instant::now();
+    for _ in 0..256 {
+        std::hint::black_box(Sha1::digest(&block));
+    }
+    256.0 / t0.elapsed().as_secs_f64()
+}
+
+/// One TCP stream over 127.0.0.1 moving 2 GiB, MiB/s.
+fn tcp_bound() -> f64 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr");
+    let reader = std::thread::spawn(move || {
+        let (mut c, _) = l.accept().expect("accept");
+        let mut buf = vec![0u8; 1 << 18];
+        let mut total = 0u64;
+        while let Ok(n) = c.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+        }
+        total
+    });
+    let mut c = std::net::TcpStream::connect(addr).expect("connect");
+    let block = vec![0u8; 1 << 18];
+    let t0 = Instant::now();
+    for _ in 0..(2048 * 4) {
+        c.write_all(&block).expect("write");
+    }
+    drop(c);
+    let total = reader.join().expect("reader");
+    total as f64 / (1 << 20) as f64 / t0.elapsed().as_secs_f64()
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing of ours. Only run
+    // the (minutes-long) benchmark when asked through cargo bench.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("transfer benchmark: run it with `cargo bench --bench transfer`");
+        return;
+    }
+    let mib = env_u64("BENCH_MIB", 1024);
+    let tr_mib = env_u64("BENCH_TR_MIB", 256);
+    let pairs: Vec<String> = std::env::var("BENCH_PAIRS")
+        .unwrap_or_else(|_| "bt-bt,aria2-aria2,aria2-bt,bt-aria2,tr-bt,bt-tr".into())
+        .split(',')
+        .map(|p| p.trim().to_string())
+        .collect();
+    let base = std::env::var("BENCH_DIR").map(PathBuf::from).unwrap_or_else(|_| {
+        std::env::temp_dir().join(format!("bidtorrent-bench-{}", std::process::id()))
+    });
+
+    println!("machine bound: measuring SHA-1 and loopback TCP ...");
+    let sha = sha1_bound();
+    let tcp = tcp_bound();
+    let bound = sha.min(tcp);
+    println!("  SHA-1 {sha:.0} MiB/s, loopback TCP {tcp:.0} MiB/s -> bound {bound:.0} MiB/s\n");
+
+    let mut rows = Vec::new();
+    let run_set = |mib: u64, wanted: &[&str], rows: &mut Vec<Row>| {
+        if !wanted.iter().any(|p| pairs.iter().any(|x| x == p)) {
+            return;
+        }
+        let root = base.join(format!("{mib}m"));
+        let _ = std::fs::remove_dir_all(&root);
+        let tracker = Opentracker::start();
+        let src_dir = root.join("seed");
+        println!("preparing {mib} MiB payload ...");
+        write_big(&src_dir.join("payload.bin"), mib);
+        let torrent = root.join("payload.torrent");
+        mktorrent(&src_dir.join("payload.bin"), &torrent, &tracker.http_url(), 20);
+        tracker.whitelist(&info_hash(&torrent));
+        let b = Bench {
+            root: root.clone(),
+            torrent,
+            src_dir,
+            mib,
+            _tracker: tracker,
+        };
+        let want = |p: &str| wanted.contains(&p) && pairs.iter().any(|x| x == p);
+        let seed_state = root.join("state-seed");
+        if want("bt-bt") {
+            let seeder = bt_seed(&b.torrent, &b.src_dir, &seed_state, &[]);
+            rows.push(b.bt_leech(Some(seeder.port), "bidtorrent -> bidtorrent", seeder.child.id()));
+            print_row(rows.last().expect("row"), bound);
+        }
+        if want("aria2-aria2") || want("aria2-bt") {
+            let seeder = Aria2::seed(&b.torrent, &b.src_dir);
+            if want("aria2-aria2") {
+                rows.push(b.aria2_leech("aria2 -> aria2", seeder.pid(), &[]));
+                print_row(rows.last().expect("row"), bound);
+            }
+            if want("aria2-bt") {
+                rows.push(b.bt_leech(None, "aria2 -> bidtorrent", seeder.pid()));
+                print_row(rows.last().expect("row"), bound);
+            }
+        }
+        if want("bt-aria2") {
+            let seeder = bt_seed(&b.torrent, &b.src_dir, &seed_state, &["--tracker-interval", "2"]);
+            rows.push(b.aria2_leech("bidtorrent -> aria2", seeder.child.id(), &[]));
+            print_row(rows.last().expect("row"), bound);
+        }
+        if want("tr-bt") {
+            let seeder = Transmission::seed(&b.torrent, &b.src_dir);
+            assert!(seeder.wait_complete(Duration::from_secs(300)), "transmission verify");
+            rows.push(b.bt_leech(Some(seeder.port), "Transmission -> bidtorrent", seeder.pid()));
+            print_row(rows.last().expect("row"), bound);
+        }
+        if want("bt-tr") {
+            // Transmission ignores loopback tracker peers, so our seeder dials it.
+            let dl = b.fresh_dir("dl");
+            let leecher = Transmission::leech(&b.torrent, &dl);
+            let seeder = bt_seed(
+                &b.torrent,
+                &b.src_dir,
+                &seed_state,
+                &["--peer", &format!("127.0.0.1:{}", leecher.port)],
+            );
+            let seeder_probe = RssProbe::start(seeder.child.id());
+            let probe = RssProbe::start(leecher.pid());
+            let t0 = Instant::now();
+            assert!(leecher.wait_complete(Duration::from_secs(1800)), "transmission leech");
+            let secs = t0.elapsed().as_secs_f64();
+            let (anon, rss) = probe.finish();
+            let (seed_anon, _) = seeder_probe.finish();
+            b.check(&dl);
+            rows.push(Row {
+                pair: "bidtorrent -> Transmission".into(),
+                mib,
+                secs,
+                leecher_anon: anon,
+                leecher_rss: rss,
+                seeder_anon: seed_anon,
+            });
+            print_row(rows.last().expect("row"), bound);
+        }
+        drop(b);
+        let _ = std::fs::remove_dir_all(&root);
+    };
+    println!(
+        "{:<28} {:>6} {:>8} {:>9} {:>8} {:>12} {:>11} {:>12}",
+        "seeder -> leecher", "MiB", "secs", "MiB/s", "×bound", "leech anon", "leech rss", "seed anon"
+    );
+    run_set(mib, &["bt-bt", "aria2-aria2", "aria2-bt", "bt-aria2"], &mut rows);
+    run_set(tr_mib, &["tr-bt", "bt-tr"], &mut rows);
+    let _ = std::fs::remove_dir_all(&base);
+
+    println!("\nsummary (ratios inside this run only):");
+    let rate = |r: &Row| r.mib as f64 / r.secs;
+    if let Some(bt) = rows.iter().find(|r| r.pair == "bidtorrent -> bidtorrent") {
+        for r in rows.iter().filter(|r| r.pair != bt.pair && r.mib == bt.mib) {
+            println!("  bidtorrent pair / {:<28} {:.2}×", r.pair, rate(bt) / rate(r));
+        }
+        println!(
+            "  bidtorrent pair / machine bound           {:.2}× (target ≥ 0.5×)",
+            rate(bt) / bound
+        );
+        println!(
+            "  bidtorrent leecher peak anonymous RSS     {:.1} MiB (target < 32 MiB)",
+            bt.leecher_anon as f64 / 1024.0
+        );
+    }
+}
+
+fn print_row(r: &Row, bound: f64) {
+    let rate = r.mib as f64 / r.secs;
+    println!(
+        "{:<28} {:>6} {:>8.2} {:>9.1} {:>8.2} {:>9.1} MiB {:>7.1} MiB {:>8.1} MiB",
+        r.pair,
+        r.mib,
+        r.secs,
+        rate,
+        rate / bound,
+        r.leecher_anon as f64 / 1024.0,
+        r.leecher_rss as f64 / 1024.0,
+        r.seeder_anon as f64 / 1024.0
+    );
+}
