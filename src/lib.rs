@@ -5,3 +5,7 @@ pub mod cli;
 pub mod cli_oneshot;
 pub mod engine;
 pub mod wallet;
+pub mod cli_client;
+pub mod config;
+pub mod daemon;
+pub mod rpc;
