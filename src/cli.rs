@@ -73,11 +73,13 @@ pub enum Command {
     Limit(crate::cli_client::LimitArgs),
     /// The configuration file: where it is, its defaults, whether it is valid
     Config(crate::cli_client::ConfigArgs),
-    /// Print shell completions
+    /// Print shell completions (also committed under completions/)
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the man page (roff; the pages of every command are committed under man/)
+    Man,
 }
 
 impl GlobalArgs {
@@ -167,11 +169,42 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Limit(a) => crate::cli_client::limit(&cli.global, a),
         Command::Config(a) => crate::cli_client::config(&cli.global, a),
         Command::Completions { shell } => {
-            let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "bidtorrent", &mut std::io::stdout());
+            std::io::Write::write_all(&mut std::io::stdout(), &completions(shell))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            std::io::Write::write_all(&mut std::io::stdout(), &man_page()?)?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The completion script for `shell`, generated from the clap definitions.
+pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "bidtorrent", &mut out);
+    out
+}
+
+/// The man page (roff), generated from the clap definitions.
+pub fn man_page() -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+    Ok(out)
+}
+
+/// `bidtorrent.1` and one `bidtorrent-CMD.1` per subcommand, as (file name, roff).
+pub fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let mut pages = vec![("bidtorrent.1".to_string(), man_page()?)];
+    let mut cmd = Cli::command();
+    cmd.build();
+    for sub in cmd.get_subcommands() {
+        let name = format!("bidtorrent-{}", sub.get_name());
+        let mut out = Vec::new();
+        clap_mangen::Man::new(sub.clone().name(name.clone())).render(&mut out)?;
+        pages.push((format!("{name}.1"), out));
+    }
+    Ok(pages)
 }
 
 /// Logs go to stderr for foreground commands; `-v` raises the level, `-q` lowers it, and
