@@ -936,7 +936,7 @@ _bidtorrent_commands() {
 'limit:Show or set rate limits, global or of one torrent' \
 'config:The configuration file\: where it is, its defaults, whether it is valid' \
 'completions:Print shell completions (also committed under completions/)' \
-'man:Print the man page (roff; also committed as completions/bidtorrent.1)' \
+'man:Print the man page (roff; the pages of every command are committed under man/)' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'bidtorrent commands' commands "$@"
@@ -1036,7 +1036,7 @@ _bidtorrent__subcmd__help_commands() {
 'limit:Show or set rate limits, global or of one torrent' \
 'config:The configuration file\: where it is, its defaults, whether it is valid' \
 'completions:Print shell completions (also committed under completions/)' \
-'man:Print the man page (roff; also committed as completions/bidtorrent.1)' \
+'man:Print the man page (roff; the pages of every command are committed under man/)' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'bidtorrent help commands' commands "$@"

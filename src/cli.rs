@@ -201,7 +201,7 @@ pub fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
     for sub in cmd.get_subcommands() {
         let name = format!("bidtorrent-{}", sub.get_name());
         let mut out = Vec::new();
-        clap_mangen::Man::new(sub.clone().name(name.clone())).render(&mut out)?;
+        clap_mangen::Man::new(sub.clone().display_name(name.clone())).render(&mut out)?;
         pages.push((format!("{name}.1"), out));
     }
     Ok(pages)
