@@ -198,7 +198,7 @@ pub fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
     let mut pages = vec![("bidtorrent.1".to_string(), man_page()?)];
     let mut cmd = Cli::command();
     cmd.build();
-    for sub in cmd.get_subcommands() {
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
         let name = format!("bidtorrent-{}", sub.get_name());
         let mut out = Vec::new();
         clap_mangen::Man::new(sub.clone().display_name(name.clone())).render(&mut out)?;

@@ -164,7 +164,9 @@ fn describe(item: &ItemResult) -> String {
         "#{} {} ({})",
         item.id.unwrap_or(0),
         item.name.as_deref().unwrap_or("?"),
-        item.info_hash.as_deref().map_or("", |h| &h[..h.len().min(8)])
+        item.info_hash
+            .as_deref()
+            .map_or("", |h| &h[..h.len().min(8)])
     )
 }
 
@@ -445,7 +447,13 @@ pub fn rm(global: &GlobalArgs, a: RmArgs) -> anyhow::Result<ExitCode> {
         targets: targets(&a.targets),
         delete_data: a.delete_data,
     })?;
-    Ok(report("rm", "removed", &r, a.targets.out.json, global.quiet))
+    Ok(report(
+        "rm",
+        "removed",
+        &r,
+        a.targets.out.json,
+        global.quiet,
+    ))
 }
 
 pub fn limit(global: &GlobalArgs, a: LimitArgs) -> anyhow::Result<ExitCode> {

@@ -201,10 +201,7 @@ impl Config {
     /// Parses `text` (from `path`, used in messages) and validates the values.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let cfg: Config = toml::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .span()
-                .map(|s| line_col(text, s.start))
-                .unwrap_or((1, 1));
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
             ConfigError::Invalid {
                 path: path.to_path_buf(),
                 line,
@@ -332,12 +329,15 @@ mod tests {
 
     #[test]
     fn rates_take_units() {
-        let cfg = Config::parse("[limits]\ndownload = \"1M\"\nupload = 2048\n", Path::new("c"))
-            .expect("parses");
+        let cfg = Config::parse(
+            "[limits]\ndownload = \"1M\"\nupload = 2048\n",
+            Path::new("c"),
+        )
+        .expect("parses");
         assert_eq!(cfg.limits.download, Rate(1 << 20));
         assert_eq!(cfg.limits.upload, Rate(2048));
-        let e = Config::parse("[limits]\ndownload = \"fast\"\n", Path::new("c"))
-            .expect_err("bad rate");
+        let e =
+            Config::parse("[limits]\ndownload = \"fast\"\n", Path::new("c")).expect_err("bad rate");
         assert!(e.to_string().contains("c:2:"), "{e}");
     }
 

@@ -14,7 +14,12 @@ fn committed_completions_match_the_cli() {
         (Shell::Fish, "bidtorrent.fish"),
     ]
     .into_iter()
-    .map(|(sh, name)| (format!("completions/{name}"), bidtorrent::cli::completions(sh)))
+    .map(|(sh, name)| {
+        (
+            format!("completions/{name}"),
+            bidtorrent::cli::completions(sh),
+        )
+    })
     .collect();
     for (name, page) in bidtorrent::cli::man_pages().expect("man pages") {
         files.push((format!("man/{name}"), page));

@@ -147,8 +147,8 @@ fn kind(v: &serde_json::Value) -> &'static str {
 
 /// The `ls --json` element documented in RPC.md.
 fn documented_ls_shape() -> serde_json::Map<String, serde_json::Value> {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/RPC.md"))
-        .expect("RPC.md");
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/RPC.md")).expect("RPC.md");
     let start = doc.find("<!-- ls-json-example -->").expect("marker") + 24;
     let end = doc.find("<!-- /ls-json-example -->").expect("end marker");
     let block = doc[start..end]
@@ -183,7 +183,10 @@ fn batch_add_restart_and_refusals() {
     let mut daemon = Daemon::start(tmp.path());
 
     // Owner-only socket in an owner-only directory.
-    let mode = std::fs::metadata(&daemon.socket).expect("socket").permissions().mode();
+    let mode = std::fs::metadata(&daemon.socket)
+        .expect("socket")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600, "socket mode {mode:o}");
     let dmode = std::fs::metadata(daemon.socket.parent().expect("dir"))
         .expect("dir")
@@ -194,7 +197,13 @@ fn batch_add_restart_and_refusals() {
     // A second daemon on the same socket refuses, naming it and the pid.
     let second = Command::new(BIN)
         .args(["--data-dir", s(&daemon.data), "--socket", s(&daemon.socket)])
-        .args(["--config", s(&daemon.config), "daemon", "--listen", "127.0.0.1:0"])
+        .args([
+            "--config",
+            s(&daemon.config),
+            "daemon",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .output()
         .expect("second daemon");
     assert!(!second.status.success());
@@ -210,7 +219,12 @@ fn batch_add_restart_and_refusals() {
     let mut lines = Vec::new();
     for i in 0..47 {
         let name = format!("t{i:02}.bin");
-        lines.push(make_torrent(&tdir, &name, &[(name.as_str(), 20_000 + i)], 16384));
+        lines.push(make_torrent(
+            &tdir,
+            &name,
+            &[(name.as_str(), 20_000 + i)],
+            16384,
+        ));
         if i == 10 {
             let bad = tdir.join("bad.torrent");
             std::fs::write(&bad, b"d4:infoi3e").expect("write");
@@ -229,16 +243,27 @@ fn batch_add_restart_and_refusals() {
     let out = daemon.cli(&["add", "-", "--dir", s(&dl), "--json"], Some(&input));
     let took = t0.elapsed();
     eprintln!("batch add of 50 took {took:?}");
-    assert!(!out.status.success(), "a batch with failures must exit non-zero");
+    assert!(
+        !out.status.success(),
+        "a batch with failures must exit non-zero"
+    );
     let err = stderr(&out);
-    let failures: Vec<&str> = err.lines().filter(|l| l.starts_with("bidtorrent: add:")).collect();
+    let failures: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("bidtorrent: add:"))
+        .collect();
     assert_eq!(failures.len(), 3, "{err}");
     assert!(failures.iter().any(|l| l.contains("bad.torrent")), "{err}");
     assert!(
-        failures.iter().any(|l| l.contains("traversal.torrent") && l.contains("..")),
+        failures
+            .iter()
+            .any(|l| l.contains("traversal.torrent") && l.contains("..")),
         "{err}"
     );
-    assert!(failures.iter().any(|l| l.contains("missing.torrent")), "{err}");
+    assert!(
+        failures.iter().any(|l| l.contains("missing.torrent")),
+        "{err}"
+    );
     let batch: serde_json::Value = serde_json::from_slice(&out.stdout).expect("add --json");
     let results = batch["results"].as_array().expect("results");
     assert_eq!(results.len(), 50);
@@ -254,12 +279,20 @@ fn batch_add_restart_and_refusals() {
     // Adding one again is an error naming its id; nothing else changes.
     let again = daemon.cli(&["add", s(&lines[0])], None);
     assert!(!again.status.success());
-    assert!(stderr(&again).contains("already added as #1"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already added as #1"),
+        "{}",
+        stderr(&again)
+    );
 
     // Batch semantics for the other commands: an unknown id fails alone.
     let out = daemon.cli(&["pause", "1", "999", "2"], None);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("999: no torrent with id 999"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("999: no torrent with id 999"),
+        "{}",
+        stderr(&out)
+    );
     let listed = daemon.ls();
     let paused: Vec<u64> = listed
         .iter()
@@ -333,7 +366,10 @@ fn kill_9_mid_download_then_complete() {
         let t = &daemon.ls()[0];
         let have = t["have_pieces"].as_u64().expect("have");
         if have >= 8 {
-            assert!(t["left_bytes"].as_u64().expect("left") > 0, "finished too soon");
+            assert!(
+                t["left_bytes"].as_u64().expect("left") > 0,
+                "finished too soon"
+            );
             break;
         }
         assert!(Instant::now() < deadline, "no progress: {t}");
@@ -378,7 +414,8 @@ fn add_wait_pause_resume_and_events() {
     let mut sub = std::os::unix::net::UnixStream::connect(&daemon.socket).expect("connect");
     sub.set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
-    sub.write_all(b"{\"id\":1,\"cmd\":\"subscribe\"}\n").expect("subscribe");
+    sub.write_all(b"{\"id\":1,\"cmd\":\"subscribe\"}\n")
+        .expect("subscribe");
     let mut reader = std::io::BufReader::new(sub.try_clone().expect("clone"));
     let mut line = String::new();
     use std::io::BufRead;
@@ -388,7 +425,10 @@ fn add_wait_pause_resume_and_events() {
     reader.read_line(&mut line).expect("ok");
     assert!(line.contains("\"ok\":true"), "{line}");
 
-    let out = daemon.cli(&["add", s(&t), "--dir", s(&dl), "--paused", "--peer", &peer], None);
+    let out = daemon.cli(
+        &["add", s(&t), "--dir", s(&dl), "--paused", "--peer", &peer],
+        None,
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     std::thread::sleep(Duration::from_millis(1500));
     let t0 = &daemon.ls()[0];
@@ -402,12 +442,18 @@ fn add_wait_pause_resume_and_events() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let mut seen = Vec::new();
-    while !seen.iter().any(|e: &serde_json::Value| e["event"] == "complete") {
+    while !seen
+        .iter()
+        .any(|e: &serde_json::Value| e["event"] == "complete")
+    {
         line.clear();
         reader.read_line(&mut line).expect("event");
         seen.push(serde_json::from_str(&line).expect("event json"));
     }
-    assert!(seen.iter().any(|e| e["event"] == "added" && e["id"] == 1), "{seen:?}");
+    assert!(
+        seen.iter().any(|e| e["event"] == "added" && e["id"] == 1),
+        "{seen:?}"
+    );
     assert!(seen.iter().any(|e| e["event"] == "resumed"), "{seen:?}");
     assert_same_tree(&tmp.path().join("src/w.bin"), &dl.join("w.bin"));
 
@@ -434,7 +480,10 @@ fn add_wait_pause_resume_and_events() {
     assert!(daemon.ls().is_empty());
 
     // `add --wait` returns once the torrent is complete (here: its data is already there).
-    let out = daemon.cli(&["add", "--wait", s(&t), "--dir", s(&tmp.path().join("src"))], None);
+    let out = daemon.cli(
+        &["add", "--wait", s(&t), "--dir", s(&tmp.path().join("src"))],
+        None,
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(daemon.ls()[0]["left_bytes"], 0);
 }
@@ -487,7 +536,12 @@ fn watch_dir_and_config_errors() {
     assert!(msg.contains(":4:") && msg.contains("donwload"), "{msg}");
     assert_eq!(std::fs::read_to_string(&config).expect("read"), text);
     let d = Command::new(BIN)
-        .args(["--config", s(&config), "--data-dir", s(&tmp.path().join("x"))])
+        .args([
+            "--config",
+            s(&config),
+            "--data-dir",
+            s(&tmp.path().join("x")),
+        ])
         .args(["daemon"])
         .output()
         .expect("daemon");
@@ -515,5 +569,9 @@ fn no_daemon_is_a_clear_error() {
         .output()
         .expect("ls");
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("no daemon is listening"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no daemon is listening"),
+        "{}",
+        stderr(&out)
+    );
 }

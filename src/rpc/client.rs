@@ -88,8 +88,7 @@ impl Client {
     }
 
     fn send(&mut self, req: &Request) -> Result<(), ClientError> {
-        let mut line =
-            serde_json::to_vec(req).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let mut line = serde_json::to_vec(req).map_err(|e| ClientError::Protocol(e.to_string()))?;
         line.push(b'\n');
         self.writer.write_all(&line)?;
         self.writer.flush()?;

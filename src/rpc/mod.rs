@@ -3,8 +3,8 @@
 
 pub mod client;
 pub mod proto;
-pub mod state;
 pub mod server;
+pub mod state;
 
 pub use client::{Client, ClientError};
 pub use proto::PROTOCOL_VERSION;

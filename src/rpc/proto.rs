@@ -40,9 +40,13 @@ pub enum Command {
     /// Every torrent, ordered by id.
     List,
     /// One torrent with files and trackers.
-    Info { torrent: String },
+    Info {
+        torrent: String,
+    },
     /// The connected peers of one torrent.
-    Peers { torrent: String },
+    Peers {
+        torrent: String,
+    },
     Pause(Targets),
     Resume(Targets),
     Remove {

@@ -56,7 +56,9 @@ pub async fn resolve_source(source: &str) -> Result<(Metainfo, Vec<u8>), String>
     }
     let path = Path::new(source);
     if !path.is_absolute() {
-        return Err("the path must be absolute (the daemon does not share your working directory)".into());
+        return Err(
+            "the path must be absolute (the daemon does not share your working directory)".into(),
+        );
     }
     let bytes = tokio::fs::read(path)
         .await
@@ -436,10 +438,7 @@ impl Controller {
             id: rec.id,
             info_hash: rec.info_hash.clone(),
             name: rec.name.clone(),
-            phase: s
-                .as_ref()
-                .map_or("error", |s| s.phase.as_str())
-                .to_string(),
+            phase: s.as_ref().map_or("error", |s| s.phase.as_str()).to_string(),
             progress: if total == 0 {
                 if s.is_some() { 1.0 } else { 0.0 }
             } else {
@@ -526,11 +525,7 @@ impl Controller {
                     .into_iter()
                     .zip(t.meta.info.files.iter().filter(|f| !f.pad))
                     .map(|(p, f)| FileInfo {
-                        path: p
-                            .strip_prefix(&base)
-                            .unwrap_or(&p)
-                            .display()
-                            .to_string(),
+                        path: p.strip_prefix(&base).unwrap_or(&p).display().to_string(),
                         length: f.length,
                     })
                     .collect();
@@ -658,10 +653,8 @@ impl Controller {
             }
         } else {
             self.session.remove(&ih).await;
-            let _ = std::fs::remove_file(crate::engine::resume::resume_path(
-                &self.cfg.data_dir,
-                &ih,
-            ));
+            let _ =
+                std::fs::remove_file(crate::engine::resume::resume_path(&self.cfg.data_dir, &ih));
             None
         };
         let _ = self.events.send(Event::Removed {

@@ -110,7 +110,11 @@ pub fn save(path: &Path, st: &SavedState) -> Result<(), StateError> {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     let io = |op: &'static str, p: &Path| {
         let p = p.to_path_buf();
-        move |source| StateError::Io { op, path: p, source }
+        move |source| StateError::Io {
+            op,
+            path: p,
+            source,
+        }
     };
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io("creating", dir))?;
