@@ -213,6 +213,31 @@ fn batch_add_restart_and_refusals() {
         "{msg}"
     );
 
+    // Another socket but the same data dir: refused by the data dir's lock.
+    let third = Command::new(BIN)
+        .args([
+            "--data-dir",
+            s(&daemon.data),
+            "--socket",
+            s(&tmp.path().join("o.sock")),
+        ])
+        .args([
+            "--config",
+            s(&daemon.config),
+            "daemon",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .expect("third daemon");
+    assert!(!third.status.success());
+    let msg = stderr(&third);
+    assert!(
+        msg.contains("already running with data dir")
+            && msg.contains(&daemon.child.id().to_string()),
+        "{msg}"
+    );
+
     // 47 good torrents and 3 broken ones, through stdin.
     let tdir = tmp.path().join("torrents");
     std::fs::create_dir_all(&tdir).expect("mkdir");
@@ -375,6 +400,28 @@ fn kill_9_mid_download_then_complete() {
         assert!(Instant::now() < deadline, "no progress: {t}");
         std::thread::sleep(Duration::from_millis(100));
     }
+
+    // Pausing a running torrent closes its peers and stops the transfer; resume restarts it.
+    let out = daemon.cli(&["pause", "1"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::thread::sleep(Duration::from_millis(500));
+    let a = daemon.ls()[0].clone();
+    std::thread::sleep(Duration::from_millis(1000));
+    let b = daemon.ls()[0].clone();
+    assert_eq!(b["phase"], "paused", "{b}");
+    assert_eq!(b["peers"], 0, "{b}");
+    assert_eq!(
+        a["have_pieces"], b["have_pieces"],
+        "still downloading while paused"
+    );
+    let out = daemon.cli(&["resume", "1"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while daemon.ls()[0]["have_pieces"] == b["have_pieces"] {
+        assert!(Instant::now() < deadline, "no progress after resume");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
     let mut daemon = daemon;
     daemon.child.kill().expect("kill -9");
     let _ = daemon.child.wait();
@@ -522,6 +569,34 @@ fn watch_dir_and_config_errors() {
     let listed = daemon.ls();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["download_dir"], dl.display().to_string());
+
+    // Garbage on the socket gets an error line and the connection stays usable.
+    {
+        use std::io::BufRead;
+        let mut c = std::os::unix::net::UnixStream::connect(&daemon.socket).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        c.write_all(b"not json\n{\"id\":5,\"cmd\":\"fly\"}\n{\"id\":6,\"cmd\":\"status\"}\n")
+            .expect("write");
+        let mut r = std::io::BufReader::new(c);
+        let mut lines = Vec::new();
+        for _ in 0..4 {
+            let mut l = String::new();
+            r.read_line(&mut l).expect("line");
+            lines.push(serde_json::from_str::<serde_json::Value>(&l).expect("json"));
+        }
+        assert_eq!(lines[1]["ok"], false, "{lines:?}");
+        assert!(
+            lines[1]["error"]
+                .as_str()
+                .expect("error")
+                .contains("bad request")
+        );
+        assert_eq!(lines[2]["id"], 5);
+        assert_eq!(lines[2]["ok"], false);
+        assert_eq!(lines[3]["id"], 6);
+        assert_eq!(lines[3]["result"]["torrents"], 1, "{lines:?}");
+    }
     drop(daemon);
 
     // An unknown key is an error naming the key and its line; the file is left alone.

@@ -1331,6 +1331,10 @@ impl Torrent {
             } else {
                 Phase::Downloading
             };
+            // Peers were closed by us, not lost: dial them again at once, not after backoff.
+            for k in st.known.values_mut() {
+                k.last_attempt = None;
+            }
             *self.run_gen.borrow()
         };
         self.spawn_loops(generation);
