@@ -129,6 +129,19 @@ impl Session {
         meta: Metainfo,
         opts: TorrentOptions,
     ) -> Result<Arc<Torrent>, SessionError> {
+        let torrent = self.insert(meta, opts).await?;
+        torrent.start().await;
+        Ok(torrent)
+    }
+
+    /// The first half of `add`: maps the files and puts the torrent in the session, without
+    /// checking or starting it. A daemon uses it to answer at once and run `Torrent::start`
+    /// (which may hash for minutes) in the background.
+    pub async fn insert(
+        &self,
+        meta: Metainfo,
+        opts: TorrentOptions,
+    ) -> Result<Arc<Torrent>, SessionError> {
         let ih = meta.info_hash;
         if lock(&self.torrents).contains_key(&ih) {
             return Err(SessionError::Duplicate(ih));
@@ -152,7 +165,6 @@ impl Session {
             }
             map.insert(ih, torrent.clone());
         }
-        torrent.start().await;
         Ok(torrent)
     }
 
@@ -168,6 +180,26 @@ impl Session {
         let t = lock(&self.torrents).remove(ih)?;
         t.stop().await;
         Some(t)
+    }
+
+    /// Removes a torrent and deletes its data and resume data (`rm --delete-data`).
+    pub async fn remove_and_delete(
+        &self,
+        ih: &InfoHash,
+    ) -> Result<Option<Arc<Torrent>>, SessionError> {
+        let Some(t) = self.remove(ih).await else {
+            return Ok(None);
+        };
+        let storage = t.storage.clone();
+        let resume = crate::engine::resume::resume_path(&self.ctx.data_dir, ih);
+        tokio::task::spawn_blocking(move || {
+            // Resume data first: it must never claim pieces that are gone.
+            let _ = std::fs::remove_file(&resume);
+            storage.delete_files()
+        })
+        .await
+        .map_err(|e| SessionError::Task(e.to_string()))??;
+        Ok(Some(t))
     }
 
     /// Stops every torrent: resume data written, trackers told.
