@@ -27,6 +27,10 @@ struct Fixture {
 }
 
 async fn fixture(seeding: bool, peers: Vec<std::net::SocketAddr>) -> Fixture {
+    fixture_on("127.0.0.1:0", seeding, peers).await
+}
+
+async fn fixture_on(listen: &str, seeding: bool, peers: Vec<std::net::SocketAddr>) -> Fixture {
     let tmp = tempfile::tempdir().expect("tempdir");
     let t = engine_util::make_torrent(tmp.path(), "h.bin", &[("h.bin", 8 * PIECE)], PIECE);
     let meta = Metainfo::from_file(&t).expect("torrent");
@@ -37,7 +41,7 @@ async fn fixture(seeding: bool, peers: Vec<std::net::SocketAddr>) -> Fixture {
         tmp.path().join("dl")
     };
     let session = Session::start(SessionConfig {
-        listen: "127.0.0.1:0".parse().expect("addr"),
+        listen: listen.parse().expect("addr"),
         data_dir: tmp.path().join("state"),
         download_limit: 0,
         upload_limit: 0,
@@ -237,8 +241,9 @@ async fn wrong_block_is_detected_peer_dropped_and_nothing_bad_written() {
     let on_disk = std::fs::read(f.dir.join("h.bin")).expect("file");
     assert!(!on_disk.contains(&0xAB), "garbage reached the disk");
 
-    // An honest seeder then completes the download with the right bytes.
-    let honest = fixture(true, vec![]).await;
+    // An honest seeder then completes the download with the right bytes. It lives on another
+    // loopback address: the hostile peer's address may well be banned by now.
+    let honest = fixture_on("127.0.0.2:0", true, vec![]).await;
     std::fs::copy(honest.src.join("h.bin"), f.src.join("h.bin")).ok();
     f.torrent.add_peers([honest.session.listen_addr()]);
     let done = tokio::time::timeout(Duration::from_secs(30), async {
