@@ -489,10 +489,8 @@ fn add_wait_pause_resume_and_events() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let mut seen = Vec::new();
-    while !seen
-        .iter()
-        .any(|e: &serde_json::Value| e["event"] == "complete")
-    {
+    let has = |seen: &[serde_json::Value], ev: &str| seen.iter().any(|e| e["event"] == ev);
+    while !(has(&seen, "complete") && has(&seen, "resumed")) {
         line.clear();
         reader.read_line(&mut line).expect("event");
         seen.push(serde_json::from_str(&line).expect("event json"));

@@ -581,8 +581,11 @@ impl Controller {
             Command::Resume(t) => to_value(
                 self.batch(&t, |ctl, rec| async move {
                     let tor = ctl.torrent_of(&rec)?;
-                    let changed = tor.resume();
+                    // Persist first, then resume and say so at once: a small torrent can
+                    // complete while a state write is still syncing, and subscribers must see
+                    // `resumed` before `complete`.
                     ctl.update_record(rec.id, |r| r.paused = false).await?;
+                    let changed = tor.resume();
                     if changed {
                         let _ = ctl.events.send(Event::Resumed { id: rec.id });
                         Ok(None)
