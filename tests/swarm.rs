@@ -118,3 +118,52 @@ fn bad_torrent_is_one_clear_error() {
     let msg = err["message"].as_str().expect("message");
     assert!(msg.contains("bad.torrent") && msg.contains("info"), "{msg}");
 }
+
+#[tokio::test]
+async fn two_seeds_do_not_stay_connected() {
+    use bidtorrent::engine::metainfo::Metainfo;
+    use bidtorrent::engine::session::{Session, SessionConfig};
+    use bidtorrent::engine::torrent::TorrentOptions;
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = make_torrent(tmp.path(), "s.bin", &[("s.bin", 100_000)], 16384);
+    let meta = Metainfo::from_file(&t).expect("torrent");
+    let mut sessions = Vec::new();
+    let mut torrents = Vec::new();
+    for i in 0..2 {
+        let s = Session::start(SessionConfig {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            data_dir: tmp.path().join(format!("state{i}")),
+            download_limit: 0,
+            upload_limit: 0,
+        })
+        .await
+        .expect("session");
+        let peers = sessions
+            .iter()
+            .map(|s: &std::sync::Arc<Session>| s.listen_addr())
+            .collect();
+        let tor = s
+            .add(
+                meta.clone(),
+                TorrentOptions {
+                    download_dir: tmp.path().join("src"),
+                    peers,
+                    ..TorrentOptions::default()
+                },
+            )
+            .await
+            .expect("add");
+        sessions.push(s);
+        torrents.push(tor);
+    }
+    // The second seed dials the first; both see a seed and hang up, and nobody redials.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for t in &torrents {
+        assert_eq!(t.stats().peers, 0, "seeds still connected");
+    }
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    for t in &torrents {
+        assert_eq!(t.stats().peers, 0, "a seed redialled a seed");
+    }
+}

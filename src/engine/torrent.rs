@@ -241,6 +241,8 @@ impl PeerEntry {
 struct KnownPeer {
     failures: u32,
     last_attempt: Option<Instant>,
+    /// It had every piece when last seen: not worth dialling while we seed too.
+    seed: bool,
 }
 
 pub(crate) struct State {
@@ -783,8 +785,24 @@ impl Torrent {
         st.picker.peer_removed(usize::MAX, &p.bits);
         st.picker.peer_added(&bits);
         p.bits = bits;
+        if Self::close_if_both_seeds(st, key) {
+            return;
+        }
         Self::update_interest(st, key);
         self.fill(st, key);
+    }
+
+    /// Two seeds have nothing to trade; keep-alives would hold the connection open forever.
+    fn close_if_both_seeds(st: &mut State, key: usize) -> bool {
+        let both = st.phase == Phase::Seeding && st.peers.get(&key).is_some_and(|p| p.is_seed());
+        if both && let Some(p) = st.peers.get(&key) {
+            let _ = p.tx.send(PeerCmd::Close);
+            let dial = p.listen_port.map(|port| SocketAddr::new(p.addr.ip(), port));
+            if let Some(k) = dial.and_then(|a| st.known.get_mut(&a)) {
+                k.seed = true;
+            }
+        }
+        both
     }
 
     pub(crate) fn on_have(&self, key: usize, index: u32) {
@@ -795,6 +813,9 @@ impl Torrent {
         };
         if p.bits.set(index as usize) {
             st.picker.peer_has(index);
+        }
+        if Self::close_if_both_seeds(st, key) {
+            return;
         }
         Self::update_interest(st, key);
         self.fill(st, key);
@@ -1275,7 +1296,10 @@ impl Torrent {
                 if out.len() >= room.min(8) {
                     break;
                 }
-                if connected.contains(addr) || st.banned.contains(&addr.ip()) {
+                if connected.contains(addr)
+                    || st.banned.contains(&addr.ip())
+                    || (k.seed && st.phase == Phase::Seeding)
+                {
                     continue;
                 }
                 let backoff = Duration::from_secs(5u64 << k.failures.min(6));
