@@ -135,7 +135,15 @@ impl Drop for BtProc {
 /// Starts a bidtorrent seeder and waits until it has verified its data.
 fn bt_seed(torrent: &Path, dir: &Path, state: &Path, extra: &[&str]) -> BtProc {
     let mut child = Command::new(BIN)
-        .args(["-q", "--data-dir", s(state), "seed", s(torrent), "--dir", s(dir)])
+        .args([
+            "-q",
+            "--data-dir",
+            s(state),
+            "seed",
+            s(torrent),
+            "--dir",
+            s(dir),
+        ])
         .args(["--listen", "127.0.0.1:0", "--json"])
         .args(extra)
         .stdout(Stdio::piped())
@@ -198,8 +206,16 @@ impl Bench {
         let dl = self.fresh_dir("dl");
         let state = self.fresh_dir("state-dl");
         let mut cmd = Command::new(BIN);
-        cmd.args(["-q", "--data-dir", s(&state), "download", s(&self.torrent), "--dir", s(&dl)])
-            .args(["--listen", "127.0.0.1:0", "--tracker-interval", "2"]);
+        cmd.args([
+            "-q",
+            "--data-dir",
+            s(&state),
+            "download",
+            s(&self.torrent),
+            "--dir",
+            s(&dl),
+        ])
+        .args(["--listen", "127.0.0.1:0", "--tracker-interval", "2"]);
         if let Some(p) = peer {
             cmd.args(["--peer", &format!("127.0.0.1:{p}")]);
         }
@@ -305,9 +321,11 @@ fn main() {
         .split(',')
         .map(|p| p.trim().to_string())
         .collect();
-    let base = std::env::var("BENCH_DIR").map(PathBuf::from).unwrap_or_else(|_| {
-        std::env::temp_dir().join(format!("bidtorrent-bench-{}", std::process::id()))
-    });
+    let base = std::env::var("BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::env::temp_dir().join(format!("bidtorrent-bench-{}", std::process::id()))
+        });
 
     println!("machine bound: measuring SHA-1 and loopback TCP ...");
     let sha = sha1_bound();
@@ -327,7 +345,12 @@ fn main() {
         println!("preparing {mib} MiB payload ...");
         write_big(&src_dir.join("payload.bin"), mib);
         let torrent = root.join("payload.torrent");
-        mktorrent(&src_dir.join("payload.bin"), &torrent, &tracker.http_url(), 20);
+        mktorrent(
+            &src_dir.join("payload.bin"),
+            &torrent,
+            &tracker.http_url(),
+            20,
+        );
         tracker.whitelist(&info_hash(&torrent));
         let b = Bench {
             root: root.clone(),
@@ -340,7 +363,11 @@ fn main() {
         let seed_state = root.join("state-seed");
         if want("bt-bt") {
             let seeder = bt_seed(&b.torrent, &b.src_dir, &seed_state, &[]);
-            rows.push(b.bt_leech(Some(seeder.port), "bidtorrent -> bidtorrent", seeder.child.id()));
+            rows.push(b.bt_leech(
+                Some(seeder.port),
+                "bidtorrent -> bidtorrent",
+                seeder.child.id(),
+            ));
             print_row(rows.last().expect("row"), bound);
         }
         if want("aria2-aria2") || want("aria2-bt") {
@@ -355,14 +382,26 @@ fn main() {
             }
         }
         if want("bt-aria2") {
-            let seeder = bt_seed(&b.torrent, &b.src_dir, &seed_state, &["--tracker-interval", "2"]);
+            let seeder = bt_seed(
+                &b.torrent,
+                &b.src_dir,
+                &seed_state,
+                &["--tracker-interval", "2"],
+            );
             rows.push(b.aria2_leech("bidtorrent -> aria2", seeder.child.id(), &[]));
             print_row(rows.last().expect("row"), bound);
         }
         if want("tr-bt") {
             let seeder = Transmission::seed(&b.torrent, &b.src_dir);
-            assert!(seeder.wait_complete(Duration::from_secs(300)), "transmission verify");
-            rows.push(b.bt_leech(Some(seeder.port), "Transmission -> bidtorrent", seeder.pid()));
+            assert!(
+                seeder.wait_complete(Duration::from_secs(300)),
+                "transmission verify"
+            );
+            rows.push(b.bt_leech(
+                Some(seeder.port),
+                "Transmission -> bidtorrent",
+                seeder.pid(),
+            ));
             print_row(rows.last().expect("row"), bound);
         }
         if want("bt-tr") {
@@ -378,7 +417,10 @@ fn main() {
             let seeder_probe = RssProbe::start(seeder.child.id());
             let probe = RssProbe::start(leecher.pid());
             let t0 = Instant::now();
-            assert!(leecher.wait_complete(Duration::from_secs(1800)), "transmission leech");
+            assert!(
+                leecher.wait_complete(Duration::from_secs(1800)),
+                "transmission leech"
+            );
             let secs = t0.elapsed().as_secs_f64();
             let (anon, rss) = probe.finish();
             let (seed_anon, _) = seeder_probe.finish();
@@ -398,9 +440,20 @@ fn main() {
     };
     println!(
         "{:<28} {:>6} {:>8} {:>9} {:>8} {:>12} {:>11} {:>12}",
-        "seeder -> leecher", "MiB", "secs", "MiB/s", "×bound", "leech anon", "leech rss", "seed anon"
+        "seeder -> leecher",
+        "MiB",
+        "secs",
+        "MiB/s",
+        "×bound",
+        "leech anon",
+        "leech rss",
+        "seed anon"
     );
-    run_set(mib, &["bt-bt", "aria2-aria2", "aria2-bt", "bt-aria2"], &mut rows);
+    run_set(
+        mib,
+        &["bt-bt", "aria2-aria2", "aria2-bt", "bt-aria2"],
+        &mut rows,
+    );
     run_set(tr_mib, &["tr-bt", "bt-tr"], &mut rows);
     let _ = std::fs::remove_dir_all(&base);
 
@@ -408,7 +461,11 @@ fn main() {
     let rate = |r: &Row| r.mib as f64 / r.secs;
     if let Some(bt) = rows.iter().find(|r| r.pair == "bidtorrent -> bidtorrent") {
         for r in rows.iter().filter(|r| r.pair != bt.pair && r.mib == bt.mib) {
-            println!("  bidtorrent pair / {:<28} {:.2}×", r.pair, rate(bt) / rate(r));
+            println!(
+                "  bidtorrent pair / {:<28} {:.2}×",
+                r.pair,
+                rate(bt) / rate(r)
+            );
         }
         println!(
             "  bidtorrent pair / machine bound           {:.2}× (target ≥ 0.5×)",

@@ -2,7 +2,9 @@
 
 pub mod bitfield;
 pub mod choker;
+pub mod create;
 pub mod extension;
+pub mod magnet;
 pub mod metainfo;
 pub mod peer;
 pub mod picker;

@@ -16,6 +16,10 @@ use crate::engine::storage::Storage;
 use crate::engine::torrent::{SessionCtx, Torrent, TorrentOptions, lock};
 use crate::engine::types::{InfoHash, PeerId};
 
+/// Connections across all torrents unless set otherwise: well under the usual 1024-descriptor
+/// limit, leaving room for files and the control socket.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 500;
+
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
     pub listen: SocketAddr,
@@ -66,6 +70,8 @@ impl Session {
             })?;
         let ctx = Arc::new(SessionCtx {
             peer_id: PeerId::generate(),
+            connections: std::sync::atomic::AtomicUsize::new(0),
+            max_connections: std::sync::atomic::AtomicUsize::new(DEFAULT_MAX_CONNECTIONS),
             listen_port: AtomicU64::new(u64::from(listen_addr.port())),
             global_down: RateLimiter::new(cfg.download_limit),
             global_up: RateLimiter::new(cfg.upload_limit),
@@ -172,6 +178,19 @@ impl Session {
             set.spawn(async move { t.stop().await });
         }
         while set.join_next().await.is_some() {}
+    }
+
+    /// Caps peer connections across every torrent of the session.
+    pub fn set_max_connections(&self, n: usize) {
+        self.ctx
+            .max_connections
+            .store(n.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn connections(&self) -> usize {
+        self.ctx
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn set_limits(&self, down: u64, up: u64) {

@@ -39,6 +39,9 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(30);
 /// Settings shared by every torrent of a session.
 pub struct SessionCtx {
     pub peer_id: PeerId,
+    /// Connections across every torrent, and the cap on them.
+    pub connections: std::sync::atomic::AtomicUsize,
+    pub max_connections: std::sync::atomic::AtomicUsize,
     pub listen_port: AtomicU64,
     pub global_down: RateLimiter,
     pub global_up: RateLimiter,
@@ -677,6 +680,12 @@ impl Torrent {
         if self.is_stopped() || peer_id == self.ctx.peer_id {
             return None;
         }
+        if self.ctx.connections.load(Ordering::Relaxed)
+            >= self.ctx.max_connections.load(Ordering::Relaxed)
+        {
+            tracing::debug!("{addr}: refused, the session is at its connection cap");
+            return None;
+        }
         let mut st = self.state();
         if st.banned.contains(&addr.ip())
             || st.peers.len() >= self.opts.max_peers
@@ -723,6 +732,7 @@ impl Torrent {
             // Remember incoming peers by their address so a re-dial is possible after a drop.
             st.known.entry(addr).or_default();
         }
+        self.ctx.connections.fetch_add(1, Ordering::Relaxed);
         Some((key, rx, uploads, counters))
     }
 
@@ -732,6 +742,7 @@ impl Torrent {
             let Some(p) = st.peers.remove(&key) else {
                 return;
             };
+            self.ctx.connections.fetch_sub(1, Ordering::Relaxed);
             st.picker.peer_removed(key, &p.bits);
             if let Some(k) = st.known.get_mut(&p.addr) {
                 k.last_attempt = Some(Instant::now());
@@ -1267,7 +1278,16 @@ impl Torrent {
                 return;
             }
             let connected: HashSet<SocketAddr> = st.peers.values().map(|p| p.addr).collect();
-            let room = self.opts.max_peers.saturating_sub(st.peers.len());
+            let global_room = self
+                .ctx
+                .max_connections
+                .load(Ordering::Relaxed)
+                .saturating_sub(self.ctx.connections.load(Ordering::Relaxed));
+            let room = self
+                .opts
+                .max_peers
+                .saturating_sub(st.peers.len())
+                .min(global_room);
             let now = Instant::now();
             let mut out = Vec::new();
             for (addr, k) in st.known.iter_mut() {
