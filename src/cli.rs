@@ -50,6 +50,8 @@ pub enum Command {
     Ledger(crate::wallet::cli::LedgerArgs),
     /// Make a .torrent from a file or directory
     Create(CreateArgs),
+    /// A whole token market on 127.0.0.1: embedded ledger, seeders, bidding and plain leechers
+    Demo(crate::demo::DemoArgs),
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
@@ -87,6 +89,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Seed(args) => crate::cli_oneshot::seed(&cli.global, args),
         Command::Wallet(args) => crate::wallet::cli::run_wallet(&cli.global, args),
         Command::Ledger(args) => crate::wallet::cli::run_ledger(&cli.global, args),
+        Command::Demo(args) => crate::demo::run(&cli.global, args),
         Command::Create(mut args) => {
             args.quiet |= cli.global.quiet;
             run_create(args)

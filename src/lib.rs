@@ -3,6 +3,7 @@
 pub mod bencode;
 pub mod cli;
 pub mod cli_oneshot;
+pub mod demo;
 pub mod engine;
 pub mod market;
 pub mod wallet;

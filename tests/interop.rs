@@ -143,17 +143,18 @@ fn single_file_both_ways_with_aria2_and_transmission() {
     let aria = Aria2::seed(&torrent, &root.path().join("seed"));
     let dl = root.path().join("bt-dl");
     let out = bt_download(root.path(), &torrent, &dl);
-    assert!(out.status.success(), "{:?}\n{}", out.events, aria.log_tail());
+    assert!(
+        out.status.success(),
+        "{:?}\n{}",
+        out.events,
+        aria.log_tail()
+    );
     assert_same_tree(&src, &dl.join("single file.iso"));
     drop(aria);
 
     // bidtorrent (now holding the file) seeds, Transmission leeches.
-    let _seeder = engine_util::Bt::seed_with(
-        root.path(),
-        &torrent,
-        &dl,
-        &["--tracker-interval", "1"],
-    );
+    let _seeder =
+        engine_util::Bt::seed_with(root.path(), &torrent, &dl, &["--tracker-interval", "1"]);
     let tr_dl = root.path().join("tr-dl");
     let leecher = Transmission::leech(&torrent, &tr_dl);
     assert!(

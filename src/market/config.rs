@@ -26,9 +26,13 @@ use crate::wallet::Amount;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
-    #[error("unknown strategy {0:?}: buyer strategies are off, fixed, auto, budget, target-rate; seller strategies are tit-for-tat, highest-bid, uniform-price, proportional, hybrid")]
+    #[error(
+        "unknown strategy {0:?}: buyer strategies are off, fixed, auto, budget, target-rate; seller strategies are tit-for-tat, highest-bid, uniform-price, proportional, hybrid"
+    )]
     UnknownStrategy(String),
-    #[error("unknown parameter {0:?} (buyer: price, fraction, budget, target_rate, max_price; seller: reserve_price, non_market_share, slots, per_ip, hybrid_weight, window, grace_secs, ban_strikes)")]
+    #[error(
+        "unknown parameter {0:?} (buyer: price, fraction, budget, target_rate, max_price; seller: reserve_price, non_market_share, slots, per_ip, hybrid_weight, window, grace_secs, ban_strikes)"
+    )]
     UnknownParam(String),
     #[error("parameter {key}={value:?}: {problem}")]
     BadValue {
@@ -293,22 +297,25 @@ impl MarketConfig {
                 return Err(bad(format!("unknown key {k:?} (expected buyer or seller)")));
             }
         }
-        let merge = |base: toml::Value, part: Option<&toml::Value>| -> Result<toml::Value, ConfigError> {
-            let mut base = base;
-            if let Some(part) = part {
-                let (Some(b), Some(p)) = (base.as_table_mut(), part.as_table()) else {
-                    return Err(bad("buyer and seller must be tables".into()));
-                };
-                for (k, v) in p {
-                    b.insert(k.clone(), v.clone());
+        let merge =
+            |base: toml::Value, part: Option<&toml::Value>| -> Result<toml::Value, ConfigError> {
+                let mut base = base;
+                if let Some(part) = part {
+                    let (Some(b), Some(p)) = (base.as_table_mut(), part.as_table()) else {
+                        return Err(bad("buyer and seller must be tables".into()));
+                    };
+                    for (k, v) in p {
+                        b.insert(k.clone(), v.clone());
+                    }
                 }
-            }
-            Ok(base)
-        };
+                Ok(base)
+            };
         let to_value = |v: &dyn erased::Ser| v.value().map_err(|e| bad(e.to_string()));
         let buyer = merge(to_value(&self.buyer)?, ov.get("buyer"))?;
         let seller = merge(to_value(&self.seller)?, ov.get("seller"))?;
-        let buyer: BuyerConfig = buyer.try_into().map_err(|e: toml::de::Error| bad(e.to_string()))?;
+        let buyer: BuyerConfig = buyer
+            .try_into()
+            .map_err(|e: toml::de::Error| bad(e.to_string()))?;
         let seller: SellerConfig = seller
             .try_into()
             .map_err(|e: toml::de::Error| bad(e.to_string()))?;
@@ -355,7 +362,9 @@ impl MarketConfig {
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect()
                 };
-                let val = |v: &dyn erased::Ser| v.value().unwrap_or(toml::Value::Table(toml::Table::new()));
+                let val = |v: &dyn erased::Ser| {
+                    v.value().unwrap_or(toml::Value::Table(toml::Table::new()))
+                };
                 let b = diff(val(&next.buyer), val(&eff.buyer));
                 let s = diff(val(&next.seller), val(&eff.seller));
                 if !b.is_empty() {
@@ -524,13 +533,19 @@ mod tests {
     #[test]
     fn unknown_fields_and_zero_share_are_refused() {
         assert!(toml::from_str::<MarketConfig>("[seller]\nbogus = 1").is_err());
-        let c: MarketConfig =
-            toml::from_str("[seller]\nnon_market_share = 0.0").expect("parses");
+        let c: MarketConfig = toml::from_str("[seller]\nnon_market_share = 0.0").expect("parses");
         let e = c.validate().expect_err("zero share");
         assert!(e.to_string().contains("non_market_share"), "{e}");
         let mut c = MarketConfig::default();
-        assert!(c.set(None, None, &[("non_market_share".into(), "0".into())]).is_err());
-        assert_eq!(c, MarketConfig::default(), "a refused change changes nothing");
+        assert!(
+            c.set(None, None, &[("non_market_share".into(), "0".into())])
+                .is_err()
+        );
+        assert_eq!(
+            c,
+            MarketConfig::default(),
+            "a refused change changes nothing"
+        );
     }
 
     #[test]

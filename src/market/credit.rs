@@ -108,7 +108,13 @@ impl Credit {
     }
 
     /// Advances the grace → choke → ban ladder; called every second.
-    pub fn check(&mut self, window: u64, grace: Duration, ban_strikes: u32, now: Instant) -> Verdict {
+    pub fn check(
+        &mut self,
+        window: u64,
+        grace: Duration,
+        ban_strikes: u32,
+        now: Instant,
+    ) -> Verdict {
         let unpaid = self.unpaid_bytes();
         if unpaid <= window / 2 {
             self.over_since = None;

@@ -103,6 +103,10 @@ impl ExtensionFactory for Factory {
                 generation: self.0.generation.load(Ordering::SeqCst),
                 eff,
                 peers: HashMap::new(),
+                key_pk: HashMap::new(),
+                buys: HashMap::new(),
+                sells: HashMap::new(),
+                certs: HashMap::new(),
                 book: BidBook::default(),
                 optimistic: None,
                 banned: HashSet::new(),
@@ -116,7 +120,7 @@ impl ExtensionFactory for Factory {
             }),
             jobs: tx,
         });
-        rt.spawn(worker(Arc::downgrade(&tm), rx));
+        rt.spawn(worker(Arc::downgrade(&tm), Arc::downgrade(torrent), rx));
         torrent.set_choker(Box::new(MarketChoker {
             tm: Arc::downgrade(&tm),
             tft: TitForTat::new(tm.seller_slots()),
@@ -128,22 +132,24 @@ impl ExtensionFactory for Factory {
 
 struct AskInfo {
     reserve: Amount,
-    seller: PublicKey,
 }
 
 /// One market-capable connection.
 struct MPeer {
     link: PeerLink,
     info: HandshakeInfo,
-    // --- we sell to it
-    credit: Credit,
-    /// Award price decided at the last rechoke, and the one last sent.
+    /// Award price decided at the last rechoke (we sell), and the one last sent.
     decided: Option<Amount>,
     sent: Option<Amount>,
-    certs: HashMap<ChannelId, ChannelCertificate>,
     ask_generation: Option<u64>,
-    // --- we buy from it
+    /// The peer's terms when it sells to us.
     ask: Option<AskInfo>,
+}
+
+/// What we, as buyer, have with one seller (by key, so it outlives a connection: a voucher
+/// for a piece verified just after the seller left is still paid and delivered later).
+#[derive(Default)]
+struct Buy {
     channel: Option<ChannelCertificate>,
     opening: bool,
     open_retry: Option<Instant>,
@@ -155,39 +161,23 @@ struct MPeer {
     paid: Amount,
     acked: Amount,
     exhausted: bool,
+    last_voucher_sent: Option<Instant>,
 }
 
-impl MPeer {
-    fn new(link: PeerLink, info: HandshakeInfo) -> MPeer {
-        MPeer {
-            link,
-            info,
-            credit: Credit::default(),
-            decided: None,
-            sent: None,
-            certs: HashMap::new(),
-            ask_generation: None,
-            ask: None,
-            channel: None,
-            opening: false,
-            open_retry: None,
-            my_bid: None,
-            awarded: false,
-            award_price: None,
-            award_until: None,
-            owed_scaled: 0,
-            paid: Amount::ZERO,
-            acked: Amount::ZERO,
-            exhausted: false,
-        }
-    }
-
-    /// The price this buyer pays the peer for verified bytes now, if any.
+impl Buy {
+    /// The price this buyer pays the seller for verified bytes now, if any.
     fn pay_price(&self, now: Instant) -> Option<Amount> {
         if self.awarded || self.award_until.is_some_and(|t| now < t) {
             self.award_price
         } else {
             None
+        }
+    }
+
+    fn end_award(&mut self, now: Instant) {
+        if self.awarded {
+            self.awarded = false;
+            self.award_until = Some(now + PAY_AFTER_AWARD);
         }
     }
 }
@@ -196,6 +186,13 @@ struct TmState {
     generation: u64,
     eff: Effective,
     peers: HashMap<usize, MPeer>,
+    /// Connection key → the peer's market key, kept after a disconnect (see [`Buy`]).
+    key_pk: HashMap<usize, PublicKey>,
+    buys: HashMap<PublicKey, Buy>,
+    /// Seller side: credit per buyer key, so reconnecting does not wipe a debt.
+    sells: HashMap<PublicKey, Credit>,
+    /// Certificates of channels paying us, from bids.
+    certs: HashMap<ChannelId, ChannelCertificate>,
     book: BidBook,
     optimistic: Option<usize>,
     banned: HashSet<PublicKey>,
@@ -211,12 +208,15 @@ struct TmState {
 
 enum Job {
     Open {
-        key: usize,
         seller: PublicKey,
         cap: Amount,
     },
     Pay {
-        key: usize,
+        seller: PublicKey,
+    },
+    /// Re-sends the current voucher (lost in flight, or a new connection).
+    Resend {
+        seller: PublicKey,
     },
     Accept {
         key: usize,
@@ -241,7 +241,7 @@ pub struct TorrentMarket {
     jobs: mpsc::UnboundedSender<Job>,
 }
 
-/// One row of [`TorrentMarket::report`] per market peer.
+/// One row of [`MarketReport`] per connected market peer.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PeerMarket {
     pub key: usize,
@@ -260,15 +260,26 @@ pub struct PeerMarket {
     pub acked: Amount,
 }
 
+/// One channel we pay into, for settlement checks.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BuyChannel {
+    pub seller: String,
+    pub channel: Option<String>,
+    pub paid: Amount,
+    pub acked: Amount,
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MarketReport {
     pub buyer_strategy: String,
     pub seller_strategy: String,
     pub clearing: Amount,
+    /// Paid to sellers and earned from buyers on this torrent.
     pub spent: Amount,
     pub earned: Amount,
     pub banned: usize,
     pub peers: Vec<PeerMarket>,
+    pub channels: Vec<BuyChannel>,
 }
 
 impl TorrentMarket {
@@ -289,22 +300,36 @@ impl TorrentMarket {
         let mut peers: Vec<PeerMarket> = st
             .peers
             .iter()
-            .map(|(k, p)| PeerMarket {
-                key: *k,
-                addr: p.link.addr.to_string(),
-                public_key: p.info.public_key.to_string(),
-                bid: st.book.get(*k).map(|b| b.price),
-                awarded: p.sent,
-                earned: p.credit.paid_total(),
-                unpaid_bytes: p.credit.unpaid_bytes(),
-                strikes: p.credit.strikes,
-                my_bid: p.my_bid,
-                my_award: if p.awarded { p.award_price } else { None },
-                paid: p.paid,
-                acked: p.acked,
+            .map(|(k, p)| {
+                let credit = st.sells.get(&p.info.public_key);
+                let buy = st.buys.get(&p.info.public_key);
+                PeerMarket {
+                    key: *k,
+                    addr: p.link.addr.to_string(),
+                    public_key: p.info.public_key.to_string(),
+                    bid: st.book.get(*k).map(|b| b.price),
+                    awarded: p.sent,
+                    earned: credit.map_or(Amount::ZERO, |c| c.paid_total()),
+                    unpaid_bytes: credit.map_or(0, |c| c.unpaid_bytes()),
+                    strikes: credit.map_or(0, |c| c.strikes),
+                    my_bid: buy.and_then(|b| b.my_bid),
+                    my_award: buy.and_then(|b| if b.awarded { b.award_price } else { None }),
+                    paid: buy.map_or(Amount::ZERO, |b| b.paid),
+                    acked: buy.map_or(Amount::ZERO, |b| b.acked),
+                }
             })
             .collect();
         peers.sort_by_key(|p| p.key);
+        let channels = st
+            .buys
+            .iter()
+            .map(|(pk, b)| BuyChannel {
+                seller: pk.to_string(),
+                channel: b.channel.as_ref().map(|c| c.channel.to_string()),
+                paid: b.paid,
+                acked: b.acked,
+            })
+            .collect();
         MarketReport {
             buyer_strategy: st.eff.buyer.strategy.to_string(),
             seller_strategy: st.eff.seller.strategy.to_string(),
@@ -313,6 +338,7 @@ impl TorrentMarket {
             earned: st.earned,
             banned: st.banned.len(),
             peers,
+            channels,
         }
     }
 
@@ -354,6 +380,14 @@ impl TorrentMarket {
         )
     }
 
+    /// The live connection to a market peer, if any.
+    fn link_of(st: &TmState, pk: &PublicKey) -> Option<PeerLink> {
+        st.peers
+            .values()
+            .find(|p| p.info.public_key == *pk)
+            .map(|p| p.link.clone())
+    }
+
     // ----- seller: a bid arrives ----------------------------------------------------------
 
     fn on_bid(
@@ -366,10 +400,11 @@ impl TorrentMarket {
         out: &mut Vec<Action>,
     ) -> Result<(), String> {
         let me = self.shared.wallet.public_key();
-        let Some(p) = st.peers.get_mut(&key) else {
+        let Some(p) = st.peers.get(&key) else {
             return Err("bid before the market handshake".into());
         };
         let link = p.link.clone();
+        let buyer = p.info.public_key;
         if price.is_zero() {
             st.book.withdraw(key);
             out.push(Action::Rechoke);
@@ -382,7 +417,12 @@ impl TorrentMarket {
             Ok(())
         };
         if st.eff.seller.strategy == SellerStrategy::TitForTat {
-            return refuse(st, out, RejectReason::NotSelling, "seller runs tit-for-tat".into());
+            return refuse(
+                st,
+                out,
+                RejectReason::NotSelling,
+                "seller runs tit-for-tat".into(),
+            );
         }
         let Some(cert) = cert else {
             return Err("priced bid without a certificate".into());
@@ -398,7 +438,7 @@ impl TorrentMarket {
         if let Err(e) = cert.verify(&self.shared.ledger_id) {
             return refuse(st, out, RejectReason::BadCert, e.to_string());
         }
-        if cert.seller != me || cert.buyer != p.info.public_key {
+        if cert.seller != me || cert.buyer != buyer {
             return refuse(
                 st,
                 out,
@@ -407,7 +447,12 @@ impl TorrentMarket {
             );
         }
         if cert.expiry < crate::wallet::keys::now_secs() + MIN_CERT_LIFE {
-            return refuse(st, out, RejectReason::Expired, "channel expires too soon".into());
+            return refuse(
+                st,
+                out,
+                RejectReason::Expired,
+                "channel expires too soon".into(),
+            );
         }
         if price < st.eff.seller.reserve_price.0 {
             return refuse(
@@ -417,7 +462,7 @@ impl TorrentMarket {
                 format!("reserve is {} per MiB", st.eff.seller.reserve_price.0),
             );
         }
-        p.certs.insert(cert.channel, cert.clone());
+        st.certs.insert(cert.channel, cert.clone());
         st.book.place(key, price, max_spend, cert);
         out.push(Action::Rechoke);
         Ok(())
@@ -426,6 +471,7 @@ impl TorrentMarket {
     // ----- once a second ------------------------------------------------------------------
 
     fn tick(&self, torrent: &Arc<Torrent>) {
+        // Torrent state first, market lock after (lock order: torrent, then market).
         let infos = torrent.peers();
         let stats = torrent.stats();
         let now = Instant::now();
@@ -439,7 +485,10 @@ impl TorrentMarket {
                 st.eff = self.shared.effective(&self.info_hash);
                 out.push(Action::Rechoke);
             }
-            if st.last_refresh.is_none_or(|t| now.duration_since(t) >= BALANCE_REFRESH) {
+            if st
+                .last_refresh
+                .is_none_or(|t| now.duration_since(t) >= BALANCE_REFRESH)
+            {
                 st.last_refresh = Some(now);
                 out.push(Action::Job(Job::Refresh));
             }
@@ -463,8 +512,10 @@ impl TorrentMarket {
                     continue;
                 };
                 let link = p.link.clone();
+                let pk = p.info.public_key;
                 // --- seller side
-                p.credit.bill(info.uploaded);
+                let credit = st.sells.entry(pk).or_default();
+                credit.bill(info.uploaded);
                 match (p.decided, p.sent) {
                     (Some(price), sent) if sent != Some(price) => {
                         out.push(Action::Send(
@@ -478,28 +529,32 @@ impl TorrentMarket {
                             out.push(Action::Rechoke);
                         }
                         p.sent = Some(price);
-                        p.credit.start_billing(price, info.uploaded);
+                        credit.start_billing(price, info.uploaded);
                     }
                     (None, Some(_)) => {
                         out.push(Self::reject(&link, RejectReason::Outbid, "slot lost"));
                         p.sent = None;
-                        p.credit.stop_billing(info.uploaded);
+                        credit.stop_billing(info.uploaded);
                     }
                     _ => {}
                 }
-                match p
-                    .credit
-                    .check(seller_cfg.window, grace, seller_cfg.ban_strikes, now)
-                {
+                match credit.check(seller_cfg.window, grace, seller_cfg.ban_strikes, now) {
                     Verdict::Ok => {}
                     Verdict::Choke => {
                         tracing::info!("{}: choking {} for unpaid credit", stats.name, link.addr);
                         out.push(Action::Choke(info.key));
-                        out.push(Self::reject(&link, RejectReason::Unpaid, "credit window spent"));
+                        out.push(Self::reject(
+                            &link,
+                            RejectReason::Unpaid,
+                            "credit window spent",
+                        ));
+                        out.push(Action::Rechoke);
                     }
                     Verdict::Ban => {
                         tracing::warn!("{}: banning {} for not paying", stats.name, link.addr);
-                        st.banned.insert(p.info.public_key);
+                        st.banned.insert(pk);
+                        // Loopback is never banned by address: every peer of a local swarm
+                        // shares it. Elsewhere the address goes too (whitewashing, A9).
                         if !link.addr.ip().is_loopback() {
                             st.banned_ips.insert(link.addr.ip());
                         }
@@ -509,7 +564,7 @@ impl TorrentMarket {
                 }
                 out.push(Action::Allowance(
                     info.key,
-                    p.credit.allowance(info.uploaded, seller_cfg.window),
+                    credit.allowance(info.uploaded, seller_cfg.window),
                 ));
                 let accepts_ours = p.info.ledgers.contains(&self.shared.ledger_id);
                 if selling
@@ -522,35 +577,41 @@ impl TorrentMarket {
                 }
                 // --- buyer side
                 let Some(a) = &p.ask else { continue };
+                let reserve = a.reserve;
+                let buy = st.buys.entry(pk).or_default();
+                if buy.paid > buy.acked
+                    && buy
+                        .last_voucher_sent
+                        .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(5))
+                {
+                    buy.last_voucher_sent = Some(now);
+                    out.push(Action::Job(Job::Resend { seller: pk }));
+                }
                 let mut inputs = BuyerInputs {
                     balance,
                     remaining: stats.left_bytes,
                     spent: st.spent,
                     down_rate: stats.down_rate,
                 };
-                if !info.am_interested || p.exhausted {
+                if !info.am_interested || buy.exhausted {
                     inputs.remaining = 0;
                 }
                 let price = buyer::bid_price(&buyer_cfg, &inputs, &mut st.buyer_state)
-                    .filter(|p| *p >= a.reserve);
+                    .filter(|p| *p >= reserve);
                 match price {
-                    Some(price) => match &p.channel {
+                    Some(price) => match &buy.channel {
                         None => {
-                            if !p.opening && p.open_retry.is_none_or(|t| now >= t) {
+                            if !buy.opening && buy.open_retry.is_none_or(|t| now >= t) {
                                 let cap = buyer::channel_cap(&buyer_cfg, &inputs, price);
                                 if cap >= price {
-                                    p.opening = true;
-                                    out.push(Action::Job(Job::Open {
-                                        key: info.key,
-                                        seller: a.seller,
-                                        cap,
-                                    }));
+                                    buy.opening = true;
+                                    out.push(Action::Job(Job::Open { seller: pk, cap }));
                                 }
                             }
                         }
                         Some(cert) => {
-                            if buyer::should_rebid(p.my_bid, price) {
-                                p.my_bid = Some(price);
+                            if buyer::should_rebid(buy.my_bid, price) {
+                                buy.my_bid = Some(price);
                                 out.push(Action::Send(
                                     link.clone(),
                                     MarketMsg::Bid {
@@ -563,9 +624,8 @@ impl TorrentMarket {
                         }
                     },
                     None => {
-                        if p.my_bid.take().is_some() {
-                            p.awarded = false;
-                            p.award_until = Some(now + PAY_AFTER_AWARD);
+                        if buy.my_bid.take().is_some() {
+                            buy.end_award(now);
                             out.push(Action::Send(
                                 link.clone(),
                                 MarketMsg::Bid {
@@ -584,7 +644,7 @@ impl TorrentMarket {
 
     // ----- jobs: wallet and ledger work, in order, off the peer tasks ------------------------
 
-    async fn job(&self, job: Job) {
+    async fn job(&self, torrent: &Arc<Torrent>, job: Job) {
         let wallet = self.shared.wallet.clone();
         match job {
             Job::Refresh => {
@@ -592,31 +652,44 @@ impl TorrentMarket {
                     self.shared.balance.store(b.micro(), Ordering::Relaxed);
                 }
             }
-            Job::Open { key, seller, cap } => {
+            Job::Open { seller, cap } => {
                 let expiry = crate::wallet::keys::now_secs() + CHANNEL_SECS;
                 let r = wallet
                     .open_channel(&self.shared.ledger, seller, cap, expiry)
                     .await;
                 let mut st = self.state();
-                let Some(p) = st.peers.get_mut(&key) else {
-                    return;
-                };
-                p.opening = false;
+                let buy = st.buys.entry(seller).or_default();
+                buy.opening = false;
                 match r {
-                    Ok(cert) => p.channel = Some(cert),
+                    Ok(cert) => buy.channel = Some(cert),
                     Err(e) => {
-                        tracing::info!("opening a channel to {}: {e}", p.link.addr);
-                        p.open_retry = Some(Instant::now() + OPEN_RETRY);
+                        tracing::info!("opening a channel to {seller}: {e}");
+                        buy.open_retry = Some(Instant::now() + OPEN_RETRY);
                     }
                 }
             }
-            Job::Pay { key } => {
-                let (channel, due, link) = {
+            Job::Resend { seller } => {
+                let (channel, link) = {
                     let st = self.state();
-                    let Some(p) = st.peers.get(&key) else { return };
-                    let Some(c) = &p.channel else { return };
-                    let owed = (p.owed_scaled / u128::from(MIB)).min(u128::from(u64::MAX)) as u64;
-                    (c.channel, owed.saturating_sub(p.paid.micro()), p.link.clone())
+                    let Some(c) = st.buys.get(&seller).and_then(|b| b.channel.clone()) else {
+                        return;
+                    };
+                    (c.channel, Self::link_of(&st, &seller))
+                };
+                let (Some(link), Ok(Some(v))) = (link, wallet.current_voucher(&channel)) else {
+                    return;
+                };
+                link.send(EXTENSION, MarketMsg::Voucher(v).encode());
+            }
+            Job::Pay { seller } => {
+                let (channel, due) = {
+                    let st = self.state();
+                    let Some(b) = st.buys.get(&seller) else {
+                        return;
+                    };
+                    let Some(c) = &b.channel else { return };
+                    let owed = (b.owed_scaled / u128::from(MIB)).min(u128::from(u64::MAX)) as u64;
+                    (c.channel, owed.saturating_sub(b.paid.micro()))
                 };
                 if due == 0 {
                     return;
@@ -625,37 +698,45 @@ impl TorrentMarket {
                 let r = tokio::task::spawn_blocking(move || w.pay(&channel, Amount(due))).await;
                 match r {
                     Ok(Ok(v)) => {
-                        {
+                        let link = {
                             let mut st = self.state();
                             st.spent = Amount(st.spent.micro().saturating_add(due));
-                            if let Some(p) = st.peers.get_mut(&key) {
-                                p.paid = v.cumulative;
+                            if let Some(b) = st.buys.get_mut(&seller) {
+                                b.paid = v.cumulative;
+                                b.last_voucher_sent = Some(Instant::now());
                             }
+                            Self::link_of(&st, &seller)
+                        };
+                        // A seller that already left gets it on its next connection (Resend).
+                        if let Some(link) = link {
+                            link.send(EXTENSION, MarketMsg::Voucher(v).encode());
                         }
-                        link.send(EXTENSION, MarketMsg::Voucher(v).encode());
                     }
                     Ok(Err(e)) => {
-                        tracing::info!("paying {}: {e}", link.addr);
+                        tracing::info!("paying {seller}: {e}");
                         if matches!(e, WalletError::OverCap { .. } | WalletError::Expired { .. }) {
                             let mut st = self.state();
-                            if let Some(p) = st.peers.get_mut(&key) {
-                                p.exhausted = true;
+                            if let Some(b) = st.buys.get_mut(&seller) {
+                                b.exhausted = true;
                             }
                         }
                     }
-                    Err(e) => tracing::warn!("paying {}: {e}", link.addr),
+                    Err(e) => tracing::warn!("paying {seller}: {e}"),
                 }
             }
             Job::Accept { key, voucher } => {
-                let (cert, link) = {
+                let (cert, link, pk) = {
                     let st = self.state();
                     let Some(p) = st.peers.get(&key) else { return };
-                    (p.certs.get(&voucher.channel).cloned(), p.link.clone())
+                    (
+                        st.certs.get(&voucher.channel).cloned(),
+                        p.link.clone(),
+                        p.info.public_key,
+                    )
                 };
-                let torrent = link.torrent.clone();
                 let Some(cert) = cert else {
                     let a = Self::reject(&link, RejectReason::BadVoucher, "unknown channel");
-                    self.run(&torrent, vec![a]);
+                    self.run(torrent, vec![a]);
                     return;
                 };
                 let w = wallet.clone();
@@ -670,18 +751,21 @@ impl TorrentMarket {
                         let mut st = self.state();
                         let window = st.eff.seller.window;
                         st.earned = Amount(st.earned.micro().saturating_add(earned.delta.micro()));
-                        if let Some(p) = st.peers.get_mut(&key) {
-                            p.credit.paid(earned.delta);
-                            if let Some(up) = up {
-                                p.credit.bill(up);
-                                out.push(Action::Allowance(key, p.credit.allowance(up, window)));
-                            }
+                        let credit = st.sells.entry(pk).or_default();
+                        credit.paid(earned.delta);
+                        if let Some(up) = up {
+                            credit.bill(up);
+                            out.push(Action::Allowance(key, credit.allowance(up, window)));
                         }
                         out.push(Action::Send(link, MarketMsg::Receipt(receipt)));
                     }
                     Ok(Err(refusal)) => {
                         tracing::info!("refused a voucher from {}: {refusal}", link.addr);
-                        out.push(Self::reject(&link, RejectReason::BadVoucher, refusal.code()));
+                        out.push(Self::reject(
+                            &link,
+                            RejectReason::BadVoucher,
+                            refusal.code(),
+                        ));
                         let forged = matches!(
                             refusal,
                             VoucherRefusal::BadSignature
@@ -689,26 +773,29 @@ impl TorrentMarket {
                                 | VoucherRefusal::NotPayee(_)
                                 | VoucherRefusal::BadCertificate(_)
                         );
-                        let mut st = self.state();
-                        if let Some(p) = st.peers.get_mut(&key) {
-                            p.credit.strikes += 1;
-                        }
+                        self.state().sells.entry(pk).or_default().strikes += 1;
                         if forged {
                             out.push(Action::Close(link));
                         }
                     }
                     Err(e) => tracing::warn!("accepting a voucher: {e}"),
                 }
-                self.run(&torrent, out);
+                self.run(torrent, out);
             }
         }
     }
 }
 
-async fn worker(tm: Weak<TorrentMarket>, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn worker(
+    tm: Weak<TorrentMarket>,
+    torrent: Weak<Torrent>,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+) {
     while let Some(job) = rx.recv().await {
-        let Some(tm) = tm.upgrade() else { return };
-        tm.job(job).await;
+        let (Some(tm), Some(t)) = (tm.upgrade(), torrent.upgrade()) else {
+            return;
+        };
+        tm.job(&t, job).await;
     }
 }
 
@@ -739,7 +826,18 @@ impl Extension for TorrentMarket {
             link.close();
             return;
         }
-        st.peers.insert(link.key, MPeer::new(link.clone(), info));
+        st.key_pk.insert(link.key, info.public_key);
+        st.peers.insert(
+            link.key,
+            MPeer {
+                link: link.clone(),
+                info,
+                decided: None,
+                sent: None,
+                ask_generation: None,
+                ask: None,
+            },
+        );
     }
 
     fn on_message(&self, link: &PeerLink, payload: &[u8]) -> Result<(), String> {
@@ -753,9 +851,9 @@ impl Extension for TorrentMarket {
         {
             let mut st = self.state();
             let st = &mut *st;
-            if !st.peers.contains_key(&link.key) {
+            let Some(pk) = st.peers.get(&link.key).map(|p| p.info.public_key) else {
                 return Err(format!("`{}` before the market handshake", msg.kind()));
-            }
+            };
             match msg {
                 MarketMsg::Bid {
                     price,
@@ -772,52 +870,43 @@ impl Extension for TorrentMarket {
                     public_key,
                     ..
                 } => {
-                    let Some(p) = st.peers.get_mut(&link.key) else {
-                        return Ok(());
-                    };
-                    if public_key != p.info.public_key {
-                        return Err("ask signed for a key other than the handshake's".into());
+                    if public_key != pk {
+                        return Err("ask names a key other than the handshake's".into());
                     }
-                    if ledger == self.shared.ledger_id {
-                        p.ask = Some(AskInfo {
-                            reserve: price,
-                            seller: public_key,
-                        });
+                    if ledger == self.shared.ledger_id
+                        && let Some(p) = st.peers.get_mut(&link.key)
+                    {
+                        p.ask = Some(AskInfo { reserve: price });
+                        // New terms: let the strategy bid again.
+                        if let Some(b) = st.buys.get_mut(&pk) {
+                            b.my_bid = None;
+                        }
                     }
                 }
                 MarketMsg::Award { price, .. } => {
-                    let Some(p) = st.peers.get_mut(&link.key) else {
-                        return Ok(());
-                    };
+                    let b = st.buys.entry(pk).or_default();
                     // An award we did not bid for is ignored; one above our bid is paid at
                     // our bid: a buyer never pays more than it offered.
-                    if let Some(bid) = p.my_bid {
-                        p.awarded = true;
-                        p.award_price = Some(price.min(bid));
-                        p.award_until = None;
+                    if let Some(bid) = b.my_bid {
+                        b.awarded = true;
+                        b.award_price = Some(price.min(bid));
+                        b.award_until = None;
                     }
                 }
                 MarketMsg::Reject { reason, .. } => {
-                    let Some(p) = st.peers.get_mut(&link.key) else {
-                        return Ok(());
-                    };
-                    if p.awarded {
-                        p.awarded = false;
-                        p.award_until = Some(now + PAY_AFTER_AWARD);
-                    }
+                    let b = st.buys.entry(pk).or_default();
+                    b.end_award(now);
                     match reason {
-                        RejectReason::Banned | RejectReason::NotSelling => p.exhausted = true,
-                        RejectReason::BelowReserve | RejectReason::BadCert => p.my_bid = None,
+                        RejectReason::Banned | RejectReason::NotSelling => b.exhausted = true,
+                        RejectReason::BelowReserve | RejectReason::BadCert => b.my_bid = None,
                         _ => {}
                     }
                 }
                 MarketMsg::Receipt(r) => {
-                    let Some(p) = st.peers.get_mut(&link.key) else {
-                        return Ok(());
-                    };
-                    let ours = p.channel.as_ref().is_some_and(|c| c.channel == r.channel);
-                    if ours && r.payee == p.info.public_key && r.signature_valid() {
-                        p.acked = p.acked.max(r.cumulative);
+                    let b = st.buys.entry(pk).or_default();
+                    let ours = b.channel.as_ref().is_some_and(|c| c.channel == r.channel);
+                    if ours && r.payee == pk && r.signature_valid() {
+                        b.acked = b.acked.max(r.cumulative);
                     } else {
                         tracing::debug!("ignoring a receipt from {} that is not ours", link.addr);
                     }
@@ -829,13 +918,29 @@ impl Extension for TorrentMarket {
     }
 
     fn on_disconnect(&self, link: &PeerLink) {
+        let now = Instant::now();
         let mut st = self.state();
         st.book.withdraw(link.key);
-        st.peers.remove(&link.key);
         st.interested.remove(&link.key);
+        if let Some(p) = st.peers.remove(&link.key) {
+            let pk = p.info.public_key;
+            if let Some(b) = st.buys.get_mut(&pk) {
+                b.end_award(now);
+                b.my_bid = None;
+            }
+            if let Some(c) = st.sells.get_mut(&pk) {
+                c.stop_billing(0);
+            }
+        }
     }
 
-    fn on_piece(&self, torrent: &Arc<Torrent>, _index: u32, ok: bool, contributors: &[(usize, u64)]) {
+    fn on_piece(
+        &self,
+        torrent: &Arc<Torrent>,
+        _index: u32,
+        ok: bool,
+        contributors: &[(usize, u64)],
+    ) {
         // A piece that failed its hash is paid for by no one.
         if !ok {
             return;
@@ -844,13 +949,17 @@ impl Extension for TorrentMarket {
         let mut out = Vec::new();
         {
             let mut st = self.state();
+            let st = &mut *st;
             for (key, bytes) in contributors {
-                let Some(p) = st.peers.get_mut(key) else {
+                let Some(pk) = st.key_pk.get(key) else {
                     continue;
                 };
-                if let Some(price) = p.pay_price(now) {
-                    p.owed_scaled += u128::from(*bytes) * u128::from(price.micro());
-                    out.push(Action::Job(Job::Pay { key: *key }));
+                let Some(b) = st.buys.get_mut(pk) else {
+                    continue;
+                };
+                if let Some(price) = b.pay_price(now) {
+                    b.owed_scaled += u128::from(*bytes) * u128::from(price.micro());
+                    out.push(Action::Job(Job::Pay { seller: *pk }));
                 }
             }
         }
@@ -895,6 +1004,7 @@ impl Choker for MarketChoker {
             .iter()
             .map(|v| {
                 let mp = st.peers.get(&v.key);
+                let credit = mp.and_then(|m| st.sells.get(&m.info.public_key));
                 Candidate {
                     key: v.key,
                     addr: v.addr,
@@ -907,9 +1017,8 @@ impl Choker for MarketChoker {
                     reciprocation: v.download_rate,
                     bid: st.book.get(v.key).map(|b| (b.price, b.seq)),
                     award_sent: mp.is_some_and(|m| m.sent.is_some()),
-                    blocked: mp.is_some_and(|m| {
-                        m.credit.delinquent || st.banned.contains(&m.info.public_key)
-                    }),
+                    blocked: credit.is_some_and(|c| c.delinquent)
+                        || mp.is_some_and(|m| st.banned.contains(&m.info.public_key)),
                     connected_at: v.connected_at,
                 }
             })
@@ -917,7 +1026,11 @@ impl Choker for MarketChoker {
         let o = seller::decide(&st.eff.seller, &cands, rotate, &mut st.optimistic);
         st.clearing = o.clearing;
         for (k, p) in st.peers.iter_mut() {
-            p.decided = o.awards.iter().find(|(a, _)| a == k).map(|(_, price)| *price);
+            p.decided = o
+                .awards
+                .iter()
+                .find(|(a, _)| a == k)
+                .map(|(_, price)| *price);
         }
         ChokeDecision {
             unchoke: o

@@ -118,7 +118,10 @@ pub enum MarketMsg {
         cert: Option<ChannelCertificate>,
     },
     /// Seller → buyer: the buyer won a slot at `price` per MiB; an unchoke follows.
-    Award { price: Amount, window: u64 },
+    Award {
+        price: Amount,
+        window: u64,
+    },
     Reject {
         reason: RejectReason,
         detail: Option<String>,
@@ -209,14 +212,12 @@ impl MarketMsg {
             "bid" => {
                 let price = amount(d, "bid", "price")?;
                 let cert = match d.get_bytes("cert") {
-                    Some(b) => {
-                        Some(
-                            ChannelCertificate::from_bytes(b).map_err(|e| ProtoError::Invalid {
-                                msg: "bid",
-                                detail: format!("cert: {e}"),
-                            })?,
-                        )
-                    }
+                    Some(b) => Some(ChannelCertificate::from_bytes(b).map_err(|e| {
+                        ProtoError::Invalid {
+                            msg: "bid",
+                            detail: format!("cert: {e}"),
+                        }
+                    })?),
                     None if price.is_zero() => None,
                     None => {
                         return Err(ProtoError::Field {
@@ -276,7 +277,12 @@ impl HandshakeInfo {
             .with("pk", self.public_key.0.to_vec())
             .with(
                 "ledgers",
-                Owned::List(self.ledgers.iter().map(|l| Owned::from(l.0.to_vec())).collect()),
+                Owned::List(
+                    self.ledgers
+                        .iter()
+                        .map(|l| Owned::from(l.0.to_vec()))
+                        .collect(),
+                ),
             )
     }
 
@@ -320,11 +326,7 @@ fn amount(d: &Dict<'_>, msg: &'static str, field: &'static str) -> Result<Amount
     uint(d, msg, field).map(Amount::from_micro)
 }
 
-fn bytes<'a>(
-    d: &Dict<'a>,
-    msg: &'static str,
-    field: &'static str,
-) -> Result<&'a [u8], ProtoError> {
+fn bytes<'a>(d: &Dict<'a>, msg: &'static str, field: &'static str) -> Result<&'a [u8], ProtoError> {
     d.get_bytes(field).ok_or(ProtoError::Field {
         msg,
         field,

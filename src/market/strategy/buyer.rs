@@ -41,7 +41,9 @@ pub fn bid_price(cfg: &BuyerConfig, input: &BuyerInputs, state: &mut BuyerState)
     let p = match cfg.strategy {
         BuyerStrategy::Off => return None,
         BuyerStrategy::Fixed => cfg.price.0.micro() as f64,
-        BuyerStrategy::Auto => (cfg.fraction * input.balance.micro() as f64 / remaining_mib).min(cap),
+        BuyerStrategy::Auto => {
+            (cfg.fraction * input.balance.micro() as f64 / remaining_mib).min(cap)
+        }
         BuyerStrategy::Budget => {
             let left = cfg.budget.0.micro().saturating_sub(input.spent.micro());
             (left as f64 / remaining_mib).min(cap)
@@ -91,7 +93,9 @@ pub fn should_rebid(old: Option<Amount>, new: Amount) -> bool {
     match old {
         None => true,
         Some(o) if o.is_zero() => true,
-        Some(o) => (new.micro() as f64 - o.micro() as f64).abs() > o.micro() as f64 * REBID_HYSTERESIS,
+        Some(o) => {
+            (new.micro() as f64 - o.micro() as f64).abs() > o.micro() as f64 * REBID_HYSTERESIS
+        }
     }
 }
 

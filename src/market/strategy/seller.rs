@@ -282,7 +282,10 @@ mod tests {
             assert_eq!(price_of(&o, k), Some(Amount(50)), "{o:?}");
         }
         assert_eq!(o.clearing, Amount(50));
-        assert!(o.non_market.contains(&6), "best non-bidder gets the free slot");
+        assert!(
+            o.non_market.contains(&6),
+            "best non-bidder gets the free slot"
+        );
         assert!(o.optimistic.is_some());
         assert!(!o.awards.iter().any(|(k, _)| *k == 5));
     }
@@ -347,7 +350,13 @@ mod tests {
             cand(3, 3, None, 0.0),
         ];
         let o = decide(&c, &peers, false, &mut None);
-        let share = |k| o.shares.iter().find(|s| s.0 == k).map(|s| s.1).unwrap_or(0.0);
+        let share = |k| {
+            o.shares
+                .iter()
+                .find(|s| s.0 == k)
+                .map(|s| s.1)
+                .unwrap_or(0.0)
+        };
         assert!((share(2) / share(1) - 3.0).abs() < 1e-9, "{o:?}");
         assert!((share(1) + share(2) - 0.75).abs() < 1e-9);
         assert!((share(3) - 0.25).abs() < 1e-9);
@@ -364,7 +373,10 @@ mod tests {
         b.reciprocation = 1e6;
         let o = decide(&c, &[a.clone(), b.clone()], false, &mut None);
         assert_eq!(o.awards.len(), 1);
-        assert_eq!(o.awards[0].0, 2, "the reciprocating bidder wins under hybrid");
+        assert_eq!(
+            o.awards[0].0, 2,
+            "the reciprocating bidder wins under hybrid"
+        );
         assert!(o.awards[0].1 <= Amount(80));
         c.hybrid_weight = 1.0;
         let o = decide(&c, &[a, b], false, &mut None);
@@ -389,7 +401,10 @@ mod tests {
         let peers: Vec<Candidate> = (1..=5).map(|k| cand(k, 7, None, k as f64)).collect();
         let o = decide(&c, &peers, false, &mut None);
         assert_eq!(o.non_market, vec![5]);
-        assert!(o.optimistic.is_some(), "the optimistic slot serves plain peers too");
+        assert!(
+            o.optimistic.is_some(),
+            "the optimistic slot serves plain peers too"
+        );
     }
 
     #[test]
@@ -401,7 +416,10 @@ mod tests {
         b.blocked = true;
         let o = decide(&c, &[a, b], false, &mut None);
         assert_eq!(o.awards.len(), 1, "blocked peers do not win");
-        assert!(!o.unchoke.contains(&1), "award must be sent before the unchoke");
+        assert!(
+            !o.unchoke.contains(&1),
+            "award must be sent before the unchoke"
+        );
         assert!(!o.unchoke.contains(&2));
     }
 }
