@@ -25,6 +25,8 @@ pub struct Credit {
     paid: u64,
     /// Price of the award in force, and the upload counter it was last billed at.
     billing: Option<(Amount, u64)>,
+    /// Price of the last award: a debt left when an award ends is still measured with it.
+    last_price: Option<Amount>,
     over_since: Option<Instant>,
     pub strikes: u32,
     /// Choked for debt: no slot of any kind until it pays down.
@@ -37,6 +39,7 @@ impl Default for Credit {
             owed_scaled: 0,
             paid: 0,
             billing: None,
+            last_price: None,
             over_since: None,
             strikes: 0,
             delinquent: false,
@@ -49,6 +52,7 @@ impl Credit {
     pub fn start_billing(&mut self, price: Amount, uploaded: u64) {
         self.bill(uploaded);
         self.billing = Some((price, uploaded));
+        self.last_price = Some(price);
     }
 
     /// The award ended: bytes after `uploaded` are not billed.
@@ -86,7 +90,7 @@ impl Credit {
 
     /// Unpaid bytes at the current price (0 without a price).
     pub fn unpaid_bytes(&self) -> u64 {
-        let Some((price, _)) = self.billing else {
+        let Some(price) = self.billing.map(|b| b.0).or(self.last_price) else {
             return 0;
         };
         if price.is_zero() {

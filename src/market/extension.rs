@@ -359,7 +359,14 @@ impl TorrentMarket {
                 Action::Send(link, m) => {
                     link.send(EXTENSION, m.encode());
                 }
-                Action::Close(link) => link.close(),
+                // Closing at once would discard what is still queued for the peer (the reject
+                // that says why), so the close follows a moment later.
+                Action::Close(link) => {
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        link.close();
+                    });
+                }
                 Action::Choke(k) => torrent.choke_peer(k),
                 Action::Allowance(k, a) => torrent.set_upload_allowance(k, a),
                 Action::Rechoke => torrent.request_rechoke(),
