@@ -152,6 +152,7 @@ struct Node {
     meta: Metainfo,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn node(
     tmp: &std::path::Path,
     name: &str,

@@ -17,7 +17,7 @@ pub enum Verdict {
     Ban,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Credit {
     /// Σ bytes × price (micro-tokens per MiB) billed; divide by MiB for micro-tokens.
     owed_scaled: u128,
@@ -31,20 +31,6 @@ pub struct Credit {
     pub strikes: u32,
     /// Choked for debt: no slot of any kind until it pays down.
     pub delinquent: bool,
-}
-
-impl Default for Credit {
-    fn default() -> Self {
-        Credit {
-            owed_scaled: 0,
-            paid: 0,
-            billing: None,
-            last_price: None,
-            over_since: None,
-            strikes: 0,
-            delinquent: false,
-        }
-    }
 }
 
 impl Credit {
