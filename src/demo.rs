@@ -28,7 +28,7 @@ pub struct DemoArgs {
     /// Seeders in the swarm
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub seeders: u16,
-    /// Leechers in the swarm (strategies cycle: high bid, off, low bid, off, ...)
+    /// Leechers in the swarm (one in three bids, alternately high and low; the rest do not)
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub leechers: u16,
     /// Size of the shared payload (e.g. 8M)
@@ -130,8 +130,7 @@ pub fn buyer(strategy: BuyerStrategy, price_micro: u64) -> BuyerConfig {
     }
 }
 
-/// The demo's cast: seeders, then leechers cycling through high bidders, non-bidders, low
-/// bidders and non-bidders (half the leechers bid).
+/// The demo's cast: seeders, then leechers of which one in three bids (high, then low).
 pub fn demo_spec(args: &DemoArgs) -> SwarmSpec {
     let mut peers = Vec::new();
     for i in 0..args.seeders {
@@ -145,9 +144,10 @@ pub fn demo_spec(args: &DemoArgs) -> SwarmSpec {
         });
     }
     for i in 0..args.leechers {
-        let b = match i % 4 {
+        // One leecher in three bids, alternately high and low.
+        let b = match i % 6 {
             0 => buyer(BuyerStrategy::Fixed, 200_000),
-            2 => buyer(BuyerStrategy::Fixed, 20_000),
+            3 => buyer(BuyerStrategy::Fixed, 20_000),
             _ => buyer(BuyerStrategy::Off, 0),
         };
         peers.push(PeerSpec {
