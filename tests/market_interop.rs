@@ -58,6 +58,7 @@ async fn transmission_and_aria2_complete_from_a_uniform_price_seller_with_bidder
         .expect("ledger");
     let mut seller_cfg = MarketConfig::default();
     seller_cfg.seller.strategy = SellerStrategy::UniformPrice;
+    let seller_cfg = seller_cfg;
     let (seller, seller_market) = member(root.path(), "seller", &ledger, seller_cfg).await;
     // Transmission ignores loopback peers from trackers: our seeder dials it, learning its
     // address from the tracker on a short interval.
@@ -72,8 +73,10 @@ async fn transmission_and_aria2_complete_from_a_uniform_price_seller_with_bidder
         )
         .await
         .expect("seed");
-    let mut bidder_cfg = MarketConfig::default();
-    bidder_cfg.buyer = bidtorrent::demo::buyer(BuyerStrategy::Fixed, 50_000);
+    let bidder_cfg = MarketConfig {
+        buyer: bidtorrent::demo::buyer(BuyerStrategy::Fixed, 50_000),
+        ..MarketConfig::default()
+    };
     let (bidder, _) = member(root.path(), "bidder", &ledger, bidder_cfg).await;
     bidder
         .add(
