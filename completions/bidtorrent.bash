@@ -31,6 +31,9 @@ _bidtorrent() {
             bidtorrent,daemon)
                 cmd="bidtorrent__subcmd__daemon"
                 ;;
+            bidtorrent,demo)
+                cmd="bidtorrent__subcmd__demo"
+                ;;
             bidtorrent,download)
                 cmd="bidtorrent__subcmd__download"
                 ;;
@@ -114,6 +117,9 @@ _bidtorrent() {
                 ;;
             bidtorrent__subcmd__help,daemon)
                 cmd="bidtorrent__subcmd__help__subcmd__daemon"
+                ;;
+            bidtorrent__subcmd__help,demo)
+                cmd="bidtorrent__subcmd__help__subcmd__demo"
                 ;;
             bidtorrent__subcmd__help,download)
                 cmd="bidtorrent__subcmd__help__subcmd__download"
@@ -296,7 +302,7 @@ _bidtorrent() {
 
     case "${cmd}" in
         bidtorrent)
-            opts="-v -q -h -V --config --data-dir --socket --verbose --quiet --help --version download seed wallet ledger create daemon add ls info peers pause resume rm recheck reannounce limit config completions man help"
+            opts="-v -q -h -V --config --data-dir --socket --verbose --quiet --help --version download seed wallet ledger create demo daemon add ls info peers pause resume rm recheck reannounce limit config completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -643,6 +649,56 @@ _bidtorrent() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bidtorrent__subcmd__demo)
+            opts="-v -q -h --seeders --leechers --size --seed-upload --leech-upload --headless --json --keep --config --data-dir --socket --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --seeders)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --leechers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seed-upload)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --leech-upload)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bidtorrent__subcmd__download)
             opts="-d -v -q -h --dir --seed-ratio --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --sequential --no-dht --config --data-dir --socket --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -706,7 +762,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__help)
-            opts="download seed wallet ledger create daemon add ls info peers pause resume rm recheck reannounce limit config completions man help"
+            opts="download seed wallet ledger create demo daemon add ls info peers pause resume rm recheck reannounce limit config completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -818,6 +874,20 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__help__subcmd__daemon)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__help__subcmd__demo)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -446,6 +446,27 @@ _arguments "${_arguments_options[@]}" : \
 ':path -- File or directory to share:_files' \
 && ret=0
 ;;
+(demo)
+_arguments "${_arguments_options[@]}" : \
+'--seeders=[Seeders in the swarm]:SEEDERS:_default' \
+'--leechers=[Leechers in the swarm (one in three bids, alternately high and low; the rest do not)]:LEECHERS:_default' \
+'--size=[Size of the shared payload (e.g. 8M)]:SIZE:_default' \
+'--seed-upload=[Upload limit of each seeder, so the seeders are the bottleneck]:SEED_UPLOAD:_default' \
+'--leech-upload=[Upload limit of each leecher (low, so the seeders stay the bottleneck)]:LEECH_UPLOAD:_default' \
+'--keep=[Keep the payload and downloads in this directory instead of a temporary one]:DIR:_files' \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--headless[No live table; print only the final report]' \
+'--json[Print the report as JSON]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
 (daemon)
 _arguments "${_arguments_options[@]}" : \
 '--listen=[Address to listen on for peers (overrides the config'\''s \`listen\`; port 0 picks one)]:ADDR:_default' \
@@ -851,6 +872,10 @@ esac
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(demo)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (daemon)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -952,6 +977,7 @@ _bidtorrent_commands() {
 'wallet:The wallet\: identity, balance, payment channels, vouchers, history' \
 'ledger:Run and administer a ledger that escrows and settles payment channels' \
 'create:Make a .torrent from a file or directory' \
+'demo:A whole token market on 127.0.0.1\: embedded ledger, seeders, bidding and plain leechers' \
 'daemon:Run the engine headless with its control socket (foreground; for systemd, tmux, ssh)' \
 'add:Add .torrent files or magnet links to the running daemon (\`-\` reads one per line)' \
 'ls:List the daemon'\''s torrents' \
@@ -1045,6 +1071,11 @@ _bidtorrent__subcmd__daemon_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent daemon commands' commands "$@"
 }
+(( $+functions[_bidtorrent__subcmd__demo_commands] )) ||
+_bidtorrent__subcmd__demo_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent demo commands' commands "$@"
+}
 (( $+functions[_bidtorrent__subcmd__download_commands] )) ||
 _bidtorrent__subcmd__download_commands() {
     local commands; commands=()
@@ -1058,6 +1089,7 @@ _bidtorrent__subcmd__help_commands() {
 'wallet:The wallet\: identity, balance, payment channels, vouchers, history' \
 'ledger:Run and administer a ledger that escrows and settles payment channels' \
 'create:Make a .torrent from a file or directory' \
+'demo:A whole token market on 127.0.0.1\: embedded ledger, seeders, bidding and plain leechers' \
 'daemon:Run the engine headless with its control socket (foreground; for systemd, tmux, ssh)' \
 'add:Add .torrent files or magnet links to the running daemon (\`-\` reads one per line)' \
 'ls:List the daemon'\''s torrents' \
@@ -1119,6 +1151,11 @@ _bidtorrent__subcmd__help__subcmd__create_commands() {
 _bidtorrent__subcmd__help__subcmd__daemon_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent help daemon commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__help__subcmd__demo_commands] )) ||
+_bidtorrent__subcmd__help__subcmd__demo_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent help demo commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__help__subcmd__download_commands] )) ||
 _bidtorrent__subcmd__help__subcmd__download_commands() {

@@ -51,6 +51,8 @@ pub enum Command {
     Ledger(crate::wallet::cli::LedgerArgs),
     /// Make a .torrent from a file or directory
     Create(CreateArgs),
+    /// A whole token market on 127.0.0.1: embedded ledger, seeders, bidding and plain leechers
+    Demo(crate::demo::DemoArgs),
     /// Run the engine headless with its control socket (foreground; for systemd, tmux, ssh)
     Daemon(crate::daemon::DaemonArgs),
     /// Add .torrent files or magnet links to the running daemon (`-` reads one per line)
@@ -158,6 +160,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Seed(args) => crate::cli_oneshot::seed(&cli.global, args),
         Command::Wallet(args) => crate::wallet::cli::run_wallet(&cli.global, args),
         Command::Ledger(args) => crate::wallet::cli::run_ledger(&cli.global, args),
+        Command::Demo(args) => crate::demo::run(&cli.global, args),
         Command::Create(mut args) => {
             args.quiet |= cli.global.quiet;
             run_create(args)

@@ -6,6 +6,8 @@ pub mod cli_client;
 pub mod cli_oneshot;
 pub mod config;
 pub mod daemon;
+pub mod demo;
 pub mod engine;
+pub mod market;
 pub mod rpc;
 pub mod wallet;

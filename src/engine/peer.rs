@@ -188,7 +188,12 @@ async fn write_loop(
             wr.write_all(&buf).await?;
             buf.clear();
         }
-        let pending_uploads = !uploads.lock().is_empty();
+        // Blocks held back by the credit allowance do not count as pending: the writer sleeps
+        // until a command, a new request or a raised allowance wakes it.
+        let pending_uploads = uploads
+            .lock()
+            .front()
+            .is_some_and(|b| counters.may_upload(u64::from(b.length)));
         if !pending_uploads {
             tokio::select! {
                 cmd = rx.recv() => match cmd {
@@ -209,6 +214,10 @@ async fn write_loop(
             };
             if torrent.am_choking(key) {
                 uploads.lock().clear();
+                break;
+            }
+            if !counters.may_upload(u64::from(b.length)) {
+                uploads.lock().push_front(b);
                 break;
             }
             acquire_all(

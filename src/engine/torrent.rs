@@ -157,6 +157,10 @@ pub struct PeerCounters {
     pub uploaded: AtomicU64,
     pub last_recv_ms: AtomicU64,
     pub up_limit: RateLimiter,
+    /// The most payload this peer may have been sent in total (`uploaded` never passes it);
+    /// `u64::MAX` = no cap. The market's credit window: checked before every block, so a buyer
+    /// that stops paying gets at most the window it was granted.
+    pub up_allowance: AtomicU64,
 }
 
 impl Default for PeerCounters {
@@ -166,7 +170,16 @@ impl Default for PeerCounters {
             uploaded: AtomicU64::new(0),
             last_recv_ms: AtomicU64::new(0),
             up_limit: RateLimiter::unlimited(),
+            up_allowance: AtomicU64::new(u64::MAX),
         }
+    }
+}
+
+impl PeerCounters {
+    /// Whether `len` more bytes may be sent under the allowance.
+    pub fn may_upload(&self, len: u64) -> bool {
+        self.uploaded.load(Ordering::Relaxed).saturating_add(len)
+            <= self.up_allowance.load(Ordering::Relaxed)
     }
 }
 
@@ -467,6 +480,19 @@ impl Torrent {
         {
             p.am_choking = true;
             let _ = p.tx.send(PeerCmd::Choke);
+        }
+    }
+
+    /// Caps the total payload a peer may be sent (`None`: no cap). Requests past the cap wait
+    /// in the peer's queue until the cap rises; the peer stays unchoked meanwhile.
+    pub fn set_upload_allowance(&self, key: usize, total: Option<u64>) {
+        let st = self.state();
+        if let Some(p) = st.peers.get(&key) {
+            p.counters
+                .up_allowance
+                .store(total.unwrap_or(u64::MAX), Ordering::Relaxed);
+            // Wake the writer: blocks held back by the old cap may go now.
+            p.uploads.notify.notify_one();
         }
     }
 

@@ -18,4 +18,4 @@ pub use ledger::{EmbeddedLedger, LedgerClient, LedgerError, LedgerStore};
 pub use store::{
     Earned, HistoryEntry, HistoryKind, InChannel, OutChannel, Redemption, Wallet, WalletError,
 };
-pub use voucher::{ChannelCertificate, DecodeError, Voucher, VoucherRefusal};
+pub use voucher::{ChannelCertificate, DecodeError, Receipt, Voucher, VoucherRefusal};

@@ -638,6 +638,11 @@ impl Wallet {
         Ok(earned)
     }
 
+    /// Signs a receipt for a voucher this wallet accepted (the `receipt` market message).
+    pub fn sign_receipt(&self, voucher: &Voucher) -> super::voucher::Receipt {
+        super::voucher::Receipt::sign(&self.key, voucher)
+    }
+
     pub fn in_channel(&self, id: &ChannelId) -> Result<Option<InChannel>, WalletError> {
         self.in_ch.get(id.0)?.map(|b| decode(&b)).transpose()
     }

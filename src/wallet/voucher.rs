@@ -532,3 +532,92 @@ mod tests {
         assert!(ChannelCertificate::from_hex("zz").is_err());
     }
 }
+
+pub const RECEIPT_TAG: &[u8] = b"bt_market/v1/receipt";
+pub const RECEIPT_LEN: usize = 1 + 32 * 3 + 8 + 8 + 64;
+
+/// A seller's signed acknowledgement of the highest voucher it stored on a channel: the buyer's
+/// proof of what it paid (research §7). Layout (177 bytes):
+/// `version(1)=1 ‖ ledger(32) ‖ channel(32) ‖ payee(32) ‖ seq(u64 LE) ‖ cumulative(u64 LE) ‖ sig(64)`,
+/// `sig = ed25519(payee_key, "bt_market/v1/receipt" ‖ ledger ‖ channel ‖ payee ‖ seq ‖ cumulative)`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Receipt {
+    pub ledger: LedgerId,
+    pub channel: ChannelId,
+    pub payee: PublicKey,
+    pub seq: u64,
+    pub cumulative: Amount,
+    pub signature: [u8; 64],
+}
+
+impl Receipt {
+    fn message(&self) -> Vec<u8> {
+        let mut m = Vec::with_capacity(RECEIPT_TAG.len() + 96 + 16);
+        m.extend_from_slice(RECEIPT_TAG);
+        m.extend_from_slice(&self.ledger.0);
+        m.extend_from_slice(&self.channel.0);
+        m.extend_from_slice(&self.payee.0);
+        put_u64(&mut m, self.seq);
+        put_u64(&mut m, self.cumulative.0);
+        m
+    }
+
+    /// Signs a receipt for `voucher` with the payee's key.
+    pub fn sign(payee: &SigningKey, voucher: &Voucher) -> Receipt {
+        let mut r = Receipt {
+            ledger: voucher.ledger,
+            channel: voucher.channel,
+            payee: PublicKey::of(payee),
+            seq: voucher.seq,
+            cumulative: voucher.cumulative,
+            signature: [0u8; 64],
+        };
+        r.signature = payee.sign(&r.message()).to_bytes();
+        r
+    }
+
+    /// Whether the payee named in the receipt signed it.
+    pub fn signature_valid(&self) -> bool {
+        verify(&self.payee, &self.message(), &self.signature)
+    }
+
+    pub fn to_bytes(&self) -> [u8; RECEIPT_LEN] {
+        let mut v = Vec::with_capacity(RECEIPT_LEN);
+        v.push(VERSION);
+        v.extend_from_slice(&self.ledger.0);
+        v.extend_from_slice(&self.channel.0);
+        v.extend_from_slice(&self.payee.0);
+        put_u64(&mut v, self.seq);
+        put_u64(&mut v, self.cumulative.0);
+        v.extend_from_slice(&self.signature);
+        let mut out = [0u8; RECEIPT_LEN];
+        out.copy_from_slice(&v);
+        out
+    }
+
+    /// Decodes the fixed layout. Never panics; checks nothing cryptographic.
+    pub fn from_bytes(b: &[u8]) -> Result<Receipt, DecodeError> {
+        if b.len() != RECEIPT_LEN {
+            return Err(DecodeError::Length {
+                what: "receipt",
+                got: b.len(),
+                want: RECEIPT_LEN,
+            });
+        }
+        if b[0] != VERSION {
+            return Err(DecodeError::Version {
+                what: "receipt",
+                version: b[0],
+            });
+        }
+        let mut at = 1;
+        Ok(Receipt {
+            ledger: PublicKey(take(b, &mut at)),
+            channel: ChannelId(take(b, &mut at)),
+            payee: PublicKey(take(b, &mut at)),
+            seq: u64::from_le_bytes(take(b, &mut at)),
+            cumulative: Amount(u64::from_le_bytes(take(b, &mut at))),
+            signature: take(b, &mut at),
+        })
+    }
+}

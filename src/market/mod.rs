@@ -1,0 +1,118 @@
+//! The bidding engine (SPEC §4): the `bt_market` BEP 10 extension, the bid book, buyer and
+//! seller strategies, and the credit window. Wire format: PROTOCOL.md.
+//!
+//! It depends on the engine only through its extension and choker traits, and on the wallet
+//! only through its public API. A session trades once a [`Market`] is registered:
+//!
+//! ```ignore
+//! let market = Market::new(wallet, ledger_client, config).await?;
+//! session.register_extension(market.factory());
+//! ```
+
+pub mod book;
+pub mod config;
+pub mod credit;
+pub mod extension;
+pub mod proto;
+pub mod strategy;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::engine::extension::ExtensionFactory;
+use crate::engine::types::InfoHash;
+use crate::wallet::{LedgerClient, Wallet, WalletError};
+
+pub use config::{ConfigError, Effective, MarketConfig};
+pub use extension::{MarketReport, PeerMarket};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MarketError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("connecting the wallet to the ledger: {0}")]
+    Wallet(#[from] WalletError),
+}
+
+/// The market of one session: register [`Market::factory`] before adding torrents.
+#[derive(Clone)]
+pub struct Market {
+    shared: Arc<extension::MarketShared>,
+}
+
+impl Market {
+    /// Connects the wallet to the ledger (it then trusts that ledger's certificates) and
+    /// checks the configuration.
+    pub async fn new(
+        wallet: Arc<Wallet>,
+        ledger: LedgerClient,
+        config: MarketConfig,
+    ) -> Result<Market, MarketError> {
+        config.validate()?;
+        let known = wallet.connect(&ledger).await?;
+        let balance = wallet.refresh(&ledger).await.unwrap_or(known.balance);
+        Ok(Market {
+            shared: Arc::new(extension::MarketShared {
+                wallet,
+                ledger,
+                ledger_id: known.ledger,
+                config: std::sync::Mutex::new(config),
+                generation: AtomicU64::new(0),
+                balance: AtomicU64::new(balance.micro()),
+                torrents: std::sync::Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    pub fn factory(&self) -> Arc<dyn ExtensionFactory> {
+        Arc::new(extension::Factory(self.shared.clone()))
+    }
+
+    pub fn wallet(&self) -> &Arc<Wallet> {
+        &self.shared.wallet
+    }
+
+    pub fn config(&self) -> MarketConfig {
+        extension::lock(&self.shared.config).clone()
+    }
+
+    /// The strategies in force globally (`None`) or for one torrent.
+    pub fn strategy(&self, torrent: Option<&InfoHash>) -> Effective {
+        match torrent {
+            Some(ih) => self.shared.effective(ih),
+            None => {
+                let c = extension::lock(&self.shared.config);
+                Effective {
+                    buyer: c.buyer.clone(),
+                    seller: c.seller.clone(),
+                }
+            }
+        }
+    }
+
+    /// Sets a strategy (buyer or seller name) and parameters, globally or for one torrent;
+    /// running torrents pick it up within a second. All-or-nothing.
+    pub fn set_strategy(
+        &self,
+        torrent: Option<&InfoHash>,
+        name: Option<&str>,
+        params: &[(String, String)],
+    ) -> Result<Effective, ConfigError> {
+        self.shared.set(torrent, name, params)?;
+        Ok(self.strategy(torrent))
+    }
+
+    /// Live market state of a torrent (bids, awards, payments), for the dashboard and reports.
+    pub fn report(&self, torrent: &InfoHash) -> Option<MarketReport> {
+        let list = extension::lock(&self.shared.torrents);
+        list.iter()
+            .filter_map(|w| w.upgrade())
+            .find(|t| t.info_hash() == *torrent)
+            .map(|t| t.report())
+    }
+
+    /// Last balance seen at the ledger.
+    pub fn balance(&self) -> crate::wallet::Amount {
+        crate::wallet::Amount(self.shared.balance.load(Ordering::Relaxed))
+    }
+}
