@@ -137,7 +137,8 @@ pub fn download(global: &GlobalArgs, args: DownloadArgs) -> anyhow::Result<ExitC
     let data_dir = global.data_dir()?;
     // DHT on by default for `download`; explicit bootstrap nodes replace the public routers.
     let discovery = Discovery {
-        dht: (!args.no_dht).then(|| (!args.dht_bootstrap.is_empty()).then(|| args.dht_bootstrap.clone())),
+        dht: (!args.no_dht)
+            .then(|| (!args.dht_bootstrap.is_empty()).then(|| args.dht_bootstrap.clone())),
         lsd: args.lsd,
     };
     runtime()?.block_on(async move {

@@ -254,15 +254,16 @@ async fn hostile_metadata_is_refused_and_an_honest_peer_still_wins() {
     for k in kinds {
         let a = hostile_peer(ih, meta.info_bytes.clone(), k).await;
         let r = fetch_from(a, ih, PeerId::generate(), 1, vec![]).await;
-        let ok = match (k, &r) {
-            (Hostile::Oversized, Err(PeerFetchError::BadSize(_))) => true,
-            (Hostile::BadHash, Err(PeerFetchError::BadMetadata(_))) => true,
-            (Hostile::Reject, Err(PeerFetchError::Rejected(_))) => true,
-            (Hostile::WrongTotal | Hostile::LongPiece | Hostile::Garbage, Err(PeerFetchError::Protocol(_))) => {
-                true
-            }
-            _ => false,
-        };
+        let ok = matches!(
+            (k, &r),
+            (Hostile::Oversized, Err(PeerFetchError::BadSize(_)))
+                | (Hostile::BadHash, Err(PeerFetchError::BadMetadata(_)))
+                | (Hostile::Reject, Err(PeerFetchError::Rejected(_)))
+                | (
+                    Hostile::WrongTotal | Hostile::LongPiece | Hostile::Garbage,
+                    Err(PeerFetchError::Protocol(_)),
+                )
+        );
         assert!(ok, "{k:?}: {r:?}");
         hostile.push(a);
     }
@@ -352,7 +353,10 @@ async fn magnet_without_tracker_completes_through_dht_and_the_table_persists() {
         }
     })
     .await;
-    assert!(ok.is_ok(), "restarted node learned no nodes from its saved table");
+    assert!(
+        ok.is_ok(),
+        "restarted node learned no nodes from its saved table"
+    );
 }
 
 #[tokio::test]
@@ -371,7 +375,10 @@ async fn pex_introduces_the_rest_of_the_swarm() {
     let ht = hub
         .add(
             meta.clone(),
-            opts(&tmp.path().join("hub"), vec![s1.listen_addr(), s2.listen_addr()]),
+            opts(
+                &tmp.path().join("hub"),
+                vec![s1.listen_addr(), s2.listen_addr()],
+            ),
         )
         .await
         .expect("hub");
@@ -384,7 +391,10 @@ async fn pex_introduces_the_rest_of_the_swarm() {
     assert!(ok.is_ok(), "hub did not reach both seeders");
     let leecher = session(&tmp.path().join("l"), 100_000).await;
     let lt = leecher
-        .add(meta.clone(), opts(&tmp.path().join("dl"), vec![hub.listen_addr()]))
+        .add(
+            meta.clone(),
+            opts(&tmp.path().join("dl"), vec![hub.listen_addr()]),
+        )
         .await
         .expect("leecher");
     let want = [s1.listen_addr(), s2.listen_addr()];
@@ -404,7 +414,10 @@ async fn pex_introduces_the_rest_of_the_swarm() {
         lt.peer_addrs()
     );
     let exts: Vec<Vec<String>> = lt.peers().into_iter().map(|p| p.extensions).collect();
-    assert!(exts.iter().all(|e| e.iter().any(|n| n == "ut_pex")), "{exts:?}");
+    assert!(
+        exts.iter().all(|e| e.iter().any(|n| n == "ut_pex")),
+        "{exts:?}"
+    );
 }
 
 #[tokio::test]
@@ -425,7 +438,10 @@ async fn private_torrents_have_neither_pex_nor_metadata_exchange() {
         .await
         .expect("add");
     let names: Vec<&str> = t.extensions().iter().map(|e| e.name()).collect();
-    assert!(!names.contains(&"ut_pex") && !names.contains(&"ut_metadata"), "{names:?}");
+    assert!(
+        !names.contains(&"ut_pex") && !names.contains(&"ut_metadata"),
+        "{names:?}"
+    );
 }
 
 /// The CLI end to end with bidtorrent nodes only: a DHT-only node, a `seed` that joins through

@@ -33,13 +33,7 @@ fn magnet_uri(torrent: &Path, tracker: &str) -> String {
 }
 
 fn bt_download_magnet(root: &Path, uri: &str, dir: &Path) -> engine_util::Finished {
-    engine_util::Bt::download(
-        root,
-        Path::new(uri),
-        dir,
-        &[],
-        &["--tracker-interval", "2"],
-    )
+    engine_util::Bt::download(root, Path::new(uri), dir, &[], &["--tracker-interval", "2"])
 }
 
 #[test]

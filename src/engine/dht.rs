@@ -224,7 +224,10 @@ impl DhtService {
             let ih = torrent.info_hash();
             loop {
                 let Some(dht) = weak.upgrade() else { return };
-                let port = torrent.ctx.listen_port.load(std::sync::atomic::Ordering::Relaxed);
+                let port = torrent
+                    .ctx
+                    .listen_port
+                    .load(std::sync::atomic::Ordering::Relaxed);
                 let complete = torrent.stats().left_bytes == 0;
                 let mut found = 0usize;
                 let announced = dht.announce(&ih, port as u16).await;

@@ -166,8 +166,7 @@ impl Lsd {
                             info_hashes: chunk.to_vec(),
                             cookie: Some(cookie.clone()),
                         };
-                        if let Err(e) = sock.send_to(&a.encode(cfg.group, cfg.port), target).await
-                        {
+                        if let Err(e) = sock.send_to(&a.encode(cfg.group, cfg.port), target).await {
                             tracing::debug!("LSD send: {e}");
                         }
                     }
@@ -247,7 +246,10 @@ mod tests {
     fn refuses_junk() {
         assert_eq!(Announce::parse(b""), None);
         assert_eq!(Announce::parse(b"GET / HTTP/1.1\r\n\r\n"), None);
-        let no_port = format!("BT-SEARCH * HTTP/1.1\r\nInfohash: {}\r\n\r\n", "ab".repeat(20));
+        let no_port = format!(
+            "BT-SEARCH * HTTP/1.1\r\nInfohash: {}\r\n\r\n",
+            "ab".repeat(20)
+        );
         assert_eq!(Announce::parse(no_port.as_bytes()), None);
         assert_eq!(
             Announce::parse(b"BT-SEARCH * HTTP/1.1\r\nPort: 1\r\nInfohash: zz\r\n\r\n"),

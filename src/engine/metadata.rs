@@ -150,7 +150,12 @@ pub async fn fetch_metadata(
                 left: 1,
                 event: AnnounceEvent::None,
                 num_want: 50,
-                key: u32::from_be_bytes([peer_id.0[16], peer_id.0[17], peer_id.0[18], peer_id.0[19]]),
+                key: u32::from_be_bytes([
+                    peer_id.0[16],
+                    peer_id.0[17],
+                    peer_id.0[18],
+                    peer_id.0[19],
+                ]),
             };
             loop {
                 let wait = match t.announce(&req, Duration::from_secs(15)).await {
@@ -209,7 +214,8 @@ pub async fn fetch_metadata(
                 (addr, r)
             });
         }
-        let sleep_until = deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+        let sleep_until =
+            deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
         tokio::select! {
             a = rx.recv(), if !rx.is_closed() || !rx.is_empty() => {
                 if let Some(a) = a {
@@ -320,13 +326,20 @@ pub async fn fetch_from(
             for piece in 0..ut_metadata::num_pieces(size) {
                 Message::Extended {
                     id: their_id,
-                    payload: Bytes::from(MetadataMsg::Request { piece: piece as u32 }.encode()),
+                    payload: Bytes::from(
+                        MetadataMsg::Request {
+                            piece: piece as u32,
+                        }
+                        .encode(),
+                    ),
                 }
                 .encode(&mut reply);
             }
             fetch.their_id = their_id;
         } else if id == LOCAL_ID {
-            match MetadataMsg::parse(&payload).map_err(|e| PeerFetchError::Protocol(e.to_string()))? {
+            match MetadataMsg::parse(&payload)
+                .map_err(|e| PeerFetchError::Protocol(e.to_string()))?
+            {
                 MetadataMsg::Data {
                     piece,
                     total_size,
@@ -411,7 +424,12 @@ impl Assembly {
 
     /// Stores one data piece; true once every piece is in. Refuses pieces that contradict the
     /// announced size, fall outside it, or have the wrong length.
-    pub fn add(&mut self, piece: u32, total_size: u64, data: &[u8]) -> Result<bool, PeerFetchError> {
+    pub fn add(
+        &mut self,
+        piece: u32,
+        total_size: u64,
+        data: &[u8],
+    ) -> Result<bool, PeerFetchError> {
         if self.buf.is_empty() {
             return Err(PeerFetchError::Protocol(
                 "metadata data before the extended handshake".into(),
@@ -459,9 +477,18 @@ mod tests {
         assert!(a.start(MAX_METADATA_SIZE + 1).is_err());
         a.start(PIECE + 10).expect("start");
         assert!(a.start(PIECE + 11).is_err(), "size may not change");
-        assert!(a.add(0, PIECE as u64 + 11, &[0; PIECE]).is_err(), "total_size mismatch");
-        assert!(a.add(2, PIECE as u64 + 10, &[0; 10]).is_err(), "piece out of range");
-        assert!(a.add(1, PIECE as u64 + 10, &[0; 11]).is_err(), "wrong length");
+        assert!(
+            a.add(0, PIECE as u64 + 11, &[0; PIECE]).is_err(),
+            "total_size mismatch"
+        );
+        assert!(
+            a.add(2, PIECE as u64 + 10, &[0; 10]).is_err(),
+            "piece out of range"
+        );
+        assert!(
+            a.add(1, PIECE as u64 + 10, &[0; 11]).is_err(),
+            "wrong length"
+        );
         assert!(!a.add(0, PIECE as u64 + 10, &[1; PIECE]).expect("piece 0"));
         assert!(!a.add(0, PIECE as u64 + 10, &[1; PIECE]).expect("duplicate"));
         assert!(a.add(1, PIECE as u64 + 10, &[2; 10]).expect("piece 1"));
@@ -477,8 +504,14 @@ mod tests {
                 .encode()
         };
         assert_eq!(parse_handshake(&hs(100)).expect("ok"), (3, 100));
-        assert!(matches!(parse_handshake(&hs(0)), Err(PeerFetchError::BadSize(0))));
-        assert!(matches!(parse_handshake(&hs(-5)), Err(PeerFetchError::BadSize(-5))));
+        assert!(matches!(
+            parse_handshake(&hs(0)),
+            Err(PeerFetchError::BadSize(0))
+        ));
+        assert!(matches!(
+            parse_handshake(&hs(-5)),
+            Err(PeerFetchError::BadSize(-5))
+        ));
         assert!(parse_handshake(&hs(1 << 40)).is_err());
         assert!(matches!(
             parse_handshake(b"d1:md11:ut_metadatai0eee"),

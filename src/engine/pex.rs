@@ -71,17 +71,18 @@ impl PexMsg {
         let v = bencode::decode(payload).map_err(|_| PexError::NotDict)?;
         let d = v.as_dict().ok_or(PexError::NotDict)?;
         let mut m = PexMsg::default();
-        let added = |d: &Dict<'_>, key: &str, fkey: &str, size: usize, f: fn(&[u8]) -> SocketAddr| {
-            let flags = d.get_bytes(fkey).unwrap_or(&[]);
-            d.get_bytes(key)
-                .unwrap_or(&[])
-                .chunks_exact(size)
-                .enumerate()
-                .map(|(i, c)| (f(c), flags.get(i).copied().unwrap_or(0)))
-                .filter(|(a, _)| dialable(a))
-                .take(limit)
-                .collect::<Vec<_>>()
-        };
+        let added =
+            |d: &Dict<'_>, key: &str, fkey: &str, size: usize, f: fn(&[u8]) -> SocketAddr| {
+                let flags = d.get_bytes(fkey).unwrap_or(&[]);
+                d.get_bytes(key)
+                    .unwrap_or(&[])
+                    .chunks_exact(size)
+                    .enumerate()
+                    .map(|(i, c)| (f(c), flags.get(i).copied().unwrap_or(0)))
+                    .filter(|(a, _)| dialable(a))
+                    .take(limit)
+                    .collect::<Vec<_>>()
+            };
         m.added = added(d, "added", "added.f", 6, v4);
         m.added.extend(added(d, "added6", "added6.f", 18, v6));
         m.added.truncate(limit);
@@ -212,7 +213,9 @@ impl Extension for Pex {
                 return Ok(());
             };
             let now = Instant::now();
-            if p.last_recv.is_some_and(|t| now.duration_since(t) < MIN_RECV_GAP) {
+            if p.last_recv
+                .is_some_and(|t| now.duration_since(t) < MIN_RECV_GAP)
+            {
                 tracing::debug!("{}: ut_pex faster than once a minute; ignored", link.addr);
                 return Ok(());
             }
@@ -221,7 +224,8 @@ impl Extension for Pex {
         let msg = PexMsg::parse(payload, MAX_ENTRIES).map_err(|e| e.to_string())?;
         if !msg.added.is_empty() {
             tracing::debug!("{}: ut_pex: {} peers", link.addr, msg.added.len());
-            link.torrent.add_peers(msg.added.into_iter().map(|(a, _)| a));
+            link.torrent
+                .add_peers(msg.added.into_iter().map(|(a, _)| a));
         }
         Ok(())
     }
@@ -254,7 +258,9 @@ impl Extension for Pex {
         {
             let mut peers = lock(&self.peers);
             for (key, p) in peers.iter_mut() {
-                if p.last_sent.is_some_and(|t| now.duration_since(t) < INTERVAL) {
+                if p.last_sent
+                    .is_some_and(|t| now.duration_since(t) < INTERVAL)
+                {
                     continue;
                 }
                 // The peer's own listen address is in `current` too; never tell it about itself.
@@ -312,7 +318,8 @@ mod tests {
     fn limits_and_filters() {
         let mut m = PexMsg::default();
         for i in 0..120u16 {
-            m.added.push((SocketAddr::from(([10, 0, 0, 1], 1000 + i)), 0));
+            m.added
+                .push((SocketAddr::from(([10, 0, 0, 1], 1000 + i)), 0));
         }
         m.added.push((a("0.0.0.0:5"), 0));
         m.added.push((a("10.0.0.9:0"), 0));

@@ -13,14 +13,14 @@ use crate::engine::extension::ExtensionFactory;
 use crate::engine::lsd::{Lsd, LsdConfig};
 use crate::engine::magnet::Magnet;
 use crate::engine::metadata::{FetchOptions, fetch_metadata};
-use crate::engine::pex::PexFactory;
-use crate::engine::ut_metadata::UtMetadataFactory;
 use crate::engine::metainfo::Metainfo;
 use crate::engine::peer;
+use crate::engine::pex::PexFactory;
 use crate::engine::ratelimit::RateLimiter;
 use crate::engine::storage::Storage;
 use crate::engine::torrent::{SessionCtx, Torrent, TorrentOptions, lock};
 use crate::engine::types::{InfoHash, PeerId};
+use crate::engine::ut_metadata::UtMetadataFactory;
 
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
@@ -207,8 +207,14 @@ impl Session {
             tracing::warn!("magnet: so= (file selection) is not supported yet; fetching all files");
         }
         fetch.peers.extend(opts.peers.iter().copied());
-        let fetched =
-            fetch_metadata(&magnet, self.peer_id(), self.listen_port(), self.dht(), fetch).await?;
+        let fetched = fetch_metadata(
+            &magnet,
+            self.peer_id(),
+            self.listen_port(),
+            self.dht(),
+            fetch,
+        )
+        .await?;
         for p in fetched.peers {
             if !opts.peers.contains(&p) {
                 opts.peers.push(p);

@@ -302,7 +302,9 @@ fn wait_with_timeout(mut child: Child, timeout: Duration) -> std::process::Outpu
 /// `download` runs the DHT by default, with the public routers: tests must never reach them, so
 /// it is turned off unless the test names its own (loopback) bootstrap nodes or turns it off.
 fn no_public_dht(extra: &[&str]) -> bool {
-    !extra.iter().any(|a| *a == "--dht-bootstrap" || *a == "--no-dht")
+    !extra
+        .iter()
+        .any(|a| *a == "--dht-bootstrap" || *a == "--no-dht")
 }
 
 pub fn s(p: &Path) -> &str {
