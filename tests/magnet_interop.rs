@@ -102,3 +102,44 @@ fn aria2_fetches_metadata_by_magnet_from_bidtorrent() {
     );
     assert_same_tree(&src, &dl.join("payload"));
 }
+
+/// aria2's DHT confined to a loopback test network (its only entry point is a local `mainline`
+/// node and it has no saved nodes, so it never reaches a public router): it seeds a torrent
+/// whose tracker is dead, and bidtorrent finds it through the DHT from a bare magnet.
+#[test]
+fn bidtorrent_finds_an_aria2_seeder_through_the_dht() {
+    let net = mainline::Testnet::builder(5).build().expect("testnet");
+    let root = tempfile::tempdir().expect("tempdir");
+    // Nothing listens on port 9: the only way to find the seeder is the DHT.
+    let (src, torrent) = payload(root.path(), "http://127.0.0.1:9/announce");
+    let dht_port = free_port();
+    let seeder = Aria2::seed_with(
+        &torrent,
+        &root.path().join("seed"),
+        &[
+            "--enable-dht=true".into(),
+            format!("--dht-listen-port={dht_port}"),
+            format!("--dht-entry-point={}", net.bootstrap[0]),
+            format!(
+                "--dht-file-path={}",
+                root.path().join("aria2-dht.dat").display()
+            ),
+        ],
+    );
+    let uri = format!("magnet:?xt=urn:btih:{}", info_hash(&torrent).to_hex());
+    let dl = root.path().join("dl");
+    let mut extra = vec!["--tracker-interval", "2"];
+    for b in &net.bootstrap {
+        extra.push("--dht-bootstrap");
+        extra.push(b);
+    }
+    let out = engine_util::Bt::download(root.path(), Path::new(&uri), &dl, &[], &extra);
+    assert!(
+        out.status.success(),
+        "bidtorrent failed: {:?}\n{}\n{}",
+        out.events,
+        out.stderr,
+        seeder.log_tail()
+    );
+    assert_same_tree(&src, &dl.join("payload"));
+}
