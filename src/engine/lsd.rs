@@ -170,10 +170,13 @@ impl Lsd {
                             tracing::debug!("LSD send: {e}");
                         }
                     }
+                    let sent = tokio::time::Instant::now();
                     let Some(l) = lsd.upgrade() else { return };
                     tokio::select! {
                         _ = tokio::time::sleep(INTERVAL) => {}
-                        _ = l.soon.notified() => tokio::time::sleep(MIN_GAP.min(Duration::from_secs(1))).await,
+                        // A new torrent is announced early, but never within a minute of the
+                        // last announce (BEP 14).
+                        _ = l.soon.notified() => tokio::time::sleep_until(sent + MIN_GAP).await,
                     }
                 }
             });
@@ -181,8 +184,14 @@ impl Lsd {
         tokio::spawn(async move {
             let mut buf = vec![0u8; MAX_DATAGRAM + 1];
             loop {
-                let Ok((n, from)) = sock.recv_from(&mut buf).await else {
-                    continue;
+                let (n, from) = match sock.recv_from(&mut buf).await {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // Do not spin on a socket that keeps failing.
+                        tracing::debug!("LSD receive: {e}");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
                 };
                 let Some(a) = Announce::parse(&buf[..n]) else {
                     continue;

@@ -322,8 +322,15 @@ pub async fn fetch_from(
         let mut reply = BytesMut::new();
         if id == 0 {
             let (their_id, size) = parse_handshake(&payload)?;
+            // A repeated handshake (allowed by BEP 10) must not make us ask for everything twice.
+            let fresh = fetch.buf.is_empty();
             fetch.start(size)?;
-            for piece in 0..ut_metadata::num_pieces(size) {
+            let wanted = if fresh {
+                ut_metadata::num_pieces(size)
+            } else {
+                0
+            };
+            for piece in 0..wanted {
                 Message::Extended {
                     id: their_id,
                     payload: Bytes::from(
