@@ -215,7 +215,14 @@ impl Bench {
             "--dir",
             s(&dl),
         ])
-        .args(["--listen", "127.0.0.1:0", "--tracker-interval", "2"]);
+        // No DHT: a benchmark on loopback must not reach the public routers.
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--tracker-interval",
+            "2",
+            "--no-dht",
+        ]);
         if let Some(p) = peer {
             cmd.args(["--peer", &format!("127.0.0.1:{p}")]);
         }

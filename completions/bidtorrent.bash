@@ -700,7 +700,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__download)
-            opts="-d -v -q -h --dir --seed-ratio --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --sequential --no-dht --config --data-dir --socket --verbose --quiet --help"
+            opts="-d -v -q -h --dir --seed-ratio --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --sequential --no-dht --dht-bootstrap --lsd --config --data-dir --socket --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -739,6 +739,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --max-peers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dht-bootstrap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1750,7 +1754,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__seed)
-            opts="-d -v -q -h --dir --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-d -v -q -h --dir --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --dht-bootstrap --config --data-dir --socket --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1785,6 +1789,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --max-peers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dht-bootstrap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -14,13 +14,17 @@ use clap::Args;
 use serde_json::json;
 
 use crate::cli::{GlobalArgs, init_stderr_logging, parse_size};
+use crate::engine::dht::DhtConfig;
+use crate::engine::lsd::LsdConfig;
+use crate::engine::magnet::Magnet;
+use crate::engine::metadata::{FetchOptions, fetch_metadata};
 use crate::engine::metainfo::Metainfo;
 use crate::engine::session::{Session, SessionConfig};
 use crate::engine::torrent::{Torrent, TorrentEvent, TorrentOptions};
 
 #[derive(Debug, Args)]
 pub struct DownloadArgs {
-    /// A .torrent file
+    /// A .torrent file or a magnet link
     pub src: String,
     /// Directory to download into
     #[arg(long, short = 'd', value_name = "D")]
@@ -34,8 +38,15 @@ pub struct DownloadArgs {
     #[arg(long)]
     pub sequential: bool,
     /// Do not use the DHT (BEP 5)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "dht_bootstrap")]
     pub no_dht: bool,
+    /// DHT bootstrap node (repeatable); without it the public routers and the nodes saved from
+    /// the last run are used
+    #[arg(long, value_name = "HOST:PORT")]
+    pub dht_bootstrap: Vec<String>,
+    /// Local service discovery (BEP 14): find peers on the LAN by multicast
+    #[arg(long)]
+    pub lsd: bool,
 }
 
 #[derive(Debug, Args)]
@@ -47,6 +58,10 @@ pub struct SeedArgs {
     pub dir: PathBuf,
     #[command(flatten)]
     pub net: NetArgs,
+    /// Join the DHT through this bootstrap node (repeatable) and announce there; without it
+    /// `seed` stays off the DHT
+    #[arg(long, value_name = "HOST:PORT")]
+    pub dht_bootstrap: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -109,7 +124,7 @@ pub fn download(global: &GlobalArgs, args: DownloadArgs) -> anyhow::Result<ExitC
         json: args.net.json,
         quiet: global.quiet,
     };
-    let meta = match load_source(&args.src) {
+    let source = match load_source(&args.src) {
         Ok(m) => m,
         Err(e) => {
             rep.event("error", json!({ "message": format!("{e:#}") }), || {
@@ -120,8 +135,15 @@ pub fn download(global: &GlobalArgs, args: DownloadArgs) -> anyhow::Result<ExitC
     };
     let opts = torrent_options(&args.net, args.dir.clone(), args.sequential);
     let data_dir = global.data_dir()?;
+    // DHT on by default for `download`; explicit bootstrap nodes replace the public routers.
+    let discovery = Discovery {
+        dht: (!args.no_dht)
+            .then(|| (!args.dht_bootstrap.is_empty()).then(|| args.dht_bootstrap.clone())),
+        lsd: args.lsd,
+    };
     runtime()?.block_on(async move {
-        let (session, torrent) = match start(&rep, &args.net, data_dir, meta, opts).await {
+        let started = start(&rep, &args.net, data_dir, source, opts, &discovery).await;
+        let (session, torrent) = match started {
             Ok(x) => x,
             Err(code) => return Ok(code),
         };
@@ -155,8 +177,21 @@ pub fn seed(global: &GlobalArgs, args: SeedArgs) -> anyhow::Result<ExitCode> {
     };
     let opts = torrent_options(&args.net, args.dir.clone(), false);
     let data_dir = global.data_dir()?;
+    let discovery = Discovery {
+        dht: (!args.dht_bootstrap.is_empty()).then(|| Some(args.dht_bootstrap.clone())),
+        lsd: false,
+    };
     runtime()?.block_on(async move {
-        let (session, torrent) = match start(&rep, &args.net, data_dir, meta, opts).await {
+        let started = start(
+            &rep,
+            &args.net,
+            data_dir,
+            Source::Torrent(meta),
+            opts,
+            &discovery,
+        )
+        .await;
+        let (session, torrent) = match started {
             Ok(x) => x,
             Err(code) => return Ok(code),
         };
@@ -170,8 +205,70 @@ pub fn seed(global: &GlobalArgs, args: SeedArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn load_source(src: &str) -> anyhow::Result<Metainfo> {
-    Metainfo::from_file(std::path::Path::new(src)).with_context(|| src.to_string())
+/// What `download` was given.
+enum Source {
+    Torrent(Metainfo),
+    Magnet(Magnet),
+}
+
+/// Which discovery services to run besides trackers.
+struct Discovery {
+    /// `None`: DHT off; `Some(None)`: default bootstrap; `Some(Some(nodes))`: these nodes.
+    dht: Option<Option<Vec<String>>>,
+    lsd: bool,
+}
+
+fn load_source(src: &str) -> anyhow::Result<Source> {
+    if src
+        .get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case("magnet:"))
+    {
+        return Ok(Source::Magnet(Magnet::parse(src)?));
+    }
+    Ok(Source::Torrent(
+        Metainfo::from_file(std::path::Path::new(src)).with_context(|| src.to_string())?,
+    ))
+}
+
+/// Starts the DHT node next to the peer listener: same IPv4 address and, when free, the same
+/// port number (the convention). On loopback (tests, local swarms) it answers queries from the
+/// start, as there is no NAT to probe for.
+async fn start_discovery(rep: &Reporter, session: &Arc<Session>, d: &Discovery, data_dir: PathBuf) {
+    if let Some(bootstrap) = &d.dht {
+        let listen = session.listen_addr();
+        let bind = match listen.ip() {
+            std::net::IpAddr::V4(ip) => ip,
+            std::net::IpAddr::V6(_) => std::net::Ipv4Addr::UNSPECIFIED,
+        };
+        let mut cfg = DhtConfig {
+            bind,
+            port: listen.port(),
+            bootstrap: bootstrap.clone(),
+            server_mode: bind.is_loopback(),
+            state_dir: Some(data_dir),
+        };
+        let mut r = session.enable_dht(cfg.clone()).await;
+        if r.is_err() {
+            cfg.port = 0;
+            r = session.enable_dht(cfg).await;
+        }
+        match r {
+            Ok(addr) => rep.event("dht", json!({ "addr": addr.to_string() }), || {
+                format!("DHT node on {addr}")
+            }),
+            // Trackers and peers still work without the DHT: warn, do not fail.
+            Err(e) => rep.event("warning", json!({ "message": e.to_string() }), || {
+                format!("bidtorrent: {e}")
+            }),
+        }
+    }
+    if d.lsd
+        && let Err(e) = session.enable_lsd(LsdConfig::default()).await
+    {
+        rep.event("warning", json!({ "message": e.to_string() }), || {
+            format!("bidtorrent: {e}")
+        });
+    }
 }
 
 fn torrent_options(net: &NetArgs, dir: PathBuf, sequential: bool) -> TorrentOptions {
@@ -189,12 +286,13 @@ async fn start(
     rep: &Reporter,
     net: &NetArgs,
     data_dir: PathBuf,
-    meta: Metainfo,
-    opts: TorrentOptions,
+    source: Source,
+    mut opts: TorrentOptions,
+    discovery: &Discovery,
 ) -> Result<(Arc<Session>, Arc<Torrent>), ExitCode> {
     let cfg = SessionConfig {
         listen: net.listen,
-        data_dir,
+        data_dir: data_dir.clone(),
         download_limit: net.limit_down,
         upload_limit: net.limit_up,
     };
@@ -213,6 +311,54 @@ async fn start(
         json!({ "addr": addr.to_string(), "port": addr.port() }),
         || format!("listening on {addr}"),
     );
+    start_discovery(rep, &session, discovery, data_dir).await;
+    let meta = match source {
+        Source::Torrent(m) => m,
+        Source::Magnet(magnet) => {
+            let ih = magnet.info_hash;
+            let shown = magnet.display_name.clone().unwrap_or_else(|| ih.to_hex());
+            rep.event(
+                "metadata",
+                json!({ "info_hash": ih.to_hex(), "name": magnet.display_name }),
+                || format!("{shown}: fetching metadata"),
+            );
+            let fetch = FetchOptions {
+                peers: opts.peers.clone(),
+                tracker_interval: opts.tracker_interval.unwrap_or(Duration::from_secs(30)),
+                ..FetchOptions::default()
+            };
+            match fetch_metadata(
+                &magnet,
+                session.peer_id(),
+                session.listen_port(),
+                session.dht(),
+                fetch,
+            )
+            .await
+            {
+                Ok(f) => {
+                    rep.event(
+                        "metadata_received",
+                        json!({ "info_hash": ih.to_hex(), "name": f.meta.info.name, "bytes": f.meta.info_bytes.len() }),
+                        || format!("{}: metadata received", f.meta.info.name),
+                    );
+                    // Peers met while fetching are dialled first.
+                    for p in f.peers {
+                        if !opts.peers.contains(&p) {
+                            opts.peers.push(p);
+                        }
+                    }
+                    f.meta
+                }
+                Err(e) => {
+                    rep.event("error", json!({ "message": e.to_string() }), || {
+                        format!("bidtorrent: {e}")
+                    });
+                    return Err(ExitCode::FAILURE);
+                }
+            }
+        }
+    };
     let name = meta.info.name.clone();
     let ih = meta.info_hash;
     rep.event(

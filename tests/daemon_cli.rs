@@ -648,3 +648,41 @@ fn no_daemon_is_a_clear_error() {
         stderr(&out)
     );
 }
+
+#[test]
+fn add_magnet_fetches_metadata_and_survives_restart() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = make_torrent(tmp.path(), "m.bin", &[("m.bin", 300_000)], 16 * 1024);
+    let mut seeder = Bt::seed(tmp.path(), &t, &tmp.path().join("src"));
+    let peer = format!("127.0.0.1:{}", seeder.port());
+    let meta = bidtorrent::engine::metainfo::Metainfo::from_file(&t).expect("torrent");
+    let magnet = format!("magnet:?xt=urn:btih:{}&dn=m.bin", meta.info_hash.to_hex());
+    let mut daemon = Daemon::start(tmp.path());
+    let dl = tmp.path().join("dl");
+    let out = daemon.cli(&["add", &magnet, "--dir", s(&dl), "--peer", &peer], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while daemon.ls()[0]["left_bytes"] != 0 {
+        assert!(Instant::now() < deadline, "magnet did not complete");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(daemon.ls()[0]["info_hash"], meta.info_hash.to_hex());
+    assert_same_tree(&tmp.path().join("src/m.bin"), &dl.join("m.bin"));
+
+    // The fetched metadata was kept: a restart brings the torrent back without the swarm.
+    drop(seeder);
+    assert!(daemon.terminate().success());
+    let daemon = Daemon::spawn(
+        daemon.data.clone(),
+        daemon.socket.clone(),
+        daemon.config.clone(),
+    );
+    let ls = daemon.ls();
+    assert_eq!(ls.len(), 1);
+    assert_eq!(ls[0]["name"], "m.bin");
+
+    // A bad magnet is one clear error naming the problem.
+    let out = daemon.cli(&["add", "magnet:?xt=urn:btih:xyz"], None);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("btih"), "{}", stderr(&out));
+}

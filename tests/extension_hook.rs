@@ -143,16 +143,22 @@ async fn extension_messages_flow_only_to_peers_that_announce_them() {
     })
     .await;
     let mut saw_their_handshake = false;
+    let mut hello_id = 0u8;
     while let Ok(Some(m)) = Message::decode(&mut buf) {
         if let Message::Extended { id, payload } = m {
             assert_eq!(id, 0, "a plain peer got an extension message");
             let v = bencode::decode(&payload).expect("bencoded handshake");
             let d = v.as_dict().expect("dict");
+            let m = d.get_dict("m").expect("m");
+            // The session's built-in extensions (ut_metadata, ut_pex) come first: ids 1 and 2.
+            assert_eq!(m.get_int("ut_metadata"), Some(1));
+            assert_eq!(m.get_int("ut_pex"), Some(2));
             assert_eq!(
-                d.get_dict("m").and_then(|m| m.get_int("x_hello")),
-                Some(1),
-                "our handshake announces x_hello as id 1"
+                m.get_int("x_hello"),
+                Some(3),
+                "our handshake announces x_hello as id 3"
             );
+            hello_id = 3;
             assert_eq!(d.get_int("x_hello_ver"), Some(7));
             saw_their_handshake = true;
         }
@@ -168,7 +174,7 @@ async fn extension_messages_flow_only_to_peers_that_announce_them() {
         .expect("handshake");
     let mut out = BytesMut::new();
     Message::Extended {
-        id: 1,
+        id: hello_id,
         payload: Bytes::from_static(b"bad"),
     }
     .encode(&mut out);

@@ -152,6 +152,33 @@ impl Metainfo {
     pub fn num_pieces(&self) -> usize {
         self.info.pieces.len()
     }
+
+    /// A .torrent file for this metainfo: the trackers, and the info dict byte for byte as it
+    /// was received (so the info-hash stays the same). Used to keep a magnet's fetched
+    /// metadata across restarts.
+    pub fn to_torrent_bytes(&self) -> Vec<u8> {
+        use crate::bencode::Owned;
+        // Keys in sorted order, as BEP 3 requires: announce < announce-list < info.
+        let mut out = b"d".to_vec();
+        if let Some(first) = self.announce_tiers.first().and_then(|t| t.first()) {
+            Owned::from("announce").encode_into(&mut out);
+            Owned::from(first.as_str()).encode_into(&mut out);
+        }
+        if self.announce_tiers.iter().map(Vec::len).sum::<usize>() > 1 {
+            Owned::from("announce-list").encode_into(&mut out);
+            Owned::List(
+                self.announce_tiers
+                    .iter()
+                    .map(|t| Owned::List(t.iter().map(|u| Owned::from(u.as_str())).collect()))
+                    .collect(),
+            )
+            .encode_into(&mut out);
+        }
+        Owned::from("info").encode_into(&mut out);
+        out.extend_from_slice(&self.info_bytes);
+        out.push(b'e');
+        out
+    }
 }
 
 impl Info {
@@ -350,6 +377,28 @@ mod tests {
         assert_eq!(m.info.total_length, 12);
         assert!(m.info.private);
         assert_eq!(m.announce_tiers.len(), 2);
+    }
+
+    #[test]
+    fn torrent_bytes_round_trip_keeps_the_hash() {
+        let info = Owned::dict()
+            .with("name", "a.bin")
+            .with("piece length", 16384i64)
+            .with("length", 20000i64)
+            .with("pieces", vec![7u8; 40]);
+        let m = Metainfo::from_info_bytes(
+            &info.encode(),
+            InfoHash(Sha1::digest(info.encode()).into()),
+            vec![
+                vec!["http://a/announce".into(), "udp://b:1".into()],
+                vec!["http://c".into()],
+            ],
+        )
+        .expect("info");
+        let again = Metainfo::from_bytes(&m.to_torrent_bytes()).expect("torrent");
+        assert_eq!(again.info_hash, m.info_hash);
+        assert_eq!(again.announce_tiers, m.announce_tiers);
+        assert_eq!(again.info, m.info);
     }
 
     #[test]

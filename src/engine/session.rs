@@ -8,13 +8,19 @@ use std::sync::{Arc, Mutex};
 
 use tokio::net::TcpListener;
 
+use crate::engine::dht::{DhtConfig, DhtService};
 use crate::engine::extension::ExtensionFactory;
+use crate::engine::lsd::{Lsd, LsdConfig};
+use crate::engine::magnet::Magnet;
+use crate::engine::metadata::{FetchOptions, fetch_metadata};
 use crate::engine::metainfo::Metainfo;
 use crate::engine::peer;
+use crate::engine::pex::PexFactory;
 use crate::engine::ratelimit::RateLimiter;
 use crate::engine::storage::Storage;
 use crate::engine::torrent::{SessionCtx, Torrent, TorrentOptions, lock};
 use crate::engine::types::{InfoHash, PeerId};
+use crate::engine::ut_metadata::UtMetadataFactory;
 
 /// Connections across all torrents unless set otherwise: well under the usual 1024-descriptor
 /// limit, leaving room for files and the control socket.
@@ -43,6 +49,13 @@ pub enum SessionError {
     Storage(#[from] crate::engine::storage::StorageError),
     #[error("internal task failed: {0}")]
     Task(String),
+    // ----- magnet / DHT / LSD (issue 7) -----
+    #[error("{0}")]
+    Metadata(#[from] crate::engine::metadata::MetadataError),
+    #[error("{0}")]
+    Dht(#[from] crate::engine::dht::DhtError),
+    #[error("{0}")]
+    Lsd(#[from] crate::engine::lsd::LsdError),
 }
 
 pub struct Session {
@@ -50,6 +63,14 @@ pub struct Session {
     torrents: Mutex<HashMap<InfoHash, Arc<Torrent>>>,
     extensions: Mutex<Vec<Arc<dyn ExtensionFactory>>>,
     listen_addr: SocketAddr,
+    /// Peer discovery beyond trackers (DHT, local service discovery), off until enabled.
+    discovery: Discovery,
+}
+
+#[derive(Default)]
+struct Discovery {
+    dht: Mutex<Option<Arc<DhtService>>>,
+    lsd: Mutex<Option<Arc<Lsd>>>,
 }
 
 impl Session {
@@ -80,8 +101,13 @@ impl Session {
         let session = Arc::new(Session {
             ctx,
             torrents: Mutex::new(HashMap::new()),
-            extensions: Mutex::new(Vec::new()),
+            // BEP 9 and BEP 11 for every torrent (each factory skips private torrents).
+            extensions: Mutex::new(vec![
+                Arc::new(UtMetadataFactory) as Arc<dyn ExtensionFactory>,
+                Arc::new(PexFactory),
+            ]),
             listen_addr,
+            discovery: Discovery::default(),
         });
         let weak = Arc::downgrade(&session);
         tokio::spawn(async move {
@@ -165,7 +191,93 @@ impl Session {
             }
             map.insert(ih, torrent.clone());
         }
+        // DHT and LSD look for peers while the data is still being checked.
+        self.discover(&torrent);
         Ok(torrent)
+    }
+
+    // ----- magnet links, DHT, LSD (issue 7) -----------------------------------------------
+
+    /// Adds a magnet link: fetches its info dict from the swarm (trackers, `x.pe`, `opts.peers`
+    /// and the DHT when enabled), verifies it against the info-hash, then adds it like
+    /// [`Session::add`]. Waits until the metadata arrives; wrap in a timeout, or use
+    /// [`Session::add_magnet_with`], to bound that.
+    pub async fn add_magnet(
+        &self,
+        magnet: Magnet,
+        opts: TorrentOptions,
+    ) -> Result<Arc<Torrent>, SessionError> {
+        self.add_magnet_with(magnet, opts, FetchOptions::default())
+            .await
+    }
+
+    /// [`Session::add_magnet`] with fetch options (timeout, connection count); `fetch.peers`
+    /// is extended with `opts.peers`.
+    pub async fn add_magnet_with(
+        &self,
+        magnet: Magnet,
+        mut opts: TorrentOptions,
+        mut fetch: FetchOptions,
+    ) -> Result<Arc<Torrent>, SessionError> {
+        if lock(&self.torrents).contains_key(&magnet.info_hash) {
+            return Err(SessionError::Duplicate(magnet.info_hash));
+        }
+        if magnet.selected_files.is_some() {
+            tracing::warn!("magnet: so= (file selection) is not supported yet; fetching all files");
+        }
+        fetch.peers.extend(opts.peers.iter().copied());
+        let fetched = fetch_metadata(
+            &magnet,
+            self.peer_id(),
+            self.listen_port(),
+            self.dht(),
+            fetch,
+        )
+        .await?;
+        for p in fetched.peers {
+            if !opts.peers.contains(&p) {
+                opts.peers.push(p);
+            }
+        }
+        self.add(fetched.meta, opts).await
+    }
+
+    /// Starts the DHT node; every non-private torrent (present and future) announces itself and
+    /// looks up peers through it, and magnet links find peers with it.
+    pub async fn enable_dht(&self, cfg: DhtConfig) -> Result<SocketAddr, SessionError> {
+        let dht = DhtService::start(cfg).await?;
+        let addr = dht.local_addr();
+        *lock(&self.discovery.dht) = Some(dht.clone());
+        for t in self.torrents() {
+            if !t.meta.info.private {
+                dht.spawn_torrent(t);
+            }
+        }
+        Ok(addr)
+    }
+
+    pub fn dht(&self) -> Option<Arc<DhtService>> {
+        lock(&self.discovery.dht).clone()
+    }
+
+    /// Starts BEP 14 local service discovery (off unless called).
+    pub async fn enable_lsd(self: &Arc<Self>, cfg: LsdConfig) -> Result<(), SessionError> {
+        let lsd = Lsd::start(cfg, self.listen_port(), Arc::downgrade(self)).await?;
+        *lock(&self.discovery.lsd) = Some(lsd);
+        Ok(())
+    }
+
+    /// Hooks a newly started torrent into the discovery services that are on.
+    fn discover(&self, torrent: &Arc<Torrent>) {
+        if torrent.meta.info.private {
+            return;
+        }
+        if let Some(d) = self.dht() {
+            d.spawn_torrent(torrent.clone());
+        }
+        if let Some(l) = lock(&self.discovery.lsd).clone() {
+            l.announce_soon();
+        }
     }
 
     pub fn get(&self, ih: &InfoHash) -> Option<Arc<Torrent>> {
@@ -210,6 +322,9 @@ impl Session {
             set.spawn(async move { t.stop().await });
         }
         while set.join_next().await.is_some() {}
+        if let Some(d) = self.dht() {
+            d.save_nodes().await;
+        }
     }
 
     /// Caps peer connections across every torrent of the session.

@@ -48,11 +48,37 @@ fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
-/// The one place that turns an `add` source into metainfo and the bytes to keep. Magnet links
-/// are recognised here; once metadata exchange (BEP 9) exists they resolve here too.
-pub async fn resolve_source(source: &str) -> Result<(Metainfo, Vec<u8>), String> {
+/// How long `add` waits for a magnet's metadata before reporting the item as failed.
+const MAGNET_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// The one place that turns an `add` source into metainfo, the bytes to keep, and peers worth
+/// dialling. A magnet's info dict is fetched from the swarm (BEP 9) and kept as a .torrent, so a
+/// restart restores it like any other torrent.
+pub async fn resolve_source(
+    session: &Session,
+    source: &str,
+    peers: &[SocketAddr],
+) -> Result<(Metainfo, Vec<u8>, Vec<SocketAddr>), String> {
     if source.starts_with("magnet:") {
-        return Err("magnet links need metadata exchange, not yet supported".into());
+        let magnet = crate::engine::magnet::Magnet::parse(source).map_err(|e| e.to_string())?;
+        if session.get(&magnet.info_hash).is_some() {
+            return Err(format!("{} is already in the session", magnet.info_hash));
+        }
+        let fetched = crate::engine::metadata::fetch_metadata(
+            &magnet,
+            session.peer_id(),
+            session.listen_port(),
+            session.dht(),
+            crate::engine::metadata::FetchOptions {
+                peers: peers.to_vec(),
+                timeout: Some(MAGNET_TIMEOUT),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let bytes = fetched.meta.to_torrent_bytes();
+        return Ok((fetched.meta, bytes, fetched.peers));
     }
     let path = Path::new(source);
     if !path.is_absolute() {
@@ -64,7 +90,7 @@ pub async fn resolve_source(source: &str) -> Result<(Metainfo, Vec<u8>), String>
         .await
         .map_err(|e| format!("cannot read the file: {e}"))?;
     let meta = Metainfo::from_bytes(&bytes).map_err(|e| format!("not a valid torrent: {e}"))?;
-    Ok((meta, bytes))
+    Ok((meta, bytes, Vec::new()))
 }
 
 impl Controller {
@@ -229,14 +255,20 @@ impl Controller {
         sequential: bool,
         peers: &[String],
     ) -> Result<(u32, String, String), String> {
-        let peer_addrs = peers
+        let mut peer_addrs = peers
             .iter()
             .map(|p| {
                 p.parse::<SocketAddr>()
                     .map_err(|_| format!("peer {p:?} is not IP:PORT"))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let (meta, bytes) = resolve_source(source).await?;
+        let (meta, bytes, found) = resolve_source(&self.session, source, &peer_addrs).await?;
+        // Peers that served a magnet's metadata have the torrent: dial them first.
+        for a in found {
+            if !peer_addrs.contains(&a) {
+                peer_addrs.push(a);
+            }
+        }
         // Refuse unsafe names before anything touches the disk (Storage::open checks the file
         // paths again; this also covers the torrent's own name).
         sanitize_component(&meta.info.name).map_err(|e| e.to_string())?;

@@ -181,6 +181,9 @@ impl Bt {
             args.push("--peer");
             args.push(p);
         }
+        if no_public_dht(extra) {
+            args.push("--no-dht");
+        }
         args.extend_from_slice(extra);
         Bt::spawn(&args)
     }
@@ -206,6 +209,9 @@ impl Bt {
         .args(["--listen", "127.0.0.1:0", "--json"]);
         for p in peers {
             cmd.args(["--peer", p]);
+        }
+        if no_public_dht(extra) {
+            cmd.arg("--no-dht");
         }
         cmd.args(extra);
         let child = cmd
@@ -291,6 +297,14 @@ fn wait_with_timeout(mut child: Child, timeout: Duration) -> std::process::Outpu
         std::thread::sleep(Duration::from_millis(50));
     }
     child.wait_with_output().expect("output")
+}
+
+/// `download` runs the DHT by default, with the public routers: tests must never reach them, so
+/// it is turned off unless the test names its own (loopback) bootstrap nodes or turns it off.
+fn no_public_dht(extra: &[&str]) -> bool {
+    !extra
+        .iter()
+        .any(|a| *a == "--dht-bootstrap" || *a == "--no-dht")
 }
 
 pub fn s(p: &Path) -> &str {

@@ -728,14 +728,21 @@ impl Aria2 {
 
     /// Seed `torrent` from `data_dir` (the directory that contains the torrent's name).
     pub fn seed(torrent: &Path, data_dir: &Path) -> Self {
-        Self::start(torrent, data_dir, &[], false)
+        Self::start(torrent, data_dir, &[], false, &[])
+    }
+
+    /// As [`Aria2::seed`], with extra aria2c options placed after the harness's own (aria2
+    /// takes the last value of an option, so these override). Used to turn on a DHT that only
+    /// knows loopback nodes (`--dht-entry-point=127.0.0.1:N`).
+    pub fn seed_with(torrent: &Path, data_dir: &Path, extra_args: &[String]) -> Self {
+        Self::start(torrent, data_dir, &[], false, extra_args)
     }
 
     /// Download `torrent` into `download_dir`. aria2 has no option to add a peer by address, so
     /// `extra_peers` are served to it by a [`FakeTracker`] added with `--bt-tracker`, next to
     /// the torrent's own trackers.
     pub fn leech(torrent: &Path, download_dir: &Path, extra_peers: &[SocketAddr]) -> Self {
-        Self::start(torrent, download_dir, extra_peers, true)
+        Self::start(torrent, download_dir, extra_peers, true, &[])
     }
 
     /// `127.0.0.1:port`
@@ -743,7 +750,13 @@ impl Aria2 {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
-    fn start(torrent: &Path, dir: &Path, extra_peers: &[SocketAddr], leech: bool) -> Self {
+    fn start(
+        torrent: &Path,
+        dir: &Path,
+        extra_peers: &[SocketAddr],
+        leech: bool,
+        extra_args: &[String],
+    ) -> Self {
         let bin = require("aria2c");
         fs::create_dir_all(dir).expect("create download dir");
         let logs = tempfile::tempdir().expect("tempdir");
@@ -783,6 +796,7 @@ impl Aria2 {
             if let Some(t) = &tracker {
                 args.push(format!("--bt-tracker={}", t.url()));
             }
+            args.extend_from_slice(extra_args);
             args.push(torrent.display().to_string());
             let proc = Proc::start("aria2c", &bin, &args, &logs.path().join("console.txt"));
             // aria2 opens its listen port only after its hash check, which can take a while
