@@ -75,6 +75,8 @@ pub enum Command {
     Reannounce(crate::cli_client::TargetArgs),
     /// Show or set rate limits, global or of one torrent
     Limit(crate::cli_client::LimitArgs),
+    /// Show or set the market's buyer and seller strategies, global or of one torrent
+    Strategy(crate::cli_client::StrategyArgs),
     /// The configuration file: where it is, its defaults, whether it is valid
     Config(crate::cli_client::ConfigArgs),
     /// Print shell completions (also committed under completions/)
@@ -176,6 +178,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Recheck(a) => crate::cli_client::batch(&cli.global, "recheck", a),
         Command::Reannounce(a) => crate::cli_client::batch(&cli.global, "reannounce", a),
         Command::Limit(a) => crate::cli_client::limit(&cli.global, a),
+        Command::Strategy(a) => crate::cli_client::strategy(&cli.global, a),
         Command::Config(a) => crate::cli_client::config(&cli.global, a),
         Command::Completions { shell } => {
             std::io::Write::write_all(&mut std::io::stdout(), &completions(shell))?;
