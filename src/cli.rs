@@ -57,6 +57,8 @@ pub enum Command {
     Daemon(crate::daemon::DaemonArgs),
     /// Add .torrent files or magnet links to the running daemon (`-` reads one per line)
     Add(crate::cli_client::AddArgs),
+    /// Show the daemon: pid, port, rates, limits, and whether the market trades
+    Status(crate::cli_client::OutputArgs),
     /// List the daemon's torrents
     Ls(crate::cli_client::OutputArgs),
     /// Show one torrent: progress, files, trackers
@@ -169,6 +171,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Daemon(args) => crate::daemon::run(&cli.global, args),
         Command::Add(a) => crate::cli_client::add(&cli.global, a),
+        Command::Status(a) => crate::cli_client::status(&cli.global, a),
         Command::Ls(a) => crate::cli_client::ls(&cli.global, a),
         Command::Info(a) => crate::cli_client::info(&cli.global, a),
         Command::Peers(a) => crate::cli_client::peers(&cli.global, a),

@@ -19,7 +19,7 @@ use crate::market::config::{BuyerStrategy, SellerStrategy};
 use crate::rpc::Client;
 use crate::rpc::proto::{
     AddArgs as AddReq, BatchResult, Command, ItemResult, LimitArgs as LimitReq, Limits, PeerList,
-    StrategyArgs as StrategyReq, StrategyInfo, Targets, TorrentInfo, TorrentSummary,
+    Status, StrategyArgs as StrategyReq, StrategyInfo, Targets, TorrentInfo, TorrentSummary,
 };
 
 #[derive(Debug, Args)]
@@ -393,6 +393,37 @@ fn params_map(p: &[(String, String)]) -> BTreeMap<String, serde_json::Value> {
     p.iter()
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
         .collect()
+}
+
+/// `status`: the daemon, its limits and rates, and whether the market trades.
+pub fn status(global: &GlobalArgs, out: OutputArgs) -> anyhow::Result<ExitCode> {
+    let st: Status = connect(global)?.call(Command::Status)?;
+    if out.json {
+        print_json(&st)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("daemon      pid {}, version {}", st.pid, st.version);
+    println!("peers on    port {}", st.listen_port);
+    println!("torrents    {}", st.torrents);
+    println!(
+        "rates       down {} (limit {}), up {} (limit {})",
+        human_rate(st.down_rate),
+        human_limit(st.down_limit),
+        human_rate(st.up_rate),
+        human_limit(st.up_limit)
+    );
+    println!("data dir    {}", st.data_dir);
+    println!("downloads   {}", st.download_dir);
+    // "market unavailable: <reason>" reads as a sentence, so scripts can grep for it.
+    println!(
+        "market {}",
+        if st.market.starts_with("unavailable") {
+            st.market.clone()
+        } else {
+            format!("     {}", st.market)
+        }
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `strategy [ID] [NAME] [--param k=v ...]`.

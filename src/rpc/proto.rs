@@ -72,6 +72,14 @@ pub enum Command {
         /// Most recent history entries to include (default 20).
         #[serde(default)]
         history: Option<usize>,
+        /// Also list the latest payment (certificate + voucher) of every outgoing channel.
+        #[serde(default)]
+        payments: bool,
+    },
+    /// Accepts payments handed over out of band (`bidtorrent wallet payments` of a buyer
+    /// whose last vouchers never reached us, e.g. because the connection ended first).
+    Accept {
+        payments: Vec<crate::wallet::cli::Payment>,
     },
     /// Turns this connection into an event stream (one `Event` per line).
     Subscribe {
@@ -236,6 +244,24 @@ pub struct WalletInfo {
     pub incoming: Vec<crate::wallet::InChannel>,
     /// Most recent last.
     pub history: Vec<crate::wallet::HistoryEntry>,
+    /// With `payments: true`: the latest payment of every outgoing channel that has one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub payments: Vec<crate::wallet::cli::Payment>,
+}
+
+/// One element of the `accept` result's `results`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Accepted {
+    pub channel: String,
+    pub ok: bool,
+    /// What the voucher added (`delta` 0 for one already stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earned: Option<crate::wallet::Earned>,
+    /// Why it was refused: a stable code (`replayed`, `bad_signature`, ...) and a sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// `result` of `limit`.

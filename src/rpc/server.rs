@@ -667,7 +667,11 @@ impl Controller {
     }
 
     /// `wallet`: read through the daemon, which holds the wallet's lock while it runs.
-    async fn wallet(&self, history: Option<usize>) -> Result<serde_json::Value, String> {
+    async fn wallet(
+        &self,
+        history: Option<usize>,
+        with_payments: bool,
+    ) -> Result<serde_json::Value, String> {
         let m = self.market_setup();
         let Some(wallet) = m.wallet else {
             return Err(if m.enabled {
@@ -688,6 +692,20 @@ impl Controller {
         let outgoing = wallet.out_channels().map_err(err)?;
         let incoming = wallet.in_channels().map_err(err)?;
         let mut hist = wallet.history().map_err(err)?;
+        let mut payments = Vec::new();
+        if with_payments {
+            for c in &outgoing {
+                if let Some(voucher) = wallet
+                    .current_voucher(&c.certificate.channel)
+                    .map_err(err)?
+                {
+                    payments.push(crate::wallet::cli::Payment {
+                        certificate: c.certificate.clone(),
+                        voucher,
+                    });
+                }
+            }
+        }
         let keep = history.unwrap_or(20);
         if hist.len() > keep {
             hist.drain(..hist.len() - keep);
@@ -703,6 +721,7 @@ impl Controller {
             outgoing,
             incoming,
             history: hist,
+            payments,
         })
     }
 
@@ -907,7 +926,35 @@ impl Controller {
                     .ok_or_else(|| format!("#{}: no market state yet", rec.id))?;
                 to_value(report)
             }
-            Command::Wallet { history } => self.wallet(history).await,
+            Command::Wallet { history, payments } => self.wallet(history, payments).await,
+            Command::Accept { payments } => {
+                let wallet = self
+                    .market_setup()
+                    .wallet
+                    .ok_or_else(|| "the daemon holds no wallet (the market is off)".to_string())?;
+                let results: Vec<Accepted> = payments
+                    .iter()
+                    .map(
+                        |p| match wallet.accept_voucher(&p.voucher, &p.certificate) {
+                            Ok(e) => Accepted {
+                                channel: p.certificate.channel.to_string(),
+                                ok: true,
+                                earned: Some(e),
+                                refused: None,
+                                message: None,
+                            },
+                            Err(r) => Accepted {
+                                channel: p.certificate.channel.to_string(),
+                                ok: false,
+                                earned: None,
+                                refused: Some(r.code().to_string()),
+                                message: Some(r.to_string()),
+                            },
+                        },
+                    )
+                    .collect();
+                Ok(serde_json::json!({ "results": results }))
+            }
             Command::Subscribe { .. } => Err("subscribe is handled by the connection".into()),
             Command::Shutdown => {
                 let _ = self.shutdown.send(true);
