@@ -341,7 +341,10 @@ fn strategies_and_payments_through_the_daemon() {
     let info = seeder.json(&["info", "1", "--json"]);
     assert_eq!(info["market_report"]["seller_strategy"], "proportional");
 
-    // The per-torrent choice survives a restart.
+    // Per-torrent and global choices survive a restart.
+    let g = leecher.json(&["strategy", "budget", "--param", "budget=2", "--json"]);
+    assert_eq!(g["scope"], "global");
+    assert_eq!(g["buyer"]["strategy"], "budget", "{g}");
     leecher.terminate();
     let (data, socket, config) = (
         leecher.data.clone(),
@@ -353,6 +356,9 @@ fn strategies_and_payments_through_the_daemon() {
     let mine = leecher.json(&["strategy", "1", "--json"]);
     assert_eq!(mine["buyer"]["strategy"], "fixed", "{mine}");
     assert_eq!(mine["buyer"]["price"], "0.200000", "{mine}");
+    let g = leecher.json(&["strategy", "--json"]);
+    assert_eq!(g["buyer"]["strategy"], "budget", "{g}");
+    assert_eq!(g["buyer"]["budget"], "2.000000", "{g}");
 }
 
 #[test]
