@@ -76,6 +76,12 @@ _bidtorrent() {
             bidtorrent,seed)
                 cmd="bidtorrent__subcmd__seed"
                 ;;
+            bidtorrent,status)
+                cmd="bidtorrent__subcmd__status"
+                ;;
+            bidtorrent,strategy)
+                cmd="bidtorrent__subcmd__strategy"
+                ;;
             bidtorrent,wallet)
                 cmd="bidtorrent__subcmd__wallet"
                 ;;
@@ -163,6 +169,12 @@ _bidtorrent() {
             bidtorrent__subcmd__help,seed)
                 cmd="bidtorrent__subcmd__help__subcmd__seed"
                 ;;
+            bidtorrent__subcmd__help,status)
+                cmd="bidtorrent__subcmd__help__subcmd__status"
+                ;;
+            bidtorrent__subcmd__help,strategy)
+                cmd="bidtorrent__subcmd__help__subcmd__strategy"
+                ;;
             bidtorrent__subcmd__help,wallet)
                 cmd="bidtorrent__subcmd__help__subcmd__wallet"
                 ;;
@@ -204,6 +216,9 @@ _bidtorrent() {
                 ;;
             bidtorrent__subcmd__help__subcmd__wallet,pay)
                 cmd="bidtorrent__subcmd__help__subcmd__wallet__subcmd__pay"
+                ;;
+            bidtorrent__subcmd__help__subcmd__wallet,payments)
+                cmd="bidtorrent__subcmd__help__subcmd__wallet__subcmd__payments"
                 ;;
             bidtorrent__subcmd__help__subcmd__wallet,redeem)
                 cmd="bidtorrent__subcmd__help__subcmd__wallet__subcmd__redeem"
@@ -259,6 +274,9 @@ _bidtorrent() {
             bidtorrent__subcmd__wallet,pay)
                 cmd="bidtorrent__subcmd__wallet__subcmd__pay"
                 ;;
+            bidtorrent__subcmd__wallet,payments)
+                cmd="bidtorrent__subcmd__wallet__subcmd__payments"
+                ;;
             bidtorrent__subcmd__wallet,redeem)
                 cmd="bidtorrent__subcmd__wallet__subcmd__redeem"
                 ;;
@@ -289,6 +307,9 @@ _bidtorrent() {
             bidtorrent__subcmd__wallet__subcmd__help,pay)
                 cmd="bidtorrent__subcmd__wallet__subcmd__help__subcmd__pay"
                 ;;
+            bidtorrent__subcmd__wallet__subcmd__help,payments)
+                cmd="bidtorrent__subcmd__wallet__subcmd__help__subcmd__payments"
+                ;;
             bidtorrent__subcmd__wallet__subcmd__help,redeem)
                 cmd="bidtorrent__subcmd__wallet__subcmd__help__subcmd__redeem"
                 ;;
@@ -302,7 +323,7 @@ _bidtorrent() {
 
     case "${cmd}" in
         bidtorrent)
-            opts="-v -q -h -V --config --data-dir --socket --verbose --quiet --help --version download seed wallet ledger create demo daemon add ls info peers pause resume rm recheck reannounce limit config completions man help"
+            opts="-v -q -h -V --config --data-dir --socket --verbose --quiet --help --version download seed wallet ledger create demo daemon add status ls info peers pause resume rm recheck reannounce limit strategy config completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -328,7 +349,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__add)
-            opts="-d -v -q -h --dir --paused --sequential --peer --wait --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-d -v -q -h --dir --paused --sequential --peer --wait --strategy --param --json --config --data-dir --socket --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -343,6 +364,14 @@ _bidtorrent() {
                     return 0
                     ;;
                 --peer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --strategy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --param)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -766,7 +795,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__help)
-            opts="download seed wallet ledger create demo daemon add ls info peers pause resume rm recheck reannounce limit config completions man help"
+            opts="download seed wallet ledger create demo daemon add status ls info peers pause resume rm recheck reannounce limit strategy config completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1143,8 +1172,36 @@ _bidtorrent() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bidtorrent__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__help__subcmd__strategy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bidtorrent__subcmd__help__subcmd__wallet)
-            opts="show address history export open close redeem pay accept"
+            opts="show address history export open close redeem pay accept payments"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1242,6 +1299,20 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__help__subcmd__wallet__subcmd__pay)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__help__subcmd__wallet__subcmd__payments)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1815,8 +1886,64 @@ _bidtorrent() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bidtorrent__subcmd__status)
+            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__strategy)
+            opts="-v -q -h --param --json --config --data-dir --socket --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --param)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bidtorrent__subcmd__wallet)
-            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --help show address history export open close redeem pay accept help"
+            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --help show address history export open close redeem pay accept payments help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1970,7 +2097,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__help)
-            opts="show address history export open close redeem pay accept help"
+            opts="show address history export open close redeem pay accept payments help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2095,6 +2222,20 @@ _bidtorrent() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bidtorrent__subcmd__wallet__subcmd__help__subcmd__payments)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bidtorrent__subcmd__wallet__subcmd__help__subcmd__redeem)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -2206,6 +2347,36 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ledger)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__wallet__subcmd__payments)
+            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --ledger)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -257,6 +257,21 @@ _arguments "${_arguments_options[@]}" : \
 ':file:_files' \
 && ret=0
 ;;
+(payments)
+_arguments "${_arguments_options[@]}" : \
+'--ledger=[Ledger address HOST\:PORT (default\: the ledger used last, else 127.0.0.1\:7171)]:ADDR:_default' \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--json[Machine-readable JSON output (amounts in micro-tokens)]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
 (help)
 _arguments "${_arguments_options[@]}" : \
 ":: :_bidtorrent__subcmd__wallet__subcmd__help_commands" \
@@ -302,6 +317,10 @@ _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
 (accept)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(payments)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
@@ -490,6 +509,8 @@ _arguments "${_arguments_options[@]}" : \
 '-d+[Download directory (default\: the config'\''s download_dir)]:D:_files' \
 '--dir=[Download directory (default\: the config'\''s download_dir)]:D:_files' \
 '*--peer=[Also dial this peer directly, IP\:PORT (repeatable)]:ADDR:_default' \
+'--strategy=[Market strategy for these torrents\: a buyer strategy (off, fixed, auto, budget, target-rate) or a seller strategy (tit-for-tat, highest-bid, uniform-price, proportional, hybrid)]:NAME:_default' \
+'*--param=[Strategy parameter for these torrents, e.g. price=0.05 (repeatable)]:K=V:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
@@ -504,6 +525,20 @@ _arguments "${_arguments_options[@]}" : \
 '-h[Print help]' \
 '--help[Print help]' \
 '*::sources -- .torrent files, magnet links, or `-` to read one per line from stdin:_default' \
+&& ret=0
+;;
+(status)
+_arguments "${_arguments_options[@]}" : \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--json[Print JSON on stdout (stable field names, see RPC.md)]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
 && ret=0
 ;;
 (ls)
@@ -646,6 +681,22 @@ _arguments "${_arguments_options[@]}" : \
 '-h[Print help]' \
 '--help[Print help]' \
 '::torrent -- Torrent id or info-hash prefix; without it the global limits:_default' \
+&& ret=0
+;;
+(strategy)
+_arguments "${_arguments_options[@]}" : \
+'*--param=[Strategy parameter, e.g. price=0.05, reserve_price=0.01, slots=6 (repeatable)]:K=V:_default' \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--json[Print JSON on stdout (stable field names, see RPC.md)]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'*::args -- Torrent id or info-hash prefix (omit for the global strategies), then the strategy name to set (omit to show)\: `strategy`, `strategy 3`, `strategy proportional`, `strategy 3 fixed --param price=0.2`:_default' \
 && ret=0
 ;;
 (config)
@@ -839,6 +890,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(payments)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
         esac
     ;;
 esac
@@ -887,6 +942,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(status)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (ls)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -920,6 +979,10 @@ _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
 (limit)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(strategy)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
@@ -983,6 +1046,7 @@ _bidtorrent_commands() {
 'demo:A whole token market on 127.0.0.1\: embedded ledger, seeders, bidding and plain leechers' \
 'daemon:Run the engine headless with its control socket (foreground; for systemd, tmux, ssh)' \
 'add:Add .torrent files or magnet links to the running daemon (\`-\` reads one per line)' \
+'status:Show the daemon\: pid, port, rates, limits, and whether the market trades' \
 'ls:List the daemon'\''s torrents' \
 'info:Show one torrent\: progress, files, trackers' \
 'peers:Show the peers of one torrent' \
@@ -992,6 +1056,7 @@ _bidtorrent_commands() {
 'recheck:Hash the data of torrents again' \
 'reannounce:Announce to the trackers now' \
 'limit:Show or set rate limits, global or of one torrent' \
+'strategy:Show or set the market'\''s buyer and seller strategies, global or of one torrent' \
 'config:The configuration file\: where it is, its defaults, whether it is valid' \
 'completions:Print shell completions (also committed under completions/)' \
 'man:Print the man page (roff; the pages of every command are committed under man/)' \
@@ -1095,6 +1160,7 @@ _bidtorrent__subcmd__help_commands() {
 'demo:A whole token market on 127.0.0.1\: embedded ledger, seeders, bidding and plain leechers' \
 'daemon:Run the engine headless with its control socket (foreground; for systemd, tmux, ssh)' \
 'add:Add .torrent files or magnet links to the running daemon (\`-\` reads one per line)' \
+'status:Show the daemon\: pid, port, rates, limits, and whether the market trades' \
 'ls:List the daemon'\''s torrents' \
 'info:Show one torrent\: progress, files, trackers' \
 'peers:Show the peers of one torrent' \
@@ -1104,6 +1170,7 @@ _bidtorrent__subcmd__help_commands() {
 'recheck:Hash the data of torrents again' \
 'reannounce:Announce to the trackers now' \
 'limit:Show or set rate limits, global or of one torrent' \
+'strategy:Show or set the market'\''s buyer and seller strategies, global or of one torrent' \
 'config:The configuration file\: where it is, its defaults, whether it is valid' \
 'completions:Print shell completions (also committed under completions/)' \
 'man:Print the man page (roff; the pages of every command are committed under man/)' \
@@ -1249,6 +1316,16 @@ _bidtorrent__subcmd__help__subcmd__seed_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent help seed commands' commands "$@"
 }
+(( $+functions[_bidtorrent__subcmd__help__subcmd__status_commands] )) ||
+_bidtorrent__subcmd__help__subcmd__status_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent help status commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__help__subcmd__strategy_commands] )) ||
+_bidtorrent__subcmd__help__subcmd__strategy_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent help strategy commands' commands "$@"
+}
 (( $+functions[_bidtorrent__subcmd__help__subcmd__wallet_commands] )) ||
 _bidtorrent__subcmd__help__subcmd__wallet_commands() {
     local commands; commands=(
@@ -1260,7 +1337,8 @@ _bidtorrent__subcmd__help__subcmd__wallet_commands() {
 'close:Close a channel (seller\: redeem and close now; buyer\: refund after the grace period)' \
 'redeem:Redeem the highest voucher of every incoming channel at the ledger' \
 'pay:Pay AMOUNT more on an outgoing channel and emit a payment (certificate + voucher)' \
-'accept:Accept payments from a buyer\: a file written by \`wallet pay\`, or \`-\` for stdin' \
+'accept:Accept payments from a buyer\: a file written by \`wallet pay\` or \`wallet payments\`, or \`-\` for stdin' \
+'payments:Print the latest payment of every outgoing channel, one JSON line each (as \`wallet pay\` writes them)\: settles with a seller that missed the last vouchers (\`wallet accept\`)' \
     )
     _describe -t commands 'bidtorrent help wallet commands' commands "$@"
 }
@@ -1298,6 +1376,11 @@ _bidtorrent__subcmd__help__subcmd__wallet__subcmd__open_commands() {
 _bidtorrent__subcmd__help__subcmd__wallet__subcmd__pay_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent help wallet pay commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__help__subcmd__wallet__subcmd__payments_commands] )) ||
+_bidtorrent__subcmd__help__subcmd__wallet__subcmd__payments_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent help wallet payments commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__help__subcmd__wallet__subcmd__redeem_commands] )) ||
 _bidtorrent__subcmd__help__subcmd__wallet__subcmd__redeem_commands() {
@@ -1419,6 +1502,16 @@ _bidtorrent__subcmd__seed_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent seed commands' commands "$@"
 }
+(( $+functions[_bidtorrent__subcmd__status_commands] )) ||
+_bidtorrent__subcmd__status_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent status commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__strategy_commands] )) ||
+_bidtorrent__subcmd__strategy_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent strategy commands' commands "$@"
+}
 (( $+functions[_bidtorrent__subcmd__wallet_commands] )) ||
 _bidtorrent__subcmd__wallet_commands() {
     local commands; commands=(
@@ -1430,7 +1523,8 @@ _bidtorrent__subcmd__wallet_commands() {
 'close:Close a channel (seller\: redeem and close now; buyer\: refund after the grace period)' \
 'redeem:Redeem the highest voucher of every incoming channel at the ledger' \
 'pay:Pay AMOUNT more on an outgoing channel and emit a payment (certificate + voucher)' \
-'accept:Accept payments from a buyer\: a file written by \`wallet pay\`, or \`-\` for stdin' \
+'accept:Accept payments from a buyer\: a file written by \`wallet pay\` or \`wallet payments\`, or \`-\` for stdin' \
+'payments:Print the latest payment of every outgoing channel, one JSON line each (as \`wallet pay\` writes them)\: settles with a seller that missed the last vouchers (\`wallet accept\`)' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'bidtorrent wallet commands' commands "$@"
@@ -1466,7 +1560,8 @@ _bidtorrent__subcmd__wallet__subcmd__help_commands() {
 'close:Close a channel (seller\: redeem and close now; buyer\: refund after the grace period)' \
 'redeem:Redeem the highest voucher of every incoming channel at the ledger' \
 'pay:Pay AMOUNT more on an outgoing channel and emit a payment (certificate + voucher)' \
-'accept:Accept payments from a buyer\: a file written by \`wallet pay\`, or \`-\` for stdin' \
+'accept:Accept payments from a buyer\: a file written by \`wallet pay\` or \`wallet payments\`, or \`-\` for stdin' \
+'payments:Print the latest payment of every outgoing channel, one JSON line each (as \`wallet pay\` writes them)\: settles with a seller that missed the last vouchers (\`wallet accept\`)' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'bidtorrent wallet help commands' commands "$@"
@@ -1511,6 +1606,11 @@ _bidtorrent__subcmd__wallet__subcmd__help__subcmd__pay_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent wallet help pay commands' commands "$@"
 }
+(( $+functions[_bidtorrent__subcmd__wallet__subcmd__help__subcmd__payments_commands] )) ||
+_bidtorrent__subcmd__wallet__subcmd__help__subcmd__payments_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent wallet help payments commands' commands "$@"
+}
 (( $+functions[_bidtorrent__subcmd__wallet__subcmd__help__subcmd__redeem_commands] )) ||
 _bidtorrent__subcmd__wallet__subcmd__help__subcmd__redeem_commands() {
     local commands; commands=()
@@ -1535,6 +1635,11 @@ _bidtorrent__subcmd__wallet__subcmd__open_commands() {
 _bidtorrent__subcmd__wallet__subcmd__pay_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent wallet pay commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__wallet__subcmd__payments_commands] )) ||
+_bidtorrent__subcmd__wallet__subcmd__payments_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent wallet payments commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__wallet__subcmd__redeem_commands] )) ||
 _bidtorrent__subcmd__wallet__subcmd__redeem_commands() {

@@ -57,6 +57,8 @@ pub enum Command {
     Daemon(crate::daemon::DaemonArgs),
     /// Add .torrent files or magnet links to the running daemon (`-` reads one per line)
     Add(crate::cli_client::AddArgs),
+    /// Show the daemon: pid, port, rates, limits, and whether the market trades
+    Status(crate::cli_client::OutputArgs),
     /// List the daemon's torrents
     Ls(crate::cli_client::OutputArgs),
     /// Show one torrent: progress, files, trackers
@@ -75,6 +77,8 @@ pub enum Command {
     Reannounce(crate::cli_client::TargetArgs),
     /// Show or set rate limits, global or of one torrent
     Limit(crate::cli_client::LimitArgs),
+    /// Show or set the market's buyer and seller strategies, global or of one torrent
+    Strategy(crate::cli_client::StrategyArgs),
     /// The configuration file: where it is, its defaults, whether it is valid
     Config(crate::cli_client::ConfigArgs),
     /// Print shell completions (also committed under completions/)
@@ -167,6 +171,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Daemon(args) => crate::daemon::run(&cli.global, args),
         Command::Add(a) => crate::cli_client::add(&cli.global, a),
+        Command::Status(a) => crate::cli_client::status(&cli.global, a),
         Command::Ls(a) => crate::cli_client::ls(&cli.global, a),
         Command::Info(a) => crate::cli_client::info(&cli.global, a),
         Command::Peers(a) => crate::cli_client::peers(&cli.global, a),
@@ -176,6 +181,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Recheck(a) => crate::cli_client::batch(&cli.global, "recheck", a),
         Command::Reannounce(a) => crate::cli_client::batch(&cli.global, "reannounce", a),
         Command::Limit(a) => crate::cli_client::limit(&cli.global, a),
+        Command::Strategy(a) => crate::cli_client::strategy(&cli.global, a),
         Command::Config(a) => crate::cli_client::config(&cli.global, a),
         Command::Completions { shell } => {
             std::io::Write::write_all(&mut std::io::stdout(), &completions(shell))?;

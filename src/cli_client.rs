@@ -5,6 +5,7 @@
 //! Batch commands attempt every item; each failure is one line on stderr naming the item and
 //! why, and the exit code is 1 when any item failed.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,10 +15,11 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use crate::cli::{GlobalArgs, parse_size};
+use crate::market::config::{BuyerStrategy, SellerStrategy};
 use crate::rpc::Client;
 use crate::rpc::proto::{
     AddArgs as AddReq, BatchResult, Command, ItemResult, LimitArgs as LimitReq, Limits, PeerList,
-    Targets, TorrentInfo, TorrentSummary,
+    Status, StrategyArgs as StrategyReq, StrategyInfo, Targets, TorrentInfo, TorrentSummary,
 };
 
 #[derive(Debug, Args)]
@@ -47,8 +49,38 @@ pub struct AddArgs {
     /// Show progress bars until the added torrents are complete
     #[arg(long)]
     pub wait: bool,
+    /// Market strategy for these torrents: a buyer strategy (off, fixed, auto, budget,
+    /// target-rate) or a seller strategy (tit-for-tat, highest-bid, uniform-price,
+    /// proportional, hybrid)
+    #[arg(long, value_name = "NAME")]
+    pub strategy: Option<String>,
+    /// Strategy parameter for these torrents, e.g. price=0.05 (repeatable)
+    #[arg(long = "param", value_name = "K=V", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
     #[command(flatten)]
     pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StrategyArgs {
+    /// Torrent id or info-hash prefix (omit for the global strategies), then the strategy
+    /// name to set (omit to show): `strategy`, `strategy 3`, `strategy proportional`,
+    /// `strategy 3 fixed --param price=0.2`
+    #[arg(value_name = "ID|NAME", num_args = 0..=2)]
+    pub args: Vec<String>,
+    /// Strategy parameter, e.g. price=0.05, reserve_price=0.01, slots=6 (repeatable)
+    #[arg(long = "param", value_name = "K=V", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// `k=v` for `--param`.
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+        _ => Err(format!("{s:?}: expected KEY=VALUE, e.g. price=0.05")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -218,6 +250,8 @@ pub fn add(global: &GlobalArgs, args: AddArgs) -> anyhow::Result<ExitCode> {
             paused: args.paused,
             sequential: args.sequential,
             peers: args.peers.clone(),
+            strategy: args.strategy.clone(),
+            params: params_map(&args.params),
         }))?;
         // Report items as the user wrote them.
         for (item, name) in r.results.iter_mut().zip(names) {
@@ -308,13 +342,34 @@ pub fn ls(global: &GlobalArgs, out: OutputArgs) -> anyhow::Result<ExitCode> {
         print_json(&list)?;
         return Ok(ExitCode::SUCCESS);
     }
+    // Market columns only when the daemon trades, so plain users see the plain table.
+    let market = list.iter().any(|t| t.market.is_some());
+    let mcols = |role: &str, price: &str| {
+        if market {
+            format!("  {role:<6} {price:>10}")
+        } else {
+            String::new()
+        }
+    };
     println!(
-        "{:>4}  {:<11} {:>6}  {:>9}  {:>10}  {:>10}  {:>5}  NAME",
-        "ID", "STATE", "DONE", "SIZE", "DOWN", "UP", "PEERS"
+        "{:>4}  {:<11} {:>6}  {:>9}  {:>10}  {:>10}  {:>5}{}  NAME",
+        "ID",
+        "STATE",
+        "DONE",
+        "SIZE",
+        "DOWN",
+        "UP",
+        "PEERS",
+        mcols("ROLE", "PRICE/MiB")
     );
     for t in &list {
+        let (role, price) = match &t.market {
+            Some(m) if m.role == "plain" => ("plain".to_string(), "-".to_string()),
+            Some(m) => (m.role.clone(), tokens(m.price)),
+            None => ("-".to_string(), "-".to_string()),
+        };
         println!(
-            "{:>4}  {:<11} {:>5.1}%  {:>9}  {:>10}  {:>10}  {:>5}  {}",
+            "{:>4}  {:<11} {:>5.1}%  {:>9}  {:>10}  {:>10}  {:>5}{}  {}",
             t.id,
             t.phase,
             t.progress * 100.0,
@@ -322,9 +377,113 @@ pub fn ls(global: &GlobalArgs, out: OutputArgs) -> anyhow::Result<ExitCode> {
             human_rate(t.down_rate),
             human_rate(t.up_rate),
             t.peers,
+            mcols(&role, &price),
             t.name
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Micro-tokens as tokens ("0.050000").
+fn tokens(micro: u64) -> String {
+    crate::wallet::Amount(micro).to_string()
+}
+
+fn params_map(p: &[(String, String)]) -> BTreeMap<String, serde_json::Value> {
+    p.iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect()
+}
+
+/// `status`: the daemon, its limits and rates, and whether the market trades.
+pub fn status(global: &GlobalArgs, out: OutputArgs) -> anyhow::Result<ExitCode> {
+    let st: Status = connect(global)?.call(Command::Status)?;
+    if out.json {
+        print_json(&st)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("daemon      pid {}, version {}", st.pid, st.version);
+    println!("peers on    port {}", st.listen_port);
+    println!("torrents    {}", st.torrents);
+    println!(
+        "rates       down {} (limit {}), up {} (limit {})",
+        human_rate(st.down_rate),
+        human_limit(st.down_limit),
+        human_rate(st.up_rate),
+        human_limit(st.up_limit)
+    );
+    println!("data dir    {}", st.data_dir);
+    println!("downloads   {}", st.download_dir);
+    // "market unavailable: <reason>" reads as a sentence, so scripts can grep for it.
+    println!(
+        "market {}",
+        if st.market.starts_with("unavailable") {
+            st.market.clone()
+        } else {
+            format!("     {}", st.market)
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `strategy [ID] [NAME] [--param k=v ...]`.
+pub fn strategy(global: &GlobalArgs, a: StrategyArgs) -> anyhow::Result<ExitCode> {
+    let is_name = |s: &str| BuyerStrategy::parse(s).is_some() || SellerStrategy::parse(s).is_some();
+    let (torrent, name) = match a.args.as_slice() {
+        [] => (None, None),
+        // One word: a strategy name sets the global one; anything else is a torrent to show.
+        [one] if is_name(one) => (None, Some(one.clone())),
+        [one] => (Some(one.clone()), None),
+        [id, name, ..] => (Some(id.clone()), Some(name.clone())),
+    };
+    let info: StrategyInfo = connect(global)?.call(Command::Strategy(StrategyReq {
+        torrent,
+        name,
+        params: params_map(&a.params),
+    }))?;
+    if a.out.json {
+        print_json(&info)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let scope = if info.scope == "global" {
+        "global".to_string()
+    } else {
+        format!("#{}", info.scope)
+    };
+    let b = &info.buyer;
+    let s = &info.seller;
+    println!("{scope}");
+    let buyer_detail = match b.strategy {
+        BuyerStrategy::Off => String::new(),
+        BuyerStrategy::Fixed => format!("price {}", b.price.0),
+        BuyerStrategy::Auto => format!("fraction {}, max_price {}", b.fraction, b.max_price.0),
+        BuyerStrategy::Budget => format!("budget {}, max_price {}", b.budget.0, b.max_price.0),
+        BuyerStrategy::TargetRate => format!(
+            "target_rate {}, max_price {}",
+            human_rate(b.target_rate as f64),
+            b.max_price.0
+        ),
+    };
+    println!("  buyer   {:<14} {buyer_detail}", b.strategy.name());
+    println!(
+        "  seller  {:<14} reserve_price {}, non_market_share {}, slots {}{}",
+        s.strategy.name(),
+        s.reserve_price.0,
+        s.non_market_share,
+        s.slots,
+        if s.strategy == SellerStrategy::Hybrid {
+            format!(", hybrid_weight {}", s.hybrid_weight)
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "          window {}, grace_secs {}, ban_strikes {}, per_ip {}",
+        human_bytes(s.window),
+        s.grace_secs,
+        s.ban_strikes,
+        s.per_ip
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -385,6 +544,47 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
     println!("  files");
     for f in &t.files {
         println!("    {:>9}  {}", human_bytes(f.length), f.path);
+    }
+    if let Some(m) = &t.market_report {
+        println!("  market");
+        println!(
+            "    strategy  buyer {}, seller {}",
+            m.buyer_strategy, m.seller_strategy
+        );
+        println!(
+            "    tokens    paid {}, earned {}, clearing price {}/MiB{}",
+            m.spent,
+            m.earned,
+            m.clearing,
+            if m.banned > 0 {
+                format!(", {} banned", m.banned)
+            } else {
+                String::new()
+            }
+        );
+        for p in &m.peers {
+            let opt =
+                |a: Option<crate::wallet::Amount>| a.map_or("-".to_string(), |a| a.to_string());
+            println!(
+                "    {:<22} bid {} award {} earned {} | my bid {} award {} paid {}",
+                p.addr,
+                opt(p.bid),
+                opt(p.awarded),
+                p.earned,
+                opt(p.my_bid),
+                opt(p.my_award),
+                p.paid
+            );
+        }
+        for c in &m.channels {
+            println!(
+                "    channel   {} to {}: paid {}, acknowledged {}",
+                c.channel.as_deref().unwrap_or("(opening)"),
+                c.seller,
+                c.paid,
+                c.acked
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

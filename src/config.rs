@@ -20,6 +20,50 @@ pub struct Config {
     pub torrent: TorrentDefaults,
     pub watch: Watch,
     pub log: Log,
+    pub market: Market,
+}
+
+/// `[market]`: the token market (SPEC §4). Off unless the user opts in, so a fresh install is
+/// plain BitTorrent and never needs a ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Market {
+    /// Trade: announce `bt_market`, bid and sell. Needs a reachable ledger.
+    pub enabled: bool,
+    /// Address (HOST:PORT) of the ledger that escrows and settles payment channels.
+    pub ledger: String,
+    /// Buyer strategy and parameters, for every torrent without an override.
+    pub buyer: crate::market::config::BuyerConfig,
+    /// Seller strategy and parameters.
+    pub seller: crate::market::config::SellerConfig,
+    /// Per-torrent overrides, keyed by info hash (40 hex digits): `buyer` and/or `seller`
+    /// tables with only the keys that differ.
+    pub torrent: std::collections::BTreeMap<String, toml::Table>,
+}
+
+impl Default for Market {
+    fn default() -> Self {
+        let m = crate::market::MarketConfig::default();
+        Market {
+            enabled: false,
+            ledger: crate::wallet::cli::DEFAULT_LEDGER.into(),
+            buyer: m.buyer,
+            seller: m.seller,
+            torrent: m.torrent,
+        }
+    }
+}
+
+impl Market {
+    /// The market library's view of this section.
+    pub fn market_config(&self) -> crate::market::MarketConfig {
+        crate::market::MarketConfig {
+            enabled: self.enabled,
+            buyer: self.buyer.clone(),
+            seller: self.seller.clone(),
+            torrent: self.torrent.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,6 +139,7 @@ impl Default for Config {
             torrent: TorrentDefaults::default(),
             watch: Watch::default(),
             log: Log::default(),
+            market: Market::default(),
         }
     }
 }
@@ -178,6 +223,58 @@ level = "info"
 # Write the log to daemon.log in the state directory ($XDG_STATE_HOME/bidtorrent, or the
 # --data-dir). `bidtorrent daemon --log-stderr` also logs to stderr.
 file = true
+
+[market]
+# The token market: bid tokens for upload slots, earn tokens for what you serve. Off by
+# default (plain BitTorrent). When on, the daemon uses the wallet in its data dir and the
+# ledger below; if the ledger cannot be reached it still runs, as plain BitTorrent, and
+# `bidtorrent status` says why. Plain peers are always served.
+enabled = false
+# The ledger (HOST:PORT) that escrows and settles payment channels.
+ledger = "127.0.0.1:7171"
+# Amounts are tokens as strings ("0.05"); prices are tokens per MiB. Change strategies
+# while running with `bidtorrent strategy [ID] [NAME] [--param k=v ...]`.
+
+[market.buyer]
+# How this client bids when it downloads:
+#   "off" (never bid), "fixed" (bid `price`), "auto" (spend `fraction` of the balance over
+#   the bytes still missing), "budget" (spend at most `budget` per download, paced),
+#   "target-rate" (raise or lower the bid to hold `target_rate`, up to `max_price`).
+strategy = "auto"
+price = "0.010000"
+fraction = 0.5
+budget = "1.000000"
+# Bytes/s.
+target_rate = 1048576
+# Ceiling of any computed bid (auto, budget, target-rate).
+max_price = "1.000000"
+
+[market.seller]
+# How this client sells upload slots:
+#   "tit-for-tat" (classic choker, market ignored), "highest-bid" (top bidders, each pays
+#   its bid), "uniform-price" (top bidders, all pay the highest losing bid), "proportional"
+#   (upload shared in proportion to bids), "hybrid" (bid blended with bytes received).
+strategy = "uniform-price"
+# Lowest price accepted.
+reserve_price = "0.001000"
+# Share of slots and upload kept for plain peers and non-bidders, above 0 and at most 1.
+non_market_share = 0.2
+# Upload slots (market + non-market; the optimistic slot comes on top).
+slots = 4
+# Non-market slots one IP address may hold.
+per_ip = 1
+# `hybrid`: weight of the bid against bytes received, 0 to 1.
+hybrid_weight = 0.5
+# Credit window, bytes: delivery may run this far ahead of payment.
+window = 1048576
+# Seconds a buyer over half its window has to pay before it is choked.
+grace_secs = 3
+# Choked-for-debt strikes before a ban.
+ban_strikes = 3
+
+# Per-torrent overrides (only the keys that differ), e.g.
+# [market.torrent.0123456789abcdef0123456789abcdef01234567]
+# buyer = { strategy = "fixed", price = "0.2" }
 "#;
 
 /// A problem with a configuration file, naming the file, the line and the key.
@@ -259,6 +356,30 @@ impl Config {
         if self.download_dir.trim().is_empty() {
             return bad("download_dir", "must not be empty".into());
         }
+        if self.market.ledger.trim().is_empty() {
+            return bad("ledger", "must be an address like 127.0.0.1:7171".into());
+        }
+        if let Err(e) = self.market.market_config().validate() {
+            // Point at the key the message names (or the override's table) when we can.
+            let key = match &e {
+                crate::market::ConfigError::BadValue { key, .. } => key.clone(),
+                crate::market::ConfigError::NonMarketShare(_) => "non_market_share".into(),
+                crate::market::ConfigError::Override { key, .. } => key.clone(),
+                _ => "market".into(),
+            };
+            let (line, column) = find_key(text, &key);
+            let (line, column) = if (line, column) == (1, 1) {
+                find_table(text, &key)
+            } else {
+                (line, column)
+            };
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: format!("[market]: {e}"),
+            });
+        }
         Ok(())
     }
 
@@ -308,6 +429,19 @@ fn find_key(text: &str, key: &str) -> (usize, usize) {
     (1, 1)
 }
 
+/// Line and column of the first table header that mentions `name` (`[market.torrent.<name>]`).
+fn find_table(text: &str, name: &str) -> (usize, usize) {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_start();
+        if t.starts_with('[') && t.contains(name) {
+            return line_col(text, offset + (line.len() - t.len()));
+        }
+        offset += line.len();
+    }
+    (1, 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,6 +473,44 @@ mod tests {
         let e =
             Config::parse("[limits]\ndownload = \"fast\"\n", Path::new("c")).expect_err("bad rate");
         assert!(e.to_string().contains("c:2:"), "{e}");
+    }
+
+    #[test]
+    fn market_section() {
+        let cfg = Config::parse(
+            "[market]\nenabled = true\nledger = \"127.0.0.1:9000\"\n[market.buyer]\nstrategy = \"fixed\"\nprice = \"0.2\"\n",
+            Path::new("c"),
+        )
+        .expect("parses");
+        assert!(cfg.market.enabled);
+        assert_eq!(cfg.market.ledger, "127.0.0.1:9000");
+        assert_eq!(
+            cfg.market.buyer.strategy,
+            crate::market::config::BuyerStrategy::Fixed
+        );
+        let e = Config::parse(
+            "[market]\nenabled = true\n\n[market.seller]\nstrategy = \"foo\"\n",
+            Path::new("c"),
+        )
+        .expect_err("bad strategy");
+        let msg = e.to_string();
+        assert!(msg.starts_with("c:5:"), "{msg}");
+        assert!(msg.contains("unknown seller strategy \"foo\""), "{msg}");
+        let e = Config::parse("[market]\nbogus = 1\n", Path::new("c")).expect_err("unknown");
+        assert!(e.to_string().starts_with("c:2:"), "{e}");
+        let e = Config::parse(
+            "[market.seller]\nslots = 4\nnon_market_share = 0.0\n",
+            Path::new("c"),
+        )
+        .expect_err("zero share");
+        assert!(e.to_string().starts_with("c:3:"), "{e}");
+        let e = Config::parse(
+            "[market.torrent.abcd]\nbuyer = { price = \"x\" }\n",
+            Path::new("c"),
+        )
+        .expect_err("bad override");
+        assert!(e.to_string().starts_with("c:1:"), "{e}");
+        assert!(e.to_string().contains("abcd"), "{e}");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use clap::Args;
 use crate::cli::GlobalArgs;
 use crate::config::Config;
 use crate::engine::session::{Session, SessionConfig};
-use crate::rpc::server::{Controller, ControllerConfig, serve, until_true};
+use crate::rpc::server::{Controller, ControllerConfig, MarketSetup, serve, until_true};
 use crate::rpc::state;
 
 #[derive(Debug, Args)]
@@ -87,6 +87,11 @@ async fn serve_until_stopped(
         upload_limit: cfg.limits.upload.0,
     })
     .await?;
+    // The market's extension must be on the session before any torrent is restored.
+    let market = start_market(&cfg, &data_dir).await;
+    if let Some(m) = &market.market {
+        session.register_extension(m.factory());
+    }
     let download_dir = cfg.download_dir();
     let download_dir = std::path::absolute(&download_dir).unwrap_or(download_dir);
     let ctl = Controller::new(
@@ -101,6 +106,7 @@ async fn serve_until_stopped(
                 .then(|| Duration::from_secs(cfg.torrent.tracker_interval)),
         },
     );
+    ctl.set_market(market);
     for problem in ctl.restore(saved).await {
         tracing::error!("could not restore {problem}");
     }
@@ -134,6 +140,60 @@ async fn serve_until_stopped(
     ctl.finish().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the wallet and joins the ledger when `[market] enabled`. Never fails the daemon: a
+/// wallet or ledger problem is logged as a warning and reported by `status` as
+/// `unavailable: <reason>`, and the daemon serves plain BitTorrent.
+async fn start_market(cfg: &Config, data_dir: &Path) -> MarketSetup {
+    let mut setup = MarketSetup {
+        enabled: cfg.market.enabled,
+        ..MarketSetup::default()
+    };
+    if !cfg.market.enabled {
+        return setup;
+    }
+    let dir = data_dir.join("wallet");
+    let wallet = match crate::wallet::Wallet::open(&dir) {
+        Ok(w) => Arc::new(w),
+        Err(e) => {
+            let why = format!("cannot open the wallet in {}: {e}", dir.display());
+            tracing::warn!("market unavailable, running as plain BitTorrent: {why}");
+            setup.unavailable = Some(why);
+            return setup;
+        }
+    };
+    let ledger = crate::wallet::LedgerClient::new(cfg.market.ledger.clone());
+    setup.wallet = Some(wallet.clone());
+    setup.ledger_addr = cfg.market.ledger.clone();
+    // Bounded: a ledger that accepts but never answers must not hold up the daemon.
+    let joined = tokio::time::timeout(
+        Duration::from_secs(10),
+        crate::market::Market::new(wallet, ledger, cfg.market.market_config()),
+    )
+    .await;
+    match joined {
+        Ok(Ok(m)) => {
+            tracing::info!(
+                "market on: wallet {}, ledger {}, balance {}",
+                m.wallet().public_key(),
+                cfg.market.ledger,
+                m.balance()
+            );
+            setup.market = Some(m);
+        }
+        Ok(Err(e)) => {
+            let why = format!("ledger {}: {e}", cfg.market.ledger);
+            tracing::warn!("market unavailable, running as plain BitTorrent: {why}");
+            setup.unavailable = Some(why);
+        }
+        Err(_) => {
+            let why = format!("ledger {}: no answer within 10 s", cfg.market.ledger);
+            tracing::warn!("market unavailable, running as plain BitTorrent: {why}");
+            setup.unavailable = Some(why);
+        }
+    }
+    setup
 }
 
 async fn shutdown_signal() -> &'static str {

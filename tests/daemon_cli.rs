@@ -171,8 +171,10 @@ fn assert_documented_shape(t: &serde_json::Value) {
     assert_eq!(got, want, "ls --json fields differ from RPC.md");
     for (k, v) in doc {
         let g = &obj[&k];
-        // `error` is documented as string or null.
-        let ok = kind(g) == kind(&v) || (k == "error" && matches!(kind(g), "null" | "string"));
+        // `error` is documented as string or null, `market` as object or null (market off).
+        let ok = kind(g) == kind(&v)
+            || (k == "error" && matches!(kind(g), "null" | "string"))
+            || (k == "market" && matches!(kind(g), "null" | "object"));
         assert!(ok, "{k}: {} in output, {} in RPC.md", kind(g), kind(&v));
     }
 }

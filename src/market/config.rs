@@ -67,7 +67,7 @@ impl<'de> Deserialize<'de> for Tokens {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum BuyerStrategy {
     /// Plain BitTorrent: never bid.
@@ -83,7 +83,7 @@ pub enum BuyerStrategy {
     TargetRate,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum SellerStrategy {
     /// The classic choker; the market is ignored.
@@ -98,6 +98,33 @@ pub enum SellerStrategy {
     Proportional,
     /// Ranked by a blend of bid and bytes received from the peer; pays min(own bid, clearing).
     Hybrid,
+}
+
+pub const BUYER_STRATEGIES: &str = "off, fixed, auto, budget, target-rate";
+pub const SELLER_STRATEGIES: &str = "tit-for-tat, highest-bid, uniform-price, proportional, hybrid";
+
+// Hand-written so a typo in the config file names the role and every valid choice (serde's
+// "unknown variant" message does not say which list it was looking in).
+impl<'de> Deserialize<'de> for BuyerStrategy {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        BuyerStrategy::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown buyer strategy {s:?} (expected one of {BUYER_STRATEGIES})"
+            ))
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for SellerStrategy {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        SellerStrategy::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown seller strategy {s:?} (expected one of {SELLER_STRATEGIES})"
+            ))
+        })
+    }
 }
 
 impl BuyerStrategy {

@@ -242,7 +242,7 @@ pub struct TorrentMarket {
 }
 
 /// One row of [`MarketReport`] per connected market peer.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PeerMarket {
     pub key: usize,
     pub addr: String,
@@ -261,7 +261,7 @@ pub struct PeerMarket {
 }
 
 /// One channel we pay into, for settlement checks.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct BuyChannel {
     pub seller: String,
     pub channel: Option<String>,
@@ -269,7 +269,7 @@ pub struct BuyChannel {
     pub acked: Amount,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct MarketReport {
     pub buyer_strategy: String,
     pub seller_strategy: String,

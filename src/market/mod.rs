@@ -72,6 +72,11 @@ impl Market {
         &self.shared.wallet
     }
 
+    /// The ledger this market trades on.
+    pub fn ledger(&self) -> &LedgerClient {
+        &self.shared.ledger
+    }
+
     pub fn config(&self) -> MarketConfig {
         extension::lock(&self.shared.config).clone()
     }
@@ -100,6 +105,52 @@ impl Market {
     ) -> Result<Effective, ConfigError> {
         self.shared.set(torrent, name, params)?;
         Ok(self.strategy(torrent))
+    }
+
+    /// What is stored for one torrent: only the settings that differ from the global ones
+    /// (what the daemon persists so a choice survives a restart).
+    pub fn torrent_override(&self, torrent: &InfoHash) -> Option<toml::Table> {
+        extension::lock(&self.shared.config)
+            .torrent
+            .get(&torrent.to_hex())
+            .cloned()
+    }
+
+    /// Puts back a saved override (`None` removes it). All-or-nothing: an override that does
+    /// not validate against the current global settings changes nothing.
+    pub fn set_torrent_override(
+        &self,
+        torrent: &InfoHash,
+        ov: Option<toml::Table>,
+    ) -> Result<(), ConfigError> {
+        let mut cfg = extension::lock(&self.shared.config);
+        let mut next = cfg.clone();
+        match ov {
+            Some(t) => next.torrent.insert(torrent.to_hex(), t),
+            None => next.torrent.remove(&torrent.to_hex()),
+        };
+        next.validate()?;
+        *cfg = next;
+        drop(cfg);
+        self.shared.generation.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Replaces the global strategies (a saved run-time choice). All-or-nothing.
+    pub fn set_global(
+        &self,
+        buyer: config::BuyerConfig,
+        seller: config::SellerConfig,
+    ) -> Result<(), ConfigError> {
+        let mut cfg = extension::lock(&self.shared.config);
+        let mut next = cfg.clone();
+        next.buyer = buyer;
+        next.seller = seller;
+        next.validate()?;
+        *cfg = next;
+        drop(cfg);
+        self.shared.generation.fetch_add(1, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Live market state of a torrent (bids, awards, payments), for the dashboard and reports.

@@ -5,6 +5,8 @@
 //! added within a version (clients ignore unknown fields, the server ignores unknown request
 //! fields); removing or changing the meaning of one bumps the version.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -59,6 +61,26 @@ pub enum Command {
     Reannounce(Targets),
     /// Sets (or, with neither `down` nor `up`, shows) the global limits, or a torrent's.
     Limit(LimitArgs),
+    /// Shows, or with `name`/`params` sets, the market strategies, globally or of a torrent.
+    Strategy(StrategyArgs),
+    /// The live market state of one torrent: bids, awards, payments, channels.
+    Market {
+        torrent: String,
+    },
+    /// The daemon's wallet: balance, channels, recent history (the daemon holds its lock).
+    Wallet {
+        /// Most recent history entries to include (default 20).
+        #[serde(default)]
+        history: Option<usize>,
+        /// Also list the latest payment (certificate + voucher) of every outgoing channel.
+        #[serde(default)]
+        payments: bool,
+    },
+    /// Accepts payments handed over out of band (`bidtorrent wallet payments` of a buyer
+    /// whose last vouchers never reached us, e.g. because the connection ended first).
+    Accept {
+        payments: Vec<crate::wallet::cli::Payment>,
+    },
     /// Turns this connection into an event stream (one `Event` per line).
     Subscribe {
         /// Also send a `stats` event this often (0 = never).
@@ -82,6 +104,52 @@ pub struct AddArgs {
     /// Peers to dial directly, "IP:PORT".
     #[serde(default)]
     pub peers: Vec<String>,
+    /// Market strategy (buyer or seller name) for each added torrent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    /// Strategy parameters for each added torrent (`{"price": "0.2"}`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, serde_json::Value>,
+}
+
+/// `strategy`: neither `name` nor `params` = show.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StrategyArgs {
+    /// A torrent; none = the global strategies.
+    #[serde(default)]
+    pub torrent: Option<String>,
+    /// A buyer or a seller strategy name (the two sets do not overlap).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Parameters: strings, or numbers for convenience (`{"price": "0.05", "slots": 6}`).
+    #[serde(default)]
+    pub params: BTreeMap<String, serde_json::Value>,
+}
+
+/// `result` of `strategy`: what is in force after the change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StrategyInfo {
+    /// "global" or the torrent's id.
+    pub scope: String,
+    pub buyer: crate::market::config::BuyerConfig,
+    pub seller: crate::market::config::SellerConfig,
+}
+
+/// The market columns of a torrent (`list`, `stats`); `null` when the market is off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MarketSummary {
+    /// "buyer" (downloading with a bidding strategy), "seller" (complete, selling slots)
+    /// or "plain" (neither: buyer `off` while downloading, `tit-for-tat` when complete).
+    pub role: String,
+    pub buyer_strategy: String,
+    pub seller_strategy: String,
+    /// Buyer: our highest live bid; seller: the clearing price. Micro-tokens per MiB.
+    pub price: u64,
+    /// Paid to sellers and earned from buyers on this torrent, micro-tokens.
+    pub paid: u64,
+    pub earned: u64,
+    /// Market-capable peers connected.
+    pub peers: usize,
 }
 
 /// Which torrents a command acts on: ids ("3"), info-hash prefixes ("a1b2c3"), or all.
@@ -154,6 +222,46 @@ pub struct Status {
     pub up_limit: u64,
     pub down_rate: f64,
     pub up_rate: f64,
+    /// "off", "on", or "unavailable: <reason>" (enabled, but the wallet or the ledger failed;
+    /// the daemon then runs as plain BitTorrent).
+    pub market: String,
+}
+
+/// `result` of `wallet`. Amounts in micro-tokens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WalletInfo {
+    pub public_key: String,
+    pub ledger: String,
+    /// Balance at the ledger (fetched now when it answers, else the last known).
+    pub balance: u64,
+    /// Whether `balance` was fetched now.
+    pub fresh: bool,
+    /// Σ spent over outgoing channels and Σ earned over incoming ones.
+    pub paid: u64,
+    pub earned: u64,
+    pub redeemed: u64,
+    pub outgoing: Vec<crate::wallet::OutChannel>,
+    pub incoming: Vec<crate::wallet::InChannel>,
+    /// Most recent last.
+    pub history: Vec<crate::wallet::HistoryEntry>,
+    /// With `payments: true`: the latest payment of every outgoing channel that has one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub payments: Vec<crate::wallet::cli::Payment>,
+}
+
+/// One element of the `accept` result's `results`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Accepted {
+    pub channel: String,
+    pub ok: bool,
+    /// What the voucher added (`delta` 0 for one already stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earned: Option<crate::wallet::Earned>,
+    /// Why it was refused: a stable code (`replayed`, `bad_signature`, ...) and a sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// `result` of `limit`.
@@ -194,6 +302,8 @@ pub struct TorrentSummary {
     /// Unix seconds.
     pub added_at: i64,
     pub error: Option<String>,
+    /// Market role, price and tokens; `null` when the market is off.
+    pub market: Option<MarketSummary>,
 }
 
 /// `result` of `info`.
@@ -209,6 +319,8 @@ pub struct TorrentInfo {
     pub files: Vec<FileInfo>,
     /// The .torrent copy the daemon keeps.
     pub torrent_file: String,
+    /// The full market state (as `market`); `null` when the market is off.
+    pub market_report: Option<crate::market::MarketReport>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -13,12 +13,15 @@ use tokio::net::UnixListener;
 use tokio::sync::{Mutex, broadcast, watch};
 
 use super::proto::*;
-use super::state::{self, Record, SavedState};
+use super::state::{self, Record, SavedState, SavedStrategies};
 use crate::engine::metainfo::Metainfo;
 use crate::engine::session::Session;
 use crate::engine::storage::sanitize_component;
 use crate::engine::torrent::{Torrent, TorrentEvent, TorrentOptions};
 use crate::engine::types::InfoHash;
+use crate::market::Market;
+use crate::market::config::{BuyerStrategy, SellerStrategy};
+use crate::wallet::Wallet;
 
 /// What the controller needs from the configuration.
 #[derive(Debug, Clone)]
@@ -31,9 +34,38 @@ pub struct ControllerConfig {
     pub tracker_interval: Option<Duration>,
 }
 
+/// The market as the daemon runs it (SPEC §4). Set once, before the session is restored.
+#[derive(Clone, Default)]
+pub struct MarketSetup {
+    /// `[market] enabled` in the config.
+    pub enabled: bool,
+    /// Trading; `None` when off or unavailable.
+    pub market: Option<Market>,
+    /// Why an enabled market is not trading (wallet or ledger failed); never silent.
+    pub unavailable: Option<String>,
+    /// The wallet, when it could be opened (even if the ledger could not be reached), so
+    /// `wallet` answers; the daemon holds its lock.
+    pub wallet: Option<Arc<Wallet>>,
+    /// `[market] ledger`.
+    pub ledger_addr: String,
+}
+
+impl MarketSetup {
+    /// `off`, `on`, or `unavailable: <reason>` (the `market` field of `status`).
+    pub fn status(&self) -> String {
+        match (&self.market, &self.unavailable) {
+            _ if !self.enabled => "off".into(),
+            (Some(_), _) => "on".into(),
+            (None, Some(why)) => format!("unavailable: {why}"),
+            (None, None) => "unavailable".into(),
+        }
+    }
+}
+
 pub struct Controller {
     pub session: Arc<Session>,
     cfg: ControllerConfig,
+    market: std::sync::RwLock<MarketSetup>,
     /// The session's torrents as persisted; the lock also serialises adds and removes so ids
     /// and the state file stay consistent.
     reg: Mutex<SavedState>,
@@ -106,7 +138,34 @@ impl Controller {
             }),
             events,
             shutdown: watch::channel(false).0,
+            market: std::sync::RwLock::new(MarketSetup::default()),
         })
+    }
+
+    /// Installs the market; call before [`Controller::restore`] so saved strategies are
+    /// re-applied (the market's extension must already be registered on the session).
+    pub fn set_market(&self, m: MarketSetup) {
+        *self.market.write().unwrap_or_else(|p| p.into_inner()) = m;
+    }
+
+    fn market_setup(&self) -> MarketSetup {
+        self.market
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The trading market, or why there is none (for requests that need it).
+    fn market_on(&self) -> Result<Market, String> {
+        let m = self.market_setup();
+        match m.market {
+            Some(market) => Ok(market),
+            None if !m.enabled => Err(
+                "the market is off; set `[market] enabled = true` in the config and restart the daemon"
+                    .into(),
+            ),
+            None => Err(format!("market {}", m.status())),
+        }
     }
 
     /// A receiver that turns true when a client asked the daemon to stop.
@@ -146,7 +205,21 @@ impl Controller {
         reg.next_id = saved.next_id.max(1);
         reg.down_limit = saved.down_limit;
         reg.up_limit = saved.up_limit;
+        reg.market = saved.market.clone();
+        let market = self.market_setup().market;
+        if let (Some(m), Some(g)) = (&market, &saved.market)
+            && let Err(e) = m.set_global(g.buyer.clone(), g.seller.clone())
+        {
+            problems.push(format!("the saved global strategies: {e}"));
+        }
         for rec in saved.torrents {
+            // Before the torrent starts, so it never trades under the wrong strategy.
+            if let (Some(m), Some(ov)) = (&market, &rec.strategy)
+                && let Ok(ih) = InfoHash::from_hex(&rec.info_hash)
+                && let Err(e) = m.set_torrent_override(&ih, Some(ov.clone()))
+            {
+                problems.push(format!("#{} {}: its saved strategy: {e}", rec.id, rec.name));
+            }
             match self.restore_one(&rec).await {
                 Ok(t) => {
                     reg.torrents.push(rec.clone());
@@ -231,11 +304,29 @@ impl Controller {
         sequential: bool,
         peers: &[String],
     ) -> ItemResult {
+        self.add_with(source, dir, paused, sequential, peers, None)
+            .await
+    }
+
+    /// [`Controller::add_one`], also setting the torrent's market strategy (a name and/or
+    /// parameters, already validated) before it starts.
+    async fn add_with(
+        self: &Arc<Self>,
+        source: &str,
+        dir: Option<PathBuf>,
+        paused: bool,
+        sequential: bool,
+        peers: &[String],
+        strategy: Option<&StrategyChoice>,
+    ) -> ItemResult {
         let mut res = ItemResult {
             item: source.to_string(),
             ..ItemResult::default()
         };
-        match self.try_add(source, dir, paused, sequential, peers).await {
+        match self
+            .try_add(source, dir, paused, sequential, peers, strategy)
+            .await
+        {
             Ok((id, ih, name)) => {
                 res.ok = true;
                 res.id = Some(id);
@@ -254,6 +345,7 @@ impl Controller {
         paused: bool,
         sequential: bool,
         peers: &[String],
+        strategy: Option<&StrategyChoice>,
     ) -> Result<(u32, String, String), String> {
         let mut peer_addrs = peers
             .iter()
@@ -285,12 +377,35 @@ impl Controller {
         if let Some(r) = reg.torrents.iter().find(|r| r.info_hash == hex) {
             return Err(format!("already added as #{} ({})", r.id, r.name));
         }
+        // The override goes in before the torrent exists, so it never bids or sells under the
+        // global strategy first; every failure below takes it out again.
+        let market = strategy.and(self.market_setup().market);
+        let mut saved_strategy = None;
+        if let (Some(m), Some(choice)) = (&market, strategy) {
+            m.set_strategy(
+                Some(&meta.info_hash),
+                choice.name.as_deref(),
+                &choice.params,
+            )
+            .map_err(|e| e.to_string())?;
+            saved_strategy = m.torrent_override(&meta.info_hash);
+        }
+        let ih = meta.info_hash;
+        let undo = |m: &Option<Market>| {
+            if let Some(m) = m {
+                let _ = m.set_torrent_override(&ih, None);
+            }
+        };
         let copy = state::torrent_copy_path(&self.cfg.data_dir, &hex);
         let c = copy.clone();
-        tokio::task::spawn_blocking(move || state::write_atomic(&c, &bytes))
+        let written = tokio::task::spawn_blocking(move || state::write_atomic(&c, &bytes))
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            undo(&market);
+            return Err(e);
+        }
         let rec = Record {
             id: reg.next_id,
             info_hash: hex.clone(),
@@ -303,11 +418,13 @@ impl Controller {
             up_limit: 0,
             peers: peer_addrs.iter().map(|a| a.to_string()).collect(),
             added_at: now_unix(),
+            strategy: saved_strategy,
         };
         let t = match self.session.insert(meta, self.options(&rec)).await {
             Ok(t) => t,
             Err(e) => {
                 let _ = std::fs::remove_file(&copy);
+                undo(&market);
                 return Err(e.to_string());
             }
         };
@@ -318,6 +435,7 @@ impl Controller {
             // Not acknowledged unless it survives a restart.
             reg.torrents.retain(|r| r.id != id);
             self.session.remove(&t.info_hash()).await;
+            undo(&market);
             return Err(format!("saving the session: {e}"));
         }
         drop(reg);
@@ -495,7 +613,148 @@ impl Controller {
                 Some(s) => s.error.clone(),
                 None => Some("not loaded (see the daemon's log)".into()),
             },
+            market: self.market_summary(rec, left),
         }
+    }
+
+    /// The market columns of one torrent; `None` when the market is not trading.
+    fn market_summary(&self, rec: &Record, left: u64) -> Option<MarketSummary> {
+        let market = self.market_setup().market?;
+        let ih = InfoHash::from_hex(&rec.info_hash).ok()?;
+        let eff = market.strategy(Some(&ih));
+        let report = market.report(&ih);
+        let buying = left > 0 && eff.buyer.strategy != BuyerStrategy::Off;
+        let selling = left == 0 && eff.seller.strategy != SellerStrategy::TitForTat;
+        let price = match &report {
+            Some(r) if buying => r
+                .peers
+                .iter()
+                .filter_map(|p| p.my_bid)
+                .max()
+                .unwrap_or_default()
+                .micro(),
+            Some(r) => r.clearing.micro(),
+            None => 0,
+        };
+        Some(MarketSummary {
+            role: if buying {
+                "buyer"
+            } else if selling {
+                "seller"
+            } else {
+                "plain"
+            }
+            .into(),
+            buyer_strategy: eff.buyer.strategy.to_string(),
+            seller_strategy: eff.seller.strategy.to_string(),
+            price,
+            paid: report.as_ref().map_or(0, |r| r.spent.micro()),
+            earned: report.as_ref().map_or(0, |r| r.earned.micro()),
+            peers: report.as_ref().map_or(0, |r| r.peers.len()),
+        })
+    }
+
+    /// `strategy`: show, or set and persist, globally or for one torrent.
+    async fn strategy(&self, a: StrategyArgs) -> Result<serde_json::Value, String> {
+        let market = self.market_on()?;
+        let params = params_of(&a.params)?;
+        let rec = match &a.torrent {
+            Some(sel) => Some(self.one(sel).await?),
+            None => None,
+        };
+        let ih = match &rec {
+            Some(r) => Some(InfoHash::from_hex(&r.info_hash).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        let scope = rec
+            .as_ref()
+            .map_or_else(|| "global".to_string(), |r| r.id.to_string());
+        let eff = if a.name.is_none() && params.is_empty() {
+            market.strategy(ih.as_ref())
+        } else {
+            let eff = market
+                .set_strategy(ih.as_ref(), a.name.as_deref(), &params)
+                .map_err(|e| e.to_string())?;
+            match (&rec, &ih) {
+                (Some(r), Some(ih)) => {
+                    let ov = market.torrent_override(ih);
+                    self.update_record(r.id, |r| r.strategy = ov).await?;
+                }
+                _ => {
+                    let mut reg = self.reg.lock().await;
+                    reg.market = Some(SavedStrategies {
+                        buyer: eff.buyer.clone(),
+                        seller: eff.seller.clone(),
+                    });
+                    self.persist(&reg).await?;
+                }
+            }
+            eff
+        };
+        to_value(StrategyInfo {
+            scope,
+            buyer: eff.buyer,
+            seller: eff.seller,
+        })
+    }
+
+    /// `wallet`: read through the daemon, which holds the wallet's lock while it runs.
+    async fn wallet(
+        &self,
+        history: Option<usize>,
+        with_payments: bool,
+    ) -> Result<serde_json::Value, String> {
+        let m = self.market_setup();
+        let Some(wallet) = m.wallet else {
+            return Err(if m.enabled {
+                format!("market {}", m.status())
+            } else {
+                "the market is off, so the daemon does not hold the wallet; use `bidtorrent wallet` while it runs, or enable `[market]`".into()
+            });
+        };
+        let mut fresh = false;
+        if let Some(market) = &m.market {
+            // A slow ledger must not hang the control socket.
+            fresh = matches!(
+                tokio::time::timeout(Duration::from_secs(3), wallet.refresh(market.ledger())).await,
+                Ok(Ok(_))
+            );
+        }
+        let err = |e: crate::wallet::WalletError| e.to_string();
+        let outgoing = wallet.out_channels().map_err(err)?;
+        let incoming = wallet.in_channels().map_err(err)?;
+        let mut hist = wallet.history().map_err(err)?;
+        let mut payments = Vec::new();
+        if with_payments {
+            for c in &outgoing {
+                if let Some(voucher) = wallet
+                    .current_voucher(&c.certificate.channel)
+                    .map_err(err)?
+                {
+                    payments.push(crate::wallet::cli::Payment {
+                        certificate: c.certificate.clone(),
+                        voucher,
+                    });
+                }
+            }
+        }
+        let keep = history.unwrap_or(20);
+        if hist.len() > keep {
+            hist.drain(..hist.len() - keep);
+        }
+        to_value(WalletInfo {
+            public_key: wallet.public_key().to_string(),
+            ledger: m.ledger_addr.clone(),
+            balance: wallet.balance().map_err(err)?.micro(),
+            fresh,
+            paid: outgoing.iter().map(|c| c.spent.micro()).sum(),
+            earned: incoming.iter().map(|c| c.earned().micro()).sum(),
+            redeemed: incoming.iter().map(|c| c.redeemed.micro()).sum(),
+            outgoing,
+            incoming,
+            history: hist,
+            payments,
+        })
     }
 
     pub async fn list(&self) -> Vec<TorrentSummary> {
@@ -530,14 +789,42 @@ impl Controller {
                     up_limit: self.session.ctx.global_up.rate(),
                     down_rate: list.iter().map(|t| t.down_rate).sum(),
                     up_rate: list.iter().map(|t| t.up_rate).sum(),
+                    market: self.market_setup().status(),
                 })
             }
             Command::Add(a) => {
                 let dir = a.dir.map(PathBuf::from);
+                // A bad strategy or parameter is the same mistake for every item: refuse the
+                // request before anything is added.
+                let choice = if a.strategy.is_some() || !a.params.is_empty() {
+                    let market = self.market_on()?;
+                    let choice = StrategyChoice {
+                        name: a.strategy.clone(),
+                        params: params_of(&a.params)?,
+                    };
+                    let mut probe = market.config();
+                    probe
+                        .set(
+                            Some(&"0".repeat(40)),
+                            choice.name.as_deref(),
+                            &choice.params,
+                        )
+                        .map_err(|e| e.to_string())?;
+                    Some(choice)
+                } else {
+                    None
+                };
                 let mut results = Vec::with_capacity(a.sources.len());
                 for src in &a.sources {
                     let r = self
-                        .add_one(src, dir.clone(), a.paused, a.sequential, &a.peers)
+                        .add_with(
+                            src,
+                            dir.clone(),
+                            a.paused,
+                            a.sequential,
+                            &a.peers,
+                            choice.as_ref(),
+                        )
                         .await;
                     if let Some(m) = r.message.as_ref().filter(|_| !r.ok) {
                         tracing::warn!("add {src}: {m}");
@@ -569,6 +856,10 @@ impl Controller {
                     trackers: t.meta.announce_tiers.clone(),
                     files,
                     torrent_file: rec.torrent_file.display().to_string(),
+                    market_report: self
+                        .market_setup()
+                        .market
+                        .and_then(|m| m.report(&t.info_hash())),
                 })
             }
             Command::Peers { torrent } => {
@@ -657,6 +948,45 @@ impl Controller {
                 .await,
             ),
             Command::Limit(l) => self.limit(l).await,
+            Command::Strategy(a) => self.strategy(a).await,
+            Command::Market { torrent } => {
+                let market = self.market_on()?;
+                let rec = self.one(&torrent).await?;
+                let t = self.torrent_of(&rec)?;
+                let report = market
+                    .report(&t.info_hash())
+                    .ok_or_else(|| format!("#{}: no market state yet", rec.id))?;
+                to_value(report)
+            }
+            Command::Wallet { history, payments } => self.wallet(history, payments).await,
+            Command::Accept { payments } => {
+                let wallet = self
+                    .market_setup()
+                    .wallet
+                    .ok_or_else(|| "the daemon holds no wallet (the market is off)".to_string())?;
+                let results: Vec<Accepted> = payments
+                    .iter()
+                    .map(
+                        |p| match wallet.accept_voucher(&p.voucher, &p.certificate) {
+                            Ok(e) => Accepted {
+                                channel: p.certificate.channel.to_string(),
+                                ok: true,
+                                earned: Some(e),
+                                refused: None,
+                                message: None,
+                            },
+                            Err(r) => Accepted {
+                                channel: p.certificate.channel.to_string(),
+                                ok: false,
+                                earned: None,
+                                refused: Some(r.code().to_string()),
+                                message: Some(r.to_string()),
+                            },
+                        },
+                    )
+                    .collect();
+                Ok(serde_json::json!({ "results": results }))
+            }
             Command::Subscribe { .. } => Err("subscribe is handled by the connection".into()),
             Command::Shutdown => {
                 let _ = self.shutdown.send(true);
@@ -675,6 +1005,10 @@ impl Controller {
             self.persist(&reg).await?;
         }
         let _ = std::fs::remove_file(&rec.torrent_file);
+        // Forget its strategy too, so adding it again starts from the global one.
+        if let Some(m) = self.market_setup().market {
+            let _ = m.set_torrent_override(&ih, None);
+        }
         let note = if delete_data {
             match self.session.remove_and_delete(&ih).await {
                 Ok(_) => Some("data deleted".to_string()),
@@ -756,6 +1090,28 @@ impl Controller {
 /// an await (it is not `Send`).
 pub async fn until_true(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await.map(|_| ());
+}
+
+/// A strategy name and parameters given with `add`.
+pub struct StrategyChoice {
+    pub name: Option<String>,
+    pub params: Vec<(String, String)>,
+}
+
+/// Parameters as the market takes them: strings, from JSON strings, numbers or booleans.
+fn params_of(
+    p: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> Result<Vec<(String, String)>, String> {
+    p.iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => Ok((k.clone(), s.clone())),
+            serde_json::Value::Number(n) => Ok((k.clone(), n.to_string())),
+            serde_json::Value::Bool(b) => Ok((k.clone(), b.to_string())),
+            other => Err(format!(
+                "param '{k}': expected a string or a number, not {other}"
+            )),
+        })
+        .collect()
 }
 
 fn to_value<T: Serialize>(v: T) -> Result<serde_json::Value, String> {
@@ -974,6 +1330,7 @@ mod tests {
                     up_limit: 0,
                     peers: vec![],
                     added_at: 0,
+                    strategy: None,
                 })
                 .collect(),
             ..SavedState::default()

@@ -21,7 +21,17 @@ pub struct SavedState {
     pub down_limit: Option<u64>,
     #[serde(default)]
     pub up_limit: Option<u64>,
+    /// Global market strategies set at run time with `strategy`; override the config's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market: Option<SavedStrategies>,
     pub torrents: Vec<Record>,
+}
+
+/// The global buyer and seller settings chosen at run time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedStrategies {
+    pub buyer: crate::market::config::BuyerConfig,
+    pub seller: crate::market::config::SellerConfig,
 }
 
 /// One torrent of the session.
@@ -42,6 +52,10 @@ pub struct Record {
     #[serde(default)]
     pub peers: Vec<String>,
     pub added_at: i64,
+    /// The torrent's market override (only what differs from the global strategies), set
+    /// with `add --strategy` or `strategy ID ...`; re-applied on restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<toml::Table>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +166,7 @@ mod tests {
             next_id: 3,
             down_limit: Some(5),
             up_limit: None,
+            market: None,
             torrents: vec![Record {
                 id: 2,
                 info_hash: "00".repeat(20),
@@ -164,6 +179,10 @@ mod tests {
                 up_limit: 7,
                 peers: vec![],
                 added_at: 1,
+                strategy: Some(
+                    toml::from_str("buyer = { strategy = \"fixed\", price = \"0.2\" }")
+                        .expect("toml"),
+                ),
             }],
         };
         save(&p, &st).expect("save");

@@ -79,8 +79,12 @@ pub enum WalletCommand {
         #[arg(long, default_value_t = 0, value_name = "MS")]
         interval_ms: u64,
     },
-    /// Accept payments from a buyer: a file written by `wallet pay`, or `-` for stdin
+    /// Accept payments from a buyer: a file written by `wallet pay` or `wallet payments`, or
+    /// `-` for stdin
     Accept { file: PathBuf },
+    /// Print the latest payment of every outgoing channel, one JSON line each (as `wallet pay`
+    /// writes them): settles with a seller that missed the last vouchers (`wallet accept`)
+    Payments,
 }
 
 #[derive(Debug, Args)]
@@ -131,7 +135,7 @@ pub enum LedgerCommand {
 }
 
 /// What `wallet pay` emits and `wallet accept` reads: one JSON object per line.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Payment {
     pub certificate: ChannelCertificate,
     pub voucher: Voucher,
@@ -170,8 +174,17 @@ fn time_str(t: u64) -> String {
 pub fn run_wallet(global: &GlobalArgs, args: WalletArgs) -> anyhow::Result<ExitCode> {
     owner_only_umask();
     let dir = global.data_dir()?.join("wallet");
-    let wallet = Wallet::open(&dir)
-        .with_context(|| format!("cannot open the wallet in {}", dir.display()))?;
+    let wallet = match Wallet::open(&dir) {
+        Ok(w) => w,
+        Err(e) => {
+            // A running daemon with the market on holds the wallet's lock: read through it.
+            if let Some(code) = through_daemon(global, &args)? {
+                return Ok(code);
+            }
+            return Err(anyhow::Error::new(e)
+                .context(format!("cannot open the wallet in {}", dir.display())));
+        }
+    };
     let addr = match &args.ledger {
         Some(a) => a.clone(),
         None => wallet
@@ -332,8 +345,183 @@ pub fn run_wallet(global: &GlobalArgs, args: WalletArgs) -> anyhow::Result<ExitC
             }
         }
         WalletCommand::Accept { file } => return accept(&wallet, &client, &rt, &file, json),
+        WalletCommand::Payments => {
+            for c in wallet.out_channels()? {
+                if let Some(voucher) = wallet.current_voucher(&c.certificate.channel)? {
+                    print_json(&Payment {
+                        certificate: c.certificate,
+                        voucher,
+                    })?;
+                }
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `wallet [show|address|history]` answered by the daemon that holds the wallet. `None` when
+/// no daemon answers (the caller reports the wallet error).
+fn through_daemon(global: &GlobalArgs, args: &WalletArgs) -> anyhow::Result<Option<ExitCode>> {
+    let Ok(socket) = global.socket_path() else {
+        return Ok(None);
+    };
+    let Ok(mut client) = crate::rpc::Client::connect(&socket) else {
+        return Ok(None);
+    };
+    let history = matches!(args.command, Some(WalletCommand::History)).then_some(usize::MAX);
+    let payments = matches!(args.command, Some(WalletCommand::Payments));
+    if let Some(WalletCommand::Accept { file }) = &args.command {
+        return accept_through_daemon(&mut client, file, args.json).map(Some);
+    }
+    let info: crate::rpc::proto::WalletInfo = match &args.command {
+        None
+        | Some(WalletCommand::Show { .. })
+        | Some(WalletCommand::Address)
+        | Some(WalletCommand::Payments)
+        | Some(WalletCommand::History) => client
+            .call(crate::rpc::proto::Command::Wallet { history, payments })
+            .context("the daemon holds the wallet")?,
+        Some(_) => bail!(
+            "the daemon on {} holds the wallet; `wallet show`, `address`, `history`, \
+             `payments` and `accept` go through it, other wallet commands need it stopped",
+            socket.display()
+        ),
+    };
+    match &args.command {
+        Some(WalletCommand::Address) if args.json => {
+            print_json(&serde_json::json!({ "public_key": info.public_key }))?
+        }
+        Some(WalletCommand::Address) => println!("{}", info.public_key),
+        Some(WalletCommand::History) if args.json => print_json(&info.history)?,
+        Some(WalletCommand::Payments) => {
+            for p in &info.payments {
+                print_json(p)?;
+            }
+        }
+        Some(WalletCommand::History) => {
+            for e in &info.history {
+                println!(
+                    "{:>6}  {}  {:<15} {:>20}  channel {}  total {}",
+                    e.id,
+                    e.time,
+                    format!("{:?}", e.kind).to_lowercase(),
+                    e.amount,
+                    e.channel,
+                    e.total
+                );
+            }
+        }
+        _ if args.json => print_json(&info)?,
+        _ => {
+            println!("address  {} (through the daemon)", info.public_key);
+            println!(
+                "ledger   {}\nbalance  {}{}",
+                info.ledger,
+                Amount(info.balance),
+                if info.fresh { "" } else { " (last known)" }
+            );
+            println!(
+                "tokens   paid {}, earned {}, redeemed {}",
+                Amount(info.paid),
+                Amount(info.earned),
+                Amount(info.redeemed)
+            );
+            for c in &info.outgoing {
+                println!(
+                    "  out {}  to {}  spent {} of {}  {:?}",
+                    c.certificate.channel,
+                    c.certificate.seller,
+                    c.spent,
+                    c.certificate.cap,
+                    c.state
+                );
+            }
+            for c in &info.incoming {
+                println!(
+                    "  in  {}  from {}  earned {}  redeemed {}  {:?}",
+                    c.certificate.channel,
+                    c.certificate.buyer,
+                    c.earned(),
+                    c.redeemed,
+                    c.state
+                );
+            }
+        }
+    }
+    Ok(Some(ExitCode::SUCCESS))
+}
+
+/// `wallet accept` through the daemon that holds the wallet.
+fn accept_through_daemon(
+    client: &mut crate::rpc::Client,
+    file: &Path,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let text = read_payments(file)?;
+    let mut payments = Vec::new();
+    let mut refused = 0;
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        match serde_json::from_str::<Payment>(line) {
+            Ok(p) => payments.push(p),
+            Err(e) => {
+                refused += 1;
+                let what = format!("{}:{}", file.display(), n + 1);
+                report_refusal(json, &what, "malformed", &format!("not a payment: {e}"));
+            }
+        }
+    }
+    #[derive(Deserialize)]
+    struct Results {
+        results: Vec<crate::rpc::proto::Accepted>,
+    }
+    let r: Results = client.call(crate::rpc::proto::Command::Accept { payments })?;
+    for a in r.results {
+        match (&a.earned, a.ok) {
+            (Some(e), true) if json => print_json(e)?,
+            (Some(e), true) if e.duplicate => {
+                println!(
+                    "channel {}: voucher seq {} already stored",
+                    e.channel, e.seq
+                )
+            }
+            (Some(e), true) => println!(
+                "channel {}: earned {} (seq {}, total {})",
+                e.channel, e.delta, e.seq, e.cumulative
+            ),
+            _ => {
+                refused += 1;
+                report_refusal(
+                    json,
+                    &format!("channel {}", a.channel),
+                    a.refused.as_deref().unwrap_or("refused"),
+                    a.message.as_deref().unwrap_or("refused"),
+                );
+            }
+        }
+    }
+    Ok(if refused == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn read_payments(file: &Path) -> anyhow::Result<String> {
+    if file.as_os_str() == "-" {
+        let mut s = String::new();
+        for line in std::io::stdin().lock().lines() {
+            s.push_str(&line?);
+            s.push('\n');
+        }
+        Ok(s)
+    } else {
+        std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read payment file {}", file.display()))
+    }
 }
 
 fn show(wallet: &Wallet, json: bool) -> anyhow::Result<()> {
@@ -404,17 +592,7 @@ fn accept(
     file: &Path,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let text = if file.as_os_str() == "-" {
-        let mut s = String::new();
-        for line in std::io::stdin().lock().lines() {
-            s.push_str(&line?);
-            s.push('\n');
-        }
-        s
-    } else {
-        std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read payment file {}", file.display()))?
-    };
+    let text = read_payments(file)?;
     let mut refused = 0;
     for (n, line) in text
         .lines()

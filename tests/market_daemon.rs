@@ -1,0 +1,448 @@
+//! The market through the daemon and the CLI, with the real binary: a real `ledger serve`,
+//! two daemons with `[market] enabled = true` (a rate-limited seeder and a leecher bidding
+//! with `add --strategy fixed --param price=…`), strategies read and changed while running,
+//! tokens paid = tokens earned read through `wallet --json`, strategies surviving a restart,
+//! and a daemon whose ledger is down still serving plain BitTorrent and saying why.
+
+mod engine_util;
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use engine_util::*;
+use serde_json::Value;
+
+struct Daemon {
+    child: Child,
+    data: PathBuf,
+    socket: PathBuf,
+    config: PathBuf,
+}
+
+impl Daemon {
+    fn start(dir: &Path, config: &str) -> Daemon {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        let cfg = dir.join("config.toml");
+        std::fs::write(&cfg, config).expect("config");
+        Daemon::spawn(dir.join("state"), dir.join("ctl.sock"), cfg)
+    }
+
+    fn spawn(data: PathBuf, socket: PathBuf, config: PathBuf) -> Daemon {
+        let child = Command::new(BIN)
+            .args(["--data-dir", s(&data), "--socket", s(&socket)])
+            .args(["--config", s(&config), "daemon", "--listen", "127.0.0.1:0"])
+            .env_remove("BIDTORRENT_LEDGER")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn daemon");
+        let mut d = Daemon {
+            child,
+            data,
+            socket,
+            config,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::os::unix::net::UnixStream::connect(&d.socket).is_err() {
+            if let Ok(Some(st)) = d.child.try_wait() {
+                panic!("daemon exited early: {st}");
+            }
+            assert!(Instant::now() < deadline, "daemon did not open its socket");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        d
+    }
+
+    fn cli(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(["--data-dir", s(&self.data), "--socket", s(&self.socket)])
+            .args(args)
+            .env_remove("BIDTORRENT_LEDGER")
+            .stdin(Stdio::null())
+            .output()
+            .expect("spawn client")
+    }
+
+    fn cli_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(BIN)
+            .args(["--data-dir", s(&self.data), "--socket", s(&self.socket)])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn client");
+        let mut w = child.stdin.take().expect("stdin");
+        w.write_all(input).expect("write stdin");
+        drop(w);
+        child.wait_with_output().expect("client output")
+    }
+
+    /// Runs a command that must succeed and print JSON.
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.cli(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    }
+
+    fn port(&self) -> u64 {
+        self.json(&["status", "--json"])["listen_port"]
+            .as_u64()
+            .expect("port")
+    }
+
+    /// Waits until torrent #1 is seeding.
+    fn wait_seeding(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let ls = self.json(&["ls", "--json"]);
+            if ls[0]["phase"] == "seeding" {
+                return;
+            }
+            assert!(Instant::now() < deadline, "not complete: {ls}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn terminate(&mut self) {
+        // SAFETY: kill(2) on our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !matches!(self.child.try_wait(), Ok(Some(_))) {
+            assert!(Instant::now() < deadline, "daemon ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+struct Ledger {
+    child: Child,
+    addr: SocketAddr,
+    db: PathBuf,
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_ledger(db: &Path) -> Ledger {
+    let mut child = Command::new(BIN)
+        .args([
+            "ledger",
+            "serve",
+            "--json",
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+        ])
+        .arg(db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn ledger");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ledger line");
+    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+    let addr: SocketAddr = v["addr"].as_str().expect("addr").parse().expect("addr");
+    let t = Instant::now();
+    while TcpStream::connect(addr).is_err() {
+        assert!(t.elapsed() < Duration::from_secs(5), "ledger not listening");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ledger {
+        child,
+        addr,
+        db: db.to_path_buf(),
+    }
+}
+
+/// The wallet's public key, created now (before its daemon takes the wallet's lock).
+fn wallet_address(dir: &Path) -> String {
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir.join("state"))
+        .args(["wallet", "address", "--json"])
+        .env_remove("BIDTORRENT_LEDGER")
+        .output()
+        .expect("wallet address");
+    assert!(out.status.success(), "wallet address: {}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    v["public_key"].as_str().expect("key").to_string()
+}
+
+fn mint(l: &Ledger, account: &str, tokens: &str) {
+    let out = Command::new(BIN)
+        .args(["ledger", "mint", "--json", "--ledger", &l.addr.to_string()])
+        .arg("--db")
+        .arg(&l.db)
+        .args([account, tokens])
+        .output()
+        .expect("mint");
+    assert!(out.status.success(), "mint: {}", stderr(&out));
+}
+
+fn market_config(ledger: &str, extra: &str) -> String {
+    format!("[market]\nenabled = true\nledger = \"{ledger}\"\n{extra}")
+}
+
+/// A port nothing listens on.
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+#[test]
+fn strategies_and_payments_through_the_daemon() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ledger = start_ledger(&tmp.path().join("ledger"));
+    let laddr = ledger.addr.to_string();
+    let (sdir, ldir) = (tmp.path().join("seeder"), tmp.path().join("leecher"));
+    let _seller_key = wallet_address(&sdir);
+    let buyer_key = wallet_address(&ldir);
+    mint(&ledger, &buyer_key, "50");
+    let torrent = make_torrent(
+        tmp.path(),
+        "payload.bin",
+        &[("payload.bin", 3 << 20)],
+        65536,
+    );
+
+    // The seeder's upload is the bottleneck.
+    let seeder = Daemon::start(
+        &sdir,
+        &format!(
+            "[limits]\nupload = \"384K\"\n{}",
+            market_config(&laddr, "[market.seller]\nnon_market_share = 0.1\n")
+        ),
+    );
+    let st = seeder.json(&["status", "--json"]);
+    assert_eq!(st["market"], "on", "{st}");
+    seeder.json(&[
+        "add",
+        s(&torrent),
+        "--dir",
+        s(&tmp.path().join("src")),
+        "--json",
+    ]);
+    seeder.wait_seeding(Duration::from_secs(20));
+    let peer = format!("127.0.0.1:{}", seeder.port());
+
+    // The leecher bids on this torrent only; globally it does not.
+    let mut leecher = Daemon::start(
+        &ldir,
+        &market_config(&laddr, "[market.buyer]\nstrategy = \"off\"\n"),
+    );
+    let added = leecher.json(&[
+        "add",
+        s(&torrent),
+        "--dir",
+        s(&ldir.join("dl")),
+        "--peer",
+        &peer,
+        "--strategy",
+        "fixed",
+        "--param",
+        "price=0.2",
+        "--json",
+    ]);
+    assert_eq!(added["results"][0]["ok"], true, "{added}");
+    let mine = leecher.json(&["strategy", "1", "--json"]);
+    assert_eq!(mine["scope"], "1");
+    assert_eq!(mine["buyer"]["strategy"], "fixed", "{mine}");
+    assert_eq!(mine["buyer"]["price"], "0.200000", "{mine}");
+    let global = leecher.json(&["strategy", "--json"]);
+    assert_eq!(global["buyer"]["strategy"], "off", "{global}");
+
+    // Switch the seller while it runs: shows in `strategy` and in the market report.
+    let set = seeder.json(&["strategy", "1", "proportional", "--json"]);
+    assert_eq!(set["seller"]["strategy"], "proportional", "{set}");
+    let shown = seeder.json(&["strategy", "1", "--json"]);
+    assert_eq!(shown["seller"]["strategy"], "proportional", "{shown}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let info = seeder.json(&["info", "1", "--json"]);
+        if info["market_report"]["seller_strategy"] == "proportional" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "report: {info}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Mistakes name what is wrong and change nothing.
+    let bad = seeder.cli(&["strategy", "1", "foo"]);
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("unknown strategy \"foo\""),
+        "{}",
+        stderr(&bad)
+    );
+    let bad = seeder.cli(&["strategy", "--param", "price=abc"]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("price"), "{}", stderr(&bad));
+    let bad = leecher.cli(&["add", s(&torrent), "--strategy", "fast"]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("\"fast\""), "{}", stderr(&bad));
+
+    leecher.wait_seeding(Duration::from_secs(40));
+    let ls = leecher.json(&["ls", "--json"]);
+    assert!(ls[0]["market"].is_object(), "{ls}");
+    let human = leecher.cli(&["ls"]);
+    assert!(String::from_utf8_lossy(&human.stdout).contains("ROLE"));
+
+    // Settlement: every token the buyer signed over is a token the seller holds. Vouchers
+    // for the last pieces can miss the seller when the two seeds hang up on each other at
+    // completion; the buyer then hands them over out of band (`wallet payments` → `wallet
+    // accept`), through both daemons, which hold the wallets.
+    let totals = || {
+        let b = leecher.json(&["wallet", "--json"]);
+        let s = seeder.json(&["wallet", "--json"]);
+        (
+            b["paid"].as_u64().expect("paid"),
+            s["earned"].as_u64().expect("earned"),
+        )
+    };
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let (mut paid, mut earned) = totals();
+    while paid != earned && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        (paid, earned) = totals();
+    }
+    assert!(paid > 0, "the leecher paid nothing");
+    eprintln!("in band: paid {paid}, earned {earned}");
+    let payments = leecher.cli(&["wallet", "payments"]);
+    assert!(payments.status.success(), "{}", stderr(&payments));
+    let accepted = seeder.cli_stdin(&["wallet", "accept", "-"], &payments.stdout);
+    assert!(accepted.status.success(), "{}", stderr(&accepted));
+    let (paid, earned) = totals();
+    assert_eq!(paid, earned, "paid by the buyer != earned by the seller");
+    let info = seeder.json(&["info", "1", "--json"]);
+    assert_eq!(info["market_report"]["seller_strategy"], "proportional");
+
+    // Per-torrent and global choices survive a restart.
+    let g = leecher.json(&["strategy", "budget", "--param", "budget=2", "--json"]);
+    assert_eq!(g["scope"], "global");
+    assert_eq!(g["buyer"]["strategy"], "budget", "{g}");
+    leecher.terminate();
+    let (data, socket, config) = (
+        leecher.data.clone(),
+        leecher.socket.clone(),
+        leecher.config.clone(),
+    );
+    drop(leecher);
+    let leecher = Daemon::spawn(data, socket, config);
+    let mine = leecher.json(&["strategy", "1", "--json"]);
+    assert_eq!(mine["buyer"]["strategy"], "fixed", "{mine}");
+    assert_eq!(mine["buyer"]["price"], "0.200000", "{mine}");
+    let g = leecher.json(&["strategy", "--json"]);
+    assert_eq!(g["buyer"]["strategy"], "budget", "{g}");
+    assert_eq!(g["buyer"]["budget"], "2.000000", "{g}");
+}
+
+#[test]
+fn ledger_down_means_plain_bittorrent_and_says_so() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let torrent = make_torrent(tmp.path(), "plain.bin", &[("plain.bin", 1 << 20)], 65536);
+    let seeder = Daemon::start(&tmp.path().join("seeder"), "");
+    seeder.json(&[
+        "add",
+        s(&torrent),
+        "--dir",
+        s(&tmp.path().join("src")),
+        "--json",
+    ]);
+    seeder.wait_seeding(Duration::from_secs(20));
+    let peer = format!("127.0.0.1:{}", seeder.port());
+
+    let down = format!("127.0.0.1:{}", closed_port());
+    let ldir = tmp.path().join("leecher");
+    let leecher = Daemon::start(&ldir, &market_config(&down, ""));
+    let st = leecher.json(&["status", "--json"]);
+    let market = st["market"].as_str().expect("market");
+    assert!(market.starts_with("unavailable: "), "{st}");
+    assert!(market.contains(&down), "{st}");
+    let human = leecher.cli(&["status"]);
+    assert!(
+        String::from_utf8_lossy(&human.stdout).contains("market unavailable"),
+        "{}",
+        String::from_utf8_lossy(&human.stdout)
+    );
+    let bad = leecher.cli(&["strategy"]);
+    assert!(
+        stderr(&bad).contains("market unavailable"),
+        "{}",
+        stderr(&bad)
+    );
+
+    leecher.json(&[
+        "add",
+        s(&torrent),
+        "--dir",
+        s(&ldir.join("dl")),
+        "--peer",
+        &peer,
+        "--json",
+    ]);
+    leecher.wait_seeding(Duration::from_secs(30));
+    assert_same_tree(
+        &tmp.path().join("src").join("plain.bin"),
+        &ldir.join("dl").join("plain.bin"),
+    );
+}
+
+#[test]
+fn config_check_names_a_bad_strategy_and_its_line() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cfg = tmp.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[market]\nenabled = true\n\n[market.buyer]\nstrategy = \"cheap\"\n",
+    )
+    .expect("write");
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["config", "check"])
+        .output()
+        .expect("config check");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("config.toml:5:"), "{err}");
+    assert!(err.contains("unknown buyer strategy \"cheap\""), "{err}");
+    assert!(err.contains("target-rate"), "{err}");
+    std::fs::write(
+        &cfg,
+        "[market]\nenabled = true\n[market.seller]\nslots = 0\n",
+    )
+    .expect("w");
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["config", "check"])
+        .output()
+        .expect("config check");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("config.toml:4:"), "{}", stderr(&out));
+}
