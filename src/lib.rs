@@ -4,4 +4,5 @@ pub mod bencode;
 pub mod cli;
 pub mod cli_oneshot;
 pub mod engine;
+pub mod tui;
 pub mod wallet;
