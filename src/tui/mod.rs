@@ -8,6 +8,7 @@
 
 pub mod action;
 pub mod app;
+pub mod fixture;
 pub mod keymap;
 pub mod source;
 pub mod standalone;
@@ -80,8 +81,9 @@ struct TuiSection {
     #[serde(default)]
     mouse: bool,
     refresh_ms: Option<u64>,
+    /// Checked for shape here; read again with spans for line numbers.
     #[serde(default)]
-    keys: BTreeMap<String, toml::Spanned<toml::Value>>,
+    keys: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Debug, Default)]
@@ -161,9 +163,13 @@ pub fn parse_config(label: &str, text: &str) -> TuiConfig {
         #[serde(default)]
         keys: BTreeMap<String, toml::Spanned<toml::Value>>,
     }
-    let keys = toml::from_str::<KeysOnly>(text)
-        .map(|k| k.tui.keys)
-        .unwrap_or(section.keys);
+    let keys = match toml::from_str::<KeysOnly>(text) {
+        Ok(k) => k.tui.keys,
+        Err(_) => {
+            debug_assert!(section.keys.is_empty());
+            BTreeMap::new()
+        }
+    };
     for issue in cfg.keymap.apply_overrides(text, &keys) {
         cfg.warnings
             .push(format!("{label}: {issue}; default keys kept for it"));
@@ -461,6 +467,10 @@ async fn run_effects<S: DataSource>(app: &mut App, source: &mut S, effects: Vec<
     refresh(app, source, false).await;
 }
 
+fn needs_detail(app: &App) -> bool {
+    app.snapshot.detail.as_ref().map(|d| &d.id) != app.focus_id().as_ref()
+}
+
 /// The app loop: the binary runs it on the real terminal, tests on a `TestBackend` with
 /// scripted input, so key-sequence tests exercise exactly this code.
 pub async fn run_loop<B, S>(
@@ -476,6 +486,9 @@ where
     S: DataSource,
 {
     refresh(app, source, true).await;
+    if needs_detail(app) {
+        refresh(app, source, false).await;
+    }
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     ticker.tick().await;
@@ -508,6 +521,11 @@ where
                         Some(Input::Term(ev)) => {
                             let effects = app.handle_event(ev);
                             run_effects(app, source, effects).await;
+                            // A new focus (cursor moved) needs that torrent's detail before
+                            // the next key acts on it.
+                            if needs_detail(app) {
+                                refresh(app, source, false).await;
+                            }
                         }
                     }
                     if app.should_quit {
@@ -518,10 +536,6 @@ where
                         Err(mpsc::error::TryRecvError::Empty) => break,
                         Err(mpsc::error::TryRecvError::Disconnected) => next = None,
                     }
-                }
-                // A new focus (cursor moved) needs that torrent's detail now, not next tick.
-                if app.snapshot.detail.as_ref().map(|d| &d.id) != app.focus_id().as_ref() {
-                    refresh(app, source, false).await;
                 }
                 dirty = true;
             }

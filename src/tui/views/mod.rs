@@ -79,13 +79,17 @@ fn title_bar(f: &mut Frame, app: &App, area: Rect) {
         spans.push(Span::raw(" "));
     }
     let t = &app.snapshot.totals;
-    let right = format!(
-        "↓ {}  ↑ {}  {} torrents ",
-        rate(t.down_rate),
-        rate(t.up_rate),
-        app.snapshot.torrents.len()
-    );
     let used: usize = spans.iter().map(|s| s.width()).sum();
+    let rates = format!("↓ {}  ↑ {} ", rate(t.down_rate), rate(t.up_rate));
+    let count = format!(" {} torrents ", app.snapshot.torrents.len());
+    // The torrent count gives way first on narrow terminals, then the rates.
+    let right = if used + rates.chars().count() + count.chars().count() <= usize::from(area.width) {
+        format!("{rates}{count}")
+    } else if used + rates.chars().count() <= usize::from(area.width) {
+        rates
+    } else {
+        String::new()
+    };
     let pad = usize::from(area.width).saturating_sub(used + right.chars().count());
     spans.push(Span::raw(" ".repeat(pad)));
     spans.push(Span::styled(right, th.accent));
@@ -196,6 +200,22 @@ pub fn rate(r: f64) -> String {
         "0 B/s".into()
     } else {
         format!("{}/s", bytes(r as u64))
+    }
+}
+
+/// Rates in at most 9 columns for narrow tables: `924.9K/s`, `1.6M/s`.
+pub fn short_rate(r: f64) -> String {
+    let mut v = r.max(0.0);
+    let mut u = 0;
+    while v >= 1000.0 && u < 4 {
+        v /= 1024.0;
+        u += 1;
+    }
+    let unit = ["B", "K", "M", "G", "T"][u];
+    if u == 0 {
+        format!("{v:.0}{unit}/s")
+    } else {
+        format!("{v:.1}{unit}/s")
     }
 }
 

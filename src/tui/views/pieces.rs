@@ -59,9 +59,10 @@ fn draw_map(buf: &mut Buffer, area: Rect, m: &PieceMap, app: &App) {
             *x = true;
         }
     }
-    // "Rare" is relative to this swarm: at or below a quarter of the best-seen availability.
+    // "Rare" is relative to this swarm: at or below a quarter of the best-seen availability
+    // (so with fewer than four peers nothing is rare, only present or absent).
     let max_avail = m.availability.iter().copied().max().unwrap_or(0);
-    let rare_at = (max_avail / 4).max(1);
+    let rare_at = max_avail / 4;
     // Cell c covers pieces [c·n/cells, (c+1)·n/cells): fewer pieces than cells stretch, more
     // pieces share a cell, and the map always fills the area.
     for c in 0..cells {

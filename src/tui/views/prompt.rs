@@ -123,13 +123,18 @@ pub fn overlays(f: &mut Frame, app: &App, area: Rect) {
                 .iter()
                 .enumerate()
                 .map(|(i, name)| {
-                    let params = StrategyView {
-                        name: name.to_string(),
-                        params: default_params(name),
-                    };
                     let is_current = current.is_some_and(|c| c.name == *name);
+                    // The current strategy shows its tuned parameters, others their defaults.
+                    let params = match current {
+                        Some(c) if is_current => c.clone(),
+                        _ => StrategyView {
+                            name: name.to_string(),
+                            params: default_params(name),
+                        },
+                    };
                     let text = format!(
-                        "{} {}",
+                        "{}{} {}",
+                        if i == *cursor { "›" } else { " " },
                         if is_current { "*" } else { " " },
                         format_strategy(&params)
                     );

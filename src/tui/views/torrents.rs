@@ -15,9 +15,9 @@ use crate::tui::app::{App, Column, Focus};
 const COLUMNS: &[(Column, u16)] = &[
     (Column::Progress, 6),
     (Column::State, 11),
-    (Column::Down, 10),
+    (Column::Down, 11),
     (Column::Size, 9),
-    (Column::Up, 10),
+    (Column::Up, 11),
     (Column::Eta, 7),
     (Column::Peers, 5),
     (Column::Price, 15),
