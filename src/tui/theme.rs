@@ -82,7 +82,7 @@ macro_rules! theme_fields {
                     _ => None,
                 }
             }
-            fn map_styles(&mut self, f: impl Fn(Style) -> Style) {
+            fn map_styles(&mut self, mut f: impl FnMut(Style) -> Style) {
                 $(self.$field = f(self.$field);)*
             }
         }
