@@ -21,7 +21,9 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 fn bench(label: &str, w: u16, h: u16, tab: Option<Action>, frames: usize) -> (f64, f64) {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let mut src = fixture::source(1000, 200);
     let mut app = App::new(src.mode(), Keymap::default(), Theme::default());
     let first = rt.block_on(src.snapshot(None)).unwrap();
@@ -38,7 +40,11 @@ fn bench(label: &str, w: u16, h: u16, tab: Option<Action>, frames: usize) -> (f6
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
     let mut times = Vec::with_capacity(frames);
     for i in 0..frames + 50 {
-        app.update(if (i / 500) % 2 == 0 { Action::Down } else { Action::Up });
+        app.update(if (i / 500) % 2 == 0 {
+            Action::Down
+        } else {
+            Action::Up
+        });
         let mut s = snap.clone();
         s.detail = Some(detail.clone());
         s.detail.as_mut().unwrap().id = app.focus_id().unwrap();

@@ -146,7 +146,17 @@ fn dashboard_in_tmux_downloads_from_a_real_seeder() {
     std::fs::create_dir_all(root.join("dl")).unwrap();
     let o = tmux(
         &socket,
-        &["new-session", "-d", "-s", "tui", "-x", "160", "-y", "48", &cmd],
+        &[
+            "new-session",
+            "-d",
+            "-s",
+            "tui",
+            "-x",
+            "160",
+            "-y",
+            "48",
+            &cmd,
+        ],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
@@ -187,12 +197,19 @@ fn dashboard_in_tmux_downloads_from_a_real_seeder() {
     // Quit restores the terminal and ends the process (the tmux session closes with it).
     tmux(&socket, &["send-keys", "-t", "tui", "q"]);
     let start = Instant::now();
-    while tmux(&socket, &["has-session", "-t", "tui"]).status.success() {
+    while tmux(&socket, &["has-session", "-t", "tui"])
+        .status
+        .success()
+    {
         assert!(start.elapsed() < Duration::from_secs(8), "did not quit");
         std::thread::sleep(Duration::from_millis(100));
     }
     // Logs went to the file, not the screen.
     let log = std::fs::read_to_string(state.join("state/bidtorrent/tui.log")).unwrap();
     assert!(log.contains("dashboard standalone"), "{log}");
-    assert!(t0.elapsed() < Duration::from_secs(30), "took {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        t0.elapsed()
+    );
 }

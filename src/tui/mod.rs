@@ -210,18 +210,21 @@ pub fn default_socket(global: &GlobalArgs) -> Option<PathBuf> {
         .map(|d| PathBuf::from(d).join("bidtorrent").join("control.sock"))
 }
 
-/// Picks the theme: `--theme`, else NO_COLOR → mono, else the config, else default; then
-/// reduces its colours to what the terminal shows.
+/// Picks the theme: `--theme`, else the config's, else `mono` under NO_COLOR, else default;
+/// then reduces its colours to what the terminal shows. An explicit choice beats NO_COLOR, as
+/// no-color.org asks.
 pub fn choose_theme(flag: Option<&str>, cfg: &TuiConfig) -> (theme::Theme, Vec<String>) {
     let mut warnings = Vec::new();
-    let name = match (flag, theme::no_color()) {
-        (Some(t), _) => t.to_string(),
+    let explicit = flag.map(str::to_string).or_else(|| cfg.theme.clone());
+    let no_color = explicit.is_none() && theme::no_color();
+    let name = match (&explicit, no_color) {
+        (Some(t), _) => t.clone(),
         (None, true) => "mono".to_string(),
-        (None, false) => cfg.theme.clone().unwrap_or_else(|| "default".into()),
+        (None, false) => "default".to_string(),
     };
     let (t, err) = theme::load(&name);
     warnings.extend(err);
-    let depth = if theme::no_color() && flag.is_none() {
+    let depth = if no_color {
         ColorDepth::None
     } else {
         cfg.color.unwrap_or_else(ColorDepth::detect)
@@ -275,7 +278,7 @@ pub fn run(global: &GlobalArgs, args: TuiArgs) -> anyhow::Result<ExitCode> {
     let (_guard, log_path) = init_file_logging(global);
     let cfg = load_config(global.config.as_deref());
     let (theme, theme_warnings) = choose_theme(args.theme.as_deref(), &cfg);
-    if args.theme.is_some() && theme::no_color() {
+    if (args.theme.is_some() || cfg.theme.is_some()) && theme::no_color() {
         // crossterm drops all colour under NO_COLOR; an explicit --theme wins (no-color.org).
         crossterm::style::force_color_output(true);
     }
