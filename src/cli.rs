@@ -30,8 +30,9 @@ pub struct GlobalArgs {
     /// Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Control socket of the daemon
-    #[arg(long, global = true, value_name = "PATH")]
+    /// Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or
+    /// control.sock in the data dir when --data-dir is given or there is no runtime dir)
+    #[arg(long, global = true, value_name = "PATH", env = "BIDTORRENT_SOCKET")]
     pub socket: Option<PathBuf>,
     /// More log output (repeat for more)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -55,11 +56,37 @@ pub enum Command {
     Ledger(crate::wallet::cli::LedgerArgs),
     /// Make a .torrent from a file or directory
     Create(CreateArgs),
-    /// Print shell completions
+    /// Run the engine headless with its control socket (foreground; for systemd, tmux, ssh)
+    Daemon(crate::daemon::DaemonArgs),
+    /// Add .torrent files or magnet links to the running daemon (`-` reads one per line)
+    Add(crate::cli_client::AddArgs),
+    /// List the daemon's torrents
+    Ls(crate::cli_client::OutputArgs),
+    /// Show one torrent: progress, files, trackers
+    Info(crate::cli_client::OneArgs),
+    /// Show the peers of one torrent
+    Peers(crate::cli_client::OneArgs),
+    /// Pause torrents: close their peers and stop announcing
+    Pause(crate::cli_client::TargetArgs),
+    /// Resume paused torrents
+    Resume(crate::cli_client::TargetArgs),
+    /// Remove torrents from the daemon (the data stays unless --delete-data)
+    Rm(crate::cli_client::RmArgs),
+    /// Hash the data of torrents again
+    Recheck(crate::cli_client::TargetArgs),
+    /// Announce to the trackers now
+    Reannounce(crate::cli_client::TargetArgs),
+    /// Show or set rate limits, global or of one torrent
+    Limit(crate::cli_client::LimitArgs),
+    /// The configuration file: where it is, its defaults, whether it is valid
+    Config(crate::cli_client::ConfigArgs),
+    /// Print shell completions (also committed under completions/)
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the man page (roff; the pages of every command are committed under man/)
+    Man,
 }
 
 impl GlobalArgs {
@@ -72,6 +99,50 @@ impl GlobalArgs {
         let base = etcetera::choose_base_strategy()
             .map_err(|e| anyhow::anyhow!("cannot find the home directory: {e}"))?;
         Ok(base.data_dir().join("bidtorrent"))
+    }
+}
+
+impl GlobalArgs {
+    /// The control socket: `--socket` (or `BIDTORRENT_SOCKET`); with `--data-dir`,
+    /// `DIR/control.sock`; else `$XDG_RUNTIME_DIR/bidtorrent/control.sock`; else
+    /// `control.sock` in the data dir.
+    pub fn socket_path(&self) -> anyhow::Result<PathBuf> {
+        if let Some(s) = &self.socket {
+            return Ok(s.clone());
+        }
+        if let Some(d) = &self.data_dir {
+            return Ok(d.join("control.sock"));
+        }
+        if let Some(rt) = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+            return Ok(PathBuf::from(rt).join("bidtorrent").join("control.sock"));
+        }
+        Ok(self.data_dir()?.join("control.sock"))
+    }
+
+    /// `--config`, else `$XDG_CONFIG_HOME/bidtorrent/config.toml`.
+    pub fn config_path(&self) -> anyhow::Result<PathBuf> {
+        if let Some(c) = &self.config {
+            return Ok(c.clone());
+        }
+        use etcetera::BaseStrategy;
+        let base = etcetera::choose_base_strategy()
+            .map_err(|e| anyhow::anyhow!("cannot find the home directory: {e}"))?;
+        Ok(base.config_dir().join("bidtorrent").join("config.toml"))
+    }
+
+    /// Where the daemon's log goes: the `--data-dir` when given, else
+    /// `$XDG_STATE_HOME/bidtorrent`.
+    pub fn state_dir(&self) -> anyhow::Result<PathBuf> {
+        if let Some(d) = &self.data_dir {
+            return Ok(d.clone());
+        }
+        use etcetera::BaseStrategy;
+        let base = etcetera::choose_base_strategy()
+            .map_err(|e| anyhow::anyhow!("cannot find the home directory: {e}"))?;
+        match base.state_dir() {
+            Some(s) => Ok(s.join("bidtorrent")),
+            None => self.data_dir(),
+        }
     }
 }
 
@@ -100,12 +171,55 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             args.quiet |= cli.global.quiet;
             run_create(args)
         }
+        Command::Daemon(args) => crate::daemon::run(&cli.global, args),
+        Command::Add(a) => crate::cli_client::add(&cli.global, a),
+        Command::Ls(a) => crate::cli_client::ls(&cli.global, a),
+        Command::Info(a) => crate::cli_client::info(&cli.global, a),
+        Command::Peers(a) => crate::cli_client::peers(&cli.global, a),
+        Command::Pause(a) => crate::cli_client::batch(&cli.global, "pause", a),
+        Command::Resume(a) => crate::cli_client::batch(&cli.global, "resume", a),
+        Command::Rm(a) => crate::cli_client::rm(&cli.global, a),
+        Command::Recheck(a) => crate::cli_client::batch(&cli.global, "recheck", a),
+        Command::Reannounce(a) => crate::cli_client::batch(&cli.global, "reannounce", a),
+        Command::Limit(a) => crate::cli_client::limit(&cli.global, a),
+        Command::Config(a) => crate::cli_client::config(&cli.global, a),
         Command::Completions { shell } => {
-            let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "bidtorrent", &mut std::io::stdout());
+            std::io::Write::write_all(&mut std::io::stdout(), &completions(shell))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            std::io::Write::write_all(&mut std::io::stdout(), &man_page()?)?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The completion script for `shell`, generated from the clap definitions.
+pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "bidtorrent", &mut out);
+    out
+}
+
+/// The man page (roff), generated from the clap definitions.
+pub fn man_page() -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+    Ok(out)
+}
+
+/// `bidtorrent.1` and one `bidtorrent-CMD.1` per subcommand, as (file name, roff).
+pub fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let mut pages = vec![("bidtorrent.1".to_string(), man_page()?)];
+    let mut cmd = Cli::command();
+    cmd.build();
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("bidtorrent-{}", sub.get_name());
+        let mut out = Vec::new();
+        clap_mangen::Man::new(sub.clone().display_name(name.clone())).render(&mut out)?;
+        pages.push((format!("{name}.1"), out));
+    }
+    Ok(pages)
 }
 
 /// Logs go to stderr for foreground commands; `-v` raises the level, `-q` lowers it, and

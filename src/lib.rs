@@ -2,7 +2,11 @@
 
 pub mod bencode;
 pub mod cli;
+pub mod cli_client;
 pub mod cli_oneshot;
+pub mod config;
+pub mod daemon;
 pub mod engine;
+pub mod rpc;
 pub mod tui;
 pub mod wallet;

@@ -122,3 +122,45 @@ fn aria2_leeches_from_bidtorrent() {
     );
     assert_same_tree(&src, &dl.join("payload"));
 }
+
+/// A single-file torrent (no directory level), made by mktorrent.
+fn single_file(root: &Path, tracker: &str) -> (PathBuf, PathBuf) {
+    let seed = root.join("seed");
+    write_payload(&seed, &[("single file.iso", 2_500_001)], 11);
+    let torrent = root.join("single.torrent");
+    mktorrent(&seed.join("single file.iso"), &torrent, tracker, 15);
+    (seed.join("single file.iso"), torrent)
+}
+
+#[test]
+fn single_file_both_ways_with_aria2_and_transmission() {
+    let ot = Opentracker::start();
+    let root = tempfile::tempdir().expect("tempdir");
+    let (src, torrent) = single_file(root.path(), &ot.http_url());
+    ot.whitelist(&info_hash(&torrent));
+
+    // aria2 seeds, bidtorrent leeches.
+    let aria = Aria2::seed(&torrent, &root.path().join("seed"));
+    let dl = root.path().join("bt-dl");
+    let out = bt_download(root.path(), &torrent, &dl);
+    assert!(
+        out.status.success(),
+        "{:?}\n{}",
+        out.events,
+        aria.log_tail()
+    );
+    assert_same_tree(&src, &dl.join("single file.iso"));
+    drop(aria);
+
+    // bidtorrent (now holding the file) seeds, Transmission leeches.
+    let _seeder =
+        engine_util::Bt::seed_with(root.path(), &torrent, &dl, &["--tracker-interval", "1"]);
+    let tr_dl = root.path().join("tr-dl");
+    let leecher = Transmission::leech(&torrent, &tr_dl);
+    assert!(
+        leecher.wait_complete(Duration::from_secs(90)),
+        "transmission did not finish\n{}",
+        leecher.log_tail()
+    );
+    assert_same_tree(&src, &tr_dl.join("single file.iso"));
+}

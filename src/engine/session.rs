@@ -16,6 +16,10 @@ use crate::engine::storage::Storage;
 use crate::engine::torrent::{SessionCtx, Torrent, TorrentOptions, lock};
 use crate::engine::types::{InfoHash, PeerId};
 
+/// Connections across all torrents unless set otherwise: well under the usual 1024-descriptor
+/// limit, leaving room for files and the control socket.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 500;
+
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
     pub listen: SocketAddr,
@@ -66,6 +70,8 @@ impl Session {
             })?;
         let ctx = Arc::new(SessionCtx {
             peer_id: PeerId::generate(),
+            connections: std::sync::atomic::AtomicUsize::new(0),
+            max_connections: std::sync::atomic::AtomicUsize::new(DEFAULT_MAX_CONNECTIONS),
             listen_port: AtomicU64::new(u64::from(listen_addr.port())),
             global_down: RateLimiter::new(cfg.download_limit),
             global_up: RateLimiter::new(cfg.upload_limit),
@@ -123,6 +129,19 @@ impl Session {
         meta: Metainfo,
         opts: TorrentOptions,
     ) -> Result<Arc<Torrent>, SessionError> {
+        let torrent = self.insert(meta, opts).await?;
+        torrent.start().await;
+        Ok(torrent)
+    }
+
+    /// The first half of `add`: maps the files and puts the torrent in the session, without
+    /// checking or starting it. A daemon uses it to answer at once and run `Torrent::start`
+    /// (which may hash for minutes) in the background.
+    pub async fn insert(
+        &self,
+        meta: Metainfo,
+        opts: TorrentOptions,
+    ) -> Result<Arc<Torrent>, SessionError> {
         let ih = meta.info_hash;
         if lock(&self.torrents).contains_key(&ih) {
             return Err(SessionError::Duplicate(ih));
@@ -146,7 +165,6 @@ impl Session {
             }
             map.insert(ih, torrent.clone());
         }
-        torrent.start().await;
         Ok(torrent)
     }
 
@@ -164,6 +182,26 @@ impl Session {
         Some(t)
     }
 
+    /// Removes a torrent and deletes its data and resume data (`rm --delete-data`).
+    pub async fn remove_and_delete(
+        &self,
+        ih: &InfoHash,
+    ) -> Result<Option<Arc<Torrent>>, SessionError> {
+        let Some(t) = self.remove(ih).await else {
+            return Ok(None);
+        };
+        let storage = t.storage.clone();
+        let resume = crate::engine::resume::resume_path(&self.ctx.data_dir, ih);
+        tokio::task::spawn_blocking(move || {
+            // Resume data first: it must never claim pieces that are gone.
+            let _ = std::fs::remove_file(&resume);
+            storage.delete_files()
+        })
+        .await
+        .map_err(|e| SessionError::Task(e.to_string()))??;
+        Ok(Some(t))
+    }
+
     /// Stops every torrent: resume data written, trackers told.
     pub async fn shutdown(&self) {
         let all: Vec<Arc<Torrent>> = lock(&self.torrents).drain().map(|(_, t)| t).collect();
@@ -172,6 +210,19 @@ impl Session {
             set.spawn(async move { t.stop().await });
         }
         while set.join_next().await.is_some() {}
+    }
+
+    /// Caps peer connections across every torrent of the session.
+    pub fn set_max_connections(&self, n: usize) {
+        self.ctx
+            .max_connections
+            .store(n.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn connections(&self) -> usize {
+        self.ctx
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn set_limits(&self, down: u64, up: u64) {

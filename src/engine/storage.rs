@@ -205,6 +205,8 @@ struct Slot {
     handle: RwLock<Option<Arc<Handle>>>,
     /// Written since the last `sync`.
     dirty: AtomicBool,
+    /// Created empty by this `open` and not written since: nothing but sparse zeros.
+    fresh: AtomicBool,
 }
 
 struct Handle {
@@ -256,22 +258,29 @@ impl Storage {
         fs::create_dir_all(download_dir)
             .map_err(|e| io_err("creating directory", download_dir, None, e))?;
         let mut checked = HashSet::new();
+        let mut fresh = Vec::with_capacity(info.files.len());
         for (entry, path) in info.files.iter().zip(&plan.paths) {
-            if let Some(path) = path {
-                ensure_parent_dirs(download_dir, path, &mut checked)?;
-                prepare_file(path, entry.length)?;
-            }
+            let created = match path {
+                Some(path) => {
+                    ensure_parent_dirs(download_dir, path, &mut checked)?;
+                    prepare_file(path, entry.length)?
+                }
+                None => false,
+            };
+            fresh.push(created);
         }
         let slots: Vec<Slot> = info
             .files
             .iter()
             .zip(plan.paths)
-            .map(|(f, path)| Slot {
+            .zip(fresh)
+            .map(|((f, path), fresh)| Slot {
                 offset: f.offset,
                 length: f.length,
                 path,
                 handle: RwLock::new(None),
                 dirty: AtomicBool::new(false),
+                fresh: AtomicBool::new(fresh),
             })
             .collect();
         let real = (0..slots.len())
@@ -320,6 +329,19 @@ impl Storage {
 
     /// The pieces that hold bytes of file `file` (an index into [`Storage::file_paths`]);
     /// empty for a zero-length file.
+    /// Whether piece `index` overlaps a file that `open` created from nothing: such a piece
+    /// cannot be on disk yet, so a recheck need not read it.
+    pub fn piece_in_new_file(&self, index: usize) -> bool {
+        let start = index as u64 * self.piece_length;
+        let end = (start + self.piece_length).min(self.total_length);
+        self.slots.iter().any(|s| {
+            s.fresh.load(Ordering::Acquire)
+                && s.length > 0
+                && s.offset < end
+                && start < s.offset + s.length
+        })
+    }
+
     pub fn file_piece_range(&self, file: usize) -> Range<usize> {
         let Some(slot) = self.real.get(file).map(|&i| &self.slots[i]) else {
             return 0..0;
@@ -359,6 +381,7 @@ impl Storage {
             // Set after the write so a concurrent `sync` that clears the flag first still
             // covers this write (fdatasync flushes everything written before it runs).
             slot.dirty.store(true, Ordering::Release);
+            slot.fresh.store(false, Ordering::Release);
         }
         Ok(())
     }
@@ -830,8 +853,9 @@ fn ensure_parent_dirs(
 }
 
 /// Creates a missing file sparse at its full length, extends a short one, leaves a long one
-/// alone (never truncate user data), and refuses symlinks and special files.
-fn prepare_file(path: &Path, length: u64) -> Result<(), StorageError> {
+/// alone (never truncate user data), and refuses symlinks and special files. Returns true
+/// when the file did not exist before.
+fn prepare_file(path: &Path, length: u64) -> Result<bool, StorageError> {
     match fs::symlink_metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             // create_new (O_EXCL) fails on any existing entry, dangling symlinks included.
@@ -840,7 +864,7 @@ fn prepare_file(path: &Path, length: u64) -> Result<(), StorageError> {
                 .create_new(true)
                 .open(path)
                 .map_err(|e| io_err("creating", path, None, e))?;
-            set_len(&file, path, length)
+            set_len(&file, path, length).map(|()| true)
         }
         Err(e) => Err(io_err("inspecting", path, None, e)),
         Ok(m) if !m.file_type().is_file() => Err(StorageError::NotRegular {
@@ -852,9 +876,9 @@ fn prepare_file(path: &Path, length: u64) -> Result<(), StorageError> {
                 .custom_flags(libc::O_NOFOLLOW)
                 .open(path)
                 .map_err(|e| io_err("opening for writing", path, None, e))?;
-            set_len(&file, path, length)
+            set_len(&file, path, length).map(|()| false)
         }
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(false),
     }
 }
 

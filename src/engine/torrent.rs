@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::{Notify, broadcast, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
 
 use crate::engine::bitfield::Bitfield;
 use crate::engine::choker::{Choker, OPTIMISTIC_INTERVAL, PeerView, RECHOKE_INTERVAL, TitForTat};
@@ -39,6 +39,9 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(30);
 /// Settings shared by every torrent of a session.
 pub struct SessionCtx {
     pub peer_id: PeerId,
+    /// Connections across every torrent, and the cap on them.
+    pub connections: std::sync::atomic::AtomicUsize,
+    pub max_connections: std::sync::atomic::AtomicUsize,
     pub listen_port: AtomicU64,
     pub global_down: RateLimiter,
     pub global_up: RateLimiter,
@@ -275,6 +278,12 @@ pub struct Torrent {
     stop_notify: Notify,
     completed_notify: Notify,
     started: Instant,
+    /// Set by `pause()` (or `TorrentOptions::paused`), cleared by `resume()`; read under the
+    /// state lock so `start()` and `pause()` agree on whether loops run.
+    paused: AtomicBool,
+    /// Bumped whenever the periodic loops must end (pause, recheck); loops spawned for an
+    /// older generation exit. See `spawn_loops`.
+    run_gen: watch::Sender<u64>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -301,6 +310,7 @@ impl Torrent {
         let mut picker = picker;
         picker.sequential = opts.sequential;
         let (events, _) = broadcast::channel(1024);
+        let opts_paused = opts.paused;
         let choker: Box<dyn Choker> = Box::new(TitForTat::new(opts.upload_slots));
         let known = opts
             .peers
@@ -340,6 +350,8 @@ impl Torrent {
             stop_notify: Notify::new(),
             completed_notify: Notify::new(),
             started: Instant::now(),
+            paused: AtomicBool::new(opts_paused),
+            run_gen: watch::channel(0).0,
         })
     }
 
@@ -536,18 +548,19 @@ impl Torrent {
             Ok(Err(e)) => return self.fail(format!("checking data: {e}")),
             Err(e) => return self.fail(format!("checking data: {e}")),
         };
-        let complete = {
+        let (complete, paused, generation) = {
             let mut st = self.state();
             st.picker.set_have(have);
             let complete = st.picker.is_complete();
-            st.phase = if self.opts.paused {
+            let paused = self.is_paused();
+            st.phase = if paused {
                 Phase::Paused
             } else if complete {
                 Phase::Seeding
             } else {
                 Phase::Downloading
             };
-            complete
+            (complete, paused, *self.run_gen.borrow())
         };
         // A crash-safe checkpoint right away: the next start trusts what was just verified.
         self.save_resume(false).await;
@@ -555,13 +568,10 @@ impl Torrent {
             self.emit(TorrentEvent::Complete);
             self.emit(TorrentEvent::Seeding);
         }
-        if self.opts.paused {
+        if paused {
             return;
         }
-        let t = self.clone();
-        tokio::spawn(async move { t.tick_loop().await });
-        let t = self.clone();
-        tokio::spawn(async move { t.tracker_loop().await });
+        self.spawn_loops(generation);
     }
 
     fn fail(&self, msg: String) {
@@ -651,6 +661,12 @@ impl Torrent {
         if self.is_stopped() || peer_id == self.ctx.peer_id {
             return None;
         }
+        if self.ctx.connections.load(Ordering::Relaxed)
+            >= self.ctx.max_connections.load(Ordering::Relaxed)
+        {
+            tracing::debug!("{addr}: refused, the session is at its connection cap");
+            return None;
+        }
         let mut st = self.state();
         if st.banned.contains(&addr.ip())
             || st.peers.len() >= self.opts.max_peers
@@ -697,6 +713,7 @@ impl Torrent {
             // Remember incoming peers by their address so a re-dial is possible after a drop.
             st.known.entry(addr).or_default();
         }
+        self.ctx.connections.fetch_add(1, Ordering::Relaxed);
         Some((key, rx, uploads, counters))
     }
 
@@ -706,6 +723,7 @@ impl Torrent {
             let Some(p) = st.peers.remove(&key) else {
                 return;
             };
+            self.ctx.connections.fetch_sub(1, Ordering::Relaxed);
             st.picker.peer_removed(key, &p.bits);
             if let Some(k) = st.known.get_mut(&p.addr) {
                 k.last_attempt = Some(Instant::now());
@@ -1241,7 +1259,16 @@ impl Torrent {
                 return;
             }
             let connected: HashSet<SocketAddr> = st.peers.values().map(|p| p.addr).collect();
-            let room = self.opts.max_peers.saturating_sub(st.peers.len());
+            let global_room = self
+                .ctx
+                .max_connections
+                .load(Ordering::Relaxed)
+                .saturating_sub(self.ctx.connections.load(Ordering::Relaxed));
+            let room = self
+                .opts
+                .max_peers
+                .saturating_sub(st.peers.len())
+                .min(global_room);
             let now = Instant::now();
             let mut out = Vec::new();
             for (addr, k) in st.known.iter_mut() {
@@ -1365,5 +1392,224 @@ impl Torrent {
     /// A bitfield of the wrong length is ignored, as in the picker.
     pub fn set_wanted_pieces(&self, wanted: Bitfield) {
         self.state().picker.set_wanted(wanted);
+    }
+}
+
+// ----- control from a daemon: pause, resume, recheck, reannounce, peer list -----------------
+//
+// Kept apart from the code above so the engine's core loops stay untouched: the loops are
+// wrapped (see `spawn_loops`) and end when the run generation moves on.
+
+/// One connected peer, as a dashboard or `bidtorrent peers` shows it.
+#[derive(Debug, Clone)]
+pub struct PeerStats {
+    pub addr: SocketAddr,
+    pub client: String,
+    pub outgoing: bool,
+    /// Pieces the peer has, out of the torrent's.
+    pub have_pieces: usize,
+    pub down_rate: f64,
+    pub up_rate: f64,
+    pub downloaded: u64,
+    pub uploaded: u64,
+    pub am_choking: bool,
+    pub am_interested: bool,
+    pub peer_choking: bool,
+    pub peer_interested: bool,
+}
+
+impl Torrent {
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::SeqCst)
+    }
+
+    /// Runs the tick and tracker loops until the run generation moves past `generation`
+    /// (pause, recheck) or the torrent stops.
+    fn spawn_loops(self: &Arc<Self>, generation: u64) {
+        let t = self.clone();
+        let mut rx = self.run_gen.subscribe();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = t.tick_loop() => {}
+                _ = rx.wait_for(|g| *g != generation) => {}
+            }
+        });
+        let t = self.clone();
+        let mut rx = self.run_gen.subscribe();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = t.tracker_loop() => {}
+                _ = rx.wait_for(|g| *g != generation) => {}
+            }
+        });
+    }
+
+    /// Ends the loops of the current generation and closes every peer. Call with the lock.
+    fn halt_locked(&self, st: &State) {
+        self.run_gen.send_modify(|g| *g += 1);
+        for p in st.peers.values() {
+            let _ = p.tx.send(PeerCmd::Close);
+        }
+    }
+
+    /// Pauses: closes every peer, stops the tick and tracker loops (no dialling, no
+    /// announces), refuses new peers, writes a checkpoint and announces `stopped`.
+    /// Returns false when it was paused already.
+    pub async fn pause(self: &Arc<Self>) -> bool {
+        let was_running = {
+            let mut st = self.state();
+            if self.paused.swap(true, Ordering::SeqCst) {
+                return false;
+            }
+            self.halt_locked(&st);
+            let running = matches!(st.phase, Phase::Downloading | Phase::Seeding);
+            if running {
+                st.phase = Phase::Paused;
+            }
+            // While checking, `start`/`force_recheck` see the flag and end in `Paused`.
+            running
+        };
+        if was_running {
+            self.save_resume(false).await;
+            self.announce_once(AnnounceEvent::Stopped, Duration::from_secs(3))
+                .await;
+        }
+        true
+    }
+
+    /// Undoes `pause`: the loops start again (the tracker hears `started`). Returns false
+    /// when it was not paused.
+    pub fn resume(self: &Arc<Self>) -> bool {
+        let generation = {
+            let mut st = self.state();
+            if !self.paused.swap(false, Ordering::SeqCst) {
+                return false;
+            }
+            if st.phase != Phase::Paused || self.is_stopped() {
+                // Still checking: the check sees the cleared flag and starts the loops.
+                return true;
+            }
+            st.phase = if st.picker.is_complete() {
+                Phase::Seeding
+            } else {
+                Phase::Downloading
+            };
+            // Peers were closed by us, not lost: dial them again at once, not after backoff.
+            for k in st.known.values_mut() {
+                k.last_attempt = None;
+            }
+            *self.run_gen.borrow()
+        };
+        self.spawn_loops(generation);
+        true
+    }
+
+    /// Hashes every piece again (peers are closed meanwhile), then carries on as before:
+    /// paused stays paused. Also clears an error state, so it is the way to retry after a
+    /// disk problem is fixed.
+    pub async fn force_recheck(self: &Arc<Self>) -> Result<CheckResult, String> {
+        {
+            let mut st = self.state();
+            if st.phase == Phase::Checking {
+                return Err("already checking".into());
+            }
+            if self.is_stopped() {
+                return Err("torrent is stopped".into());
+            }
+            self.halt_locked(&st);
+            st.phase = Phase::Checking;
+            st.error = None;
+        }
+        self.emit(TorrentEvent::Checking);
+        let storage = self.storage.clone();
+        let pieces = self.meta.info.pieces.clone();
+        let checked =
+            tokio::task::spawn_blocking(move || storage.recheck(&pieces, |_| true, |_, _| {}))
+                .await;
+        let have = match checked {
+            Ok(Ok(have)) => have,
+            Ok(Err(e)) => {
+                let msg = format!("rechecking data: {e}");
+                self.fail(msg.clone());
+                return Err(msg);
+            }
+            Err(e) => {
+                let msg = format!("rechecking data: {e}");
+                self.fail(msg.clone());
+                return Err(msg);
+            }
+        };
+        let result = CheckResult {
+            have: have.count(),
+            hashed: self.meta.num_pieces(),
+        };
+        let (paused, generation) = {
+            let mut st = self.state();
+            st.picker.set_have(have);
+            st.checked = Some(result);
+            st.resume_dirty = true;
+            let paused = self.is_paused();
+            st.phase = if paused {
+                Phase::Paused
+            } else if st.picker.is_complete() {
+                Phase::Seeding
+            } else {
+                Phase::Downloading
+            };
+            (paused, *self.run_gen.borrow())
+        };
+        self.emit(TorrentEvent::Checked {
+            have: result.have,
+            hashed: result.hashed,
+        });
+        self.save_resume(false).await;
+        if !paused && !self.is_stopped() {
+            self.spawn_loops(generation);
+        }
+        Ok(result)
+    }
+
+    /// Announces to the trackers now (outside the regular interval) and dials the peers they
+    /// return. Returns how many peers the tracker gave.
+    pub async fn reannounce(self: &Arc<Self>) -> Result<usize, String> {
+        if self.is_paused() {
+            return Err("torrent is paused".into());
+        }
+        let mut tiers = TrackerTiers::new(self.meta.announce_tiers.clone());
+        if tiers.is_empty() {
+            return Err("the torrent has no trackers".into());
+        }
+        let req = self.announce_request(AnnounceEvent::None);
+        match tiers.announce(&req, Duration::from_secs(10)).await {
+            Ok((_, resp)) => {
+                let n = resp.peers.len();
+                self.add_peers(resp.peers);
+                self.connect_more();
+                Ok(n)
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// The connected peers.
+    pub fn peer_stats(&self) -> Vec<PeerStats> {
+        let st = self.state();
+        st.peers
+            .values()
+            .map(|p| PeerStats {
+                addr: p.addr,
+                client: p.client.clone(),
+                outgoing: p.outgoing,
+                have_pieces: p.bits.count(),
+                down_rate: p.down_rate,
+                up_rate: p.up_rate,
+                downloaded: p.counters.downloaded.load(Ordering::Relaxed),
+                uploaded: p.counters.uploaded.load(Ordering::Relaxed),
+                am_choking: p.am_choking,
+                am_interested: p.am_interested,
+                peer_choking: p.peer_choking,
+                peer_interested: p.peer_interested,
+            })
+            .collect()
     }
 }

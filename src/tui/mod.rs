@@ -8,6 +8,7 @@
 
 pub mod action;
 pub mod app;
+pub mod attached;
 pub mod fixture;
 pub mod keymap;
 pub mod source;
@@ -200,16 +201,6 @@ pub fn load_config(path: Option<&Path>) -> TuiConfig {
     }
 }
 
-/// The daemon's control socket: `--socket`, else `$XDG_RUNTIME_DIR/bidtorrent/control.sock`.
-pub fn default_socket(global: &GlobalArgs) -> Option<PathBuf> {
-    if let Some(s) = &global.socket {
-        return Some(s.clone());
-    }
-    std::env::var_os("XDG_RUNTIME_DIR")
-        .filter(|v| !v.is_empty())
-        .map(|d| PathBuf::from(d).join("bidtorrent").join("control.sock"))
-}
-
 /// Picks the theme: `--theme`, else the config's, else `mono` under NO_COLOR, else default;
 /// then reduces its colours to what the terminal shows. An explicit choice beats NO_COLOR, as
 /// no-color.org asks.
@@ -288,31 +279,54 @@ pub fn run(global: &GlobalArgs, args: TuiArgs) -> anyhow::Result<ExitCode> {
         tracing::warn!("{w}");
     }
 
-    let socket = default_socket(global);
+    let socket = global.socket_path().ok();
     let daemon = socket
         .as_ref()
-        .filter(|p| std::os::unix::net::UnixStream::connect(p).is_ok());
-    if let (Some(sock), false) = (daemon, args.standalone) {
-        anyhow::bail!(
-            "a daemon is running at {}; this build cannot attach to it yet (the control-socket \
-             client is not merged). Use `bidtorrent tui --standalone` for an engine in this \
-             process, on a different --data-dir",
-            sock.display()
-        );
-    }
-    let note = match (&socket, args.standalone) {
-        (_, true) => "engine in this process (--standalone)".to_string(),
-        (Some(s), false) => format!("no daemon at {}: engine in this process", s.display()),
-        (None, false) => "no daemon socket (XDG_RUNTIME_DIR unset): engine in this process".into(),
-    };
+        .filter(|p| !args.standalone && std::os::unix::net::UnixStream::connect(p).is_ok())
+        .cloned();
     let data_dir = global.data_dir()?;
     let refresh = Duration::from_millis(args.refresh_ms.or(cfg.refresh_ms).unwrap_or(1000).max(50));
+    let warning = warnings.first().map(|w| {
+        format!(
+            "{w}{}",
+            if warnings.len() > 1 {
+                format!(
+                    " (+{} more in {})",
+                    warnings.len() - 1,
+                    log_display(&log_path)
+                )
+            } else {
+                String::new()
+            }
+        )
+    });
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     rt.block_on(async move {
+        let mut note = match (&socket, args.standalone) {
+            (_, true) => "engine in this process (--standalone)".to_string(),
+            (Some(s), false) => format!("no daemon at {}: engine in this process", s.display()),
+            (None, false) => "no daemon socket: engine in this process".to_string(),
+        };
+        if let Some(sock) = daemon {
+            let s = sock.clone();
+            match tokio::task::spawn_blocking(move || attached::AttachedSource::connect(s)).await? {
+                Ok(mut source) => {
+                    tracing::info!("dashboard attached to {}", sock.display());
+                    return drive(&mut source, &cfg, theme, warning, &args, refresh).await;
+                }
+                // Something answers but is not a daemon we can talk to: say so, run here.
+                Err(e) => {
+                    note = format!(
+                        "daemon at {} unusable ({e}): engine in this process",
+                        sock.display()
+                    )
+                }
+            }
+        }
         let mut source = standalone::StandaloneSource::start(
             args.listen,
             &data_dir,
@@ -325,42 +339,44 @@ pub fn run(global: &GlobalArgs, args: TuiArgs) -> anyhow::Result<ExitCode> {
             "dashboard standalone, listening on {}",
             source.session().listen_addr()
         );
-        let mut app = App::new(source.mode(), cfg.keymap.clone(), theme);
-        if let Some(w) = warnings.first() {
-            app.warn(format!(
-                "{w}{}",
-                if warnings.len() > 1 {
-                    format!(
-                        " (+{} more in {})",
-                        warnings.len() - 1,
-                        log_display(&log_path)
-                    )
-                } else {
-                    String::new()
-                }
-            ));
-        }
-        for t in &args.add {
-            let cmd = source::Command::Add {
-                source: t.clone(),
-                dir: None,
-                paused: false,
-                peers: Vec::new(),
-            };
-            let r = source.command(cmd).await.map_err(|e| format!("{e:#}"));
-            app.on_reply(r);
-        }
-
-        let mut terminal = setup_terminal(cfg.mouse)?;
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        spawn_input_reader(tx.clone());
-        spawn_signal_listener(tx);
-        let r = run_loop(&mut terminal, &mut app, &mut source, &mut rx, refresh).await;
-        restore_terminal(cfg.mouse);
+        let r = drive(&mut source, &cfg, theme, warning, &args, refresh).await;
         source.shutdown().await;
         r
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Sets up the terminal, runs the loop on `source`, and restores the terminal whatever
+/// happened.
+async fn drive<S: DataSource>(
+    source: &mut S,
+    cfg: &TuiConfig,
+    theme: theme::Theme,
+    warning: Option<String>,
+    args: &TuiArgs,
+    refresh: Duration,
+) -> anyhow::Result<()> {
+    let mut app = App::new(source.mode(), cfg.keymap.clone(), theme);
+    if let Some(w) = warning {
+        app.warn(w);
+    }
+    for t in &args.add {
+        let cmd = source::Command::Add {
+            source: t.clone(),
+            dir: None,
+            paused: false,
+            peers: Vec::new(),
+        };
+        let r = source.command(cmd).await.map_err(|e| format!("{e:#}"));
+        app.on_reply(r);
+    }
+    let mut terminal = setup_terminal(cfg.mouse)?;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    spawn_input_reader(tx.clone());
+    spawn_signal_listener(tx);
+    let r = run_loop(&mut terminal, &mut app, source, &mut rx, refresh).await;
+    restore_terminal(cfg.mouse);
+    r
 }
 
 fn log_display(p: &Option<PathBuf>) -> String {

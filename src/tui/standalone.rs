@@ -1,8 +1,4 @@
 //! The engine in this process, for when no daemon runs (the status bar says "STANDALONE").
-//!
-//! The engine has no runtime pause yet, so pause and resume stop the torrent (resume data
-//! written cleanly) and add it again with `paused` set or cleared; the next start trusts the
-//! resume data, so no recheck. While that happens the row stays in the table as "pausing…".
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -49,8 +45,6 @@ pub struct StandaloneSource {
     wallet_dir: PathBuf,
     note: String,
     extras: Shared<HashMap<String, Extras>>,
-    /// Rows of torrents between stop and re-add (pause/resume), so they do not blink out.
-    transit: Shared<HashMap<String, TorrentRow>>,
     notices_tx: mpsc::UnboundedSender<Notice>,
     notices_rx: mpsc::UnboundedReceiver<Notice>,
     wallet: WalletView,
@@ -89,7 +83,6 @@ impl StandaloneSource {
             wallet_dir: data_dir.join("wallet"),
             note,
             extras: Arc::default(),
-            transit: Arc::default(),
             notices_tx,
             notices_rx,
             wallet: WalletView::default(),
@@ -115,12 +108,10 @@ impl StandaloneSource {
         let session = self.session.clone();
         let tx = self.notices_tx.clone();
         let extras = self.extras.clone();
-        let transit = self.transit.clone();
         let id = meta.info_hash.to_hex();
         let name = meta.info.name.clone();
         tokio::spawn(async move {
             let r = session.add(meta, opts).await;
-            lock(&transit).remove(&id);
             match r {
                 Ok(t) => {
                     if let Some(m) = done_msg {
@@ -132,46 +123,6 @@ impl StandaloneSource {
                     watch_events(t, id, name, extras, tx);
                 }
                 Err(e) => {
-                    let _ = tx.send(Notice {
-                        error: true,
-                        text: format!("{name}: {e}"),
-                    });
-                }
-            }
-        });
-    }
-
-    /// Stops a torrent and adds it again with `paused` set as asked.
-    fn restart(&self, t: Arc<Torrent>, paused: bool) {
-        let id = t.info_hash().to_hex();
-        let mut row = torrent_row(&t, &lock(&self.extras));
-        row.state = if paused { "pausing…" } else { "resuming…" }.into();
-        lock(&self.transit).insert(id.clone(), row);
-        let session = self.session.clone();
-        let meta = (*t.meta).clone();
-        let mut opts = t.opts.clone();
-        opts.paused = paused;
-        let priorities = lock(&self.extras)
-            .get(&id)
-            .map(|e| e.priorities.clone())
-            .unwrap_or_default();
-        let this_session = session.clone();
-        let tx = self.notices_tx.clone();
-        let extras = self.extras.clone();
-        let transit = self.transit.clone();
-        tokio::spawn(async move {
-            this_session.remove(&t.info_hash()).await;
-            let name = meta.info.name.clone();
-            match session.add(meta, opts).await {
-                Ok(t2) => {
-                    if !priorities.is_empty() {
-                        t2.set_wanted_pieces(wanted_pieces(&t2.meta, &priorities));
-                    }
-                    lock(&transit).remove(&id);
-                    watch_events(t2, id, name, extras, tx);
-                }
-                Err(e) => {
-                    lock(&transit).remove(&id);
                     let _ = tx.send(Notice {
                         error: true,
                         text: format!("{name}: {e}"),
@@ -234,7 +185,7 @@ fn watch_events(
     });
 }
 
-fn read_wallet(dir: &Path) -> WalletView {
+pub(crate) fn read_wallet(dir: &Path) -> WalletView {
     // Never create a wallet from the dashboard: only read one that exists.
     if !dir.join("db").exists() {
         return WalletView {
@@ -481,12 +432,7 @@ impl DataSource for StandaloneSource {
         self.read_wallet().await;
         let torrents = self.session.torrents();
         let extras = lock(&self.extras);
-        let mut rows: Vec<TorrentRow> = torrents.iter().map(|t| torrent_row(t, &extras)).collect();
-        for (id, row) in lock(&self.transit).iter() {
-            if !rows.iter().any(|r| &r.id == id) {
-                rows.push(row.clone());
-            }
-        }
+        let rows: Vec<TorrentRow> = torrents.iter().map(|t| torrent_row(t, &extras)).collect();
         let totals = Totals {
             down_rate: rows.iter().map(|r| r.down_rate).sum(),
             up_rate: rows.iter().map(|r| r.up_rate).sum(),
@@ -556,31 +502,27 @@ impl DataSource for StandaloneSource {
             }
             Command::Pause(ids) => {
                 let mut n = 0;
-                for id in &ids {
-                    if let Some(t) = self.torrent(id)
-                        && t.stats().phase != crate::engine::torrent::Phase::Paused
-                    {
-                        self.restart(t, true);
+                for t in ids.iter().filter_map(|id| self.torrent(id)) {
+                    if !t.is_paused() {
                         n += 1;
+                        // Pausing announces `stopped` (up to a few seconds): off the UI.
+                        tokio::spawn(async move { t.pause().await });
                     }
                 }
+                tokio::task::yield_now().await;
                 Ok(format!(
-                    "pausing {n} torrent{}",
+                    "paused {n} torrent{}",
                     if n == 1 { "" } else { "s" }
                 ))
             }
             Command::Resume(ids) => {
-                let mut n = 0;
-                for id in &ids {
-                    if let Some(t) = self.torrent(id)
-                        && t.stats().phase == crate::engine::torrent::Phase::Paused
-                    {
-                        self.restart(t, false);
-                        n += 1;
-                    }
-                }
+                let n = ids
+                    .iter()
+                    .filter_map(|id| self.torrent(id))
+                    .filter(|t| t.resume())
+                    .count();
                 Ok(format!(
-                    "resuming {n} torrent{}",
+                    "resumed {n} torrent{}",
                     if n == 1 { "" } else { "s" }
                 ))
             }

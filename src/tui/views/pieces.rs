@@ -40,6 +40,16 @@ pub fn render(f: &mut Frame, app: &App, d: &Detail, area: Rect) {
         legend,
     );
     if m.is_empty() {
+        if let crate::tui::source::Mode::Attached(_) = app.mode {
+            f.render_widget(
+                Line::styled(
+                    "the daemon does not send the piece map yet (control protocol v1); \
+                     the count is in the table",
+                    th.dim,
+                ),
+                map,
+            );
+        }
         return;
     }
     draw_map(f.buffer_mut(), map, m, app);

@@ -1,0 +1,302 @@
+//! Requests, responses and events of the control protocol. RPC.md documents every field;
+//! field names here are the stable contract (`ls --json` prints `TorrentSummary` as is).
+//!
+//! Versioning: the server's greeting carries [`PROTOCOL_VERSION`]. Fields are only ever
+//! added within a version (clients ignore unknown fields, the server ignores unknown request
+//! fields); removing or changing the meaning of one bumps the version.
+
+use serde::{Deserialize, Serialize};
+
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Longest request line the server reads; longer lines close the connection.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// The first line the server sends on every connection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Hello {
+    /// Protocol version.
+    pub bidtorrent: u32,
+    /// The daemon's package version.
+    pub version: String,
+    pub pid: u32,
+}
+
+/// One request line: `{"id": 7, "cmd": "list"}`. `id` is echoed in the response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Request {
+    #[serde(default)]
+    pub id: u64,
+    #[serde(flatten)]
+    pub cmd: Command,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Command {
+    /// Daemon status: pid, listen port, global limits and rates, number of torrents.
+    Status,
+    /// Adds each source (absolute .torrent path or magnet link); one result per source.
+    Add(AddArgs),
+    /// Every torrent, ordered by id.
+    List,
+    /// One torrent with files and trackers.
+    Info {
+        torrent: String,
+    },
+    /// The connected peers of one torrent.
+    Peers {
+        torrent: String,
+    },
+    Pause(Targets),
+    Resume(Targets),
+    Remove {
+        #[serde(flatten)]
+        targets: Targets,
+        #[serde(default)]
+        delete_data: bool,
+    },
+    Recheck(Targets),
+    Reannounce(Targets),
+    /// Sets (or, with neither `down` nor `up`, shows) the global limits, or a torrent's.
+    Limit(LimitArgs),
+    /// Turns this connection into an event stream (one `Event` per line).
+    Subscribe {
+        /// Also send a `stats` event this often (0 = never).
+        #[serde(default)]
+        interval_ms: u64,
+    },
+    /// Stops the daemon as SIGTERM would.
+    Shutdown,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AddArgs {
+    pub sources: Vec<String>,
+    /// Absolute download directory; default: the config's `download_dir`.
+    #[serde(default)]
+    pub dir: Option<String>,
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default)]
+    pub sequential: bool,
+    /// Peers to dial directly, "IP:PORT".
+    #[serde(default)]
+    pub peers: Vec<String>,
+}
+
+/// Which torrents a command acts on: ids ("3"), info-hash prefixes ("a1b2c3"), or all.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Targets {
+    #[serde(default)]
+    pub torrents: Vec<String>,
+    #[serde(default)]
+    pub all: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LimitArgs {
+    /// A torrent; none = the global limits.
+    #[serde(default)]
+    pub torrent: Option<String>,
+    /// Bytes/s, 0 = unlimited; absent = unchanged.
+    #[serde(default)]
+    pub down: Option<u64>,
+    #[serde(default)]
+    pub up: Option<u64>,
+}
+
+/// One response line: `{"id":7,"ok":true,"result":...}` or `{"id":7,"ok":false,"error":"..."}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Response {
+    #[serde(default)]
+    pub id: u64,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The outcome for one item of a batch (`add`, `pause`, `rm`, ...).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ItemResult {
+    /// The item as given: a source for `add`, a selector for the others.
+    pub item: String,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Why it failed (when `ok` is false) or a note ("already paused").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// `result` of a batch command.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BatchResult {
+    pub results: Vec<ItemResult>,
+}
+
+/// `result` of `status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Status {
+    pub version: String,
+    pub protocol: u32,
+    pub pid: u32,
+    pub listen_port: u16,
+    pub data_dir: String,
+    pub download_dir: String,
+    pub torrents: usize,
+    pub down_limit: u64,
+    pub up_limit: u64,
+    pub down_rate: f64,
+    pub up_rate: f64,
+}
+
+/// `result` of `limit`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Limits {
+    /// "global" or the torrent's id.
+    pub scope: String,
+    pub down: u64,
+    pub up: u64,
+}
+
+/// One torrent in `list` (and each element of `ls --json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TorrentSummary {
+    pub id: u32,
+    pub info_hash: String,
+    pub name: String,
+    /// "checking", "downloading", "seeding", "paused" or "error".
+    pub phase: String,
+    /// 0.0 ..= 1.0, by bytes verified.
+    pub progress: f64,
+    pub have_pieces: usize,
+    pub num_pieces: usize,
+    pub total_bytes: u64,
+    pub left_bytes: u64,
+    pub downloaded: u64,
+    pub uploaded: u64,
+    /// Bytes/s.
+    pub down_rate: f64,
+    pub up_rate: f64,
+    pub peers: usize,
+    pub download_dir: String,
+    pub paused: bool,
+    pub sequential: bool,
+    /// Per-torrent limits, bytes/s, 0 = none.
+    pub down_limit: u64,
+    pub up_limit: u64,
+    /// Unix seconds.
+    pub added_at: i64,
+    pub error: Option<String>,
+}
+
+/// `result` of `info`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TorrentInfo {
+    #[serde(flatten)]
+    pub summary: TorrentSummary,
+    pub piece_length: u64,
+    pub private: bool,
+    pub comment: Option<String>,
+    /// BEP 12 tiers of announce URLs.
+    pub trackers: Vec<Vec<String>>,
+    pub files: Vec<FileInfo>,
+    /// The .torrent copy the daemon keeps.
+    pub torrent_file: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileInfo {
+    /// Relative to the download dir, as stored on disk.
+    pub path: String,
+    pub length: u64,
+}
+
+/// One element of `peers`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PeerInfo {
+    pub addr: String,
+    pub client: String,
+    pub outgoing: bool,
+    pub progress: f64,
+    pub down_rate: f64,
+    pub up_rate: f64,
+    pub downloaded: u64,
+    pub uploaded: u64,
+    pub am_choking: bool,
+    pub am_interested: bool,
+    pub peer_choking: bool,
+    pub peer_interested: bool,
+}
+
+/// `result` of `peers`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PeerList {
+    pub id: u32,
+    pub peers: Vec<PeerInfo>,
+}
+
+/// What a subscription streams, one per line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Added {
+        id: u32,
+        info_hash: String,
+        name: String,
+    },
+    Removed {
+        id: u32,
+        info_hash: String,
+    },
+    Checking {
+        id: u32,
+    },
+    Checked {
+        id: u32,
+        have: usize,
+        hashed: usize,
+    },
+    Paused {
+        id: u32,
+    },
+    Resumed {
+        id: u32,
+    },
+    Complete {
+        id: u32,
+        name: String,
+    },
+    HashFailed {
+        id: u32,
+        piece: u32,
+    },
+    PeerBanned {
+        id: u32,
+        ip: String,
+    },
+    TrackerError {
+        id: u32,
+        message: String,
+    },
+    Error {
+        id: u32,
+        message: String,
+    },
+    /// Every torrent, sent every `interval_ms` of the subscription.
+    Stats {
+        torrents: Vec<TorrentSummary>,
+    },
+    /// Events were dropped because this subscriber was too slow; refresh with `list`.
+    Lagged {
+        missed: u64,
+    },
+    /// The daemon is stopping; the stream ends.
+    Shutdown,
+}

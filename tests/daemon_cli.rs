@@ -1,0 +1,652 @@
+//! `bidtorrent daemon` and the client commands, through the real binary: batch add through
+//! stdin with broken items, restart, `kill -9` mid-download, socket permissions, a second
+//! daemon, the watch directory, the documented `ls --json` shape.
+
+mod engine_util;
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use bidtorrent::bencode::Owned;
+use engine_util::*;
+
+/// A daemon on a temp socket; killed (hard) on drop so no test leaves one running.
+struct Daemon {
+    child: Child,
+    data: PathBuf,
+    socket: PathBuf,
+    config: PathBuf,
+}
+
+impl Daemon {
+    fn start(tmp: &Path) -> Daemon {
+        let data = tmp.join("state");
+        let socket = tmp.join("run").join("ctl.sock");
+        let config = tmp.join("config.toml");
+        if !config.exists() {
+            std::fs::write(&config, "").expect("config");
+        }
+        Daemon::spawn(data, socket, config)
+    }
+
+    fn spawn(data: PathBuf, socket: PathBuf, config: PathBuf) -> Daemon {
+        let child = Command::new(BIN)
+            .args(["--data-dir", s(&data), "--socket", s(&socket)])
+            .args(["--config", s(&config), "daemon", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn daemon");
+        let mut d = Daemon {
+            child,
+            data,
+            socket,
+            config,
+        };
+        d.wait_ready();
+        d
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if std::os::unix::net::UnixStream::connect(&self.socket).is_ok() {
+                return;
+            }
+            if let Ok(Some(st)) = self.child.try_wait() {
+                panic!("daemon exited early: {st}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("daemon did not open {}", self.socket.display());
+    }
+
+    /// SIGTERM and wait; returns the exit status.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st;
+            }
+            assert!(Instant::now() < deadline, "daemon ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = Command::new(BIN)
+            .args(["--data-dir", s(&self.data), "--socket", s(&self.socket)])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn client");
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).expect("write stdin");
+        }
+        drop(input);
+        child.wait_with_output().expect("client output")
+    }
+
+    fn ls(&self) -> Vec<serde_json::Value> {
+        let out = self.cli(&["ls", "--json"], None);
+        assert!(out.status.success(), "ls: {}", stderr(&out));
+        serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).expect("ls --json")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A torrent whose only file is named `../escape` (path traversal).
+fn traversal_torrent(dir: &Path) -> PathBuf {
+    let info = Owned::dict()
+        .with("name", "trav")
+        .with("piece length", 16384i64)
+        .with("pieces", vec![0u8; 20])
+        .with(
+            "files",
+            Owned::List(vec![Owned::dict().with("length", 10i64).with(
+                "path",
+                Owned::List(vec![Owned::from(".."), Owned::from("escape")]),
+            )]),
+        );
+    let path = dir.join("traversal.torrent");
+    std::fs::write(&path, Owned::dict().with("info", info).encode()).expect("write");
+    path
+}
+
+/// The JSON type of a value, for shape checks.
+fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "bool",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
+/// The `ls --json` element documented in RPC.md.
+fn documented_ls_shape() -> serde_json::Map<String, serde_json::Value> {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/RPC.md")).expect("RPC.md");
+    let start = doc.find("<!-- ls-json-example -->").expect("marker") + 24;
+    let end = doc.find("<!-- /ls-json-example -->").expect("end marker");
+    let block = doc[start..end]
+        .trim()
+        .trim_start_matches("```json")
+        .trim_end_matches("```");
+    match serde_json::from_str(block).expect("example parses") {
+        serde_json::Value::Object(m) => m,
+        other => panic!("example is not an object: {other}"),
+    }
+}
+
+fn assert_documented_shape(t: &serde_json::Value) {
+    let doc = documented_ls_shape();
+    let obj = t.as_object().expect("object");
+    let mut got: Vec<&String> = obj.keys().collect();
+    let mut want: Vec<&String> = doc.keys().collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "ls --json fields differ from RPC.md");
+    for (k, v) in doc {
+        let g = &obj[&k];
+        // `error` is documented as string or null.
+        let ok = kind(g) == kind(&v) || (k == "error" && matches!(kind(g), "null" | "string"));
+        assert!(ok, "{k}: {} in output, {} in RPC.md", kind(g), kind(&v));
+    }
+}
+
+#[test]
+fn batch_add_restart_and_refusals() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut daemon = Daemon::start(tmp.path());
+
+    // Owner-only socket in an owner-only directory.
+    let mode = std::fs::metadata(&daemon.socket)
+        .expect("socket")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "socket mode {mode:o}");
+    let dmode = std::fs::metadata(daemon.socket.parent().expect("dir"))
+        .expect("dir")
+        .permissions()
+        .mode();
+    assert_eq!(dmode & 0o777, 0o700, "socket dir mode {dmode:o}");
+
+    // A second daemon on the same socket refuses, naming it and the pid.
+    let second = Command::new(BIN)
+        .args(["--data-dir", s(&daemon.data), "--socket", s(&daemon.socket)])
+        .args([
+            "--config",
+            s(&daemon.config),
+            "daemon",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .expect("second daemon");
+    assert!(!second.status.success());
+    let msg = stderr(&second);
+    assert!(
+        msg.contains("already running") && msg.contains(&daemon.child.id().to_string()),
+        "{msg}"
+    );
+
+    // Another socket but the same data dir: refused by the data dir's lock.
+    let third = Command::new(BIN)
+        .args([
+            "--data-dir",
+            s(&daemon.data),
+            "--socket",
+            s(&tmp.path().join("o.sock")),
+        ])
+        .args([
+            "--config",
+            s(&daemon.config),
+            "daemon",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .expect("third daemon");
+    assert!(!third.status.success());
+    let msg = stderr(&third);
+    assert!(
+        msg.contains("already running with data dir")
+            && msg.contains(&daemon.child.id().to_string()),
+        "{msg}"
+    );
+
+    // 47 good torrents and 3 broken ones, through stdin.
+    let tdir = tmp.path().join("torrents");
+    std::fs::create_dir_all(&tdir).expect("mkdir");
+    let mut lines = Vec::new();
+    for i in 0..47 {
+        let name = format!("t{i:02}.bin");
+        lines.push(make_torrent(
+            &tdir,
+            &name,
+            &[(name.as_str(), 20_000 + i)],
+            16384,
+        ));
+        if i == 10 {
+            let bad = tdir.join("bad.torrent");
+            std::fs::write(&bad, b"d4:infoi3e").expect("write");
+            lines.push(bad);
+        }
+        if i == 20 {
+            lines.push(traversal_torrent(&tdir));
+        }
+        if i == 30 {
+            lines.push(tdir.join("missing.torrent"));
+        }
+    }
+    let input: String = lines.iter().map(|p| format!("{}\n", p.display())).collect();
+    let dl = tmp.path().join("dl");
+    let t0 = Instant::now();
+    let out = daemon.cli(&["add", "-", "--dir", s(&dl), "--json"], Some(&input));
+    let took = t0.elapsed();
+    eprintln!("batch add of 50 took {took:?}");
+    assert!(
+        !out.status.success(),
+        "a batch with failures must exit non-zero"
+    );
+    let err = stderr(&out);
+    let failures: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("bidtorrent: add:"))
+        .collect();
+    assert_eq!(failures.len(), 3, "{err}");
+    assert!(failures.iter().any(|l| l.contains("bad.torrent")), "{err}");
+    assert!(
+        failures
+            .iter()
+            .any(|l| l.contains("traversal.torrent") && l.contains("..")),
+        "{err}"
+    );
+    assert!(
+        failures.iter().any(|l| l.contains("missing.torrent")),
+        "{err}"
+    );
+    let batch: serde_json::Value = serde_json::from_slice(&out.stdout).expect("add --json");
+    let results = batch["results"].as_array().expect("results");
+    assert_eq!(results.len(), 50);
+    assert_eq!(results.iter().filter(|r| r["ok"] == true).count(), 47);
+    assert!(!dl.join("..").join("escape").exists());
+
+    let listed = daemon.ls();
+    assert_eq!(listed.len(), 47);
+    for t in &listed {
+        assert_documented_shape(t);
+    }
+
+    // Adding one again is an error naming its id; nothing else changes.
+    let again = daemon.cli(&["add", s(&lines[0])], None);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already added as #1"),
+        "{}",
+        stderr(&again)
+    );
+
+    // Batch semantics for the other commands: an unknown id fails alone.
+    let out = daemon.cli(&["pause", "1", "999", "2"], None);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("999: no torrent with id 999"),
+        "{}",
+        stderr(&out)
+    );
+    let listed = daemon.ls();
+    let paused: Vec<u64> = listed
+        .iter()
+        .filter(|t| t["paused"] == true)
+        .map(|t| t["id"].as_u64().expect("id"))
+        .collect();
+    assert_eq!(paused, vec![1, 2]);
+    let prefix = listed[2]["info_hash"].as_str().expect("hash")[..10].to_string();
+    let out = daemon.cli(&["rm", &prefix], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = daemon.cli(&["limit", "--down", "1M", "--json"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let l: serde_json::Value = serde_json::from_slice(&out.stdout).expect("limit json");
+    assert_eq!(l["down"], 1 << 20);
+
+    // A clean restart keeps the 46 left, their ids and settings.
+    let before: Vec<(u64, String, bool)> = daemon
+        .ls()
+        .iter()
+        .map(|t| {
+            (
+                t["id"].as_u64().expect("id"),
+                t["info_hash"].as_str().expect("hash").to_string(),
+                t["paused"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(before.len(), 46);
+    let st = daemon.terminate();
+    assert!(st.success(), "SIGTERM must exit 0: {st}");
+    assert!(!daemon.socket.exists(), "socket left behind");
+    let daemon = Daemon::spawn(
+        daemon.data.clone(),
+        daemon.socket.clone(),
+        daemon.config.clone(),
+    );
+    let after: Vec<(u64, String, bool)> = daemon
+        .ls()
+        .iter()
+        .map(|t| {
+            (
+                t["id"].as_u64().expect("id"),
+                t["info_hash"].as_str().expect("hash").to_string(),
+                t["paused"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(before, after);
+    let out = daemon.cli(&["limit", "--json"], None);
+    let l: serde_json::Value = serde_json::from_slice(&out.stdout).expect("limit json");
+    assert_eq!(l["down"], 1 << 20, "global limit must survive a restart");
+}
+
+#[test]
+fn kill_9_mid_download_then_complete() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let size = 3 * 1024 * 1024;
+    let t = make_torrent(tmp.path(), "big.bin", &[("big.bin", size)], 64 * 1024);
+    let mut seeder = Bt::seed(tmp.path(), &t, &tmp.path().join("src"));
+    let peer = format!("127.0.0.1:{}", seeder.port());
+    let daemon = Daemon::start(tmp.path());
+    let dl = tmp.path().join("dl");
+    // Slow enough to be caught half way.
+    let out = daemon.cli(&["limit", "--down", "512K"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = daemon.cli(&["add", s(&t), "--dir", s(&dl), "--peer", &peer], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let t = &daemon.ls()[0];
+        let have = t["have_pieces"].as_u64().expect("have");
+        if have >= 8 {
+            assert!(
+                t["left_bytes"].as_u64().expect("left") > 0,
+                "finished too soon"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no progress: {t}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Pausing a running torrent closes its peers and stops the transfer; resume restarts it.
+    let out = daemon.cli(&["pause", "1"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::thread::sleep(Duration::from_millis(500));
+    let a = daemon.ls()[0].clone();
+    std::thread::sleep(Duration::from_millis(1000));
+    let b = daemon.ls()[0].clone();
+    assert_eq!(b["phase"], "paused", "{b}");
+    assert_eq!(b["peers"], 0, "{b}");
+    assert_eq!(
+        a["have_pieces"], b["have_pieces"],
+        "still downloading while paused"
+    );
+    let out = daemon.cli(&["resume", "1"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while daemon.ls()[0]["have_pieces"] == b["have_pieces"] {
+        assert!(Instant::now() < deadline, "no progress after resume");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let mut daemon = daemon;
+    daemon.child.kill().expect("kill -9");
+    let _ = daemon.child.wait();
+
+    // The stale socket is replaced; the torrent comes back and completes.
+    let daemon = Daemon::spawn(
+        daemon.data.clone(),
+        daemon.socket.clone(),
+        daemon.config.clone(),
+    );
+    let listed = daemon.ls();
+    assert_eq!(listed.len(), 1);
+    let out = daemon.cli(&["limit", "--down", "0"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let t = &daemon.ls()[0];
+        if t["left_bytes"] == 0 && t["phase"] == "seeding" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not complete: {t}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_same_tree(&tmp.path().join("src/big.bin"), &dl.join("big.bin"));
+}
+
+#[test]
+fn add_wait_pause_resume_and_events() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = make_torrent(tmp.path(), "w.bin", &[("w.bin", 600_000)], 32 * 1024);
+    let mut seeder = Bt::seed(tmp.path(), &t, &tmp.path().join("src"));
+    let peer = format!("127.0.0.1:{}", seeder.port());
+    let daemon = Daemon::start(tmp.path());
+    let dl = tmp.path().join("dl");
+
+    // Events: subscribe on the raw socket.
+    let mut sub = std::os::unix::net::UnixStream::connect(&daemon.socket).expect("connect");
+    sub.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    sub.write_all(b"{\"id\":1,\"cmd\":\"subscribe\"}\n")
+        .expect("subscribe");
+    let mut reader = std::io::BufReader::new(sub.try_clone().expect("clone"));
+    let mut line = String::new();
+    use std::io::BufRead;
+    reader.read_line(&mut line).expect("hello");
+    assert!(line.contains("\"bidtorrent\":1"), "{line}");
+    line.clear();
+    reader.read_line(&mut line).expect("ok");
+    assert!(line.contains("\"ok\":true"), "{line}");
+
+    let out = daemon.cli(
+        &["add", s(&t), "--dir", s(&dl), "--paused", "--peer", &peer],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::thread::sleep(Duration::from_millis(1500));
+    let t0 = &daemon.ls()[0];
+    assert_eq!(t0["phase"], "paused", "{t0}");
+    assert_eq!(t0["have_pieces"], 0, "paused must not download: {t0}");
+    let out = daemon.cli(&["resume", "--all"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while daemon.ls()[0]["left_bytes"] != 0 {
+        assert!(Instant::now() < deadline, "did not complete");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|e: &serde_json::Value| e["event"] == "complete")
+    {
+        line.clear();
+        reader.read_line(&mut line).expect("event");
+        seen.push(serde_json::from_str(&line).expect("event json"));
+    }
+    assert!(
+        seen.iter().any(|e| e["event"] == "added" && e["id"] == 1),
+        "{seen:?}"
+    );
+    assert!(seen.iter().any(|e| e["event"] == "resumed"), "{seen:?}");
+    assert_same_tree(&tmp.path().join("src/w.bin"), &dl.join("w.bin"));
+
+    // info and recheck on the finished torrent.
+    let out = daemon.cli(&["info", "1", "--json"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).expect("info json");
+    assert_eq!(info["files"][0]["path"], "w.bin");
+    assert_eq!(info["files"][0]["length"], 600_000);
+    flip_byte(&dl.join("w.bin"), 100);
+    let out = daemon.cli(&["recheck", "1", "--json"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let n = (600_000 + 32 * 1024 - 1) / (32 * 1024);
+    assert_eq!(
+        r["results"][0]["message"],
+        format!("{} of {n} pieces verified", n - 1)
+    );
+
+    // rm --delete-data removes the files.
+    let out = daemon.cli(&["rm", "--all", "--delete-data"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!dl.join("w.bin").exists());
+    assert!(daemon.ls().is_empty());
+
+    // `add --wait` returns once the torrent is complete (here: its data is already there).
+    let out = daemon.cli(
+        &["add", "--wait", s(&t), "--dir", s(&tmp.path().join("src"))],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(daemon.ls()[0]["left_bytes"], 0);
+}
+
+#[test]
+fn watch_dir_and_config_errors() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let watch = tmp.path().join("watch");
+    std::fs::create_dir_all(&watch).expect("mkdir");
+    let dl = tmp.path().join("dl");
+    let config = tmp.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "download_dir = {:?}\n[watch]\ndir = {:?}\ninterval_secs = 1\n",
+            dl.display().to_string(),
+            watch.display().to_string()
+        ),
+    )
+    .expect("config");
+    let check = Command::new(BIN)
+        .args(["--config", s(&config), "config", "check"])
+        .output()
+        .expect("check");
+    assert!(check.status.success(), "{}", stderr(&check));
+
+    let daemon = Daemon::start(tmp.path());
+    let good = make_torrent(tmp.path(), "g.bin", &[("g.bin", 5000)], 16384);
+    std::fs::copy(&good, watch.join("g.torrent")).expect("copy");
+    std::fs::write(watch.join("b.torrent"), b"not bencode").expect("write");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !(watch.join("g.torrent.added").exists() && watch.join("b.torrent.invalid").exists()) {
+        assert!(Instant::now() < deadline, "watch dir not processed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let listed = daemon.ls();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["download_dir"], dl.display().to_string());
+
+    // Garbage on the socket gets an error line and the connection stays usable.
+    {
+        use std::io::BufRead;
+        let mut c = std::os::unix::net::UnixStream::connect(&daemon.socket).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        c.write_all(b"not json\n{\"id\":5,\"cmd\":\"fly\"}\n{\"id\":6,\"cmd\":\"status\"}\n")
+            .expect("write");
+        let mut r = std::io::BufReader::new(c);
+        let mut lines = Vec::new();
+        for _ in 0..4 {
+            let mut l = String::new();
+            r.read_line(&mut l).expect("line");
+            lines.push(serde_json::from_str::<serde_json::Value>(&l).expect("json"));
+        }
+        assert_eq!(lines[1]["ok"], false, "{lines:?}");
+        assert!(
+            lines[1]["error"]
+                .as_str()
+                .expect("error")
+                .contains("bad request")
+        );
+        assert_eq!(lines[2]["id"], 5);
+        assert_eq!(lines[2]["ok"], false);
+        assert_eq!(lines[3]["id"], 6);
+        assert_eq!(lines[3]["result"]["torrents"], 1, "{lines:?}");
+    }
+    drop(daemon);
+
+    // An unknown key is an error naming the key and its line; the file is left alone.
+    let text = "listen = \"127.0.0.1:0\"\n\n[limits]\ndonwload = 5\n";
+    std::fs::write(&config, text).expect("config");
+    let check = Command::new(BIN)
+        .args(["--config", s(&config), "config", "check"])
+        .output()
+        .expect("check");
+    assert!(!check.status.success());
+    let msg = stderr(&check);
+    assert!(msg.contains(":4:") && msg.contains("donwload"), "{msg}");
+    assert_eq!(std::fs::read_to_string(&config).expect("read"), text);
+    let d = Command::new(BIN)
+        .args([
+            "--config",
+            s(&config),
+            "--data-dir",
+            s(&tmp.path().join("x")),
+        ])
+        .args(["daemon"])
+        .output()
+        .expect("daemon");
+    assert!(!d.status.success(), "a bad config must stop the daemon");
+    assert!(stderr(&d).contains("donwload"), "{}", stderr(&d));
+
+    // `config default` is a valid config.
+    let def = Command::new(BIN)
+        .args(["config", "default"])
+        .output()
+        .expect("default");
+    std::fs::write(&config, &def.stdout).expect("write");
+    let check = Command::new(BIN)
+        .args(["--config", s(&config), "config", "check"])
+        .output()
+        .expect("check");
+    assert!(check.status.success(), "{}", stderr(&check));
+}
+
+#[test]
+fn no_daemon_is_a_clear_error() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(BIN)
+        .args(["--socket", s(&tmp.path().join("none.sock")), "ls"])
+        .output()
+        .expect("ls");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no daemon is listening"),
+        "{}",
+        stderr(&out)
+    );
+}

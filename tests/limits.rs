@@ -1,0 +1,139 @@
+//! Connection caps, rate limits and seeding to a ratio, over real loopback sockets.
+
+mod engine_util;
+
+use std::time::{Duration, Instant};
+
+use bidtorrent::engine::metainfo::Metainfo;
+use bidtorrent::engine::session::{Session, SessionConfig};
+use bidtorrent::engine::torrent::TorrentOptions;
+use bidtorrent::engine::types::PeerId;
+use bidtorrent::engine::wire::Handshake;
+use engine_util::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test]
+async fn session_connection_cap_refuses_extra_peers() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = make_torrent(tmp.path(), "cap.bin", &[("cap.bin", 50_000)], 16384);
+    let meta = Metainfo::from_file(&t).expect("torrent");
+    let session = Session::start(SessionConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        data_dir: tmp.path().join("state"),
+        download_limit: 0,
+        upload_limit: 0,
+    })
+    .await
+    .expect("session");
+    session.set_max_connections(2);
+    session
+        .add(
+            meta.clone(),
+            TorrentOptions {
+                download_dir: tmp.path().join("src"),
+                ..TorrentOptions::default()
+            },
+        )
+        .await
+        .expect("add");
+
+    let mut conns = Vec::new();
+    for i in 0..3u8 {
+        let mut s = tokio::net::TcpStream::connect(session.listen_addr())
+            .await
+            .expect("connect");
+        let mut id = *b"-XX0001-capcapcapcap";
+        id[19] = b'0' + i;
+        s.write_all(&Handshake::new(meta.info_hash, PeerId(id)).encode())
+            .await
+            .expect("handshake");
+        conns.push(s);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(session.connections(), 2);
+    // The third was closed right after the handshake exchange.
+    let third = conns.last_mut().expect("third");
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut b = vec![0u8; 1024];
+        loop {
+            match third.read(&mut b).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "peer over the cap still connected");
+}
+
+#[test]
+fn download_limit_holds_the_rate() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let size = 3 * 1024 * 1024;
+    let t = make_torrent(tmp.path(), "rate.bin", &[("rate.bin", size)], 64 * 1024);
+    let mut seeder = Bt::seed(tmp.path(), &t, &tmp.path().join("src"));
+    let peer = format!("127.0.0.1:{}", seeder.port());
+    let t0 = Instant::now();
+    let out = Bt::download(
+        tmp.path(),
+        &t,
+        &tmp.path().join("dl"),
+        &[&peer],
+        &["--limit-down", "1M"],
+    );
+    let secs = t0.elapsed().as_secs_f64();
+    assert!(out.status.success(), "{}", out.stderr);
+    let rate = size as f64 / secs / (1024.0 * 1024.0);
+    // The bucket allows a quarter-second burst; the rest must follow the limit.
+    assert!(
+        rate < 1.5,
+        "downloaded at {rate:.2} MiB/s under a 1 MiB/s limit"
+    );
+    assert_same_tree(
+        &tmp.path().join("src/rate.bin"),
+        &tmp.path().join("dl/rate.bin"),
+    );
+}
+
+#[test]
+fn seed_ratio_keeps_seeding_until_reached_then_exits() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let size = 1024 * 1024;
+    let t = make_torrent(tmp.path(), "ratio.bin", &[("ratio.bin", size)], 32 * 1024);
+    let mut seeder = Bt::seed(tmp.path(), &t, &tmp.path().join("src"));
+    let seed_peer = format!("127.0.0.1:{}", seeder.port());
+
+    // A downloads from the seeder and must then upload half the torrent before exiting.
+    let a_state = tmp.path().join("a");
+    std::fs::create_dir_all(&a_state).expect("mkdir");
+    let mut a = Bt::spawn_download(
+        &a_state,
+        &t,
+        &tmp.path().join("dl-a"),
+        &[&seed_peer],
+        &["--seed-ratio", "0.5"],
+    );
+    a.wait_for("complete", Duration::from_secs(30));
+    let a_port = a.port();
+    drop(seeder);
+
+    // B can only get the data from A.
+    let b_state = tmp.path().join("b");
+    std::fs::create_dir_all(&b_state).expect("mkdir");
+    let b = Bt::download(
+        &b_state,
+        &t,
+        &tmp.path().join("dl-b"),
+        &[&format!("127.0.0.1:{a_port}")],
+        &[],
+    );
+    assert!(b.status.success(), "{}", b.stderr);
+    let reached = a.wait_for("ratio_reached", Duration::from_secs(30));
+    assert!(reached["uploaded"].as_u64().expect("uploaded") >= size as u64 / 2);
+    let events = a.wait_events(Duration::from_secs(10));
+    assert!(events.iter().any(|e| e["event"] == "ratio_reached"));
+    assert_same_tree(
+        &tmp.path().join("src/ratio.bin"),
+        &tmp.path().join("dl-b/ratio.bin"),
+    );
+}
