@@ -59,9 +59,11 @@ fn bench(label: &str, w: u16, h: u16, tab: Option<Action>, frames: usize) -> (f6
     times.sort();
     let mean = times.iter().sum::<Duration>().as_secs_f64() / times.len() as f64;
     let p99 = times[times.len() * 99 / 100].as_secs_f64();
+    let median = times[times.len() / 2].as_secs_f64();
     println!(
-        "{label:<28} {w:>3}x{h:<3} mean {:>7.1} µs   p99 {:>7.1} µs   ({frames} frames)",
+        "{label:<24} {w:>3}x{h:<3} mean {:>7.1} µs  median {:>7.1} µs  p99 {:>7.1} µs",
         mean * 1e6,
+        median * 1e6,
         p99 * 1e6
     );
     (mean, p99)
@@ -77,7 +79,11 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
-    println!("1000 torrents, focused torrent with 200 peers and 1200 pieces");
+    println!("1000 torrents, focused torrent with 200 peers and 1200 pieces, {frames} frames each");
+    if let Ok(l) = std::fs::read_to_string("/proc/loadavg") {
+        // Shared machines skew the tail; say how busy this one was.
+        println!("load average: {}", l.trim());
+    }
     let mut worst: f64 = 0.0;
     for (w, h) in [(160, 48), (80, 24), (240, 70)] {
         for (label, tab) in [

@@ -294,7 +294,8 @@ fn change_strategy_and_price_from_keyboard() {
     // Then three rows down from "fixed" is "target-rate": pick it, raise its cap twice, lower
     // it once.
     let r = drive(fixture(), 160, 48, keys("sgk\x1bsjjj\n++-"), |_| {});
-    let strategies: Vec<(Side, String, Vec<(String, String)>)> = r
+    type Set = (Side, String, Vec<(String, String)>);
+    let strategies: Vec<Set> = r
         .src
         .log
         .iter()

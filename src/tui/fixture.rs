@@ -86,7 +86,14 @@ pub fn torrent(i: usize) -> TorrentRow {
         peers: (mix(i, 7) % 60) as usize,
         uploaded: mix(i, 8) % (size * 3),
         downloaded: (size as f64 * progress) as u64,
-        label: Some(if i % 2 == 0 { "linux" } else { "video" }.into()),
+        label: Some(
+            if i.is_multiple_of(2) {
+                "linux"
+            } else {
+                "video"
+            }
+            .into(),
+        ),
         error: (state == "error").then(|| "disk full".into()),
         market,
     }
@@ -94,7 +101,12 @@ pub fn torrent(i: usize) -> TorrentRow {
 
 pub fn peer(i: usize) -> PeerRow {
     let market = (i % 3 != 2).then(|| PeerMarket {
-        role: if i % 3 == 0 { "seller" } else { "buyer" }.into(),
+        role: if i.is_multiple_of(3) {
+            "seller"
+        } else {
+            "buyer"
+        }
+        .into(),
         bid: Some(1000 + (mix(i, 11) % 1000)),
         price: Some(1100 + (mix(i, 12) % 300)),
         paid: mix(i, 13) % 5_000_000,
@@ -127,9 +139,11 @@ pub fn peer(i: usize) -> PeerRow {
 
 pub fn pieces(n: usize) -> PieceMap {
     PieceMap {
-        have: (0..n).map(|p| p < n / 3 || mix(p, 21) % 4 == 0).collect(),
+        have: (0..n)
+            .map(|p| p < n / 3 || mix(p, 21).is_multiple_of(4))
+            .collect(),
         downloading: (0..n)
-            .filter(|&p| p >= n / 3 && mix(p, 22) % 9 == 0)
+            .filter(|&p| p >= n / 3 && mix(p, 22).is_multiple_of(9))
             .map(|p| p as u32)
             .collect(),
         availability: (0..n)
