@@ -18,10 +18,19 @@ _bidtorrent() {
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--theme=[Theme name (default, dusk, light, mono, or one in \$XDG_CONFIG_HOME/bidtorrent/themes) or a path to a theme file; overrides the config and NO_COLOR]:NAME:_default' \
+'-d+[Download directory for torrents added in standalone mode]:D:_files' \
+'--dir=[Download directory for torrents added in standalone mode]:D:_files' \
+'--listen=[Address the standalone engine listens on for peers (a free port if taken)]:ADDR:_default' \
+'--limit-down=[Global download limit for the standalone engine (e.g. 10M; 0 = unlimited)]:RATE:_default' \
+'--limit-up=[Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited)]:RATE:_default' \
+'--refresh-ms=[How often to poll the engine, in milliseconds \[default\: 1000, or refresh_ms in config\]]:MS:_default' \
+'*--add=[A .torrent file to add at start (standalone; repeatable)]:TORRENT:_default' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \
 '--quiet[Less output]' \
+'--standalone[Run the engine in this process even if a daemon is running]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '-V[Print version]' \
@@ -35,7 +44,29 @@ _bidtorrent() {
         (( CURRENT += 1 ))
         curcontext="${curcontext%:*:*}:bidtorrent-command-$line[1]:"
         case $line[1] in
-            (download)
+            (tui)
+_arguments "${_arguments_options[@]}" : \
+'--theme=[Theme name (default, dusk, light, mono, or one in \$XDG_CONFIG_HOME/bidtorrent/themes) or a path to a theme file; overrides the config and NO_COLOR]:NAME:_default' \
+'-d+[Download directory for torrents added in standalone mode]:D:_files' \
+'--dir=[Download directory for torrents added in standalone mode]:D:_files' \
+'--listen=[Address the standalone engine listens on for peers (a free port if taken)]:ADDR:_default' \
+'--limit-down=[Global download limit for the standalone engine (e.g. 10M; 0 = unlimited)]:RATE:_default' \
+'--limit-up=[Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited)]:RATE:_default' \
+'--refresh-ms=[How often to poll the engine, in milliseconds \[default\: 1000, or refresh_ms in config\]]:MS:_default' \
+'*--add=[A .torrent file to add at start (standalone; repeatable)]:TORRENT:_default' \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--standalone[Run the engine in this process even if a daemon is running]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(download)
 _arguments "${_arguments_options[@]}" : \
 '-d+[Directory to download into]:D:_files' \
 '--dir=[Directory to download into]:D:_files' \
@@ -834,7 +865,11 @@ _arguments "${_arguments_options[@]}" : \
         (( CURRENT += 1 ))
         curcontext="${curcontext%:*:*}:bidtorrent-help-command-$line[1]:"
         case $line[1] in
-            (download)
+            (tui)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(download)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
@@ -1038,6 +1073,7 @@ esac
 (( $+functions[_bidtorrent_commands] )) ||
 _bidtorrent_commands() {
     local commands; commands=(
+'tui:Open the dashboard\: attach to a running daemon, or run the engine in this process' \
 'download:Download one torrent in the foreground; exit 0 once every piece is verified' \
 'seed:Verify the data of a torrent, then seed it until killed' \
 'wallet:The wallet\: identity, balance, payment channels, vouchers, history' \
@@ -1152,6 +1188,7 @@ _bidtorrent__subcmd__download_commands() {
 (( $+functions[_bidtorrent__subcmd__help_commands] )) ||
 _bidtorrent__subcmd__help_commands() {
     local commands; commands=(
+'tui:Open the dashboard\: attach to a running daemon, or run the engine in this process' \
 'download:Download one torrent in the foreground; exit 0 once every piece is verified' \
 'seed:Verify the data of a torrent, then seed it until killed' \
 'wallet:The wallet\: identity, balance, payment channels, vouchers, history' \
@@ -1325,6 +1362,11 @@ _bidtorrent__subcmd__help__subcmd__status_commands() {
 _bidtorrent__subcmd__help__subcmd__strategy_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent help strategy commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__help__subcmd__tui_commands] )) ||
+_bidtorrent__subcmd__help__subcmd__tui_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent help tui commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__help__subcmd__wallet_commands] )) ||
 _bidtorrent__subcmd__help__subcmd__wallet_commands() {
@@ -1511,6 +1553,11 @@ _bidtorrent__subcmd__status_commands() {
 _bidtorrent__subcmd__strategy_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent strategy commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__tui_commands] )) ||
+_bidtorrent__subcmd__tui_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent tui commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__wallet_commands] )) ||
 _bidtorrent__subcmd__wallet_commands() {

@@ -15,8 +15,11 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// Without a command, `bidtorrent` opens the dashboard (as `bidtorrent tui`).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    #[command(flatten, next_help_heading = "Dashboard (when no command is given)")]
+    pub tui: crate::tui::TuiArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -41,6 +44,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open the dashboard: attach to a running daemon, or run the engine in this process
+    Tui(crate::tui::TuiArgs),
     /// Download one torrent in the foreground; exit 0 once every piece is verified
     Download(crate::cli_oneshot::DownloadArgs),
     /// Verify the data of a torrent, then seed it until killed
@@ -159,7 +164,11 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return crate::tui::run(&cli.global, cli.tui);
+    };
+    match command {
+        Command::Tui(args) => crate::tui::run(&cli.global, args),
         Command::Download(args) => crate::cli_oneshot::download(&cli.global, args),
         Command::Seed(args) => crate::cli_oneshot::seed(&cli.global, args),
         Command::Wallet(args) => crate::wallet::cli::run_wallet(&cli.global, args),

@@ -21,6 +21,10 @@ pub struct Config {
     pub watch: Watch,
     pub log: Log,
     pub market: Market,
+    /// The dashboard's `[tui]` table (theme, colour, mouse, refresh, keys). Kept as a table
+    /// here and checked, with line numbers, by `tui::parse_config`.
+    #[serde(skip_serializing_if = "toml::Table::is_empty")]
+    pub tui: toml::Table,
 }
 
 /// `[market]`: the token market (SPEC §4). Off unless the user opts in, so a fresh install is
@@ -140,6 +144,7 @@ impl Default for Config {
             watch: Watch::default(),
             log: Log::default(),
             market: Market::default(),
+            tui: toml::Table::new(),
         }
     }
 }

@@ -10,4 +10,5 @@ pub mod demo;
 pub mod engine;
 pub mod market;
 pub mod rpc;
+pub mod tui;
 pub mod wallet;

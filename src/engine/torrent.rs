@@ -1420,6 +1420,31 @@ impl Torrent {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Read-only views for the dashboard (issue 6). Additive: copies out of the picker under the
+// state lock, so a renderer never holds the lock while drawing.
+// ---------------------------------------------------------------------------------------------
+
+impl Torrent {
+    /// How many connected peers have each piece (swarm availability), indexed by piece.
+    pub fn piece_availability(&self) -> Vec<u32> {
+        self.state().picker.availability().to_vec()
+    }
+
+    /// Pieces with blocks requested or received but not yet verified, in ascending order.
+    pub fn downloading_pieces(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = self.state().picker.downloading().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Restricts picking to `wanted` pieces (file priority "skip" clears a file's pieces).
+    /// A bitfield of the wrong length is ignored, as in the picker.
+    pub fn set_wanted_pieces(&self, wanted: Bitfield) {
+        self.state().picker.set_wanted(wanted);
+    }
+}
+
 // ----- control from a daemon: pause, resume, recheck, reannounce, peer list -----------------
 //
 // Kept apart from the code above so the engine's core loops stay untouched: the loops are

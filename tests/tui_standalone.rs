@@ -1,0 +1,148 @@
+//! The standalone source over a real in-process engine: add a multi-file torrent, see it in
+//! snapshots with its files and trackers, pause and resume it (stop + re-add from resume
+//! data), skip a file, and remove it.
+
+use std::time::{Duration, Instant};
+
+use bidtorrent::engine::create::{CreateOptions, create_torrent};
+use bidtorrent::tui::source::{Command, DataSource, Mode, Priority, Snapshot};
+use bidtorrent::tui::standalone::StandaloneSource;
+
+async fn until(
+    src: &mut StandaloneSource,
+    focus: Option<&str>,
+    what: &str,
+    f: impl Fn(&Snapshot) -> bool,
+) -> Snapshot {
+    let start = Instant::now();
+    loop {
+        let s = src.snapshot(focus).await.unwrap();
+        if f(&s) {
+            return s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "waited for {what}: {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_add_pause_resume_prioritise_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data/album");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("a.bin"), vec![1u8; 100_000]).unwrap();
+    std::fs::write(data.join("b.bin"), vec![2u8; 50_000]).unwrap();
+    let opts = CreateOptions {
+        trackers: vec![vec!["http://127.0.0.1:9/announce".into()]],
+        piece_length: Some(16384),
+        ..CreateOptions::default()
+    };
+    let bytes = create_torrent(&data, &opts, |_, _| {}).unwrap();
+    let tpath = dir.path().join("album.torrent");
+    std::fs::write(&tpath, bytes).unwrap();
+
+    let mut src = StandaloneSource::start(
+        "127.0.0.1:0".parse().unwrap(),
+        &dir.path().join("state"),
+        dir.path().join("data"),
+        (0, 0),
+        "test".into(),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(src.mode(), Mode::Standalone { .. }));
+
+    // A bad item is an error, the source carries on.
+    let e = src
+        .command(Command::Add {
+            source: dir.path().join("nope.torrent").display().to_string(),
+            dir: None,
+            paused: false,
+            peers: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert!(format!("{e:#}").contains("nope.torrent"));
+
+    let reply = src
+        .command(Command::Add {
+            source: tpath.display().to_string(),
+            dir: None,
+            paused: false,
+            peers: vec![],
+        })
+        .await
+        .unwrap();
+    assert!(reply.contains("album"), "{reply}");
+    let s = until(&mut src, None, "seeding", |s| {
+        s.torrents.first().is_some_and(|t| t.state == "seeding")
+    })
+    .await;
+    let id = s.torrents[0].id.clone();
+    assert_eq!(s.torrents[0].size, 150_000);
+    assert_eq!(s.torrents[0].progress, 1.0);
+    // No wallet in a fresh data dir: said so, nothing created.
+    assert_eq!(
+        s.wallet.status,
+        bidtorrent::tui::source::WalletStatus::Missing
+    );
+    assert!(!dir.path().join("state/wallet").exists());
+
+    let s = src.snapshot(Some(&id)).await.unwrap();
+    let d = s.detail.unwrap();
+    assert_eq!(d.files.len(), 2);
+    assert!(d.files.iter().all(|f| f.progress == 1.0));
+    assert_eq!(d.trackers.len(), 1);
+    assert_eq!(d.pieces.len(), 150_000usize.div_ceil(16384));
+    assert!(d.pieces.have.iter().all(|h| *h));
+    assert!(!d.market.active);
+    assert_eq!(d.market.buyer.name, "off");
+
+    src.command(Command::Pause(vec![id.clone()])).await.unwrap();
+    until(&mut src, None, "paused", |s| {
+        s.torrents.len() == 1 && s.torrents[0].state == "paused"
+    })
+    .await;
+    src.command(Command::Resume(vec![id.clone()]))
+        .await
+        .unwrap();
+    until(&mut src, None, "seeding again", |s| {
+        s.torrents.len() == 1 && s.torrents[0].state == "seeding"
+    })
+    .await;
+
+    src.command(Command::FilePriority {
+        id: id.clone(),
+        files: vec![1],
+        priority: Priority::Skip,
+    })
+    .await
+    .unwrap();
+    let s = src.snapshot(Some(&id)).await.unwrap();
+    assert_eq!(s.detail.unwrap().files[1].priority, Priority::Skip);
+
+    let r = src
+        .command(Command::Strategy {
+            ids: vec![id.clone()],
+            side: bidtorrent::tui::source::Side::Buyer,
+            name: "fixed".into(),
+            params: vec![("price".into(), "1000".into())],
+        })
+        .await
+        .unwrap();
+    assert!(r.contains("market off"), "{r}");
+    let s = src.snapshot(Some(&id)).await.unwrap();
+    assert_eq!(s.detail.unwrap().market.buyer.name, "fixed");
+
+    src.command(Command::Remove {
+        ids: vec![id.clone()],
+        delete_data: false,
+    })
+    .await
+    .unwrap();
+    until(&mut src, None, "removed", |s| s.torrents.is_empty()).await;
+    src.shutdown().await;
+}
