@@ -75,6 +75,13 @@ pub trait Extension: Send + Sync + 'static {
 
     fn on_disconnect(&self, _link: &PeerLink) {}
 
+    /// Asked once a second while this peer and we are both seeds, when the engine would hang
+    /// up: true keeps the connection open (for at most 30 s) to finish business on it, such as
+    /// a buyer's last payments and the seller's receipts.
+    fn keep_open(&self, _link: &PeerLink) -> bool {
+        false
+    }
+
     /// A completed piece was checked: `ok` when it matched its hash (and is on disk).
     /// `contributors` lists (peer key, bytes delivered) — a buyer pays for verified bytes only.
     fn on_piece(

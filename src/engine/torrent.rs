@@ -35,6 +35,9 @@ const BAN_AFTER_FAILURES: u32 = 3;
 /// More queued requests than this from one peer is a flood.
 pub const MAX_QUEUED_UPLOADS: usize = 2048;
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(30);
+/// The longest an extension may hold a connection between two seeds open (e.g. the market
+/// settling its last payments) before it is closed anyway.
+const SEED_LINGER: Duration = Duration::from_secs(30);
 
 /// Settings shared by every torrent of a session.
 pub struct SessionCtx {
@@ -238,6 +241,9 @@ pub struct PeerEntry {
     pub uploads: Arc<UploadQueue>,
     pub counters: Arc<PeerCounters>,
     pub connected_at: Instant,
+    /// When this peer and we were first both seeds (the connection is then only kept for an
+    /// extension's unfinished business, see `close_finished_seeds`).
+    both_seeds_since: Option<Instant>,
     pub down_rate: f64,
     pub up_rate: f64,
     last_down: u64,
@@ -731,6 +737,7 @@ impl Torrent {
                 uploads: uploads.clone(),
                 counters: counters.clone(),
                 connected_at: Instant::now(),
+                both_seeds_since: None,
                 down_rate: 0.0,
                 up_rate: 0.0,
                 last_down: 0,
@@ -811,24 +818,8 @@ impl Torrent {
         st.picker.peer_removed(usize::MAX, &p.bits);
         st.picker.peer_added(&bits);
         p.bits = bits;
-        if Self::close_if_both_seeds(st, key) {
-            return;
-        }
         Self::update_interest(st, key);
         self.fill(st, key);
-    }
-
-    /// Two seeds have nothing to trade; keep-alives would hold the connection open forever.
-    fn close_if_both_seeds(st: &mut State, key: usize) -> bool {
-        let both = st.phase == Phase::Seeding && st.peers.get(&key).is_some_and(|p| p.is_seed());
-        if both && let Some(p) = st.peers.get(&key) {
-            let _ = p.tx.send(PeerCmd::Close);
-            let dial = p.listen_port.map(|port| SocketAddr::new(p.addr.ip(), port));
-            if let Some(k) = dial.and_then(|a| st.known.get_mut(&a)) {
-                k.seed = true;
-            }
-        }
-        both
     }
 
     pub(crate) fn on_have(&self, key: usize, index: u32) {
@@ -839,9 +830,6 @@ impl Torrent {
         };
         if p.bits.set(index as usize) {
             st.picker.peer_has(index);
-        }
-        if Self::close_if_both_seeds(st, key) {
-            return;
         }
         Self::update_interest(st, key);
         self.fill(st, key);
@@ -1054,13 +1042,8 @@ impl Torrent {
             }
             let complete = st.picker.is_complete() && st.phase == Phase::Downloading;
             if complete {
+                // Seeds do not need seeds: the tick's sweep hangs up on them.
                 st.phase = Phase::Seeding;
-                // Seeds do not need seeds.
-                for p in st.peers.values() {
-                    if p.is_seed() {
-                        let _ = p.tx.send(PeerCmd::Close);
-                    }
-                }
             }
             complete
         };
@@ -1183,6 +1166,7 @@ impl Torrent {
             }
             self.expire_requests(now);
             self.drop_idle(now);
+            self.close_finished_seeds(now);
             for ext in self.extensions() {
                 ext.on_tick(&self);
             }
@@ -1279,6 +1263,56 @@ impl Torrent {
         let keys: Vec<usize> = st.peers.keys().copied().collect();
         for k in keys {
             self.fill(st, k);
+        }
+    }
+
+    /// Hangs up on seeds once we are a seed too: keep-alives would otherwise hold such a
+    /// connection open forever. An extension with unfinished business on it (see
+    /// `Extension::keep_open`) gets up to SEED_LINGER; the address is then not redialled
+    /// while we seed.
+    fn close_finished_seeds(self: &Arc<Self>, now: Instant) {
+        let candidates: Vec<(PeerLink, Instant)> = {
+            let mut st = self.state();
+            if st.phase != Phase::Seeding {
+                return;
+            }
+            st.peers
+                .iter_mut()
+                .filter(|(_, p)| p.is_seed())
+                .map(|(k, p)| {
+                    let since = *p.both_seeds_since.get_or_insert(now);
+                    (
+                        PeerLink {
+                            torrent: self.clone(),
+                            key: *k,
+                            addr: p.addr,
+                            peer_id: p.peer_id,
+                        },
+                        since,
+                    )
+                })
+                .collect()
+        };
+        if candidates.is_empty() {
+            return;
+        }
+        let exts = self.extensions();
+        let mut st = self.state();
+        let st = &mut *st;
+        for (link, since) in candidates {
+            let linger =
+                now.duration_since(since) < SEED_LINGER && exts.iter().any(|e| e.keep_open(&link));
+            if linger {
+                continue;
+            }
+            let Some(p) = st.peers.get(&link.key) else {
+                continue;
+            };
+            let _ = p.tx.send(PeerCmd::Close);
+            let dial = p.listen_port.map(|port| SocketAddr::new(p.addr.ip(), port));
+            if let Some(k) = dial.and_then(|a| st.known.get_mut(&a)) {
+                k.seed = true;
+            }
         }
     }
 

@@ -941,6 +941,25 @@ impl Extension for TorrentMarket {
         }
     }
 
+    fn keep_open(&self, link: &PeerLink) -> bool {
+        // Both sides are seeds now; hold the connection while money is still in flight: the
+        // buyer owes for verified pieces or waits for a receipt, or the seller is owed.
+        let st = self.state();
+        let Some(p) = st.peers.get(&link.key) else {
+            return false;
+        };
+        let pk = p.info.public_key;
+        let buyer_unsettled = st.buys.get(&pk).is_some_and(|b| {
+            let owed = (b.owed_scaled / u128::from(MIB)).min(u128::from(u64::MAX)) as u64;
+            owed > b.acked.micro()
+        });
+        let seller_owed = st
+            .sells
+            .get(&pk)
+            .is_some_and(|c| c.owed().micro() > c.paid_total().micro());
+        buyer_unsettled || seller_owed
+    }
+
     fn on_piece(
         &self,
         torrent: &Arc<Torrent>,
