@@ -687,7 +687,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__daemon)
-            opts="-v -q -h --listen --log-stderr --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --listen --log-stderr --no-dht --config --data-dir --socket --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

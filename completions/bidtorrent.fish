@@ -302,6 +302,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -l config 
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -l log-stderr -d 'Also log to stderr (the log file is written as well unless the config turns it off)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -l no-dht -d 'Do not join the DHT (overrides the config\'s `[dht] enabled`)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -s h -l help -d 'Print help'

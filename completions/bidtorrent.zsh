@@ -527,6 +527,7 @@ _arguments "${_arguments_options[@]}" : \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '--log-stderr[Also log to stderr (the log file is written as well unless the config turns it off)]' \
+'--no-dht[Do not join the DHT (overrides the config'\''s \`\[dht\] enabled\`)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \

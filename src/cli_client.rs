@@ -412,6 +412,10 @@ pub fn status(global: &GlobalArgs, out: OutputArgs) -> anyhow::Result<ExitCode> 
         human_rate(st.up_rate),
         human_limit(st.up_limit)
     );
+    match &st.dht {
+        Some(d) => println!("dht         {} ({} nodes)", d.addr, d.nodes),
+        None => println!("dht         off"),
+    }
     println!("data dir    {}", st.data_dir);
     println!("downloads   {}", st.download_dir);
     // "market unavailable: <reason>" reads as a sentence, so scripts can grep for it.

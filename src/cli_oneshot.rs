@@ -14,7 +14,6 @@ use clap::Args;
 use serde_json::json;
 
 use crate::cli::{GlobalArgs, init_stderr_logging, parse_size};
-use crate::engine::dht::DhtConfig;
 use crate::engine::lsd::LsdConfig;
 use crate::engine::magnet::Magnet;
 use crate::engine::metadata::{FetchOptions, fetch_metadata};
@@ -230,28 +229,12 @@ fn load_source(src: &str) -> anyhow::Result<Source> {
     ))
 }
 
-/// Starts the DHT node next to the peer listener: same IPv4 address and, when free, the same
-/// port number (the convention). On loopback (tests, local swarms) it answers queries from the
-/// start, as there is no NAT to probe for.
+/// Starts the DHT (beside the peer listener) and LSD as asked.
 async fn start_discovery(rep: &Reporter, session: &Arc<Session>, d: &Discovery, data_dir: PathBuf) {
     if let Some(bootstrap) = &d.dht {
-        let listen = session.listen_addr();
-        let bind = match listen.ip() {
-            std::net::IpAddr::V4(ip) => ip,
-            std::net::IpAddr::V6(_) => std::net::Ipv4Addr::UNSPECIFIED,
-        };
-        let mut cfg = DhtConfig {
-            bind,
-            port: listen.port(),
-            bootstrap: bootstrap.clone(),
-            server_mode: bind.is_loopback(),
-            state_dir: Some(data_dir),
-        };
-        let mut r = session.enable_dht(cfg.clone()).await;
-        if r.is_err() {
-            cfg.port = 0;
-            r = session.enable_dht(cfg).await;
-        }
+        let r = session
+            .enable_dht_beside_listener(bootstrap.clone(), Some(data_dir))
+            .await;
         match r {
             Ok(addr) => rep.event("dht", json!({ "addr": addr.to_string() }), || {
                 format!("DHT node on {addr}")

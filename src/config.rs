@@ -20,11 +20,34 @@ pub struct Config {
     pub torrent: TorrentDefaults,
     pub watch: Watch,
     pub log: Log,
+    pub dht: Dht,
     pub market: Market,
     /// The dashboard's `[tui]` table (theme, colour, mouse, refresh, keys). Kept as a table
     /// here and checked, with line numbers, by `tui::parse_config`.
     #[serde(skip_serializing_if = "toml::Table::is_empty")]
     pub tui: toml::Table,
+}
+
+/// `[dht]`: the BEP 5 DHT, which finds peers for torrents and magnet links without a tracker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dht {
+    /// Join the DHT (never for private torrents, BEP 27).
+    pub enabled: bool,
+    /// HOST:PORT nodes to bootstrap from. Absent: the well-known public routers; `[]`: none
+    /// (the first node of a private network). The routing table is saved in the data dir and
+    /// reused at the next start either way.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<Vec<String>>,
+}
+
+impl Default for Dht {
+    fn default() -> Self {
+        Dht {
+            enabled: true,
+            bootstrap: None,
+        }
+    }
 }
 
 /// `[market]`: the token market (SPEC §4). Off unless the user opts in, so a fresh install is
@@ -143,6 +166,7 @@ impl Default for Config {
             torrent: TorrentDefaults::default(),
             watch: Watch::default(),
             log: Log::default(),
+            dht: Dht::default(),
             market: Market::default(),
             tui: toml::Table::new(),
         }
@@ -228,6 +252,14 @@ level = "info"
 # Write the log to daemon.log in the state directory ($XDG_STATE_HOME/bidtorrent, or the
 # --data-dir). `bidtorrent daemon --log-stderr` also logs to stderr.
 file = true
+
+[dht]
+# The BEP 5 DHT finds peers for torrents and magnet links without a tracker (never used for
+# private torrents). Its routing table is saved in the data dir and reused at the next start.
+enabled = true
+# HOST:PORT nodes to bootstrap from. Left out, the well-known public routers are used;
+# an empty list means none (the first node of a private network).
+# bootstrap = ["192.0.2.1:6881"]
 
 [market]
 # The token market: bid tokens for upload slots, earn tokens for what you serve. Off by

@@ -31,6 +31,9 @@ pub struct DaemonArgs {
     /// Also log to stderr (the log file is written as well unless the config turns it off)
     #[arg(long)]
     pub log_stderr: bool,
+    /// Do not join the DHT (overrides the config's `[dht] enabled`)
+    #[arg(long)]
+    pub no_dht: bool,
 }
 
 /// Loads the config: `--config` must exist; the default path may be absent (defaults).
@@ -87,6 +90,17 @@ async fn serve_until_stopped(
         upload_limit: cfg.limits.upload.0,
     })
     .await?;
+    if cfg.dht.enabled && !args.no_dht {
+        let bootstrap = cfg.dht.bootstrap.clone();
+        match session
+            .enable_dht_beside_listener(bootstrap, Some(data_dir.clone()))
+            .await
+        {
+            Ok(addr) => tracing::info!("DHT node on {addr}"),
+            // Trackers and direct peers still work without it.
+            Err(e) => tracing::warn!("DHT unavailable: {e}"),
+        }
+    }
     // The market's extension must be on the session before any torrent is restored.
     let market = start_market(&cfg, &data_dir).await;
     if let Some(m) = &market.market {

@@ -35,7 +35,14 @@ impl Daemon {
     fn spawn(data: PathBuf, socket: PathBuf, config: PathBuf) -> Daemon {
         let child = Command::new(BIN)
             .args(["--data-dir", s(&data), "--socket", s(&socket)])
-            .args(["--config", s(&config), "daemon", "--listen", "127.0.0.1:0"])
+            .args([
+                "--config",
+                s(&config),
+                "daemon",
+                "--no-dht",
+                "--listen",
+                "127.0.0.1:0",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -203,6 +210,7 @@ fn batch_add_restart_and_refusals() {
             "--config",
             s(&daemon.config),
             "daemon",
+            "--no-dht",
             "--listen",
             "127.0.0.1:0",
         ])
@@ -227,6 +235,7 @@ fn batch_add_restart_and_refusals() {
             "--config",
             s(&daemon.config),
             "daemon",
+            "--no-dht",
             "--listen",
             "127.0.0.1:0",
         ])
@@ -617,7 +626,7 @@ fn watch_dir_and_config_errors() {
             "--data-dir",
             s(&tmp.path().join("x")),
         ])
-        .args(["daemon"])
+        .args(["daemon", "--no-dht"])
         .output()
         .expect("daemon");
     assert!(!d.status.success(), "a bad config must stop the daemon");

@@ -33,7 +33,14 @@ impl Daemon {
     fn spawn(data: PathBuf, socket: PathBuf, config: PathBuf) -> Daemon {
         let child = Command::new(BIN)
             .args(["--data-dir", s(&data), "--socket", s(&socket)])
-            .args(["--config", s(&config), "daemon", "--listen", "127.0.0.1:0"])
+            .args([
+                "--config",
+                s(&config),
+                "daemon",
+                "--no-dht",
+                "--listen",
+                "127.0.0.1:0",
+            ])
             .env_remove("BIDTORRENT_LEDGER")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

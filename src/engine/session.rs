@@ -244,6 +244,36 @@ impl Session {
 
     /// Starts the DHT node; every non-private torrent (present and future) announces itself and
     /// looks up peers through it, and magnet links find peers with it.
+    /// Starts the DHT node next to the peer listener: the same IPv4 address and, when free, the
+    /// same port number (the convention), else any port. On loopback (tests, local swarms) it
+    /// answers queries from the start, as there is no NAT to probe for. `bootstrap: None` uses
+    /// the public routers.
+    pub async fn enable_dht_beside_listener(
+        &self,
+        bootstrap: Option<Vec<String>>,
+        state_dir: Option<PathBuf>,
+    ) -> Result<SocketAddr, SessionError> {
+        let listen = self.listen_addr();
+        let bind = match listen.ip() {
+            std::net::IpAddr::V4(ip) => ip,
+            std::net::IpAddr::V6(_) => std::net::Ipv4Addr::UNSPECIFIED,
+        };
+        let mut cfg = DhtConfig {
+            bind,
+            port: listen.port(),
+            bootstrap,
+            server_mode: bind.is_loopback(),
+            state_dir,
+        };
+        match self.enable_dht(cfg.clone()).await {
+            Ok(a) => Ok(a),
+            Err(_) => {
+                cfg.port = 0;
+                self.enable_dht(cfg).await
+            }
+        }
+    }
+
     pub async fn enable_dht(&self, cfg: DhtConfig) -> Result<SocketAddr, SessionError> {
         let dht = DhtService::start(cfg).await?;
         let addr = dht.local_addr();

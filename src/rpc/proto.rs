@@ -225,6 +225,15 @@ pub struct Status {
     /// "off", "on", or "unavailable: <reason>" (enabled, but the wallet or the ledger failed;
     /// the daemon then runs as plain BitTorrent).
     pub market: String,
+    /// The DHT node's UDP address and routing-table size, when the DHT is on.
+    #[serde(default)]
+    pub dht: Option<DhtStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DhtStatus {
+    pub addr: String,
+    pub nodes: usize,
 }
 
 /// `result` of `wallet`. Amounts in micro-tokens.

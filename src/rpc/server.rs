@@ -777,6 +777,13 @@ impl Controller {
         match cmd {
             Command::Status => {
                 let list = self.list().await;
+                let dht = match self.session.dht() {
+                    Some(d) => Some(crate::rpc::proto::DhtStatus {
+                        addr: d.local_addr().to_string(),
+                        nodes: d.nodes().await.len(),
+                    }),
+                    None => None,
+                };
                 to_value(Status {
                     version: env!("CARGO_PKG_VERSION").into(),
                     protocol: PROTOCOL_VERSION,
@@ -790,6 +797,7 @@ impl Controller {
                     down_rate: list.iter().map(|t| t.down_rate).sum(),
                     up_rate: list.iter().map(|t| t.up_rate).sum(),
                     market: self.market_setup().status(),
+                    dht,
                 })
             }
             Command::Add(a) => {
