@@ -11,6 +11,7 @@ pub mod app;
 pub mod attached;
 pub mod fixture;
 pub mod keymap;
+pub mod market_view;
 pub mod source;
 pub mod standalone;
 pub mod theme;
@@ -327,12 +328,23 @@ pub fn run(global: &GlobalArgs, args: TuiArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        // `[market] enabled` and a ledger that answers: trade in this process, set up exactly
+        // as the daemon does; otherwise the market views say why they are empty.
+        let market = match crate::daemon::load_config(global) {
+            Ok((full, _)) => crate::daemon::start_market(&full, &data_dir).await,
+            Err(e) => crate::rpc::server::MarketSetup {
+                enabled: true,
+                unavailable: Some(format!("the config does not load: {e:#}")),
+                ..Default::default()
+            },
+        };
         let mut source = standalone::StandaloneSource::start(
             args.listen,
             &data_dir,
             args.dir.clone(),
             (args.limit_down, args.limit_up),
             note,
+            market,
         )
         .await?;
         tracing::info!(

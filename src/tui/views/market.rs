@@ -24,7 +24,13 @@ pub fn render(f: &mut Frame, app: &App, d: &Detail, area: Rect) {
     let status = if m.active {
         Span::styled("market on", th.market)
     } else {
-        Span::styled("market off — strategies apply when the market runs", th.dim)
+        Span::styled(
+            format!(
+                "{} — strategies apply when the market runs",
+                m.note.as_deref().unwrap_or("market off")
+            ),
+            th.dim,
+        )
     };
     let hint = format!(
         "{}/{} pick buyer/seller strategy · {}/{} price",
