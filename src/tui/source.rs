@@ -21,6 +21,8 @@ pub enum Mode {
     Standalone { note: String },
     /// A scripted state (tests, benchmarks).
     Scripted,
+    /// `bidtorrent demo`: one row per member of an in-process market swarm.
+    Demo,
 }
 
 impl Mode {
@@ -29,6 +31,7 @@ impl Mode {
             Mode::Attached(p) => format!("attached {}", p.display()),
             Mode::Standalone { .. } => "standalone".to_string(),
             Mode::Scripted => "scripted".to_string(),
+            Mode::Demo => "demo".to_string(),
         }
     }
 }

@@ -27,7 +27,7 @@ use super::market_view::{self, TokenRates};
 const WALLET_EVERY: Duration = Duration::from_secs(15);
 
 #[derive(Default)]
-struct Extras {
+pub(crate) struct Extras {
     /// Strategies picked while the market is off, shown until it runs.
     buyer: Option<StrategyView>,
     seller: Option<StrategyView>,
@@ -236,7 +236,7 @@ pub(crate) fn read_wallet(dir: &Path) -> WalletView {
     market_view::read_open_wallet(&w, w.default_ledger().ok().flatten().map(|l| l.addr))
 }
 
-fn torrent_row(
+pub(crate) fn torrent_row(
     t: &Torrent,
     extras: &HashMap<String, Extras>,
     market: Option<&Market>,
@@ -305,7 +305,7 @@ fn peer_flags(p: &PeerInfo) -> String {
     f
 }
 
-fn detail(
+pub(crate) fn detail(
     t: &Torrent,
     extras: Option<&Extras>,
     market: Option<&Market>,
