@@ -446,7 +446,11 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<ExitCode> {
 /// The demo in the dashboard: runs until the user quits (the swarm keeps seeding once every
 /// leecher is done, so the finished state can be browsed), then settles and prints the same
 /// report as `--headless`.
-async fn run_dashboard(global: &GlobalArgs, root: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
+async fn run_dashboard(
+    global: &GlobalArgs,
+    root: &Path,
+    args: &DemoArgs,
+) -> anyhow::Result<ExitCode> {
     let spec = demo_spec(args);
     let swarm = Swarm::start(root, &spec).await?;
     let mut source = crate::tui::demo_source::DemoSource::new(swarm);

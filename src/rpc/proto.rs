@@ -484,7 +484,11 @@ pub fn bitfield_from_hex(hex: &str, n: usize) -> Option<Vec<bool>> {
         .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
         .collect();
     let bytes = bytes?;
-    Some((0..n).map(|i| bytes[i / 8] & (0x80 >> (i % 8)) != 0).collect())
+    Some(
+        (0..n)
+            .map(|i| bytes[i / 8] & (0x80 >> (i % 8)) != 0)
+            .collect(),
+    )
 }
 
 /// One element of `peers`.

@@ -132,10 +132,8 @@ impl AttachedSource {
             ),
             Err(_) => {
                 let dir = PathBuf::from(data_dir).join("wallet");
-                match tokio::task::spawn_blocking(move || {
-                    super::standalone::read_wallet(&dir)
-                })
-                .await
+                match tokio::task::spawn_blocking(move || super::standalone::read_wallet(&dir))
+                    .await
                 {
                     Ok(w) => w,
                     Err(_) => return,
@@ -377,8 +375,16 @@ impl DataSource for AttachedSource {
             None => None,
         };
         self.read_wallet(&status.data_dir).await;
-        let paid = list.iter().filter_map(|t| t.market.as_ref()).map(|m| m.paid).sum();
-        let earned = list.iter().filter_map(|t| t.market.as_ref()).map(|m| m.earned).sum();
+        let paid = list
+            .iter()
+            .filter_map(|t| t.market.as_ref())
+            .map(|m| m.paid)
+            .sum();
+        let earned = list
+            .iter()
+            .filter_map(|t| t.market.as_ref())
+            .map(|m| m.earned)
+            .sum();
         let (spend_rate, earn_rate) = self.rates.update(paid, earned);
         Ok(Snapshot {
             torrents: list.iter().map(row).collect(),

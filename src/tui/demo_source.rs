@@ -56,8 +56,7 @@ impl DemoSource {
     }
 
     fn row(&self, m: &Member) -> TorrentRow {
-        let mut r =
-            super::standalone::torrent_row(&m.torrent, &HashMap::new(), Some(&m.market));
+        let mut r = super::standalone::torrent_row(&m.torrent, &HashMap::new(), Some(&m.market));
         r.id = m.spec.name.clone();
         r.name = self.label(m);
         r.label = Some(if m.spec.seeder { "seeder" } else { "leecher" }.into());
@@ -95,8 +94,16 @@ impl DataSource for DemoSource {
         }
         let rows: Vec<TorrentRow> = self.swarm.members.iter().map(|m| self.row(m)).collect();
         // Each payment is counted by both sides; the graphs show the buyers' side.
-        let paid = rows.iter().filter_map(|r| r.market.as_ref()).map(|m| m.paid).sum();
-        let earned = rows.iter().filter_map(|r| r.market.as_ref()).map(|m| m.earned).sum();
+        let paid = rows
+            .iter()
+            .filter_map(|r| r.market.as_ref())
+            .map(|m| m.paid)
+            .sum();
+        let earned = rows
+            .iter()
+            .filter_map(|r| r.market.as_ref())
+            .map(|m| m.earned)
+            .sum();
         let (spend_rate, earn_rate) = self.rates.update(paid, earned);
         let detail = focus.and_then(|name| {
             let m = self.member(name)?;

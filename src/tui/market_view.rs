@@ -138,7 +138,12 @@ pub fn market_view(
         .iter()
         .map(|p| (p.public_key.as_str(), p.addr.as_str()))
         .collect();
-    for c in &r.channels {
+    // Buy-side state exists for every market peer; only channels opened or paid into count.
+    for c in r
+        .channels
+        .iter()
+        .filter(|c| c.channel.is_some() || c.paid.0 > 0)
+    {
         v.channels.push(ChannelRow {
             id: c.channel.as_deref().map_or_else(|| "—".into(), short),
             peer: addr_of
@@ -170,7 +175,8 @@ pub fn peer_markets(r: &MarketReport) -> HashMap<String, PeerMarket> {
                 (true, true) => "both",
                 (true, false) => "seller",
                 (false, true) => "buyer",
-                (false, false) => "market",
+                // Speaks bt_market but trades nothing with us right now.
+                (false, false) => "idle",
             };
             (
                 p.addr.clone(),
@@ -196,11 +202,14 @@ pub fn torrent_market(
 ) -> TorrentMarket {
     let buying = left > 0 && buyer.strategy != BuyerStrategy::Off;
     let selling = left == 0 && seller.strategy != SellerStrategy::TitForTat;
+    // A plain torrent has no price: neither bidding nor selling.
     let price = report.and_then(|r| {
         let p = if buying {
             r.peers.iter().filter_map(|p| p.my_bid).max().map(|a| a.0)
-        } else {
+        } else if selling {
             Some(r.clearing.0)
+        } else {
+            None
         };
         p.filter(|&p| p > 0)
     });

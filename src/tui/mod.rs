@@ -9,8 +9,8 @@
 pub mod action;
 pub mod app;
 pub mod attached;
-pub mod fixture;
 pub mod demo_source;
+pub mod fixture;
 pub mod keymap;
 pub mod market_view;
 pub mod source;

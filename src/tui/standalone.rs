@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::sync::mpsc;
 
+use super::market_view::{self, TokenRates};
 use super::source::{
-    Command, DataSource, Detail, FileRow, MarketView, Mode, Notice,
-    PeerRow, PieceMap, Priority, Reply, Side, Snapshot, StrategyView, TorrentRow, Totals,
-    TrackerRow, WalletStatus, WalletView,
+    Command, DataSource, Detail, FileRow, MarketView, Mode, Notice, PeerRow, PieceMap, Priority,
+    Reply, Side, Snapshot, StrategyView, TorrentRow, Totals, TrackerRow, WalletStatus, WalletView,
 };
 use crate::engine::metainfo::Metainfo;
 use crate::engine::session::{Session, SessionConfig};
@@ -20,7 +20,6 @@ use crate::engine::torrent::{PeerInfo, Torrent, TorrentEvent, TorrentOptions};
 use crate::engine::types::InfoHash;
 use crate::market::Market;
 use crate::rpc::server::MarketSetup;
-use super::market_view::{self, TokenRates};
 
 /// How often the wallet is re-read: sled is opened and closed each time, so the daemon or a
 /// `bidtorrent wallet` command can take it in between.
@@ -178,11 +177,7 @@ impl StandaloneSource {
 }
 
 /// Follows a torrent's events for the status bar.
-fn watch_events(
-    t: Arc<Torrent>,
-    name: String,
-    tx: mpsc::UnboundedSender<Notice>,
-) {
+fn watch_events(t: Arc<Torrent>, name: String, tx: mpsc::UnboundedSender<Notice>) {
     let mut rx = t.subscribe();
     tokio::spawn(async move {
         loop {
@@ -426,8 +421,16 @@ impl DataSource for StandaloneSource {
             .iter()
             .map(|t| torrent_row(t, &extras, market.as_ref()))
             .collect();
-        let paid = rows.iter().filter_map(|r| r.market.as_ref()).map(|m| m.paid).sum();
-        let earned = rows.iter().filter_map(|r| r.market.as_ref()).map(|m| m.earned).sum();
+        let paid = rows
+            .iter()
+            .filter_map(|r| r.market.as_ref())
+            .map(|m| m.paid)
+            .sum();
+        let earned = rows
+            .iter()
+            .filter_map(|r| r.market.as_ref())
+            .map(|m| m.earned)
+            .sum();
         let (spend_rate, earn_rate) = self.rates.update(paid, earned);
         let totals = Totals {
             down_rate: rows.iter().map(|r| r.down_rate).sum(),
@@ -436,16 +439,14 @@ impl DataSource for StandaloneSource {
             earn_rate,
             listen_port: Some(self.session.listen_port()),
         };
-        let detail = focus
-            .and_then(|id| self.torrent(id))
-            .map(|t| {
-                detail(
-                    &t,
-                    extras.get(&t.info_hash().to_hex()),
-                    market.as_ref(),
-                    self.market_note(),
-                )
-            });
+        let detail = focus.and_then(|id| self.torrent(id)).map(|t| {
+            detail(
+                &t,
+                extras.get(&t.info_hash().to_hex()),
+                market.as_ref(),
+                self.market_note(),
+            )
+        });
         drop(extras);
         let mut notices = Vec::new();
         while let Ok(n) = self.notices_rx.try_recv() {
@@ -685,7 +686,11 @@ pub(crate) fn set_market_strategy(
         if ids.is_empty() {
             "every torrent".to_string()
         } else {
-            format!("{} torrent{}", ids.len(), if ids.len() == 1 { "" } else { "s" })
+            format!(
+                "{} torrent{}",
+                ids.len(),
+                if ids.len() == 1 { "" } else { "s" }
+            )
         }
     ))
 }
