@@ -67,14 +67,14 @@ pub fn torrent(i: usize) -> TorrentRow {
         0 => Some(TorrentMarket {
             role: "buyer".into(),
             price: Some(1200 + (mix(i, 5) % 800)),
-            paid: 1000 * mix(i, 7) % 90_000,
+            paid: 1000 * (mix(i, 7) % 90),
             earned: 0,
         }),
         1 => Some(TorrentMarket {
             role: "seller".into(),
             price: Some(900 + (mix(i, 6) % 500)),
             paid: 0,
-            earned: 1000 * mix(i, 8) % 70_000,
+            earned: 1000 * (mix(i, 8) % 70),
         }),
         _ => None,
     };
