@@ -158,8 +158,9 @@ async fn serve_until_stopped(
 
 /// Opens the wallet and joins the ledger when `[market] enabled`. Never fails the daemon: a
 /// wallet or ledger problem is logged as a warning and reported by `status` as
-/// `unavailable: <reason>`, and the daemon serves plain BitTorrent.
-async fn start_market(cfg: &Config, data_dir: &Path) -> MarketSetup {
+/// `unavailable: <reason>`, and the daemon serves plain BitTorrent. The standalone dashboard
+/// runs its market through this too, so both trade under the same rules.
+pub async fn start_market(cfg: &Config, data_dir: &Path) -> MarketSetup {
     let mut setup = MarketSetup {
         enabled: cfg.market.enabled,
         ..MarketSetup::default()

@@ -3,7 +3,7 @@
 //! with a live table and a final report per peer. [`Swarm`] is also what the market tests and
 //! the market benchmark drive, so the demo shows exactly what is measured.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -407,7 +407,15 @@ impl Swarm {
 }
 
 pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<ExitCode> {
-    crate::cli::init_stderr_logging(global);
+    // Without --headless/--json on a terminal the swarm is shown in the dashboard, and logs go
+    // to a file (never the screen); otherwise today's table or report, logging to stderr.
+    let dashboard = !args.headless && !args.json && std::io::stdout().is_terminal();
+    let _log_guard = if dashboard {
+        crate::tui::init_file_logging(global).0
+    } else {
+        crate::cli::init_stderr_logging(global);
+        None
+    };
     if args.size == 0 {
         anyhow::bail!("--size must be more than 0");
     }
@@ -426,7 +434,37 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(run_demo(&root, &args))
+    rt.block_on(async {
+        if dashboard {
+            run_dashboard(global, &root, &args).await
+        } else {
+            run_demo(&root, &args).await
+        }
+    })
+}
+
+/// The demo in the dashboard: runs until the user quits (the swarm keeps seeding once every
+/// leecher is done, so the finished state can be browsed), then settles and prints the same
+/// report as `--headless`.
+async fn run_dashboard(
+    global: &GlobalArgs,
+    root: &Path,
+    args: &DemoArgs,
+) -> anyhow::Result<ExitCode> {
+    let spec = demo_spec(args);
+    let swarm = Swarm::start(root, &spec).await?;
+    let mut source = crate::tui::demo_source::DemoSource::new(swarm);
+    let shown = crate::tui::run_on(&mut source, global, None).await;
+    let mut swarm = source.into_swarm();
+    swarm.poll();
+    let settled = swarm.settle(Duration::from_secs(5)).await;
+    if let Ok(s) = &settled {
+        print_report(&swarm, s, args);
+    }
+    swarm.shutdown().await;
+    shown?;
+    settled?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A temporary directory removed on drop; the demo leaves nothing behind by default.

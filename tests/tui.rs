@@ -308,23 +308,24 @@ fn change_strategy_and_price_from_keyboard() {
         .collect();
     assert_eq!(strategies.len(), 4, "{strategies:?}");
     assert_eq!(strategies[0].1, "target-rate");
-    let cap = |i: usize| -> u64 {
+    // Parameters use the market config's keys and units (tokens as decimal strings), so the
+    // engine takes them as sent.
+    let max_price = |i: usize| -> String {
         strategies[i]
             .2
             .iter()
-            .find(|(k, _)| k == "cap")
+            .find(|(k, _)| k == "max_price")
             .unwrap()
             .1
-            .parse()
-            .unwrap()
+            .clone()
     };
-    assert_eq!(cap(0), 5000);
-    assert_eq!(cap(1), 5500);
-    assert_eq!(cap(2), 6050);
-    assert_eq!(cap(3), 5500);
+    assert_eq!(max_price(0), "1.000000");
+    assert_eq!(max_price(1), "1.100000");
+    assert_eq!(max_price(2), "1.210000");
+    assert_eq!(max_price(3), "1.100000");
     let screen = r.screen();
     assert!(
-        screen.contains("target-rate (rate=1048576 cap=5500)"),
+        screen.contains("target-rate (target_rate=1048576 max_price=1.100000)"),
         "{screen}"
     );
     assert_eq!(r.app.tab, Tab::Market);
@@ -336,7 +337,7 @@ fn seller_strategy_from_command_line() {
         fixture(),
         160,
         48,
-        keys(":strategy proportional reserve=250\n"),
+        keys(":strategy proportional reserve_price=0.00025\n"),
         |_| {},
     );
     match r.src.log.last() {
@@ -345,7 +346,7 @@ fn seller_strategy_from_command_line() {
         }) => {
             assert_eq!(*side, Side::Seller);
             assert_eq!(name, "proportional");
-            assert!(params.contains(&("reserve".into(), "250".into())));
+            assert!(params.contains(&("reserve_price".into(), "0.00025".into())));
         }
         other => panic!("{other:?}"),
     }
@@ -516,4 +517,113 @@ fn view_switching_keys() {
     let r = drive(fixture(), 80, 24, keys("23l"), |_| {});
     assert_eq!(r.app.view, View::Torrents);
     assert_eq!(r.app.tab, Tab::Market);
+}
+
+/// A market report as the engine produces it (`Market::report`), run through the same
+/// conversion every source uses, so the Market and Peers tabs are checked on real shapes.
+fn fixture_from_report() -> ScriptedSource {
+    use bidtorrent::market::config::{BuyerConfig, BuyerStrategy, SellerConfig, Tokens};
+    use bidtorrent::market::extension::BuyChannel;
+    use bidtorrent::market::{MarketReport, PeerMarket};
+    use bidtorrent::tui::market_view;
+    use bidtorrent::wallet::Amount;
+    let mut src = fixture();
+    let pm = |key: usize, addr: &str| PeerMarket {
+        key,
+        addr: addr.into(),
+        public_key: format!("{key:064x}"),
+        bid: None,
+        awarded: None,
+        earned: Amount::ZERO,
+        unpaid_bytes: 0,
+        strikes: 0,
+        my_bid: None,
+        my_award: None,
+        paid: Amount::ZERO,
+        acked: Amount::ZERO,
+    };
+    for d in &mut src.details {
+        let addrs: Vec<String> = d.peers.iter().map(|p| p.addr.clone()).collect();
+        let mut peers = Vec::new();
+        if let Some(a) = addrs.first() {
+            // A seller we buy from: our bid, its award, what we paid and it acknowledged.
+            peers.push(PeerMarket {
+                my_bid: Some(Amount(200_000)),
+                my_award: Some(Amount(150_000)),
+                paid: Amount(1_250_000),
+                acked: Amount(1_100_000),
+                ..pm(1, a)
+            });
+        }
+        if let Some(a) = addrs.get(1) {
+            // A buyer bidding to us, awarded, paying, with some unpaid delivery.
+            peers.push(PeerMarket {
+                bid: Some(Amount(150_000)),
+                awarded: Some(Amount(150_000)),
+                earned: Amount(300_000),
+                unpaid_bytes: 512 * 1024,
+                ..pm(2, a)
+            });
+        }
+        if let Some(a) = addrs.get(2) {
+            // A buyer that lost the auction.
+            peers.push(PeerMarket {
+                bid: Some(Amount(20_000)),
+                ..pm(3, a)
+            });
+        }
+        let report = MarketReport {
+            buyer_strategy: "fixed".into(),
+            seller_strategy: "uniform-price".into(),
+            clearing: Amount(150_000),
+            spent: Amount(1_250_000),
+            earned: Amount(300_000),
+            banned: 0,
+            channels: vec![BuyChannel {
+                seller: format!("{:064x}", 1),
+                channel: Some("c0ffee00112233445566".into()),
+                paid: Amount(1_250_000),
+                acked: Amount(1_100_000),
+            }],
+            peers,
+        };
+        let buyer = BuyerConfig {
+            strategy: BuyerStrategy::Fixed,
+            price: Tokens(Amount(200_000)),
+            ..BuyerConfig::default()
+        };
+        d.market = market_view::market_view(&buyer, &SellerConfig::default(), Some(&report));
+        let by_addr = market_view::peer_markets(&report);
+        for p in &mut d.peers {
+            p.market = by_addr.get(&p.addr).cloned();
+        }
+    }
+    src
+}
+
+#[test]
+fn view_market_and_peers_from_a_market_report() {
+    for (w, h) in SIZES {
+        let r = drive(fixture_from_report(), w, h, keys("M"), fill_history);
+        let s = r.screen();
+        assert!(s.contains("fixed (price=0.200000)"), "{s}");
+        insta::assert_snapshot!(format!("market_report_{w}x{h}"), s);
+        let r = drive(fixture_from_report(), w, h, keys(""), fill_history);
+        insta::assert_snapshot!(format!("peers_report_{w}x{h}"), r.screen());
+    }
+}
+
+#[test]
+fn market_off_says_why() {
+    let mut src = fixture();
+    for d in &mut src.details {
+        d.market.active = false;
+        d.market.note = Some("market unavailable: ledger 127.0.0.1:7171: refused".into());
+    }
+    let r = drive(src, 160, 48, keys("M"), fill_history);
+    let s = r.screen();
+    assert!(
+        s.contains("market unavailable: ledger 127.0.0.1:7171: refused — strategies apply"),
+        "{s}"
+    );
 }

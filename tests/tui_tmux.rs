@@ -1,9 +1,11 @@
-//! End to end: the real binary in tmux, standalone, against a real seeder on loopback. Keys go
-//! in with `send-keys`, the screen comes back with `capture-pane -p`: the torrent added from
-//! the prompt, the seeder in the peers tab, a piece map that moves, and a clean quit.
+//! End to end: the real binary in tmux. Keys go in with `send-keys`, the screen comes back
+//! with `capture-pane -p`.
 //!
-//! The `demo` market is not merged yet, so the swarm is one `bidtorrent seed`; the download is
-//! rate-limited so the piece map is caught mid-transfer.
+//! - On `bidtorrent demo` (a whole token market on 127.0.0.1): a bidding leecher's peers with
+//!   their market roles, its bid in the Market tab, `+` raising it in the engine, a piece map
+//!   that moves, and the final report after quitting.
+//! - Standalone against a real `bidtorrent seed`: the torrent added from the prompt, the
+//!   seeder in the peers tab, a piece map that moves, the market off and saying so.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -209,6 +211,122 @@ fn dashboard_in_tmux_downloads_from_a_real_seeder() {
     assert!(log.contains("dashboard standalone"), "{log}");
     assert!(
         t0.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        t0.elapsed()
+    );
+}
+
+#[test]
+fn dashboard_in_tmux_on_the_demo_market() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("tmux not installed; skipping");
+        return;
+    }
+    let t0 = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let xdg = root.join("xdg");
+    std::fs::create_dir_all(xdg.join("config/bidtorrent")).unwrap();
+    // A quick refresh so the test sees changes soon after each key.
+    std::fs::write(
+        xdg.join("config/bidtorrent/config.toml"),
+        "[tui]\nrefresh_ms = 250\n",
+    )
+    .unwrap();
+    let socket = format!("bt-tui-demo-{}", std::process::id());
+    let _cleanup = Cleanup {
+        socket: socket.clone(),
+        seeder: None,
+    };
+    // 4 MiB from one seeder at 256 KiB/s to three leechers (leecher-1 bids 0.2 per MiB): long
+    // enough to watch it move, short enough for CI. The report lands on the shell's screen
+    // once the dashboard quits; `sleep` keeps the pane open to read it.
+    let cmd = format!(
+        "env XDG_STATE_HOME={s}/state XDG_CONFIG_HOME={s}/config XDG_RUNTIME_DIR={s}/run \
+         {BIN} --data-dir {d} demo --size 4M --leechers 3 --seed-upload 256K; \
+         echo demo-exit=$?; sleep 60",
+        s = xdg.display(),
+        d = root.join("data").display(),
+    );
+    let o = tmux(
+        &socket,
+        &[
+            "new-session",
+            "-d",
+            "-s",
+            "tui",
+            "-x",
+            "160",
+            "-y",
+            "48",
+            &cmd,
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let send = |k: &str| {
+        tmux(&socket, &["send-keys", "-t", "tui", k]);
+    };
+
+    // One row per member, labelled with its strategy; the status bar says DEMO.
+    let s = wait_for(
+        &socket,
+        "leecher-1 · fixed 0.200000",
+        Duration::from_secs(20),
+    );
+    assert!(s.contains(" DEMO "), "{s}");
+    assert!(s.contains("seeder-1 · uniform-price"), "{s}");
+    assert!(s.contains("leecher-2 · off"), "{s}");
+
+    // The first row (leecher-1, the bidder) is selected; Peers is the default tab. Its peers
+    // are listed with market roles: the seeder sells to it.
+    send("g");
+    send("P");
+    let s = wait_for(&socket, "seller 0.200000/", Duration::from_secs(15));
+    assert!(s.contains("127.0.0.1:"), "{s}");
+    assert!(s.contains("bidtorrent"), "client column: {s}");
+
+    // Market tab: the strategy with its parameter, our bid in the book, market on.
+    send("M");
+    let s = wait_for(
+        &socket,
+        "buyer  fixed (price=0.200000)",
+        Duration::from_secs(5),
+    );
+    assert!(s.contains("market on"), "{s}");
+    let s = wait_for(&socket, "out  0.200000", Duration::from_secs(10));
+    assert!(s.contains("clearing "), "{s}");
+
+    // `+` raises the price 10 % in the member's market: the tab and the row follow.
+    send("+");
+    let s = wait_for(
+        &socket,
+        "buyer  fixed (price=0.220000)",
+        Duration::from_secs(5),
+    );
+    assert!(s.contains("leecher-1 · fixed 0.220000"), "{s}");
+
+    // Pieces tab: the map moves between two captures.
+    send("I");
+    let first = wait_for(&socket, " pieces", Duration::from_secs(5));
+    let (h1, total) = pieces_have(&first).expect("legend");
+    assert!(h1 < total, "caught before the end: {first}");
+    std::thread::sleep(Duration::from_millis(1500));
+    let second = screen(&socket);
+    let (h2, _) = pieces_have(&second).expect("legend");
+    assert!(h2 > h1, "piece map moved: {h1} -> {h2}");
+    assert_ne!(map_rows(&first), map_rows(&second));
+
+    // Quitting ends the demo and prints the same report as --headless.
+    send("q");
+    let s = wait_for(&socket, "demo-exit=", Duration::from_secs(20));
+    assert!(s.contains("demo-exit=0"), "{s}");
+    assert!(s.contains("settlement: paid"), "{s}");
+    assert!(s.contains("ledger consistent"), "{s}");
+    assert!(s.contains("leecher-1   leecher  fixed"), "{s}");
+    // Logs went to the file, not the screen.
+    assert!(xdg.join("state/bidtorrent/tui.log").exists());
+    assert!(
+        t0.elapsed() < Duration::from_secs(40),
         "took {:?}",
         t0.elapsed()
     );

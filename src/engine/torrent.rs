@@ -22,7 +22,7 @@ use crate::engine::picker::{BlockOutcome, CompletedPiece, Picker};
 use crate::engine::ratelimit::RateLimiter;
 use crate::engine::resume::{self, ResumeData};
 use crate::engine::storage::Storage;
-use crate::engine::tracker::{AnnounceEvent, AnnounceRequest, TrackerTiers};
+use crate::engine::tracker::{AnnounceEvent, AnnounceRequest, TrackerStatus, TrackerTiers};
 use crate::engine::types::{InfoHash, PeerId};
 use crate::engine::wire::{BlockRef, Message};
 
@@ -305,6 +305,9 @@ pub struct Torrent {
     /// Bumped whenever the periodic loops must end (pause, recheck); loops spawned for an
     /// older generation exit. See `spawn_loops`.
     run_gen: watch::Sender<u64>,
+    /// Per-URL announce results, copied out of the tracker loop after each announce for the
+    /// dashboard's trackers tab and the `trackers` request.
+    tracker_status: Mutex<Vec<TrackerStatus>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -373,6 +376,7 @@ impl Torrent {
             started: Instant::now(),
             paused: AtomicBool::new(opts_paused),
             run_gen: watch::channel(0).0,
+            tracker_status: Mutex::new(Vec::new()),
         })
     }
 
@@ -1422,7 +1426,9 @@ impl Torrent {
         let mut failures = 0u32;
         loop {
             let req = self.announce_request(event);
-            let wait = match tiers.announce(&req, Duration::from_secs(15)).await {
+            let result = tiers.announce(&req, Duration::from_secs(15)).await;
+            *lock(&self.tracker_status) = tiers.status();
+            let wait = match result {
                 Ok((url, resp)) => {
                     tracing::debug!("{url}: {} peers", resp.peers.len());
                     failures = 0;
@@ -1463,6 +1469,17 @@ impl Torrent {
     /// How many connected peers have each piece (swarm availability), indexed by piece.
     pub fn piece_availability(&self) -> Vec<u32> {
         self.state().picker.availability().to_vec()
+    }
+
+    /// Each tracker URL with the outcome of its last announce; URLs never tried yet (before
+    /// the first announce, or paused) come with every field empty.
+    pub fn tracker_status(&self) -> Vec<TrackerStatus> {
+        let st = lock(&self.tracker_status).clone();
+        if st.is_empty() {
+            TrackerTiers::new(self.meta.announce_tiers.clone()).status()
+        } else {
+            st
+        }
     }
 
     /// Pieces with blocks requested or received but not yet verified, in ascending order.
@@ -1696,4 +1713,38 @@ impl Torrent {
             })
             .collect()
     }
+}
+
+/// The pieces to fetch when the files at `skipped` (indices into `meta.info.files`) are not
+/// wanted: a piece stays wanted while any wanted file touches it.
+pub fn wanted_without(meta: &Metainfo, skipped: &[usize]) -> Bitfield {
+    let n = meta.num_pieces();
+    let pl = meta.info.piece_length.max(1);
+    let mut wanted = Bitfield::new(n);
+    for (i, f) in meta.info.files.iter().enumerate() {
+        if f.length == 0 || f.pad || skipped.contains(&i) {
+            continue;
+        }
+        let first = (f.offset / pl) as usize;
+        let last = ((f.offset + f.length - 1) / pl) as usize;
+        for p in first..=last.min(n.saturating_sub(1)) {
+            wanted.set(p);
+        }
+    }
+    wanted
+}
+
+/// Share of a file's pieces verified (a piece shared with a neighbour counts for both).
+pub fn file_progress(meta: &Metainfo, have: &Bitfield, file: usize) -> f64 {
+    let Some(f) = meta.info.files.get(file) else {
+        return 0.0;
+    };
+    if f.length == 0 {
+        return 1.0;
+    }
+    let pl = meta.info.piece_length.max(1);
+    let first = (f.offset / pl) as usize;
+    let last = ((f.offset + f.length - 1) / pl) as usize;
+    let total = last - first + 1;
+    (first..=last).filter(|&p| have.get(p)).count() as f64 / total as f64
 }

@@ -67,6 +67,27 @@ pub enum Command {
     Market {
         torrent: String,
     },
+    /// The piece map of one torrent: verified pieces, pieces in flight, swarm availability.
+    Pieces {
+        torrent: String,
+    },
+    /// The files of one torrent with progress and priority.
+    Files {
+        torrent: String,
+    },
+    /// Sets the priority of files of one torrent (`skip` stops fetching their pieces).
+    Prio {
+        torrent: String,
+        /// File indices as `files` numbers them; empty = every file.
+        #[serde(default)]
+        files: Vec<usize>,
+        /// "high", "normal", "low" or "skip".
+        priority: String,
+    },
+    /// Each tracker of one torrent with the outcome of its last announce.
+    Trackers {
+        torrent: String,
+    },
     /// The daemon's wallet: balance, channels, recent history (the daemon holds its lock).
     Wallet {
         /// Most recent history entries to include (default 20).
@@ -337,6 +358,146 @@ pub struct FileInfo {
     /// Relative to the download dir, as stored on disk.
     pub path: String,
     pub length: u64,
+}
+
+/// `result` of `pieces`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PieceState {
+    pub id: u32,
+    pub num_pieces: usize,
+    /// Verified pieces as a BEP 3 bitfield in lowercase hex: piece 0 is the high bit of the
+    /// first byte; spare bits at the end are 0.
+    pub have: String,
+    /// Pieces with blocks requested or received but not yet verified, ascending.
+    pub downloading: Vec<u32>,
+    /// How many connected peers have each piece, indexed by piece.
+    pub availability: Vec<u32>,
+}
+
+/// One element of `files`' `files`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileState {
+    /// The number `prio` takes (padding files are not listed and not counted).
+    pub index: usize,
+    /// Relative to the download dir, as stored on disk.
+    pub path: String,
+    pub length: u64,
+    /// 0.0 ..= 1.0: share of the file's pieces verified.
+    pub progress: f64,
+    /// "high", "normal", "low" or "skip".
+    pub priority: String,
+}
+
+/// `result` of `files` and `prio`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileList {
+    pub id: u32,
+    pub files: Vec<FileState>,
+}
+
+/// One element of `trackers`' `trackers`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrackerState {
+    /// BEP 12 tier, from 0.
+    pub tier: usize,
+    pub url: String,
+    /// "not contacted", "ok" or "error".
+    pub status: String,
+    /// Seconds since the last announce attempt and the last success; `null` if never.
+    pub last_attempt_secs: Option<u64>,
+    pub last_success_secs: Option<u64>,
+    /// The last attempt's error (cleared by a success).
+    pub error: Option<String>,
+    /// From the last success: peers returned, and the tracker's seeders/leechers counts.
+    pub peers: Option<usize>,
+    pub seeders: Option<u32>,
+    pub leechers: Option<u32>,
+    pub warning: Option<String>,
+}
+
+/// `result` of `trackers`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrackerList {
+    pub id: u32,
+    pub trackers: Vec<TrackerState>,
+}
+
+impl TrackerState {
+    pub fn from_status(t: &crate::engine::tracker::TrackerStatus) -> TrackerState {
+        let ago = |i: Option<std::time::Instant>| i.map(|i| i.elapsed().as_secs());
+        TrackerState {
+            tier: t.tier,
+            url: t.url.clone(),
+            status: match (&t.last_attempt, &t.last_error) {
+                (None, _) => "not contacted",
+                (Some(_), Some(_)) => "error",
+                (Some(_), None) => "ok",
+            }
+            .into(),
+            last_attempt_secs: ago(t.last_attempt),
+            last_success_secs: ago(t.last_success),
+            error: t.last_error.clone(),
+            peers: t.peers,
+            seeders: t.seeders,
+            leechers: t.leechers,
+            warning: t.warning.clone(),
+        }
+    }
+
+    /// One line for a table: "ok · 12 peers (3 seeders) · 40 s ago", or the error.
+    pub fn describe(&self) -> String {
+        match self.status.as_str() {
+            "ok" => {
+                let mut s = "ok".to_string();
+                if let Some(p) = self.peers {
+                    s.push_str(&format!(" · {p} peers"));
+                }
+                if let Some(n) = self.seeders {
+                    s.push_str(&format!(" ({n} seeders)"));
+                }
+                if let Some(a) = self.last_success_secs {
+                    s.push_str(&format!(" · {a} s ago"));
+                }
+                if let Some(w) = &self.warning {
+                    s.push_str(&format!(" · warning: {w}"));
+                }
+                s
+            }
+            "error" => format!("error: {}", self.error.as_deref().unwrap_or("failed")),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// BEP 3 bitfield bytes in lowercase hex (the `have` of `pieces`).
+pub fn bitfield_hex(have: &[bool]) -> String {
+    let mut out = String::with_capacity(have.len().div_ceil(8) * 2);
+    for chunk in have.chunks(8) {
+        let mut b = 0u8;
+        for (i, h) in chunk.iter().enumerate() {
+            if *h {
+                b |= 0x80 >> i;
+            }
+        }
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// The inverse of [`bitfield_hex`]: `n` flags; `None` if the text is not hex or too short.
+pub fn bitfield_from_hex(hex: &str, n: usize) -> Option<Vec<bool>> {
+    if hex.len() < n.div_ceil(8) * 2 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..n.div_ceil(8))
+        .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect();
+    let bytes = bytes?;
+    Some(
+        (0..n)
+            .map(|i| bytes[i / 8] & (0x80 >> (i % 8)) != 0)
+            .collect(),
+    )
 }
 
 /// One element of `peers`.

@@ -255,6 +255,9 @@ impl Controller {
             .map_err(|e| e.to_string())?;
         t.down_limit.set_rate(rec.down_limit);
         t.up_limit.set_rate(rec.up_limit);
+        if !rec.priorities.is_empty() {
+            apply_priorities(&t, &rec.priorities);
+        }
         Ok(t)
     }
 
@@ -419,6 +422,7 @@ impl Controller {
             peers: peer_addrs.iter().map(|a| a.to_string()).collect(),
             added_at: now_unix(),
             strategy: saved_strategy,
+            priorities: Vec::new(),
         };
         let t = match self.session.insert(meta, self.options(&rec)).await {
             Ok(t) => t,
@@ -895,6 +899,79 @@ impl Controller {
                 peers.sort_by(|a, b| a.addr.cmp(&b.addr));
                 to_value(PeerList { id: rec.id, peers })
             }
+            Command::Pieces { torrent } => {
+                let rec = self.one(&torrent).await?;
+                let t = self.torrent_of(&rec)?;
+                let have = t.have();
+                let flags: Vec<bool> = (0..have.len()).map(|i| have.get(i)).collect();
+                to_value(PieceState {
+                    id: rec.id,
+                    num_pieces: flags.len(),
+                    have: bitfield_hex(&flags),
+                    downloading: t.downloading_pieces(),
+                    availability: t.piece_availability(),
+                })
+            }
+            Command::Files { torrent } => {
+                let rec = self.one(&torrent).await?;
+                let t = self.torrent_of(&rec)?;
+                to_value(FileList {
+                    id: rec.id,
+                    files: file_states(&rec, &t),
+                })
+            }
+            Command::Prio {
+                torrent,
+                files,
+                priority,
+            } => {
+                if !PRIORITIES.contains(&priority.as_str()) {
+                    return Err(format!(
+                        "unknown priority {priority:?}: use high, normal, low or skip"
+                    ));
+                }
+                let rec = self.one(&torrent).await?;
+                let t = self.torrent_of(&rec)?;
+                let n = real_files(&t).len();
+                if let Some(bad) = files.iter().find(|&&i| i >= n) {
+                    return Err(format!(
+                        "#{}: no file {bad} (files are numbered 0 to {})",
+                        rec.id,
+                        n.saturating_sub(1)
+                    ));
+                }
+                let mut prios = rec.priorities.clone();
+                prios.resize(n, "normal".into());
+                if files.is_empty() {
+                    prios.iter_mut().for_each(|p| p.clone_from(&priority));
+                } else {
+                    for &i in &files {
+                        prios[i].clone_from(&priority);
+                    }
+                }
+                apply_priorities(&t, &prios);
+                let saved = prios.clone();
+                self.update_record(rec.id, move |r| r.priorities = saved)
+                    .await?;
+                let mut rec = rec;
+                rec.priorities = prios;
+                to_value(FileList {
+                    id: rec.id,
+                    files: file_states(&rec, &t),
+                })
+            }
+            Command::Trackers { torrent } => {
+                let rec = self.one(&torrent).await?;
+                let t = self.torrent_of(&rec)?;
+                to_value(TrackerList {
+                    id: rec.id,
+                    trackers: t
+                        .tracker_status()
+                        .iter()
+                        .map(TrackerState::from_status)
+                        .collect(),
+                })
+            }
             Command::Pause(t) => to_value(
                 self.batch(&t, |ctl, rec| async move {
                     let tor = ctl.torrent_of(&rec)?;
@@ -1122,6 +1199,58 @@ fn params_of(
         .collect()
 }
 
+const PRIORITIES: &[&str] = &["high", "normal", "low", "skip"];
+
+/// Indices into `meta.info.files` of the files `files` and `prio` number (padding is hidden).
+fn real_files(t: &Torrent) -> Vec<usize> {
+    t.meta
+        .info
+        .files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !f.pad)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Only `skip` changes what is fetched; the engine's picker has no finer levels yet, so
+/// `high` and `low` are kept and shown but fetch like `normal`.
+fn apply_priorities(t: &Torrent, prios: &[String]) {
+    let real = real_files(t);
+    let skipped: Vec<usize> = prios
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.as_str() == "skip")
+        .filter_map(|(i, _)| real.get(i).copied())
+        .collect();
+    t.set_wanted_pieces(crate::engine::torrent::wanted_without(&t.meta, &skipped));
+}
+
+fn file_states(rec: &Record, t: &Torrent) -> Vec<FileState> {
+    let have = t.have();
+    let paths = t.storage.file_paths();
+    real_files(t)
+        .into_iter()
+        .zip(paths)
+        .enumerate()
+        .map(|(index, (fi, p))| FileState {
+            index,
+            path: p
+                .strip_prefix(&rec.download_dir)
+                .unwrap_or(&p)
+                .display()
+                .to_string(),
+            length: t.meta.info.files[fi].length,
+            progress: crate::engine::torrent::file_progress(&t.meta, &have, fi),
+            priority: rec
+                .priorities
+                .get(index)
+                .cloned()
+                .unwrap_or_else(|| "normal".into()),
+        })
+        .collect()
+}
+
 fn to_value<T: Serialize>(v: T) -> Result<serde_json::Value, String> {
     serde_json::to_value(v).map_err(|e| e.to_string())
 }
@@ -1339,6 +1468,7 @@ mod tests {
                     peers: vec![],
                     added_at: 0,
                     strategy: None,
+                    priorities: vec![],
                 })
                 .collect(),
             ..SavedState::default()

@@ -56,6 +56,10 @@ pub struct Record {
     /// with `add --strategy` or `strategy ID ...`; re-applied on restart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<toml::Table>,
+    /// File priorities set with `prio` ("high", "normal", "low", "skip"), by file index;
+    /// empty when never set. Re-applied on restart.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub priorities: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +187,7 @@ mod tests {
                     toml::from_str("buyer = { strategy = \"fixed\", price = \"0.2\" }")
                         .expect("toml"),
                 ),
+                priorities: vec![],
             }],
         };
         save(&p, &st).expect("save");

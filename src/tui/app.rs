@@ -758,23 +758,27 @@ impl App {
                 }
             }
         };
-        let Ok(v) = slot.1.parse::<f64>() else {
-            self.warn(format!("{key}={} is not a number", slot.1));
-            return Vec::new();
-        };
-        let nv = v * factor;
-        slot.1 = if key == "fraction" {
-            format!("{:.3}", nv.clamp(0.001, 1.0))
+        if key == "fraction" {
+            let Ok(v) = slot.1.parse::<f64>() else {
+                self.warn(format!("{key}={} is not a number", slot.1));
+                return Vec::new();
+            };
+            slot.1 = format!("{:.3}", (v * factor).clamp(0.001, 1.0));
         } else {
             // Money is integral micro-tokens; always move by at least one unit.
-            let n = nv.round() as u64;
-            let n = if factor > 1.0 {
-                n.max(v as u64 + 1)
-            } else {
-                n.min((v as u64).saturating_sub(1))
+            let Ok(v) = slot.1.parse::<crate::wallet::Amount>() else {
+                self.warn(format!("{key}={} is not a token amount", slot.1));
+                return Vec::new();
             };
-            n.max(1).to_string()
-        };
+            let v = v.0;
+            let n = (v as f64 * factor).round() as u64;
+            let n = if factor > 1.0 {
+                n.max(v + 1)
+            } else {
+                n.min(v.saturating_sub(1))
+            };
+            slot.1 = crate::wallet::Amount(n.max(1)).to_string();
+        }
         let name = cur.name.clone();
         self.set_strategy(Side::Buyer, &name, Some(params))
     }
@@ -977,28 +981,25 @@ pub fn strategies(side: Side) -> &'static [&'static str] {
     }
 }
 
-/// Defaults proposed when a strategy is picked; amounts are micro-tokens (6 decimals).
+/// Defaults proposed when a strategy is picked: the market config's defaults, in its keys
+/// and units (token amounts as decimal strings), so they pass `Market::set_strategy` as is.
 pub fn default_params(name: &str) -> Vec<(String, String)> {
-    let p = |v: &[(&str, &str)]| {
-        v.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    };
-    match name {
-        "fixed" => p(&[("price", "1000")]),
-        "auto" => p(&[("fraction", "0.100")]),
-        "budget" => p(&[("budget", "1000000")]),
-        "target-rate" => p(&[("rate", "1048576"), ("cap", "5000")]),
-        "highest-bid" | "uniform-price" | "proportional" => {
-            p(&[("reserve", "100"), ("plain_share", "0.2")])
-        }
-        "hybrid" => p(&[
-            ("reserve", "100"),
-            ("plain_share", "0.2"),
-            ("weight", "0.5"),
-        ]),
-        _ => Vec::new(),
+    use crate::market::config::{BuyerConfig, BuyerStrategy, SellerConfig, SellerStrategy};
+    if let Some(b) = BuyerStrategy::parse(name) {
+        return super::market_view::buyer_view(&BuyerConfig {
+            strategy: b,
+            ..BuyerConfig::default()
+        })
+        .params;
     }
+    if let Some(s) = SellerStrategy::parse(name) {
+        return super::market_view::seller_view(&SellerConfig {
+            strategy: s,
+            ..SellerConfig::default()
+        })
+        .params;
+    }
+    Vec::new()
 }
 
 /// The parameter `+`/`-` moves for each buyer strategy.
@@ -1007,7 +1008,7 @@ pub fn price_param(name: &str) -> Option<&'static str> {
         "fixed" => Some("price"),
         "auto" => Some("fraction"),
         "budget" => Some("budget"),
-        "target-rate" => Some("cap"),
+        "target-rate" => Some("max_price"),
         _ => None,
     }
 }

@@ -1,8 +1,10 @@
 //! The dashboard attached to a daemon over its control socket (RPC.md). The client is
 //! blocking, so each call runs on tokio's blocking pool with the connection moved in and back.
 //!
-//! What protocol v1 does not carry is said on screen, never faked: the piece map (the daemon
-//! sends piece counts, not the bitfield), per-file progress and priorities, tracker status.
+//! Everything comes from the daemon: the torrent table from `list` (with its `market`
+//! columns), the detail tabs from `peers`, `pieces`, `files`, `trackers`, `market` and
+//! `strategy`, the Wallet view from `wallet`. Strategies picked here are set in the daemon's
+//! market; only when its market is off are they noted locally, and the Market tab says why.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -10,22 +12,27 @@ use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
+use super::market_view::{self, TokenRates};
 use super::source::{
-    Command, DataSource, Detail, FileRow, MarketView, Mode, PeerRow, PieceMap, Reply, Side,
-    Snapshot, StrategyView, TorrentRow, Totals, TrackerRow, WalletView,
+    Command, DataSource, Detail, FileRow, MarketView, Mode, PeerRow, PieceMap, Priority, Reply,
+    Side, Snapshot, StrategyView, TorrentMarket, TorrentRow, Totals, TrackerRow, WalletView,
 };
 use crate::rpc::client::{Client, ClientError};
-use crate::rpc::proto::{self, AddArgs, LimitArgs, Targets};
+use crate::rpc::proto::{self, AddArgs, LimitArgs, StrategyArgs, Targets};
 
-const WALLET_EVERY: Duration = Duration::from_secs(15);
+/// The daemon asks the ledger for the balance on each `wallet` (up to 3 s): not every tick.
+const WALLET_EVERY: Duration = Duration::from_secs(5);
 
 pub struct AttachedSource {
     socket: PathBuf,
     client: Option<Client>,
-    /// Strategies picked from the keyboard: kept here until the market's RPC lands.
+    /// Strategies picked while the daemon's market is off: shown until it runs.
     strategies: HashMap<String, (Option<StrategyView>, Option<StrategyView>)>,
     wallet: WalletView,
     wallet_read: Option<Instant>,
+    /// The daemon's `status.market`: "on", "off" or "unavailable: …".
+    market: String,
+    rates: TokenRates,
 }
 
 impl AttachedSource {
@@ -38,7 +45,101 @@ impl AttachedSource {
             strategies: HashMap::new(),
             wallet: WalletView::default(),
             wallet_read: None,
+            market: String::new(),
+            rates: TokenRates::default(),
         })
+    }
+
+    fn market_on(&self) -> bool {
+        self.market == "on"
+    }
+
+    /// The focused torrent's Market tab and per-peer market columns.
+    async fn market_detail(
+        &mut self,
+        id: &str,
+    ) -> (MarketView, HashMap<String, super::source::PeerMarket>) {
+        if !self.market_on() {
+            let (buyer, seller) = self.strategies.get(id).cloned().unwrap_or_default();
+            let note = if self.market == "off" || self.market.is_empty() {
+                "market off (the daemon's [market] enabled = false)".to_string()
+            } else {
+                format!("market {}", self.market)
+            };
+            let view = MarketView {
+                note: Some(note),
+                buyer: buyer.unwrap_or(StrategyView {
+                    name: "off".into(),
+                    params: Vec::new(),
+                }),
+                seller: seller.unwrap_or(StrategyView {
+                    name: "tit-for-tat".into(),
+                    params: Vec::new(),
+                }),
+                ..MarketView::default()
+            };
+            return (view, HashMap::new());
+        }
+        let strat: anyhow::Result<proto::StrategyInfo> = self
+            .call(proto::Command::Strategy(StrategyArgs {
+                torrent: Some(id.to_string()),
+                ..StrategyArgs::default()
+            }))
+            .await;
+        // "no market state yet" while the torrent checks: strategies only, no book.
+        let report: Option<crate::market::MarketReport> = self
+            .call(proto::Command::Market {
+                torrent: id.to_string(),
+            })
+            .await
+            .ok();
+        let mut view = match &strat {
+            Ok(s) => market_view::market_view(&s.buyer, &s.seller, report.as_ref()),
+            Err(e) => MarketView {
+                note: Some(format!("strategy: {e:#}")),
+                ..MarketView::default()
+            },
+        };
+        view.active = true;
+        let peers = report
+            .as_ref()
+            .map(market_view::peer_markets)
+            .unwrap_or_default();
+        (view, peers)
+    }
+
+    async fn read_wallet(&mut self, data_dir: &str) {
+        if self.wallet_read.is_some_and(|t| t.elapsed() < WALLET_EVERY) {
+            return;
+        }
+        self.wallet_read = Some(Instant::now());
+        // The daemon holds the wallet while its market is enabled: ask it. With the market
+        // off nobody holds it, so it is read from disk as the standalone dashboard does.
+        let w: anyhow::Result<proto::WalletInfo> = self
+            .call(proto::Command::Wallet {
+                history: Some(200),
+                payments: false,
+            })
+            .await;
+        self.wallet = match w {
+            Ok(w) => market_view::wallet_view(
+                w.public_key,
+                Some(w.ledger),
+                w.balance,
+                &w.outgoing,
+                &w.incoming,
+                w.history,
+            ),
+            Err(_) => {
+                let dir = PathBuf::from(data_dir).join("wallet");
+                match tokio::task::spawn_blocking(move || super::standalone::read_wallet(&dir))
+                    .await
+                {
+                    Ok(w) => w,
+                    Err(_) => return,
+                }
+            }
+        };
     }
 
     async fn call<T: DeserializeOwned + Send + 'static>(
@@ -120,7 +221,12 @@ fn row(t: &proto::TorrentSummary) -> TorrentRow {
         downloaded: t.downloaded,
         label: None,
         error: t.error.clone(),
-        market: None,
+        market: t.market.as_ref().map(|m| TorrentMarket {
+            role: m.role.clone(),
+            price: (m.price > 0).then_some(m.price),
+            paid: m.paid,
+            earned: m.earned,
+        }),
     }
 }
 
@@ -146,75 +252,140 @@ fn peer(p: &proto::PeerInfo) -> PeerRow {
     }
 }
 
+impl AttachedSource {
+    /// Sets the strategy in the daemon's market, torrent by torrent (or globally): the daemon
+    /// checks it all-or-nothing and persists it with the session.
+    async fn set_strategy(&mut self, ids: Vec<String>, v: StrategyView) -> anyhow::Result<Reply> {
+        let params: std::collections::BTreeMap<String, serde_json::Value> = v
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        let scopes: Vec<Option<String>> = if ids.is_empty() {
+            vec![None]
+        } else {
+            ids.into_iter().map(Some).collect()
+        };
+        let n = scopes.len();
+        let mut shown = String::new();
+        for torrent in scopes {
+            let r: proto::StrategyInfo = self
+                .call(proto::Command::Strategy(StrategyArgs {
+                    torrent,
+                    name: Some(v.name.clone()),
+                    params: params.clone(),
+                }))
+                .await?;
+            let view = if crate::market::config::BuyerStrategy::parse(&v.name).is_some() {
+                market_view::buyer_view(&r.buyer)
+            } else {
+                market_view::seller_view(&r.seller)
+            };
+            shown = super::app::format_strategy(&view);
+        }
+        Ok(format!(
+            "strategy {shown} set in the daemon for {n} torrent{}",
+            if n == 1 { "" } else { "s" }
+        ))
+    }
+
+    async fn detail(&mut self, t: &proto::TorrentSummary) -> anyhow::Result<Detail> {
+        let id = t.info_hash.clone();
+        let torrent = || id.clone();
+        let peers: proto::PeerList = self
+            .call(proto::Command::Peers { torrent: torrent() })
+            .await?;
+        // Requests added after protocol v1 shipped: an older daemon answers "bad request",
+        // and the tab then says it has nothing rather than failing the whole frame.
+        let pieces: Option<proto::PieceState> = self
+            .call(proto::Command::Pieces { torrent: torrent() })
+            .await
+            .ok();
+        let files: Option<proto::FileList> = self
+            .call(proto::Command::Files { torrent: torrent() })
+            .await
+            .ok();
+        let trackers: Option<proto::TrackerList> = self
+            .call(proto::Command::Trackers { torrent: torrent() })
+            .await
+            .ok();
+        let (market, by_addr) = self.market_detail(&id).await;
+        let pieces = pieces
+            .and_then(|p| {
+                let have = proto::bitfield_from_hex(&p.have, p.num_pieces)?;
+                Some(PieceMap {
+                    have,
+                    downloading: p.downloading,
+                    availability: p.availability,
+                })
+            })
+            .unwrap_or_default();
+        Ok(Detail {
+            id: id.clone(),
+            peers: peers
+                .peers
+                .iter()
+                .map(|p| {
+                    let mut r = peer(p);
+                    r.market = by_addr.get(&p.addr).cloned();
+                    if r.market.is_some() {
+                        r.flags.push('X');
+                    }
+                    r
+                })
+                .collect(),
+            pieces,
+            files: files
+                .map(|f| {
+                    f.files
+                        .into_iter()
+                        .map(|f| FileRow {
+                            path: f.path,
+                            size: f.length,
+                            progress: f.progress,
+                            priority: Priority::parse(&f.priority).unwrap_or_default(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            trackers: trackers
+                .map(|t| {
+                    t.trackers
+                        .iter()
+                        .map(|s| TrackerRow {
+                            tier: s.tier,
+                            url: s.url.clone(),
+                            status: s.describe(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            market,
+        })
+    }
+}
+
 impl DataSource for AttachedSource {
     async fn snapshot(&mut self, focus: Option<&str>) -> anyhow::Result<Snapshot> {
         let list: Vec<proto::TorrentSummary> = self.call(proto::Command::List).await?;
         let status: proto::Status = self.call(proto::Command::Status).await?;
+        self.market = status.market.clone();
         let detail = match focus.and_then(|f| list.iter().find(|t| t.info_hash == f)) {
-            Some(t) => {
-                let id = t.info_hash.clone();
-                let info: proto::TorrentInfo = self
-                    .call(proto::Command::Info {
-                        torrent: id.clone(),
-                    })
-                    .await?;
-                let peers: proto::PeerList = self
-                    .call(proto::Command::Peers {
-                        torrent: id.clone(),
-                    })
-                    .await?;
-                let (buyer, seller) = self.strategies.get(&id).cloned().unwrap_or_default();
-                Some(Detail {
-                    id: id.clone(),
-                    peers: peers.peers.iter().map(peer).collect(),
-                    // Protocol v1 has no bitfield; the pieces tab says so.
-                    pieces: PieceMap::default(),
-                    files: info
-                        .files
-                        .iter()
-                        .map(|f| FileRow {
-                            path: f.path.clone(),
-                            size: f.length,
-                            progress: info.summary.progress,
-                            priority: Default::default(),
-                        })
-                        .collect(),
-                    trackers: info
-                        .trackers
-                        .iter()
-                        .enumerate()
-                        .flat_map(|(tier, urls)| {
-                            urls.iter().map(move |u| TrackerRow {
-                                tier,
-                                url: u.clone(),
-                                status: "—".into(),
-                            })
-                        })
-                        .collect(),
-                    market: MarketView {
-                        buyer: buyer.unwrap_or(StrategyView {
-                            name: "off".into(),
-                            params: Vec::new(),
-                        }),
-                        seller: seller.unwrap_or(StrategyView {
-                            name: "tit-for-tat".into(),
-                            params: Vec::new(),
-                        }),
-                        ..MarketView::default()
-                    },
-                })
-            }
+            Some(t) => Some(self.detail(t).await?),
             None => None,
         };
-        if self.wallet_read.is_none_or(|t| t.elapsed() >= WALLET_EVERY) {
-            self.wallet_read = Some(Instant::now());
-            let dir = PathBuf::from(&status.data_dir).join("wallet");
-            if let Ok(w) =
-                tokio::task::spawn_blocking(move || super::standalone::read_wallet(&dir)).await
-            {
-                self.wallet = w;
-            }
-        }
+        self.read_wallet(&status.data_dir).await;
+        let paid = list
+            .iter()
+            .filter_map(|t| t.market.as_ref())
+            .map(|m| m.paid)
+            .sum();
+        let earned = list
+            .iter()
+            .filter_map(|t| t.market.as_ref())
+            .map(|m| m.earned)
+            .sum();
+        let (spend_rate, earn_rate) = self.rates.update(paid, earned);
         Ok(Snapshot {
             torrents: list.iter().map(row).collect(),
             detail,
@@ -222,8 +393,8 @@ impl DataSource for AttachedSource {
             totals: Totals {
                 down_rate: status.down_rate,
                 up_rate: status.up_rate,
-                spend_rate: 0.0,
-                earn_rate: 0.0,
+                spend_rate,
+                earn_rate,
                 listen_port: Some(status.listen_port),
             },
             notices: Vec::new(),
@@ -296,6 +467,9 @@ impl DataSource for AttachedSource {
                 params,
             } => {
                 let v = StrategyView { name, params };
+                if self.market_on() {
+                    return self.set_strategy(ids, v).await;
+                }
                 for id in &ids {
                     let e = self.strategies.entry(id.clone()).or_default();
                     match side {
@@ -304,12 +478,37 @@ impl DataSource for AttachedSource {
                     }
                 }
                 Ok(format!(
-                    "strategy {} noted (market off: the daemon has no market yet)",
-                    super::app::format_strategy(&v)
+                    "strategy {} noted (the daemon's market is {}; it applies when it runs)",
+                    super::app::format_strategy(&v),
+                    if self.market.is_empty() {
+                        "off"
+                    } else {
+                        &self.market
+                    }
                 ))
             }
-            Command::FilePriority { .. } => {
-                anyhow::bail!("file priorities are not in the daemon's control protocol yet")
+            Command::FilePriority {
+                id,
+                files,
+                priority,
+            } => {
+                let r: proto::FileList = self
+                    .call(proto::Command::Prio {
+                        torrent: id,
+                        files: files.clone(),
+                        priority: priority.as_str().to_string(),
+                    })
+                    .await?;
+                Ok(format!(
+                    "{} of {} files set to {}",
+                    if files.is_empty() {
+                        r.files.len()
+                    } else {
+                        files.len()
+                    },
+                    r.files.len(),
+                    priority.as_str()
+                ))
             }
         }
     }

@@ -67,10 +67,14 @@ pub fn torrent(i: usize) -> TorrentRow {
         0 => Some(TorrentMarket {
             role: "buyer".into(),
             price: Some(1200 + (mix(i, 5) % 800)),
+            paid: 1000 * (mix(i, 7) % 90),
+            earned: 0,
         }),
         1 => Some(TorrentMarket {
             role: "seller".into(),
             price: Some(900 + (mix(i, 6) % 500)),
+            paid: 0,
+            earned: 1000 * (mix(i, 8) % 70),
         }),
         _ => None,
     };
@@ -185,15 +189,17 @@ pub fn detail(i: usize, peers: usize) -> Detail {
         ],
         market: MarketView {
             active: true,
+            note: None,
             buyer: StrategyView {
                 name: "fixed".into(),
-                params: vec![("price".into(), "1500".into())],
+                params: vec![("price".into(), "0.001500".into())],
             },
             seller: StrategyView {
                 name: "uniform-price".into(),
                 params: vec![
-                    ("reserve".into(), "100".into()),
-                    ("plain_share".into(), "0.2".into()),
+                    ("reserve_price".into(), "0.000100".into()),
+                    ("non_market_share".into(), "0.2".into()),
+                    ("slots".into(), "4".into()),
                 ],
             },
             bids: (0..5)

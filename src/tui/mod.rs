@@ -9,8 +9,10 @@
 pub mod action;
 pub mod app;
 pub mod attached;
+pub mod demo_source;
 pub mod fixture;
 pub mod keymap;
+pub mod market_view;
 pub mod source;
 pub mod standalone;
 pub mod theme;
@@ -225,7 +227,7 @@ pub fn choose_theme(flag: Option<&str>, cfg: &TuiConfig) -> (theme::Theme, Vec<S
 
 /// Logs go to `$XDG_STATE_HOME/bidtorrent/tui.log`, never the screen. The guard flushes the
 /// writer thread when dropped, so the caller keeps it for the whole run.
-fn init_file_logging(
+pub(crate) fn init_file_logging(
     global: &GlobalArgs,
 ) -> (
     Option<tracing_appender::non_blocking::WorkerGuard>,
@@ -316,7 +318,7 @@ pub fn run(global: &GlobalArgs, args: TuiArgs) -> anyhow::Result<ExitCode> {
             match tokio::task::spawn_blocking(move || attached::AttachedSource::connect(s)).await? {
                 Ok(mut source) => {
                     tracing::info!("dashboard attached to {}", sock.display());
-                    return drive(&mut source, &cfg, theme, warning, &args, refresh).await;
+                    return drive(&mut source, &cfg, theme, warning, &args.add, refresh).await;
                 }
                 // Something answers but is not a daemon we can talk to: say so, run here.
                 Err(e) => {
@@ -327,23 +329,55 @@ pub fn run(global: &GlobalArgs, args: TuiArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        // `[market] enabled` and a ledger that answers: trade in this process, set up exactly
+        // as the daemon does; otherwise the market views say why they are empty.
+        let market = match crate::daemon::load_config(global) {
+            Ok((full, _)) => crate::daemon::start_market(&full, &data_dir).await,
+            Err(e) => crate::rpc::server::MarketSetup {
+                enabled: true,
+                unavailable: Some(format!("the config does not load: {e:#}")),
+                ..Default::default()
+            },
+        };
         let mut source = standalone::StandaloneSource::start(
             args.listen,
             &data_dir,
             args.dir.clone(),
             (args.limit_down, args.limit_up),
             note,
+            market,
         )
         .await?;
         tracing::info!(
             "dashboard standalone, listening on {}",
             source.session().listen_addr()
         );
-        let r = drive(&mut source, &cfg, theme, warning, &args, refresh).await;
+        let r = drive(&mut source, &cfg, theme, warning, &args.add, refresh).await;
         source.shutdown().await;
         r
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The dashboard on any source (`bidtorrent demo` uses it on its swarm): the config's theme,
+/// keys and refresh, the terminal set up and restored. The caller has set up logging to a
+/// file; nothing is printed while it runs.
+pub async fn run_on<S: DataSource>(
+    source: &mut S,
+    global: &GlobalArgs,
+    refresh_ms: Option<u64>,
+) -> anyhow::Result<()> {
+    if !std::io::stdout().is_terminal() {
+        anyhow::bail!("the dashboard needs a terminal");
+    }
+    let cfg = load_config(global.config.as_deref());
+    let (theme, mut warnings) = choose_theme(None, &cfg);
+    warnings.splice(0..0, cfg.warnings.clone());
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    let refresh = Duration::from_millis(refresh_ms.or(cfg.refresh_ms).unwrap_or(1000).max(50));
+    drive(source, &cfg, theme, warnings.first().cloned(), &[], refresh).await
 }
 
 /// Sets up the terminal, runs the loop on `source`, and restores the terminal whatever
@@ -353,14 +387,14 @@ async fn drive<S: DataSource>(
     cfg: &TuiConfig,
     theme: theme::Theme,
     warning: Option<String>,
-    args: &TuiArgs,
+    adds: &[String],
     refresh: Duration,
 ) -> anyhow::Result<()> {
     let mut app = App::new(source.mode(), cfg.keymap.clone(), theme);
     if let Some(w) = warning {
         app.warn(w);
     }
-    for t in &args.add {
+    for t in adds {
         let cmd = source::Command::Add {
             source: t.clone(),
             dir: None,

@@ -21,6 +21,8 @@ pub enum Mode {
     Standalone { note: String },
     /// A scripted state (tests, benchmarks).
     Scripted,
+    /// `bidtorrent demo`: one row per member of an in-process market swarm.
+    Demo,
 }
 
 impl Mode {
@@ -29,6 +31,7 @@ impl Mode {
             Mode::Attached(p) => format!("attached {}", p.display()),
             Mode::Standalone { .. } => "standalone".to_string(),
             Mode::Scripted => "scripted".to_string(),
+            Mode::Demo => "demo".to_string(),
         }
     }
 }
@@ -101,6 +104,11 @@ pub struct TorrentMarket {
     pub role: String,
     /// Current price per MiB (bid as buyer, clearing price as seller), micro-tokens.
     pub price: Option<u64>,
+    /// Paid to sellers and earned from buyers on this torrent, micro-tokens.
+    #[serde(default)]
+    pub paid: u64,
+    #[serde(default)]
+    pub earned: u64,
 }
 
 /// The focused torrent's detail tabs.
@@ -212,11 +220,14 @@ pub struct TrackerRow {
     pub status: String,
 }
 
-/// What the market engine knows about one torrent. Filled by the market (issue 5); until it
-/// runs, `active` is false and only the configured strategies are shown.
+/// What the market engine knows about one torrent. `active` is false when the market is not
+/// trading; `note` then says why ("market off", "market unavailable: …").
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MarketView {
     pub active: bool,
+    /// Why the market is not trading, shown in place of "market on".
+    #[serde(default)]
+    pub note: Option<String>,
     pub buyer: StrategyView,
     pub seller: StrategyView,
     pub bids: Vec<BidRow>,

@@ -9,27 +9,28 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::sync::mpsc;
 
+use super::market_view::{self, TokenRates};
 use super::source::{
-    ChannelRow, Command, DataSource, Detail, FileRow, HistoryRow, MarketView, Mode, Notice,
-    PeerRow, PieceMap, Priority, Reply, Side, Snapshot, StrategyView, TorrentRow, Totals,
-    TrackerRow, WalletStatus, WalletView,
+    Command, DataSource, Detail, FileRow, MarketView, Mode, Notice, PeerRow, PieceMap, Priority,
+    Reply, Side, Snapshot, StrategyView, TorrentRow, Totals, TrackerRow, WalletStatus, WalletView,
 };
-use crate::engine::bitfield::Bitfield;
 use crate::engine::metainfo::Metainfo;
 use crate::engine::session::{Session, SessionConfig};
 use crate::engine::torrent::{PeerInfo, Torrent, TorrentEvent, TorrentOptions};
 use crate::engine::types::InfoHash;
+use crate::market::Market;
+use crate::rpc::server::MarketSetup;
 
 /// How often the wallet is re-read: sled is opened and closed each time, so the daemon or a
 /// `bidtorrent wallet` command can take it in between.
 const WALLET_EVERY: Duration = Duration::from_secs(15);
 
 #[derive(Default)]
-struct Extras {
+pub(crate) struct Extras {
+    /// Strategies picked while the market is off, shown until it runs.
     buyer: Option<StrategyView>,
     seller: Option<StrategyView>,
     priorities: Vec<Priority>,
-    tracker_status: Option<String>,
 }
 
 type Shared<T> = Arc<Mutex<T>>;
@@ -49,6 +50,8 @@ pub struct StandaloneSource {
     notices_rx: mpsc::UnboundedReceiver<Notice>,
     wallet: WalletView,
     wallet_read: Option<Instant>,
+    market: MarketSetup,
+    rates: TokenRates,
 }
 
 impl StandaloneSource {
@@ -59,6 +62,7 @@ impl StandaloneSource {
         download_dir: PathBuf,
         limits: (u64, u64),
         note: String,
+        market: MarketSetup,
     ) -> anyhow::Result<StandaloneSource> {
         let cfg = |listen| SessionConfig {
             listen,
@@ -76,6 +80,10 @@ impl StandaloneSource {
             }
             Err(e) => return Err(e.into()),
         };
+        // Before any torrent is added, as the daemon does, so none starts without its market.
+        if let Some(m) = &market.market {
+            session.register_extension(m.factory());
+        }
         let (notices_tx, notices_rx) = mpsc::unbounded_channel();
         Ok(StandaloneSource {
             session,
@@ -87,7 +95,18 @@ impl StandaloneSource {
             notices_rx,
             wallet: WalletView::default(),
             wallet_read: None,
+            market,
+            rates: TokenRates::default(),
         })
+    }
+
+    /// Why market views are empty: `None` when the market trades.
+    fn market_note(&self) -> Option<String> {
+        match (&self.market.market, self.market.enabled) {
+            (Some(_), _) => None,
+            (None, false) => Some("market off ([market] enabled = false in the config)".into()),
+            (None, true) => Some(format!("market {}", self.market.status())),
+        }
     }
 
     pub fn session(&self) -> &Arc<Session> {
@@ -107,8 +126,6 @@ impl StandaloneSource {
     fn spawn_add(&self, meta: Metainfo, opts: TorrentOptions, done_msg: Option<String>) {
         let session = self.session.clone();
         let tx = self.notices_tx.clone();
-        let extras = self.extras.clone();
-        let id = meta.info_hash.to_hex();
         let name = meta.info.name.clone();
         tokio::spawn(async move {
             let r = session.add(meta, opts).await;
@@ -120,7 +137,7 @@ impl StandaloneSource {
                             text: m,
                         });
                     }
-                    watch_events(t, id, name, extras, tx);
+                    watch_events(t, name, tx);
                 }
                 Err(e) => {
                     let _ = tx.send(Notice {
@@ -137,6 +154,18 @@ impl StandaloneSource {
             return;
         }
         self.wallet_read = Some(Instant::now());
+        // The market holds the wallet's lock while it runs: read the open one.
+        if let Some(w) = self.market.wallet.clone() {
+            let ledger = Some(self.market.ledger_addr.clone());
+            self.wallet =
+                tokio::task::spawn_blocking(move || market_view::read_open_wallet(&w, ledger))
+                    .await
+                    .unwrap_or_else(|e| WalletView {
+                        status: WalletStatus::Error(e.to_string()),
+                        ..WalletView::default()
+                    });
+            return;
+        }
         let dir = self.wallet_dir.clone();
         self.wallet = tokio::task::spawn_blocking(move || read_wallet(&dir))
             .await
@@ -147,14 +176,8 @@ impl StandaloneSource {
     }
 }
 
-/// Follows a torrent's events for the trackers tab and the status bar.
-fn watch_events(
-    t: Arc<Torrent>,
-    id: String,
-    name: String,
-    extras: Shared<HashMap<String, Extras>>,
-    tx: mpsc::UnboundedSender<Notice>,
-) {
+/// Follows a torrent's events for the status bar.
+fn watch_events(t: Arc<Torrent>, name: String, tx: mpsc::UnboundedSender<Notice>) {
     let mut rx = t.subscribe();
     tokio::spawn(async move {
         loop {
@@ -163,9 +186,6 @@ fn watch_events(
                 _ = t.stopped() => return,
             };
             match ev {
-                Ok(TorrentEvent::TrackerError(e)) => {
-                    lock(&extras).entry(id.clone()).or_default().tracker_status = Some(e);
-                }
                 Ok(TorrentEvent::Complete) => {
                     let _ = tx.send(Notice {
                         error: false,
@@ -208,62 +228,14 @@ pub(crate) fn read_wallet(dir: &Path) -> WalletView {
             };
         }
     };
-    let short = |s: String| s.chars().take(10).collect::<String>();
-    let mut v = WalletView {
-        status: WalletStatus::Ok,
-        public_key: w.public_key().to_string(),
-        ..WalletView::default()
-    };
-    let r = (|| -> Result<(), crate::wallet::WalletError> {
-        v.balance = w.balance()?.0;
-        v.ledger = w.default_ledger()?.map(|l| l.addr);
-        for c in w.out_channels()? {
-            v.channels.push(ChannelRow {
-                id: short(c.certificate.channel.to_string()),
-                peer: short(c.certificate.seller.to_string()),
-                direction: "out".into(),
-                state: format!("{:?}", c.state).to_lowercase(),
-                cap: c.certificate.cap.0,
-                used: c.spent.0,
-                credit: 0,
-            });
-        }
-        for c in w.in_channels()? {
-            v.channels.push(ChannelRow {
-                id: short(c.certificate.channel.to_string()),
-                peer: short(c.certificate.buyer.to_string()),
-                direction: "in".into(),
-                state: format!("{:?}", c.state).to_lowercase(),
-                cap: c.certificate.cap.0,
-                used: c.earned().0,
-                credit: 0,
-            });
-        }
-        let h = w.history()?;
-        let skip = h.len().saturating_sub(200);
-        v.history = h
-            .into_iter()
-            .skip(skip)
-            .map(|e| HistoryRow {
-                time: e.time,
-                kind: serde_json::to_value(e.kind)
-                    .ok()
-                    .and_then(|k| k.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-                channel: short(e.channel.to_string()),
-                amount: e.amount.0,
-                total: e.total.0,
-            })
-            .collect();
-        Ok(())
-    })();
-    if let Err(e) = r {
-        v.status = WalletStatus::Error(e.to_string());
-    }
-    v
+    market_view::read_open_wallet(&w, w.default_ledger().ok().flatten().map(|l| l.addr))
 }
 
-fn torrent_row(t: &Torrent, extras: &HashMap<String, Extras>) -> TorrentRow {
+pub(crate) fn torrent_row(
+    t: &Torrent,
+    extras: &HashMap<String, Extras>,
+    market: Option<&Market>,
+) -> TorrentRow {
     let s = t.stats();
     let id = s.info_hash.to_hex();
     let progress = if s.num_pieces == 0 {
@@ -273,13 +245,25 @@ fn torrent_row(t: &Torrent, extras: &HashMap<String, Extras>) -> TorrentRow {
     };
     let eta = (s.left_bytes > 0 && s.down_rate >= 1.0)
         .then(|| (s.left_bytes as f64 / s.down_rate) as u64);
-    let market = extras.get(&id).and_then(|e| {
-        let buying = e.buyer.as_ref().is_some_and(|b| b.name != "off");
-        buying.then(|| super::source::TorrentMarket {
-            role: "buyer".into(),
-            price: None,
-        })
-    });
+    let market = match market {
+        Some(m) => {
+            let eff = m.strategy(Some(&s.info_hash));
+            let report = m.report(&s.info_hash);
+            Some(market_view::torrent_market(
+                &eff.buyer,
+                &eff.seller,
+                report.as_ref(),
+                s.left_bytes,
+            ))
+        }
+        None => extras.get(&id).and_then(|e| {
+            let buying = e.buyer.as_ref().is_some_and(|b| b.name != "off");
+            buying.then(|| super::source::TorrentMarket {
+                role: "buyer".into(),
+                ..Default::default()
+            })
+        }),
+    };
     TorrentRow {
         id,
         name: s.name,
@@ -316,25 +300,12 @@ fn peer_flags(p: &PeerInfo) -> String {
     f
 }
 
-/// Pieces wanted given file priorities: a piece is wanted when any non-skipped file touches it.
-fn wanted_pieces(meta: &Metainfo, prio: &[Priority]) -> Bitfield {
-    let n = meta.num_pieces();
-    let pl = meta.info.piece_length.max(1);
-    let mut wanted = Bitfield::new(n);
-    for (i, f) in meta.info.files.iter().enumerate() {
-        if f.length == 0 || prio.get(i).copied().unwrap_or_default() == Priority::Skip {
-            continue;
-        }
-        let first = (f.offset / pl) as usize;
-        let last = ((f.offset + f.length - 1) / pl) as usize;
-        for p in first..=last.min(n.saturating_sub(1)) {
-            wanted.set(p);
-        }
-    }
-    wanted
-}
-
-fn detail(t: &Torrent, extras: Option<&Extras>) -> Detail {
+pub(crate) fn detail(
+    t: &Torrent,
+    extras: Option<&Extras>,
+    market: Option<&Market>,
+    note: Option<String>,
+) -> Detail {
     let have = t.have();
     let n = have.len();
     let pieces = PieceMap {
@@ -369,23 +340,24 @@ fn detail(t: &Torrent, extras: Option<&Extras>) -> Detail {
             }
         })
         .collect();
-    let status = extras
-        .and_then(|e| e.tracker_status.clone())
-        .unwrap_or_else(|| "—".into());
     let trackers = t
-        .meta
-        .announce_tiers
+        .tracker_status()
         .iter()
-        .enumerate()
-        .flat_map(|(tier, urls)| {
-            let status = status.clone();
-            urls.iter().map(move |u| TrackerRow {
-                tier,
-                url: u.clone(),
-                status: status.clone(),
-            })
+        .map(|st| {
+            let st = crate::rpc::proto::TrackerState::from_status(st);
+            TrackerRow {
+                tier: st.tier,
+                url: st.url.clone(),
+                status: st.describe(),
+            }
         })
         .collect();
+    let ih = t.info_hash();
+    let report = market.and_then(|m| m.report(&ih));
+    let by_addr = report
+        .as_ref()
+        .map(market_view::peer_markets)
+        .unwrap_or_default();
     let peers = t
         .peers()
         .iter()
@@ -398,11 +370,31 @@ fn detail(t: &Torrent, extras: Option<&Extras>) -> Detail {
             progress: p.progress,
             downloaded: p.downloaded,
             uploaded: p.uploaded,
-            market: None,
+            market: by_addr.get(&p.addr.to_string()).cloned(),
         })
         .collect();
-    let market = MarketView {
+    let market = match market {
+        Some(m) => {
+            let eff = m.strategy(Some(&ih));
+            market_view::market_view(&eff.buyer, &eff.seller, report.as_ref())
+        }
+        None => local_market(t, extras, note),
+    };
+    Detail {
+        id: ih.to_hex(),
+        peers,
+        pieces,
+        files,
+        trackers,
+        market,
+    }
+}
+
+/// The Market tab while no market runs: strategies picked locally, and why it is off.
+fn local_market(t: &Torrent, extras: Option<&Extras>, note: Option<String>) -> MarketView {
+    MarketView {
         active: false,
+        note,
         buyer: extras
             .and_then(|e| e.buyer.clone())
             .unwrap_or_else(|| StrategyView {
@@ -416,14 +408,6 @@ fn detail(t: &Torrent, extras: Option<&Extras>) -> Detail {
                 params: Vec::new(),
             }),
         ..MarketView::default()
-    };
-    Detail {
-        id: t.info_hash().to_hex(),
-        peers,
-        pieces,
-        files,
-        trackers,
-        market,
     }
 }
 
@@ -432,17 +416,37 @@ impl DataSource for StandaloneSource {
         self.read_wallet().await;
         let torrents = self.session.torrents();
         let extras = lock(&self.extras);
-        let rows: Vec<TorrentRow> = torrents.iter().map(|t| torrent_row(t, &extras)).collect();
+        let market = self.market.market.clone();
+        let rows: Vec<TorrentRow> = torrents
+            .iter()
+            .map(|t| torrent_row(t, &extras, market.as_ref()))
+            .collect();
+        let paid = rows
+            .iter()
+            .filter_map(|r| r.market.as_ref())
+            .map(|m| m.paid)
+            .sum();
+        let earned = rows
+            .iter()
+            .filter_map(|r| r.market.as_ref())
+            .map(|m| m.earned)
+            .sum();
+        let (spend_rate, earn_rate) = self.rates.update(paid, earned);
         let totals = Totals {
             down_rate: rows.iter().map(|r| r.down_rate).sum(),
             up_rate: rows.iter().map(|r| r.up_rate).sum(),
-            spend_rate: 0.0,
-            earn_rate: 0.0,
+            spend_rate,
+            earn_rate,
             listen_port: Some(self.session.listen_port()),
         };
-        let detail = focus
-            .and_then(|id| self.torrent(id))
-            .map(|t| detail(&t, extras.get(&t.info_hash().to_hex())));
+        let detail = focus.and_then(|id| self.torrent(id)).map(|t| {
+            detail(
+                &t,
+                extras.get(&t.info_hash().to_hex()),
+                market.as_ref(),
+                self.market_note(),
+            )
+        });
         drop(extras);
         let mut notices = Vec::new();
         while let Ok(n) = self.notices_rx.try_recv() {
@@ -557,6 +561,9 @@ impl DataSource for StandaloneSource {
                 name,
                 params,
             } => {
+                if let Some(m) = &self.market.market {
+                    return set_market_strategy(m, &ids, &name, &params);
+                }
                 let view = StrategyView {
                     name: name.clone(),
                     params,
@@ -570,7 +577,7 @@ impl DataSource for StandaloneSource {
                     }
                 }
                 Ok(format!(
-                    "{} strategy {} for {} torrent{} (market off: applies when the market runs)",
+                    "{} strategy {} noted for {} torrent{} ({}: applies when the market runs)",
                     if side == Side::Buyer {
                         "buyer"
                     } else {
@@ -578,7 +585,8 @@ impl DataSource for StandaloneSource {
                     },
                     super::app::format_strategy(&view),
                     ids.len(),
-                    if ids.len() == 1 { "" } else { "s" }
+                    if ids.len() == 1 { "" } else { "s" },
+                    self.market_note().unwrap_or_default()
                 ))
             }
             Command::FilePriority {
@@ -611,7 +619,13 @@ impl DataSource for StandaloneSource {
                     }
                     e.priorities.clone()
                 };
-                t.set_wanted_pieces(wanted_pieces(&t.meta, &prio));
+                let skipped: Vec<usize> = prio
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| **p == Priority::Skip)
+                    .map(|(i, _)| i)
+                    .collect();
+                t.set_wanted_pieces(crate::engine::torrent::wanted_without(&t.meta, &skipped));
                 Ok(format!(
                     "{} file{} set to {}",
                     files.len(),
@@ -638,4 +652,45 @@ impl DataSource for StandaloneSource {
             note: self.note.clone(),
         }
     }
+}
+
+/// Sets a strategy in the running market: for each torrent in `ids`, or globally when empty.
+/// The market checks names and parameters all-or-nothing and its error names the culprit.
+pub(crate) fn set_market_strategy(
+    m: &Market,
+    ids: &[String],
+    name: &str,
+    params: &[(String, String)],
+) -> anyhow::Result<Reply> {
+    let mut shown = String::new();
+    if ids.is_empty() {
+        let eff = m.set_strategy(None, Some(name), params)?;
+        shown = format!(
+            "{} · {}",
+            super::app::format_strategy(&market_view::buyer_view(&eff.buyer)),
+            super::app::format_strategy(&market_view::seller_view(&eff.seller))
+        );
+    }
+    for id in ids {
+        let ih = InfoHash::from_hex(id).map_err(|e| anyhow::anyhow!("{id}: {e}"))?;
+        let eff = m.set_strategy(Some(&ih), Some(name), params)?;
+        let v = if crate::market::config::BuyerStrategy::parse(name).is_some() {
+            market_view::buyer_view(&eff.buyer)
+        } else {
+            market_view::seller_view(&eff.seller)
+        };
+        shown = super::app::format_strategy(&v);
+    }
+    Ok(format!(
+        "strategy {shown} for {}",
+        if ids.is_empty() {
+            "every torrent".to_string()
+        } else {
+            format!(
+                "{} torrent{}",
+                ids.len(),
+                if ids.len() == 1 { "" } else { "s" }
+            )
+        }
+    ))
 }

@@ -24,7 +24,13 @@ pub fn render(f: &mut Frame, app: &App, d: &Detail, area: Rect) {
     let status = if m.active {
         Span::styled("market on", th.market)
     } else {
-        Span::styled("market off — strategies apply when the market runs", th.dim)
+        Span::styled(
+            format!(
+                "{} — strategies apply when the market runs",
+                m.note.as_deref().unwrap_or("market off")
+            ),
+            th.dim,
+        )
     };
     let hint = format!(
         "{}/{} pick buyer/seller strategy · {}/{} price",
@@ -76,7 +82,12 @@ pub fn render(f: &mut Frame, app: &App, d: &Detail, area: Rect) {
                 Cell::from(b.peer.clone()),
                 Cell::from(b.direction.clone()),
                 Cell::from(tokens(b.price)),
-                Cell::from(tokens(b.max_spend)),
+                // 0: the engine does not report the bidder's spending cap.
+                Cell::from(if b.max_spend == 0 {
+                    "—".to_string()
+                } else {
+                    tokens(b.max_spend)
+                }),
                 Cell::from(b.status.clone()),
             ])
             .style(detail_row_style(app, i))
@@ -129,7 +140,12 @@ pub fn channels(f: &mut Frame, app: &App, chans: &[ChannelRow], area: Rect, empt
                 Cell::from(c.peer.clone()),
                 Cell::from(c.direction.clone()),
                 Cell::from(c.state.clone()),
-                Cell::from(format!("{}/{}", tokens(c.used), tokens(c.cap))),
+                // A cap of 0: the market report knows what moved, not the channel's cap.
+                Cell::from(if c.cap == 0 {
+                    format!("{}/—", tokens(c.used))
+                } else {
+                    format!("{}/{}", tokens(c.used), tokens(c.cap))
+                }),
                 Cell::from(tokens(c.credit)),
             ])
         })

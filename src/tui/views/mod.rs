@@ -176,6 +176,7 @@ pub fn mode_span(app: &App) -> Span<'static> {
         Mode::Attached(_) => Span::styled(format!(" {} ", app.mode.label()), th.mode_attached),
         Mode::Standalone { .. } => Span::styled(" STANDALONE ", th.mode_standalone),
         Mode::Scripted => Span::styled(" SCRIPTED ", th.mode_standalone),
+        Mode::Demo => Span::styled(" DEMO ", th.mode_attached),
     }
 }
 

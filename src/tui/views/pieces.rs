@@ -43,7 +43,7 @@ pub fn render(f: &mut Frame, app: &App, d: &Detail, area: Rect) {
         if let crate::tui::source::Mode::Attached(_) = app.mode {
             f.render_widget(
                 Line::styled(
-                    "the daemon does not send the piece map yet (control protocol v1); \
+                    "the daemon sent no piece map (a daemon older than the `pieces` request?); \
                      the count is in the table",
                     th.dim,
                 ),
