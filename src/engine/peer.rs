@@ -374,8 +374,17 @@ async fn read_loop(
                     .downloaded
                     .fetch_add(data.len() as u64, Ordering::Relaxed);
                 if let Some(piece) = torrent.on_block(key, index, begin, &data) {
+                    // Waiting for a verification slot stops this reader, and TCP then slows
+                    // the peer: completed pieces never pile up in memory faster than they are
+                    // hashed and written.
+                    let Ok(slot) = torrent.verify_slots.clone().acquire_owned().await else {
+                        return Err(PeerError::Closed);
+                    };
                     let t = torrent.clone();
-                    tokio::spawn(async move { t.verify_and_store(piece).await });
+                    tokio::spawn(async move {
+                        t.verify_and_store(piece).await;
+                        drop(slot);
+                    });
                 }
             }
             Message::Reject(b) => {

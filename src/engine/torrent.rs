@@ -35,6 +35,9 @@ const BAN_AFTER_FAILURES: u32 = 3;
 /// More queued requests than this from one peer is a flood.
 pub const MAX_QUEUED_UPLOADS: usize = 2048;
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(30);
+/// Completed pieces hashed and written at once: enough to keep both cores busy while the
+/// network fills the next ones, few enough to bound memory (4 × the piece size).
+const VERIFY_SLOTS: usize = 4;
 /// The longest an extension may hold a connection between two seeds open (e.g. the market
 /// settling its last payments) before it is closed anyway.
 const SEED_LINGER: Duration = Duration::from_secs(30);
@@ -295,6 +298,8 @@ pub struct Torrent {
     pub downloaded: AtomicU64,
     pub uploaded: AtomicU64,
     extensions: RwLock<Vec<Arc<dyn Extension>>>,
+    /// Completed pieces being hashed and written, at most VERIFY_SLOTS at a time.
+    pub(crate) verify_slots: Arc<tokio::sync::Semaphore>,
     stopped: AtomicBool,
     stop_notify: Notify,
     completed_notify: Notify,
@@ -370,6 +375,7 @@ impl Torrent {
             downloaded: AtomicU64::new(0),
             uploaded: AtomicU64::new(0),
             extensions: RwLock::new(Vec::new()),
+            verify_slots: Arc::new(tokio::sync::Semaphore::new(VERIFY_SLOTS)),
             stopped: AtomicBool::new(false),
             stop_notify: Notify::new(),
             completed_notify: Notify::new(),
