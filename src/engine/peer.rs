@@ -374,17 +374,24 @@ async fn read_loop(
                     .downloaded
                     .fetch_add(data.len() as u64, Ordering::Relaxed);
                 if let Some(piece) = torrent.on_block(key, index, begin, &data) {
+                    let mut piece = Unverified {
+                        torrent: torrent.clone(),
+                        piece: Some(piece),
+                    };
                     // Waiting for a verification slot stops this reader, and TCP then slows
                     // the peer: completed pieces never pile up in memory faster than they are
-                    // hashed and written.
+                    // hashed and written. The wait may be cancelled (the connection closes);
+                    // `Unverified` then hands the piece back to the picker.
                     let Ok(slot) = torrent.verify_slots.clone().acquire_owned().await else {
                         return Err(PeerError::Closed);
                     };
-                    let t = torrent.clone();
-                    tokio::spawn(async move {
-                        t.verify_and_store(piece).await;
-                        drop(slot);
-                    });
+                    if let Some(p) = piece.piece.take() {
+                        let t = torrent.clone();
+                        tokio::spawn(async move {
+                            t.verify_and_store(p).await;
+                            drop(slot);
+                        });
+                    }
                 }
             }
             Message::Reject(b) => {
@@ -403,6 +410,22 @@ async fn read_loop(
                         .map_err(|e| PeerError::Protocol(format!("{}: {e}", ext.name())))?;
                 }
             }
+        }
+    }
+}
+
+/// A completed piece not yet handed to verification. Dropped with the piece still inside (the
+/// reader was cancelled while waiting for a slot), it returns the piece to the picker, which
+/// would otherwise keep it "pending" forever and never fetch it again.
+struct Unverified {
+    torrent: Arc<Torrent>,
+    piece: Option<crate::engine::picker::CompletedPiece>,
+}
+
+impl Drop for Unverified {
+    fn drop(&mut self) {
+        if let Some(p) = self.piece.take() {
+            self.torrent.state().picker.piece_checked(p.index, false);
         }
     }
 }
