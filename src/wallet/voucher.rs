@@ -115,6 +115,57 @@ fn verify(key: &PublicKey, msg: &[u8], sig: &[u8; 64]) -> bool {
     }
 }
 
+/// The wire layout vouchers and receipts share (177 bytes):
+/// `version ‖ ledger ‖ channel ‖ payee ‖ seq (u64 LE) ‖ cumulative (u64 LE) ‖ signature`.
+fn encode_layout(
+    ledger: &LedgerId,
+    channel: &ChannelId,
+    payee: &PublicKey,
+    seq: u64,
+    cumulative: Amount,
+    signature: &[u8; 64],
+) -> [u8; VOUCHER_LEN] {
+    let mut v = Vec::with_capacity(VOUCHER_LEN);
+    v.push(VERSION);
+    v.extend_from_slice(&ledger.0);
+    v.extend_from_slice(&channel.0);
+    v.extend_from_slice(&payee.0);
+    put_u64(&mut v, seq);
+    put_u64(&mut v, cumulative.0);
+    v.extend_from_slice(signature);
+    let mut out = [0u8; VOUCHER_LEN];
+    out.copy_from_slice(&v);
+    out
+}
+
+type Layout = (LedgerId, ChannelId, PublicKey, u64, Amount, [u8; 64]);
+
+/// Decodes [`encode_layout`]'s bytes; `what` names the kind in errors. Never panics.
+fn decode_layout(b: &[u8], what: &'static str) -> Result<Layout, DecodeError> {
+    if b.len() != VOUCHER_LEN {
+        return Err(DecodeError::Length {
+            what,
+            got: b.len(),
+            want: VOUCHER_LEN,
+        });
+    }
+    if b[0] != VERSION {
+        return Err(DecodeError::Version {
+            what,
+            version: b[0],
+        });
+    }
+    let mut at = 1;
+    Ok((
+        PublicKey(take(b, &mut at)),
+        ChannelId(take(b, &mut at)),
+        PublicKey(take(b, &mut at)),
+        u64::from_le_bytes(take(b, &mut at)),
+        Amount(u64::from_le_bytes(take(b, &mut at))),
+        take(b, &mut at),
+    ))
+}
+
 /// A buyer's signed promise: "of channel `channel`, `payee` may redeem `cumulative` in total".
 /// Each new voucher replaces the previous one (higher `seq`, higher `cumulative`).
 #[derive(Clone, PartialEq, Eq)]
@@ -216,42 +267,26 @@ impl Voucher {
     }
 
     pub fn to_bytes(&self) -> [u8; VOUCHER_LEN] {
-        let mut v = Vec::with_capacity(VOUCHER_LEN);
-        v.push(VERSION);
-        v.extend_from_slice(&self.ledger.0);
-        v.extend_from_slice(&self.channel.0);
-        v.extend_from_slice(&self.payee.0);
-        put_u64(&mut v, self.seq);
-        put_u64(&mut v, self.cumulative.0);
-        v.extend_from_slice(&self.signature);
-        let mut out = [0u8; VOUCHER_LEN];
-        out.copy_from_slice(&v);
-        out
+        encode_layout(
+            &self.ledger,
+            &self.channel,
+            &self.payee,
+            self.seq,
+            self.cumulative,
+            &self.signature,
+        )
     }
 
     /// Decodes the fixed layout. Never panics; checks nothing cryptographic.
     pub fn from_bytes(b: &[u8]) -> Result<Voucher, DecodeError> {
-        if b.len() != VOUCHER_LEN {
-            return Err(DecodeError::Length {
-                what: "voucher",
-                got: b.len(),
-                want: VOUCHER_LEN,
-            });
-        }
-        if b[0] != VERSION {
-            return Err(DecodeError::Version {
-                what: "voucher",
-                version: b[0],
-            });
-        }
-        let mut at = 1;
+        let (ledger, channel, payee, seq, cumulative, signature) = decode_layout(b, "voucher")?;
         Ok(Voucher {
-            ledger: PublicKey(take(b, &mut at)),
-            channel: ChannelId(take(b, &mut at)),
-            payee: PublicKey(take(b, &mut at)),
-            seq: u64::from_le_bytes(take(b, &mut at)),
-            cumulative: Amount(u64::from_le_bytes(take(b, &mut at))),
-            signature: take(b, &mut at),
+            ledger,
+            channel,
+            payee,
+            seq,
+            cumulative,
+            signature,
         })
     }
 
@@ -534,7 +569,8 @@ mod tests {
 }
 
 pub const RECEIPT_TAG: &[u8] = b"bt_market/v1/receipt";
-pub const RECEIPT_LEN: usize = 1 + 32 * 3 + 8 + 8 + 64;
+/// Receipts use the voucher's layout.
+pub const RECEIPT_LEN: usize = VOUCHER_LEN;
 
 /// A seller's signed acknowledgement of the highest voucher it stored on a channel: the buyer's
 /// proof of what it paid (research §7). Layout (177 bytes):
@@ -582,42 +618,26 @@ impl Receipt {
     }
 
     pub fn to_bytes(&self) -> [u8; RECEIPT_LEN] {
-        let mut v = Vec::with_capacity(RECEIPT_LEN);
-        v.push(VERSION);
-        v.extend_from_slice(&self.ledger.0);
-        v.extend_from_slice(&self.channel.0);
-        v.extend_from_slice(&self.payee.0);
-        put_u64(&mut v, self.seq);
-        put_u64(&mut v, self.cumulative.0);
-        v.extend_from_slice(&self.signature);
-        let mut out = [0u8; RECEIPT_LEN];
-        out.copy_from_slice(&v);
-        out
+        encode_layout(
+            &self.ledger,
+            &self.channel,
+            &self.payee,
+            self.seq,
+            self.cumulative,
+            &self.signature,
+        )
     }
 
     /// Decodes the fixed layout. Never panics; checks nothing cryptographic.
     pub fn from_bytes(b: &[u8]) -> Result<Receipt, DecodeError> {
-        if b.len() != RECEIPT_LEN {
-            return Err(DecodeError::Length {
-                what: "receipt",
-                got: b.len(),
-                want: RECEIPT_LEN,
-            });
-        }
-        if b[0] != VERSION {
-            return Err(DecodeError::Version {
-                what: "receipt",
-                version: b[0],
-            });
-        }
-        let mut at = 1;
+        let (ledger, channel, payee, seq, cumulative, signature) = decode_layout(b, "receipt")?;
         Ok(Receipt {
-            ledger: PublicKey(take(b, &mut at)),
-            channel: ChannelId(take(b, &mut at)),
-            payee: PublicKey(take(b, &mut at)),
-            seq: u64::from_le_bytes(take(b, &mut at)),
-            cumulative: Amount(u64::from_le_bytes(take(b, &mut at))),
-            signature: take(b, &mut at),
+            ledger,
+            channel,
+            payee,
+            seq,
+            cumulative,
+            signature,
         })
     }
 }
