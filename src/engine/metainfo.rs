@@ -260,6 +260,12 @@ impl Info {
         self.pieces.len()
     }
 
+    /// The files that exist on disk (BEP 47 padding left out), with their index in `files`:
+    /// what users see and number.
+    pub fn real_files(&self) -> impl Iterator<Item = (usize, &FileEntry)> {
+        self.files.iter().enumerate().filter(|(_, f)| !f.pad)
+    }
+
     /// Length of piece `index` (the last one may be short).
     pub fn piece_size(&self, index: usize) -> u64 {
         let start = index as u64 * self.piece_length;

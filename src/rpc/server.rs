@@ -1203,14 +1203,7 @@ const PRIORITIES: &[&str] = &["high", "normal", "low", "skip"];
 
 /// Indices into `meta.info.files` of the files `files` and `prio` number (padding is hidden).
 fn real_files(t: &Torrent) -> Vec<usize> {
-    t.meta
-        .info
-        .files
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| !f.pad)
-        .map(|(i, _)| i)
-        .collect()
+    t.meta.info.real_files().map(|(i, _)| i).collect()
 }
 
 /// Only `skip` changes what is fetched; the engine's picker has no finer levels yet, so

@@ -375,19 +375,10 @@ impl DataSource for AttachedSource {
             None => None,
         };
         self.read_wallet(&status.data_dir).await;
-        let paid = list
-            .iter()
-            .filter_map(|t| t.market.as_ref())
-            .map(|m| m.paid)
-            .sum();
-        let earned = list
-            .iter()
-            .filter_map(|t| t.market.as_ref())
-            .map(|m| m.earned)
-            .sum();
-        let (spend_rate, earn_rate) = self.rates.update(paid, earned);
+        let torrents: Vec<TorrentRow> = list.iter().map(row).collect();
+        let (spend_rate, earn_rate) = self.rates.update_from_rows(&torrents);
         Ok(Snapshot {
-            torrents: list.iter().map(row).collect(),
+            torrents,
             detail,
             wallet: self.wallet.clone(),
             totals: Totals {

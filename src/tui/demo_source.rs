@@ -94,17 +94,7 @@ impl DataSource for DemoSource {
         }
         let rows: Vec<TorrentRow> = self.swarm.members.iter().map(|m| self.row(m)).collect();
         // Each payment is counted by both sides; the graphs show the buyers' side.
-        let paid = rows
-            .iter()
-            .filter_map(|r| r.market.as_ref())
-            .map(|m| m.paid)
-            .sum();
-        let earned = rows
-            .iter()
-            .filter_map(|r| r.market.as_ref())
-            .map(|m| m.earned)
-            .sum();
-        let (spend_rate, earn_rate) = self.rates.update(paid, earned);
+        let (spend_rate, earn_rate) = self.rates.update_from_rows(&rows);
         let detail = focus.and_then(|name| {
             let m = self.member(name)?;
             let mut d = super::standalone::detail(&m.torrent, None, Some(&m.market), None);

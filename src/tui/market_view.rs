@@ -312,6 +312,15 @@ pub struct TokenRates {
 }
 
 impl TokenRates {
+    /// [`TokenRates::update`] with Σ paid and Σ earned over the torrents' market columns.
+    pub fn update_from_rows(&mut self, rows: &[super::source::TorrentRow]) -> (f64, f64) {
+        let (paid, earned) = rows
+            .iter()
+            .filter_map(|r| r.market.as_ref())
+            .fold((0, 0), |(p, e), m| (p + m.paid, e + m.earned));
+        self.update(paid, earned)
+    }
+
     /// Feeds Σ paid and Σ earned; returns (spend/s, earn/s), smoothed over about 5 samples.
     pub fn update(&mut self, paid: u64, earned: u64) -> (f64, f64) {
         let now = Instant::now();

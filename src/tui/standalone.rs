@@ -317,10 +317,7 @@ pub(crate) fn detail(
     let files = t
         .meta
         .info
-        .files
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| !f.pad)
+        .real_files()
         .map(|(i, f)| {
             let progress = if f.length == 0 {
                 1.0
@@ -421,17 +418,7 @@ impl DataSource for StandaloneSource {
             .iter()
             .map(|t| torrent_row(t, &extras, market.as_ref()))
             .collect();
-        let paid = rows
-            .iter()
-            .filter_map(|r| r.market.as_ref())
-            .map(|m| m.paid)
-            .sum();
-        let earned = rows
-            .iter()
-            .filter_map(|r| r.market.as_ref())
-            .map(|m| m.earned)
-            .sum();
-        let (spend_rate, earn_rate) = self.rates.update(paid, earned);
+        let (spend_rate, earn_rate) = self.rates.update_from_rows(&rows);
         let totals = Totals {
             down_rate: rows.iter().map(|r| r.down_rate).sum(),
             up_rate: rows.iter().map(|r| r.up_rate).sum(),
@@ -599,15 +586,7 @@ impl DataSource for StandaloneSource {
                     .ok_or_else(|| anyhow::anyhow!("no such torrent"))?;
                 let nfiles = t.meta.info.files.len();
                 // Rows skip padding files; map row numbers back to file indices.
-                let real: Vec<usize> = t
-                    .meta
-                    .info
-                    .files
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, f)| !f.pad)
-                    .map(|(i, _)| i)
-                    .collect();
+                let real: Vec<usize> = t.meta.info.real_files().map(|(i, _)| i).collect();
                 let prio = {
                     let mut ex = lock(&self.extras);
                     let e = ex.entry(id).or_default();
