@@ -73,7 +73,7 @@ impl Default for Market {
         let m = crate::market::MarketConfig::default();
         Market {
             enabled: false,
-            ledger: crate::wallet::cli::DEFAULT_LEDGER.into(),
+            ledger: crate::wallet::ledger::DEFAULT_LEDGER.into(),
             buyer: m.buyer,
             seller: m.seller,
             torrent: m.torrent,
@@ -150,7 +150,7 @@ impl<'de> Deserialize<'de> for Rate {
             .map_err(|_| serde::de::Error::custom("expected a rate like 0, 1048576 or \"10M\""))?
         {
             Raw::Int(v) => Ok(Rate(v)),
-            Raw::Str(s) => crate::cli::parse_size(&s)
+            Raw::Str(s) => crate::units::parse_size(&s)
                 .map(Rate)
                 .map_err(serde::de::Error::custom),
         }

@@ -2,13 +2,11 @@
 
 pub mod bencode;
 pub mod cli;
-pub mod cli_client;
-pub mod cli_oneshot;
 pub mod config;
-pub mod daemon;
 pub mod demo;
 pub mod engine;
 pub mod market;
 pub mod rpc;
 pub mod tui;
+pub mod units;
 pub mod wallet;

@@ -10,7 +10,7 @@ use bidtorrent::engine::session::{Session, SessionConfig};
 use bidtorrent::rpc::proto::{
     self, Command, FileList, PieceState, Request, TrackerList, bitfield_from_hex, bitfield_hex,
 };
-use bidtorrent::rpc::server::{Controller, ControllerConfig};
+use bidtorrent::rpc::{Controller, ControllerConfig};
 
 #[test]
 fn bitfield_hex_round_trips() {
@@ -76,6 +76,7 @@ async fn pieces_files_prio_and_trackers() {
             upload_slots: 4,
             sequential: false,
             tracker_interval: Some(Duration::from_secs(3600)),
+            persist: true,
         },
     );
     // Seeding from the source directory: every piece verified.

@@ -1,13 +1,51 @@
-//! The standalone source over a real in-process engine: add a multi-file torrent, see it in
-//! snapshots with its files and trackers, pause and resume it (stop + re-add from resume
-//! data), skip a file, and remove it.
+//! The standalone dashboard: the application core's controller in this process, behind the
+//! same [`ControlSource`] the attached dashboard uses. Add a multi-file torrent, see it in
+//! snapshots with its files and trackers, pause and resume it, skip a file, and remove it; a
+//! magnet link from a local seeder; the config's listen address; the market.
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bidtorrent::config::Config;
 use bidtorrent::engine::create::{CreateOptions, create_torrent};
-use bidtorrent::rpc::server::MarketSetup;
+use bidtorrent::rpc::control::Local;
+use bidtorrent::rpc::host::{HostOptions, start_controller};
+use bidtorrent::rpc::Controller;
+use bidtorrent::tui::control_source::ControlSource;
 use bidtorrent::tui::source::{Command, DataSource, Mode, Priority, Snapshot};
-use bidtorrent::tui::standalone::StandaloneSource;
+
+type StandaloneSource = ControlSource<Local>;
+
+/// A config for tests: loopback, a free port, no DHT.
+fn test_config(download_dir: &Path) -> Config {
+    let mut cfg = Config::default();
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.dht.enabled = false;
+    cfg.download_dir = download_dir.display().to_string();
+    cfg
+}
+
+/// The standalone dashboard's source, started as `bidtorrent --standalone` starts it.
+async fn standalone(cfg: &Config, data_dir: &Path) -> (StandaloneSource, Arc<Controller>) {
+    let ctl = start_controller(
+        cfg,
+        data_dir,
+        HostOptions {
+            any_port_if_taken: true,
+            ..HostOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let src = ControlSource::new(
+        Local(ctl.clone()),
+        Mode::Standalone {
+            note: "test".into(),
+        },
+    );
+    (src, ctl)
+}
 
 async fn until(
     src: &mut StandaloneSource,
@@ -45,16 +83,8 @@ async fn standalone_add_pause_resume_prioritise_remove() {
     let tpath = dir.path().join("album.torrent");
     std::fs::write(&tpath, bytes).unwrap();
 
-    let mut src = StandaloneSource::start(
-        "127.0.0.1:0".parse().unwrap(),
-        &dir.path().join("state"),
-        dir.path().join("data"),
-        (0, 0),
-        "test".into(),
-        MarketSetup::default(),
-    )
-    .await
-    .unwrap();
+    let cfg = test_config(&dir.path().join("data"));
+    let (mut src, ctl) = standalone(&cfg, &dir.path().join("state")).await;
     assert!(matches!(src.mode(), Mode::Standalone { .. }));
 
     // A bad item is an error, the source carries on.
@@ -146,17 +176,28 @@ async fn standalone_add_pause_resume_prioritise_remove() {
     .await
     .unwrap();
     until(&mut src, None, "removed", |s| s.torrents.is_empty()).await;
-    src.shutdown().await;
+    ctl.finish().await;
+    // Standalone writes no session file unless asked to.
+    assert!(!dir.path().join("state/session.json").exists());
 }
 
-/// With a market set up (as `daemon::start_market` does from `[market] enabled = true`), the
+/// With `[market] enabled = true` in the config (set up by `host::start_market`), the
 /// standalone source trades in-process: the Market tab is live and strategies picked from the
 /// keyboard change the engine's market, in its units.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standalone_with_the_market_sets_strategies_in_the_engine() {
-    use bidtorrent::market::{Market, MarketConfig};
-    use bidtorrent::wallet::{EmbeddedLedger, Wallet};
-    use std::sync::Arc;
+    use bidtorrent::rpc::proto::{self, StrategyArgs};
+    use bidtorrent::wallet::EmbeddedLedger;
+    let effective = |ctl: Arc<Controller>, id: String| async move {
+        let v = ctl
+            .handle(proto::Command::Strategy(StrategyArgs {
+                torrent: Some(id),
+                ..StrategyArgs::default()
+            }))
+            .await
+            .unwrap();
+        serde_json::from_value::<proto::StrategyInfo>(v).unwrap()
+    };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data/one");
     std::fs::create_dir_all(&data).unwrap();
@@ -172,30 +213,15 @@ async fn standalone_with_the_market_sets_strategies_in_the_engine() {
     .unwrap();
     let tpath = dir.path().join("one.torrent");
     std::fs::write(&tpath, bytes).unwrap();
-    let (ledger, _) = EmbeddedLedger::start(&dir.path().join("ledger"))
+    let (ledger, ledger_addr) = EmbeddedLedger::start(&dir.path().join("ledger"))
         .await
         .unwrap();
-    let wallet = Arc::new(Wallet::open(&dir.path().join("state/wallet")).unwrap());
-    let market = Market::new(wallet.clone(), ledger.client(), MarketConfig::default())
-        .await
-        .unwrap();
-    let setup = MarketSetup {
-        enabled: true,
-        market: Some(market.clone()),
-        unavailable: None,
-        wallet: Some(wallet),
-        ledger_addr: "embedded".into(),
-    };
-    let mut src = StandaloneSource::start(
-        "127.0.0.1:0".parse().unwrap(),
-        &dir.path().join("state"),
-        dir.path().join("data"),
-        (0, 0),
-        "test".into(),
-        setup,
-    )
-    .await
-    .unwrap();
+    // `[market] enabled = true` with a ledger that answers: the controller trades in-process,
+    // set up exactly as the daemon does.
+    let mut cfg = test_config(&dir.path().join("data"));
+    cfg.market.enabled = true;
+    cfg.market.ledger = ledger_addr.to_string();
+    let (mut src, ctl) = standalone(&cfg, &dir.path().join("state")).await;
     src.command(Command::Add {
         source: tpath.display().to_string(),
         dir: None,
@@ -225,8 +251,7 @@ async fn standalone_with_the_market_sets_strategies_in_the_engine() {
         .await
         .unwrap();
     assert!(r.contains("proportional"), "{r}");
-    let ih = bidtorrent::engine::types::InfoHash::from_hex(&id).unwrap();
-    let eff = market.strategy(Some(&ih));
+    let eff = effective(ctl.clone(), id.clone()).await;
     assert_eq!(eff.seller.strategy.to_string(), "proportional");
     assert_eq!(eff.seller.reserve_price.0.0, 2_000);
     let d = src.snapshot(Some(&id)).await.unwrap().detail.unwrap();
@@ -250,9 +275,13 @@ async fn standalone_with_the_market_sets_strategies_in_the_engine() {
         .unwrap_err();
     assert!(format!("{e:#}").contains("price"), "{e:#}");
     assert_eq!(
-        market.strategy(Some(&ih)).buyer.strategy.to_string(),
+        effective(ctl.clone(), id.clone())
+            .await
+            .buyer
+            .strategy
+            .to_string(),
         "auto"
     );
-    src.shutdown().await;
+    ctl.finish().await;
     let _ = ledger.shutdown().await;
 }

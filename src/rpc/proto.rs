@@ -13,6 +13,11 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Longest request line the server reads; longer lines close the connection.
 pub const MAX_LINE: usize = 1 << 20;
 
+/// How a `wallet` error begins when there is no wallet in the data dir yet.
+pub const NO_WALLET: &str = "no wallet";
+/// How a `wallet` error begins when another process holds the wallet's lock.
+pub const WALLET_IN_USE: &str = "the wallet is in use by another process";
+
 /// The first line the server sends on every connection.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Hello {
@@ -100,7 +105,7 @@ pub enum Command {
     /// Accepts payments handed over out of band (`bidtorrent wallet payments` of a buyer
     /// whose last vouchers never reached us, e.g. because the connection ended first).
     Accept {
-        payments: Vec<crate::wallet::cli::Payment>,
+        payments: Vec<crate::wallet::Payment>,
     },
     /// Turns this connection into an event stream (one `Event` per line).
     Subscribe {
@@ -276,7 +281,7 @@ pub struct WalletInfo {
     pub history: Vec<crate::wallet::HistoryEntry>,
     /// With `payments: true`: the latest payment of every outgoing channel that has one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub payments: Vec<crate::wallet::cli::Payment>,
+    pub payments: Vec<crate::wallet::Payment>,
 }
 
 /// One element of the `accept` result's `results`.
@@ -505,6 +510,11 @@ pub fn bitfield_from_hex(hex: &str, n: usize) -> Option<Vec<bool>> {
 pub struct PeerInfo {
     pub addr: String,
     pub client: String,
+    /// `D`/`d` downloading from it (unchoked/choked while interested), `U`/`u` uploading to it
+    /// (unchoked/choked while it is interested), `O`/`I` outgoing/incoming, `F` fast
+    /// extension, `X` token market.
+    #[serde(default)]
+    pub flags: String,
     pub outgoing: bool,
     pub progress: f64,
     pub down_rate: f64,

@@ -913,7 +913,7 @@ impl App {
                 self.refresh_visible();
             }
             "limit" => {
-                let p = |s: Option<&&str>| s.map(|s| crate::cli::parse_size(s)).unwrap_or(Ok(0));
+                let p = |s: Option<&&str>| s.map(|s| crate::units::parse_size(s)).unwrap_or(Ok(0));
                 match (p(args.first()), p(args.get(1))) {
                     (Ok(down), Ok(up)) => {
                         return vec![Effect::Command(Command::Limit { down, up })];

@@ -284,26 +284,6 @@ pub fn wallet_view(
     v
 }
 
-/// Reads an open wallet (the one a running market holds) into the view.
-pub fn read_open_wallet(w: &crate::wallet::Wallet, ledger: Option<String>) -> WalletView {
-    let r = (|| -> Result<WalletView, crate::wallet::WalletError> {
-        Ok(wallet_view(
-            w.public_key().to_string(),
-            ledger.clone(),
-            w.balance()?.0,
-            &w.out_channels()?,
-            &w.in_channels()?,
-            w.history()?,
-        ))
-    })();
-    r.unwrap_or_else(|e| WalletView {
-        status: WalletStatus::Error(e.to_string()),
-        public_key: w.public_key().to_string(),
-        ledger,
-        ..WalletView::default()
-    })
-}
-
 /// Spend and earn rates (micro-tokens/s) from running totals, for the graphs.
 #[derive(Debug, Default)]
 pub struct TokenRates {

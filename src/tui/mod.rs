@@ -8,63 +8,28 @@
 
 pub mod action;
 pub mod app;
-pub mod attached;
-pub mod demo_source;
+pub mod control_source;
 pub mod fixture;
 pub mod keymap;
 pub mod market_view;
 pub mod source;
-pub mod standalone;
 pub mod theme;
 pub mod views;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Args;
 use crossterm::event::Event;
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::sync::mpsc;
 
-use crate::cli::{GlobalArgs, parse_size};
 use app::{App, Effect};
 use keymap::{ConfigIssue, Keymap, line_of};
 use source::DataSource;
 use theme::ColorDepth;
-
-#[derive(Debug, Args)]
-pub struct TuiArgs {
-    /// Theme name (default, dusk, light, mono, or one in $XDG_CONFIG_HOME/bidtorrent/themes)
-    /// or a path to a theme file; overrides the config and NO_COLOR
-    #[arg(long, value_name = "NAME")]
-    pub theme: Option<String>,
-    /// Run the engine in this process even if a daemon is running
-    #[arg(long)]
-    pub standalone: bool,
-    /// Download directory for torrents added in standalone mode
-    #[arg(long, short = 'd', value_name = "D", default_value = ".")]
-    pub dir: PathBuf,
-    /// Address the standalone engine listens on for peers (a free port if taken)
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:6881")]
-    pub listen: SocketAddr,
-    /// Global download limit for the standalone engine (e.g. 10M; 0 = unlimited)
-    #[arg(long, value_name = "RATE", value_parser = parse_size, default_value = "0")]
-    pub limit_down: u64,
-    /// Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited)
-    #[arg(long, value_name = "RATE", value_parser = parse_size, default_value = "0")]
-    pub limit_up: u64,
-    /// How often to poll the engine, in milliseconds [default: 1000, or refresh_ms in config]
-    #[arg(long, value_name = "MS")]
-    pub refresh_ms: Option<u64>,
-    /// A .torrent file to add at start (standalone; repeatable)
-    #[arg(long, value_name = "TORRENT")]
-    pub add: Vec<String>,
-}
 
 /// What the loop receives besides ticks.
 #[derive(Debug)]
@@ -225,152 +190,18 @@ pub fn choose_theme(flag: Option<&str>, cfg: &TuiConfig) -> (theme::Theme, Vec<S
     (t.for_depth(depth), warnings)
 }
 
-/// Logs go to `$XDG_STATE_HOME/bidtorrent/tui.log`, never the screen. The guard flushes the
-/// writer thread when dropped, so the caller keeps it for the whole run.
-pub(crate) fn init_file_logging(
-    global: &GlobalArgs,
-) -> (
-    Option<tracing_appender::non_blocking::WorkerGuard>,
-    Option<PathBuf>,
-) {
-    use etcetera::BaseStrategy;
-    let dir = etcetera::choose_base_strategy()
-        .ok()
-        .and_then(|b| b.state_dir())
-        .map(|d| d.join("bidtorrent"))
-        .or_else(|| global.data_dir().ok().map(|d| d.join("logs")));
-    let Some(dir) = dir else {
-        return (None, None);
-    };
-    if std::fs::create_dir_all(&dir).is_err() {
-        return (None, None);
-    }
-    let appender = tracing_appender::rolling::never(&dir, "tui.log");
-    let (writer, guard) = tracing_appender::non_blocking(appender);
-    let level = match (global.quiet, global.verbose) {
-        (true, _) => "error",
-        (false, 0) => "info",
-        (false, 1) => "debug",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("bidtorrent={level}")));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .with_ansi(false)
-        .try_init();
-    (Some(guard), Some(dir.join("tui.log")))
-}
-
-/// `bidtorrent` / `bidtorrent tui`.
-pub fn run(global: &GlobalArgs, args: TuiArgs) -> anyhow::Result<ExitCode> {
-    if !std::io::stdout().is_terminal() {
-        anyhow::bail!("the dashboard needs a terminal; for scripts use the other commands");
-    }
-    let (_guard, log_path) = init_file_logging(global);
-    let cfg = load_config(global.config.as_deref());
-    let (theme, theme_warnings) = choose_theme(args.theme.as_deref(), &cfg);
-    if (args.theme.is_some() || cfg.theme.is_some()) && theme::no_color() {
-        // crossterm drops all colour under NO_COLOR; an explicit --theme wins (no-color.org).
-        crossterm::style::force_color_output(true);
-    }
-    let mut warnings = cfg.warnings.clone();
-    warnings.extend(theme_warnings);
-    for w in &warnings {
-        tracing::warn!("{w}");
-    }
-
-    let socket = global.socket_path().ok();
-    let daemon = socket
-        .as_ref()
-        .filter(|p| !args.standalone && std::os::unix::net::UnixStream::connect(p).is_ok())
-        .cloned();
-    let data_dir = global.data_dir()?;
-    let refresh = Duration::from_millis(args.refresh_ms.or(cfg.refresh_ms).unwrap_or(1000).max(50));
-    let warning = warnings.first().map(|w| {
-        format!(
-            "{w}{}",
-            if warnings.len() > 1 {
-                format!(
-                    " (+{} more in {})",
-                    warnings.len() - 1,
-                    log_display(&log_path)
-                )
-            } else {
-                String::new()
-            }
-        )
-    });
-
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let mut note = match (&socket, args.standalone) {
-            (_, true) => "engine in this process (--standalone)".to_string(),
-            (Some(s), false) => format!("no daemon at {}: engine in this process", s.display()),
-            (None, false) => "no daemon socket: engine in this process".to_string(),
-        };
-        if let Some(sock) = daemon {
-            let s = sock.clone();
-            match tokio::task::spawn_blocking(move || attached::AttachedSource::connect(s)).await? {
-                Ok(mut source) => {
-                    tracing::info!("dashboard attached to {}", sock.display());
-                    return drive(&mut source, &cfg, theme, warning, &args.add, refresh).await;
-                }
-                // Something answers but is not a daemon we can talk to: say so, run here.
-                Err(e) => {
-                    note = format!(
-                        "daemon at {} unusable ({e}): engine in this process",
-                        sock.display()
-                    )
-                }
-            }
-        }
-        // `[market] enabled` and a ledger that answers: trade in this process, set up exactly
-        // as the daemon does; otherwise the market views say why they are empty.
-        let market = match crate::daemon::load_config(global) {
-            Ok((full, _)) => crate::daemon::start_market(&full, &data_dir).await,
-            Err(e) => crate::rpc::server::MarketSetup {
-                enabled: true,
-                unavailable: Some(format!("the config does not load: {e:#}")),
-                ..Default::default()
-            },
-        };
-        let mut source = standalone::StandaloneSource::start(
-            args.listen,
-            &data_dir,
-            args.dir.clone(),
-            (args.limit_down, args.limit_up),
-            note,
-            market,
-        )
-        .await?;
-        tracing::info!(
-            "dashboard standalone, listening on {}",
-            source.session().listen_addr()
-        );
-        let r = drive(&mut source, &cfg, theme, warning, &args.add, refresh).await;
-        source.shutdown().await;
-        r
-    })?;
-    Ok(ExitCode::SUCCESS)
-}
-
 /// The dashboard on any source (`bidtorrent demo` uses it on its swarm): the config's theme,
 /// keys and refresh, the terminal set up and restored. The caller has set up logging to a
 /// file; nothing is printed while it runs.
 pub async fn run_on<S: DataSource>(
     source: &mut S,
-    global: &GlobalArgs,
+    config: Option<&Path>,
     refresh_ms: Option<u64>,
 ) -> anyhow::Result<()> {
     if !std::io::stdout().is_terminal() {
         anyhow::bail!("the dashboard needs a terminal");
     }
-    let cfg = load_config(global.config.as_deref());
+    let cfg = load_config(config);
     let (theme, mut warnings) = choose_theme(None, &cfg);
     warnings.splice(0..0, cfg.warnings.clone());
     for w in &warnings {
@@ -382,7 +213,7 @@ pub async fn run_on<S: DataSource>(
 
 /// Sets up the terminal, runs the loop on `source`, and restores the terminal whatever
 /// happened.
-async fn drive<S: DataSource>(
+pub async fn drive<S: DataSource>(
     source: &mut S,
     cfg: &TuiConfig,
     theme: theme::Theme,
@@ -411,12 +242,6 @@ async fn drive<S: DataSource>(
     let r = run_loop(&mut terminal, &mut app, source, &mut rx, refresh).await;
     restore_terminal(cfg.mouse);
     r
-}
-
-fn log_display(p: &Option<PathBuf>) -> String {
-    p.as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "the log".into())
 }
 
 fn setup_terminal(mouse: bool) -> anyhow::Result<ratatui::DefaultTerminal> {

@@ -6,7 +6,6 @@
 //! [`Voucher`] with fixed binary encodings, [`LedgerClient`] and [`EmbeddedLedger`].
 
 pub mod amount;
-pub mod cli;
 pub mod keys;
 pub mod ledger;
 pub mod store;
@@ -18,4 +17,6 @@ pub use ledger::{EmbeddedLedger, LedgerClient, LedgerError, LedgerStore};
 pub use store::{
     Earned, HistoryEntry, HistoryKind, InChannel, OutChannel, Redemption, Wallet, WalletError,
 };
-pub use voucher::{ChannelCertificate, DecodeError, Receipt, Voucher, VoucherRefusal};
+pub use voucher::{
+    ChannelCertificate, DecodeError, Payment, Receipt, Voucher, VoucherRefusal,
+};

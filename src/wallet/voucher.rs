@@ -455,6 +455,13 @@ macro_rules! hex_serde {
 hex_serde!(Voucher);
 hex_serde!(ChannelCertificate);
 
+/// What `wallet pay` emits and `wallet accept` reads: one JSON object per line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Payment {
+    pub certificate: ChannelCertificate,
+    pub voucher: Voucher,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

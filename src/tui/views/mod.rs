@@ -180,29 +180,7 @@ pub fn mode_span(app: &App) -> Span<'static> {
     }
 }
 
-const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-
-pub fn bytes(n: u64) -> String {
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
-pub fn rate(r: f64) -> String {
-    if r < 1.0 {
-        "0 B/s".into()
-    } else {
-        format!("{}/s", bytes(r as u64))
-    }
-}
+pub use crate::units::{bytes, rate};
 
 /// Rates in at most 9 columns for narrow tables: `924.9K/s`, `1.6M/s`.
 pub fn short_rate(r: f64) -> String {

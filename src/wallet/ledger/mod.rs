@@ -6,6 +6,9 @@ pub mod proto;
 pub mod server;
 pub mod store;
 
+/// Where a ledger listens unless told otherwise (loopback only).
+pub const DEFAULT_LEDGER: &str = "127.0.0.1:7171";
+
 pub use client::LedgerClient;
 pub use proto::{Action, Audit, ChannelInfo, ChannelState, LedgerInfo, Outcome};
 pub use server::EmbeddedLedger;

@@ -3,15 +3,19 @@
 //! their market roles, its market report, its piece map, its wallet. Strategies picked from
 //! the keyboard change that member's market, live.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::market_view::{self, TokenRates};
-use super::source::{
-    Command, DataSource, Mode, Notice, Reply, Snapshot, TorrentRow, Totals, WalletView,
-};
-use crate::demo::{Member, Swarm};
+use super::{Member, Swarm};
 use crate::market::config::BuyerStrategy;
+use crate::rpc::proto::{FileList, TrackerList};
+use crate::rpc::view;
+use crate::tui::control_source::{detail, row};
+use crate::tui::market_view::{self, TokenRates};
+use crate::tui::source::{
+    Command, DataSource, Detail, Mode, Notice, Reply, Snapshot, TorrentRow, Totals, WalletStatus,
+    WalletView,
+};
+use crate::wallet::Wallet;
 
 /// Sled reads are cheap but not free; a wallet view a second old is fresh enough.
 const WALLET_EVERY: Duration = Duration::from_secs(1);
@@ -56,7 +60,9 @@ impl DemoSource {
     }
 
     fn row(&self, m: &Member) -> TorrentRow {
-        let mut r = super::standalone::torrent_row(&m.torrent, &HashMap::new(), Some(&m.market));
+        let ih = self.swarm.meta.info_hash.to_hex();
+        let summary = view::summary(0, &ih, &m.spec.name, Some(&m.torrent), Some(&m.market));
+        let mut r = row(&summary);
         r.id = m.spec.name.clone();
         r.name = self.label(m);
         r.label = Some(if m.spec.seeder { "seeder" } else { "leecher" }.into());
@@ -71,7 +77,7 @@ impl DemoSource {
             return w.clone();
         }
         let w = match self.member(name) {
-            Some(m) => market_view::read_open_wallet(m.market.wallet(), Some("embedded".into())),
+            Some(m) => read_open_wallet(m.market.wallet(), Some("embedded".into())),
             None => WalletView::default(),
         };
         self.wallet = Some((name.to_string(), w.clone(), Instant::now()));
@@ -97,9 +103,7 @@ impl DataSource for DemoSource {
         let (spend_rate, earn_rate) = self.rates.update_from_rows(&rows);
         let detail = focus.and_then(|name| {
             let m = self.member(name)?;
-            let mut d = super::standalone::detail(&m.torrent, None, Some(&m.market), None);
-            d.id = m.spec.name.clone();
-            Some(d)
+            Some(member_detail(m, &self.swarm.meta.info_hash))
         });
         // The Wallet view follows the member in focus (the first leecher before any).
         let wallet_member = focus
@@ -148,7 +152,7 @@ impl DataSource for DemoSource {
                     } else {
                         market_view::seller_view(&eff.seller)
                     };
-                    shown.push(format!("{id}: {}", super::app::format_strategy(&v)));
+                    shown.push(format!("{id}: {}", crate::tui::app::format_strategy(&v)));
                 }
                 Ok(shown.join("; "))
             }
@@ -184,4 +188,58 @@ impl DataSource for DemoSource {
     fn mode(&self) -> Mode {
         Mode::Demo
     }
+}
+
+/// A member's detail tabs, read through the same mapping the controller answers with.
+fn member_detail(m: &Member, ih: &crate::engine::types::InfoHash) -> Detail {
+    let t = &m.torrent;
+    let paths = t.storage.file_paths();
+    // The demo's payload is one file: show it relative to the member's download dir.
+    let base = paths
+        .first()
+        .and_then(|p| p.parent())
+        .map(|p| p.to_path_buf())
+        .unwrap_or_default();
+    let eff = m.market.strategy(Some(ih));
+    let report = m.market.report(ih);
+    let market = market_view::market_view(&eff.buyer, &eff.seller, report.as_ref());
+    let by_addr = report
+        .as_ref()
+        .map(market_view::peer_markets)
+        .unwrap_or_default();
+    detail(
+        m.spec.name.clone(),
+        &view::peers(t),
+        Some(view::pieces(0, t)),
+        Some(FileList {
+            id: 0,
+            files: view::files(t, &base, &[]),
+        }),
+        Some(TrackerList {
+            id: 0,
+            trackers: view::trackers(t),
+        }),
+        market,
+        &by_addr,
+    )
+}
+
+/// A member's wallet, which its market holds open.
+fn read_open_wallet(w: &Wallet, ledger: Option<String>) -> WalletView {
+    let r = (|| -> Result<WalletView, crate::wallet::WalletError> {
+        Ok(market_view::wallet_view(
+            w.public_key().to_string(),
+            ledger.clone(),
+            w.balance()?.0,
+            &w.out_channels()?,
+            &w.in_channels()?,
+            w.history()?,
+        ))
+    })();
+    r.unwrap_or_else(|e| WalletView {
+        status: WalletStatus::Error(e.to_string()),
+        public_key: w.public_key().to_string(),
+        ledger,
+        ..WalletView::default()
+    })
 }

@@ -14,11 +14,11 @@ use clap::Args;
 use serde_json::json;
 
 use crate::cli::{GlobalArgs, init_stderr_logging, parse_size};
-use crate::engine::lsd::LsdConfig;
 use crate::engine::magnet::Magnet;
 use crate::engine::metadata::{FetchOptions, fetch_metadata};
 use crate::engine::metainfo::Metainfo;
-use crate::engine::session::{Session, SessionConfig};
+use crate::engine::session::Session;
+use crate::rpc::host::{Assembled, SessionSpec, assemble};
 use crate::engine::torrent::{Torrent, TorrentEvent, TorrentOptions};
 
 #[derive(Debug, Args)]
@@ -149,7 +149,7 @@ pub fn download(global: &GlobalArgs, args: DownloadArgs) -> anyhow::Result<ExitC
         let mut events = torrent.subscribe();
         let code = tokio::select! {
             c = follow_download(&rep, &torrent, &mut events, args.seed_ratio) => c,
-            _ = shutdown_signal() => {
+            _ = crate::cli::shutdown_signal() => {
                 rep.event("stopped", json!({}), || "interrupted; resume data saved".into());
                 ExitCode::from(130)
             }
@@ -197,7 +197,7 @@ pub fn seed(global: &GlobalArgs, args: SeedArgs) -> anyhow::Result<ExitCode> {
         let mut events = torrent.subscribe();
         let code = tokio::select! {
             c = follow_seed(&rep, &torrent, &mut events) => c,
-            _ = shutdown_signal() => ExitCode::SUCCESS,
+            _ = crate::cli::shutdown_signal() => ExitCode::SUCCESS,
         };
         session.shutdown().await;
         Ok(code)
@@ -229,28 +229,20 @@ fn load_source(src: &str) -> anyhow::Result<Source> {
     ))
 }
 
-/// Starts the DHT (beside the peer listener) and LSD as asked.
-async fn start_discovery(rep: &Reporter, session: &Arc<Session>, d: &Discovery, data_dir: PathBuf) {
-    if let Some(bootstrap) = &d.dht {
-        let r = session
-            .enable_dht_beside_listener(bootstrap.clone(), Some(data_dir))
-            .await;
-        match r {
-            Ok(addr) => rep.event("dht", json!({ "addr": addr.to_string() }), || {
-                format!("DHT node on {addr}")
-            }),
-            // Trackers and peers still work without the DHT: warn, do not fail.
-            Err(e) => rep.event("warning", json!({ "message": e.to_string() }), || {
-                format!("bidtorrent: {e}")
-            }),
-        }
-    }
-    if d.lsd
-        && let Err(e) = session.enable_lsd(LsdConfig::default()).await
-    {
-        rep.event("warning", json!({ "message": e.to_string() }), || {
+/// Reports how the DHT and LSD came up: they never fail the command.
+fn report_discovery(rep: &Reporter, a: &Assembled) {
+    match &a.dht {
+        Some(Ok(addr)) => rep.event("dht", json!({ "addr": addr.to_string() }), || {
+            format!("DHT node on {addr}")
+        }),
+        // Trackers and peers still work without the DHT: warn, do not fail.
+        Some(Err(e)) => rep.event("warning", json!({ "message": e }), || {
             format!("bidtorrent: {e}")
-        });
+        }),
+        None => {}
+    }
+    if let Some(e) = &a.lsd_error {
+        rep.event("warning", json!({ "message": e }), || format!("bidtorrent: {e}"));
     }
 }
 
@@ -273,14 +265,19 @@ async fn start(
     mut opts: TorrentOptions,
     discovery: &Discovery,
 ) -> Result<(Arc<Session>, Arc<Torrent>), ExitCode> {
-    let cfg = SessionConfig {
-        listen: net.listen,
+    let assembled = match assemble(SessionSpec {
+        listen: Some(net.listen),
         data_dir: data_dir.clone(),
         download_limit: net.limit_down,
         upload_limit: net.limit_up,
-    };
-    let session = match Session::start(cfg).await {
-        Ok(s) => s,
+        dht: discovery.dht.clone(),
+        dht_state_dir: Some(data_dir.clone()),
+        lsd: discovery.lsd,
+        ..SessionSpec::default()
+    })
+    .await
+    {
+        Ok(a) => a,
         Err(e) => {
             rep.event("error", json!({ "message": e.to_string() }), || {
                 format!("bidtorrent: {e}")
@@ -288,13 +285,14 @@ async fn start(
             return Err(ExitCode::FAILURE);
         }
     };
+    let session = assembled.session.clone();
     let addr = session.listen_addr();
     rep.event(
         "listening",
         json!({ "addr": addr.to_string(), "port": addr.port() }),
         || format!("listening on {addr}"),
     );
-    start_discovery(rep, &session, discovery, data_dir).await;
+    report_discovery(rep, &assembled);
     let meta = match source {
         Source::Torrent(m) => m,
         Source::Magnet(magnet) => {
@@ -529,14 +527,3 @@ fn update_bar(bar: &indicatif::ProgressBar, torrent: &Torrent) {
     bar.set_position(s.total_bytes - s.left_bytes);
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-}

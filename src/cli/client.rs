@@ -373,9 +373,9 @@ pub fn ls(global: &GlobalArgs, out: OutputArgs) -> anyhow::Result<ExitCode> {
             t.id,
             t.phase,
             t.progress * 100.0,
-            human_bytes(t.total_bytes),
-            human_rate(t.down_rate),
-            human_rate(t.up_rate),
+            crate::units::bytes(t.total_bytes),
+            crate::units::rate(t.down_rate),
+            crate::units::rate(t.up_rate),
             t.peers,
             mcols(&role, &price),
             t.name
@@ -407,10 +407,10 @@ pub fn status(global: &GlobalArgs, out: OutputArgs) -> anyhow::Result<ExitCode> 
     println!("torrents    {}", st.torrents);
     println!(
         "rates       down {} (limit {}), up {} (limit {})",
-        human_rate(st.down_rate),
-        human_limit(st.down_limit),
-        human_rate(st.up_rate),
-        human_limit(st.up_limit)
+        crate::units::rate(st.down_rate),
+        crate::units::limit(st.down_limit),
+        crate::units::rate(st.up_rate),
+        crate::units::limit(st.up_limit)
     );
     match &st.dht {
         Some(d) => println!("dht         {} ({} nodes)", d.addr, d.nodes),
@@ -464,7 +464,7 @@ pub fn strategy(global: &GlobalArgs, a: StrategyArgs) -> anyhow::Result<ExitCode
         BuyerStrategy::Budget => format!("budget {}, max_price {}", b.budget.0, b.max_price.0),
         BuyerStrategy::TargetRate => format!(
             "target_rate {}, max_price {}",
-            human_rate(b.target_rate as f64),
+            crate::units::rate(b.target_rate as f64),
             b.max_price.0
         ),
     };
@@ -483,7 +483,7 @@ pub fn strategy(global: &GlobalArgs, a: StrategyArgs) -> anyhow::Result<ExitCode
     );
     println!(
         "          window {}, grace_secs {}, ban_strikes {}, per_ip {}",
-        human_bytes(s.window),
+        crate::units::bytes(s.window),
         s.grace_secs,
         s.ban_strikes,
         s.per_ip
@@ -513,27 +513,27 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
         s.progress * 100.0,
         s.have_pieces,
         s.num_pieces,
-        human_bytes(s.left_bytes),
-        human_bytes(s.total_bytes)
+        crate::units::bytes(s.left_bytes),
+        crate::units::bytes(s.total_bytes)
     );
     println!(
         "  transfer    down {} ({}), up {} ({}), {} peers",
-        human_bytes(s.downloaded),
-        human_rate(s.down_rate),
-        human_bytes(s.uploaded),
-        human_rate(s.up_rate),
+        crate::units::bytes(s.downloaded),
+        crate::units::rate(s.down_rate),
+        crate::units::bytes(s.uploaded),
+        crate::units::rate(s.up_rate),
         s.peers
     );
     println!(
         "  limits      down {}, up {}",
-        human_limit(s.down_limit),
-        human_limit(s.up_limit)
+        crate::units::limit(s.down_limit),
+        crate::units::limit(s.up_limit)
     );
     println!("  directory   {}", s.download_dir);
     println!(
         "  pieces      {} × {}{}",
         s.num_pieces,
-        human_bytes(t.piece_length),
+        crate::units::bytes(t.piece_length),
         if t.private { ", private" } else { "" }
     );
     if let Some(c) = &t.comment {
@@ -547,7 +547,7 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
     }
     println!("  files");
     for f in &t.files {
-        println!("    {:>9}  {}", human_bytes(f.length), f.path);
+        println!("    {:>9}  {}", crate::units::bytes(f.length), f.path);
     }
     if let Some(m) = &t.market_report {
         println!("  market");
@@ -619,8 +619,8 @@ pub fn peers(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
             x.addr,
             flags,
             x.progress * 100.0,
-            human_rate(x.down_rate),
-            human_rate(x.up_rate),
+            crate::units::rate(x.down_rate),
+            crate::units::rate(x.up_rate),
             x.client
         );
     }
@@ -676,8 +676,8 @@ pub fn limit(global: &GlobalArgs, a: LimitArgs) -> anyhow::Result<ExitCode> {
         };
         println!(
             "{scope}: down {}, up {}",
-            human_limit(l.down),
-            human_limit(l.up)
+            crate::units::limit(l.down),
+            crate::units::limit(l.up)
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -700,29 +700,3 @@ pub fn config(global: &GlobalArgs, a: ConfigArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
-fn human_rate(r: f64) -> String {
-    format!("{}/s", human_bytes(r.max(0.0) as u64))
-}
-
-fn human_limit(r: u64) -> String {
-    if r == 0 {
-        "unlimited".into()
-    } else {
-        human_rate(r as f64)
-    }
-}

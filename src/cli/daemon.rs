@@ -19,9 +19,10 @@ use clap::Args;
 
 use crate::cli::GlobalArgs;
 use crate::config::Config;
-use crate::engine::session::{Session, SessionConfig};
-use crate::rpc::server::{Controller, ControllerConfig, MarketSetup, serve, until_true};
-use crate::rpc::state;
+use crate::cli::shutdown_signal;
+use crate::rpc::controller::Controller;
+use crate::rpc::host::{HostOptions, start_controller};
+use crate::rpc::server::{serve, until_true};
 
 #[derive(Debug, Args)]
 pub struct DaemonArgs {
@@ -80,50 +81,18 @@ async fn serve_until_stopped(
     socket: PathBuf,
     std_listener: std::os::unix::net::UnixListener,
 ) -> anyhow::Result<ExitCode> {
-    let saved = state::load(&state::state_path(&data_dir))
-        .context("the session state is unreadable; fix or move it away (it was not changed)")?;
-    let listen = args.listen.unwrap_or(cfg.listen);
-    let session = Session::start(SessionConfig {
-        listen,
-        data_dir: data_dir.clone(),
-        download_limit: cfg.limits.download.0,
-        upload_limit: cfg.limits.upload.0,
-    })
-    .await?;
-    if cfg.dht.enabled && !args.no_dht {
-        let bootstrap = cfg.dht.bootstrap.clone();
-        match session
-            .enable_dht_beside_listener(bootstrap, Some(data_dir.clone()))
-            .await
-        {
-            Ok(addr) => tracing::info!("DHT node on {addr}"),
-            // Trackers and direct peers still work without it.
-            Err(e) => tracing::warn!("DHT unavailable: {e}"),
-        }
-    }
-    // The market's extension must be on the session before any torrent is restored.
-    let market = start_market(&cfg, &data_dir).await;
-    if let Some(m) = &market.market {
-        session.register_extension(m.factory());
-    }
-    let download_dir = cfg.download_dir();
-    let download_dir = std::path::absolute(&download_dir).unwrap_or(download_dir);
-    let ctl = Controller::new(
-        session.clone(),
-        ControllerConfig {
-            data_dir: data_dir.clone(),
-            download_dir,
-            max_peers: cfg.torrent.max_peers,
-            upload_slots: cfg.torrent.upload_slots,
-            sequential: cfg.torrent.sequential,
-            tracker_interval: (cfg.torrent.tracker_interval > 0)
-                .then(|| Duration::from_secs(cfg.torrent.tracker_interval)),
+    let ctl = start_controller(
+        &cfg,
+        &data_dir,
+        HostOptions {
+            listen: args.listen,
+            no_dht: args.no_dht,
+            persist: true,
+            ..HostOptions::default()
         },
-    );
-    ctl.set_market(market);
-    for problem in ctl.restore(saved).await {
-        tracing::error!("could not restore {problem}");
-    }
+    )
+    .await?;
+    let session = ctl.session.clone();
     std_listener
         .set_nonblocking(true)
         .context("control socket")?;
@@ -154,76 +123,6 @@ async fn serve_until_stopped(
     ctl.finish().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Opens the wallet and joins the ledger when `[market] enabled`. Never fails the daemon: a
-/// wallet or ledger problem is logged as a warning and reported by `status` as
-/// `unavailable: <reason>`, and the daemon serves plain BitTorrent. The standalone dashboard
-/// runs its market through this too, so both trade under the same rules.
-pub async fn start_market(cfg: &Config, data_dir: &Path) -> MarketSetup {
-    let mut setup = MarketSetup {
-        enabled: cfg.market.enabled,
-        ..MarketSetup::default()
-    };
-    if !cfg.market.enabled {
-        return setup;
-    }
-    let dir = data_dir.join("wallet");
-    let wallet = match crate::wallet::Wallet::open(&dir) {
-        Ok(w) => Arc::new(w),
-        Err(e) => {
-            let why = format!("cannot open the wallet in {}: {e}", dir.display());
-            tracing::warn!("market unavailable, running as plain BitTorrent: {why}");
-            setup.unavailable = Some(why);
-            return setup;
-        }
-    };
-    let ledger = crate::wallet::LedgerClient::new(cfg.market.ledger.clone());
-    setup.wallet = Some(wallet.clone());
-    setup.ledger_addr = cfg.market.ledger.clone();
-    // Bounded: a ledger that accepts but never answers must not hold up the daemon.
-    let joined = tokio::time::timeout(
-        Duration::from_secs(10),
-        crate::market::Market::new(wallet, ledger, cfg.market.market_config()),
-    )
-    .await;
-    match joined {
-        Ok(Ok(m)) => {
-            tracing::info!(
-                "market on: wallet {}, ledger {}, balance {}",
-                m.wallet().public_key(),
-                cfg.market.ledger,
-                m.balance()
-            );
-            setup.market = Some(m);
-        }
-        Ok(Err(e)) => {
-            let why = format!("ledger {}: {e}", cfg.market.ledger);
-            tracing::warn!("market unavailable, running as plain BitTorrent: {why}");
-            setup.unavailable = Some(why);
-        }
-        Err(_) => {
-            let why = format!("ledger {}: no answer within 10 s", cfg.market.ledger);
-            tracing::warn!("market unavailable, running as plain BitTorrent: {why}");
-            setup.unavailable = Some(why);
-        }
-    }
-    setup
-}
-
-async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return "SIGINT";
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    }
 }
 
 /// Creates `dir` (and parents) and makes it owner-only when we created it.
@@ -315,7 +214,7 @@ fn refuse_if_running(socket: &Path) -> anyhow::Result<()> {
 
 /// Holds an advisory lock on `data_dir/daemon.pid` for the daemon's life: two daemons on
 /// one data dir would corrupt each other's state even on different sockets.
-fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
+pub(crate) fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
     let path = data_dir.join("daemon.pid");
     let mut f = std::fs::OpenOptions::new()
         .read(true)

@@ -10,15 +10,13 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde::{Deserialize, Serialize};
 
-use super::amount::Amount;
-use super::keys::{self, ChannelId, PublicKey};
-use super::ledger::{LedgerClient, LedgerConfig, LedgerStore, server};
-use super::store::{Wallet, WalletError};
-use super::voucher::{ChannelCertificate, Voucher};
 use crate::cli::GlobalArgs;
+use crate::wallet::amount::Amount;
+use crate::wallet::keys::{self, ChannelId, PublicKey};
+use crate::wallet::ledger::{DEFAULT_LEDGER, LedgerClient, LedgerConfig, LedgerStore, server};
+use crate::wallet::store::{Wallet, WalletError};
+use crate::wallet::voucher::Payment;
 
-/// Where a ledger listens unless told otherwise (loopback only).
-pub const DEFAULT_LEDGER: &str = "127.0.0.1:7171";
 
 #[derive(Debug, Args)]
 pub struct WalletArgs {
@@ -134,12 +132,6 @@ pub enum LedgerCommand {
     },
 }
 
-/// What `wallet pay` emits and `wallet accept` reads: one JSON object per line.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Payment {
-    pub certificate: ChannelCertificate,
-    pub voucher: Voucher,
-}
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
@@ -716,7 +708,10 @@ pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitC
                     );
                 }
                 std::io::stdout().flush()?;
-                server::serve(listener, store.clone(), shutdown_signal()).await?;
+                server::serve(listener, store.clone(), async {
+                    crate::cli::shutdown_signal().await;
+                })
+                .await?;
                 anyhow::Ok(())
             })?;
             store.flush()?;
@@ -782,17 +777,3 @@ pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}

@@ -1,31 +1,40 @@
-//! The dashboard attached to a daemon over its control socket (RPC.md). The client is
-//! blocking, so each call runs on tokio's blocking pool with the connection moved in and back.
+//! The dashboard on the application core, through its one door ([`Control`]): a daemon's
+//! controller over the control socket (attached), or a controller in this process
+//! (standalone). Both answer the same requests (RPC.md), so the dashboard does the same things
+//! either way: magnets, delete-data, the DHT, the market, the config.
 //!
-//! Everything comes from the daemon: the torrent table from `list` (with its `market`
+//! Everything comes from the controller: the torrent table from `list` (with its `market`
 //! columns), the detail tabs from `peers`, `pieces`, `files`, `trackers`, `market` and
-//! `strategy`, the Wallet view from `wallet`. Strategies picked here are set in the daemon's
-//! market; only when its market is off are they noted locally, and the Market tab says why.
+//! `strategy`, the Wallet view from `wallet`. Strategies picked here are set in the
+//! controller's market; only when its market is off are they noted locally, and the Market
+//! tab says why.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
 
 use super::market_view::{self, TokenRates};
 use super::source::{
-    Command, DataSource, Detail, FileRow, MarketView, Mode, PeerRow, PieceMap, Priority, Reply,
-    Side, Snapshot, StrategyView, TorrentMarket, TorrentRow, Totals, TrackerRow, WalletView,
+    Command, DataSource, Detail, FileRow, MarketView, Mode, Notice, PeerRow, PieceMap, Priority,
+    Reply, Side, Snapshot, StrategyView, TorrentMarket, TorrentRow, Totals, TrackerRow,
+    WalletStatus, WalletView,
 };
-use crate::rpc::client::{Client, ClientError};
+use crate::rpc::control::{Control, call_as};
 use crate::rpc::proto::{self, AddArgs, LimitArgs, StrategyArgs, Targets};
 
-/// The daemon asks the ledger for the balance on each `wallet` (up to 3 s): not every tick.
+/// `wallet` may ask the ledger for the balance (up to 3 s): not every tick.
 const WALLET_EVERY: Duration = Duration::from_secs(5);
 
-pub struct AttachedSource {
-    socket: PathBuf,
-    client: Option<Client>,
+pub struct ControlSource<C: Control + 'static> {
+    control: Arc<C>,
+    mode: Mode,
+    /// Results of adds that run in the background (a magnet's metadata takes a while).
+    notices_tx: mpsc::UnboundedSender<Notice>,
+    notices_rx: mpsc::UnboundedReceiver<Notice>,
     /// Strategies picked while the daemon's market is off: shown until it runs.
     strategies: HashMap<String, (Option<StrategyView>, Option<StrategyView>)>,
     wallet: WalletView,
@@ -35,19 +44,26 @@ pub struct AttachedSource {
     rates: TokenRates,
 }
 
-impl AttachedSource {
-    /// Connects (and checks the protocol version) once, so a stale socket is found at start.
-    pub fn connect(socket: PathBuf) -> Result<AttachedSource, ClientError> {
-        let client = Client::connect(&socket)?;
-        Ok(AttachedSource {
-            socket,
-            client: Some(client),
+impl<C: Control + 'static> ControlSource<C> {
+    /// The dashboard's source on `control`; `mode` is what the status bar says.
+    pub fn new(control: C, mode: Mode) -> ControlSource<C> {
+        let (notices_tx, notices_rx) = mpsc::unbounded_channel();
+        ControlSource {
+            control: Arc::new(control),
+            mode,
+            notices_tx,
+            notices_rx,
             strategies: HashMap::new(),
             wallet: WalletView::default(),
             wallet_read: None,
             market: String::new(),
             rates: TokenRates::default(),
-        })
+        }
+    }
+
+    /// The controller behind the door (tests and the binary shut an in-process one down).
+    pub fn control(&self) -> &C {
+        &self.control
     }
 
     fn market_on(&self) -> bool {
@@ -62,7 +78,7 @@ impl AttachedSource {
         if !self.market_on() {
             let (buyer, seller) = self.strategies.get(id).cloned().unwrap_or_default();
             let note = if self.market == "off" || self.market.is_empty() {
-                "market off (the daemon's [market] enabled = false)".to_string()
+                "market off ([market] enabled = false in the config)".to_string()
             } else {
                 format!("market {}", self.market)
             };
@@ -108,13 +124,13 @@ impl AttachedSource {
         (view, peers)
     }
 
-    async fn read_wallet(&mut self, data_dir: &str) {
+    async fn read_wallet(&mut self) {
         if self.wallet_read.is_some_and(|t| t.elapsed() < WALLET_EVERY) {
             return;
         }
         self.wallet_read = Some(Instant::now());
-        // The daemon holds the wallet while its market is enabled: ask it. With the market
-        // off nobody holds it, so it is read from disk as the standalone dashboard does.
+        // The controller holds the wallet while its market is enabled; otherwise it reads it
+        // from disk for us, and says so when there is none or another process holds it.
         let w: anyhow::Result<proto::WalletInfo> = self
             .call(proto::Command::Wallet {
                 history: Some(200),
@@ -130,13 +146,17 @@ impl AttachedSource {
                 &w.incoming,
                 w.history,
             ),
-            Err(_) => {
-                let dir = PathBuf::from(data_dir).join("wallet");
-                match tokio::task::spawn_blocking(move || super::standalone::read_wallet(&dir))
-                    .await
-                {
-                    Ok(w) => w,
-                    Err(_) => return,
+            Err(e) => {
+                let msg = format!("{e:#}");
+                WalletView {
+                    status: if msg.starts_with(proto::NO_WALLET) {
+                        WalletStatus::Missing
+                    } else if msg.starts_with(proto::WALLET_IN_USE) {
+                        WalletStatus::InUse
+                    } else {
+                        WalletStatus::Error(msg)
+                    },
+                    ..WalletView::default()
                 }
             }
         };
@@ -146,32 +166,7 @@ impl AttachedSource {
         &mut self,
         cmd: proto::Command,
     ) -> anyhow::Result<T> {
-        let client = match self.client.take() {
-            Some(c) => c,
-            None => {
-                // The daemon restarted or the connection dropped: reconnect on demand.
-                let s = self.socket.clone();
-                tokio::task::spawn_blocking(move || Client::connect(&s)).await??
-            }
-        };
-        let (client, r) = tokio::task::spawn_blocking(move || {
-            let mut client = client;
-            let r = client.call::<T>(cmd);
-            (client, r)
-        })
-        .await?;
-        match r {
-            Ok(v) => {
-                self.client = Some(client);
-                Ok(v)
-            }
-            // The daemon said no: the connection is fine.
-            Err(ClientError::Remote(m)) => {
-                self.client = Some(client);
-                Err(anyhow::anyhow!(m))
-            }
-            Err(e) => Err(e.into()),
-        }
+        Ok(call_as(&*self.control, cmd).await?)
     }
 
     fn targets(ids: Vec<String>) -> Targets {
@@ -194,18 +189,31 @@ impl AttachedSource {
                 )
             })
             .collect();
-        let ok = r.results.len() - failed.len();
+        let done: Vec<&str> = r
+            .results
+            .iter()
+            .filter(|i| i.ok)
+            .map(|i| i.name.as_deref().unwrap_or(&i.item))
+            .collect();
+        let ok = done.len();
+        // A few are named, so the status bar says which torrent a key acted on.
+        let shown = if (1..=3).contains(&ok) {
+            done.join(", ")
+        } else {
+            ok.to_string()
+        };
         if failed.is_empty() {
-            Ok(format!("{verb} {ok}"))
+            Ok(format!("{verb} {shown}"))
         } else if ok == 0 {
             anyhow::bail!("{}", failed.join("; "))
         } else {
-            anyhow::bail!("{verb} {ok}; {}", failed.join("; "))
+            anyhow::bail!("{verb} {shown}; {}", failed.join("; "))
         }
     }
 }
 
-fn row(t: &proto::TorrentSummary) -> TorrentRow {
+/// One torrent row from the controller's summary (the demo shows its members with it too).
+pub fn row(t: &proto::TorrentSummary) -> TorrentRow {
     TorrentRow {
         id: t.info_hash.clone(),
         name: t.name.clone(),
@@ -230,19 +238,12 @@ fn row(t: &proto::TorrentSummary) -> TorrentRow {
     }
 }
 
-fn peer(p: &proto::PeerInfo) -> PeerRow {
-    let mut flags = String::new();
-    if p.am_interested {
-        flags.push(if p.peer_choking { 'd' } else { 'D' });
-    }
-    if p.peer_interested {
-        flags.push(if p.am_choking { 'u' } else { 'U' });
-    }
-    flags.push(if p.outgoing { 'O' } else { 'I' });
+/// One peer row; its flags are the controller's, so they read as in `bidtorrent peers`.
+pub fn peer(p: &proto::PeerInfo) -> PeerRow {
     PeerRow {
         addr: p.addr.clone(),
         client: p.client.clone(),
-        flags,
+        flags: p.flags.clone(),
         down_rate: p.down_rate,
         up_rate: p.up_rate,
         progress: p.progress,
@@ -252,8 +253,8 @@ fn peer(p: &proto::PeerInfo) -> PeerRow {
     }
 }
 
-impl AttachedSource {
-    /// Sets the strategy in the daemon's market, torrent by torrent (or globally): the daemon
+impl<C: Control + 'static> ControlSource<C> {
+    /// Sets the strategy in the controller's market, torrent by torrent (or globally): the daemon
     /// checks it all-or-nothing and persists it with the session.
     async fn set_strategy(&mut self, ids: Vec<String>, v: StrategyView) -> anyhow::Result<Reply> {
         let params: std::collections::BTreeMap<String, serde_json::Value> = v
@@ -284,7 +285,7 @@ impl AttachedSource {
             shown = super::app::format_strategy(&view);
         }
         Ok(format!(
-            "strategy {shown} set in the daemon for {n} torrent{}",
+            "strategy {shown} set for {n} torrent{}",
             if n == 1 { "" } else { "s" }
         ))
     }
@@ -310,62 +311,71 @@ impl AttachedSource {
             .await
             .ok();
         let (market, by_addr) = self.market_detail(&id).await;
-        let pieces = pieces
-            .and_then(|p| {
-                let have = proto::bitfield_from_hex(&p.have, p.num_pieces)?;
-                Some(PieceMap {
-                    have,
-                    downloading: p.downloading,
-                    availability: p.availability,
-                })
-            })
-            .unwrap_or_default();
-        Ok(Detail {
-            id: id.clone(),
-            peers: peers
-                .peers
-                .iter()
-                .map(|p| {
-                    let mut r = peer(p);
-                    r.market = by_addr.get(&p.addr).cloned();
-                    if r.market.is_some() {
-                        r.flags.push('X');
-                    }
-                    r
-                })
-                .collect(),
-            pieces,
-            files: files
-                .map(|f| {
-                    f.files
-                        .into_iter()
-                        .map(|f| FileRow {
-                            path: f.path,
-                            size: f.length,
-                            progress: f.progress,
-                            priority: Priority::parse(&f.priority).unwrap_or_default(),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-            trackers: trackers
-                .map(|t| {
-                    t.trackers
-                        .iter()
-                        .map(|s| TrackerRow {
-                            tier: s.tier,
-                            url: s.url.clone(),
-                            status: s.describe(),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-            market,
-        })
+        Ok(detail(id, &peers.peers, pieces, files, trackers, market, &by_addr))
     }
 }
 
-impl DataSource for AttachedSource {
+/// The detail tabs from the controller's answers.
+pub fn detail(
+    id: String,
+    peers: &[proto::PeerInfo],
+    pieces: Option<proto::PieceState>,
+    files: Option<proto::FileList>,
+    trackers: Option<proto::TrackerList>,
+    market: MarketView,
+    by_addr: &HashMap<String, super::source::PeerMarket>,
+) -> Detail {
+    let pieces = pieces
+        .and_then(|p| {
+            let have = proto::bitfield_from_hex(&p.have, p.num_pieces)?;
+            Some(PieceMap {
+                have,
+                downloading: p.downloading,
+                availability: p.availability,
+            })
+        })
+        .unwrap_or_default();
+    Detail {
+        id,
+        peers: peers
+            .iter()
+            .map(|p| {
+                let mut r = peer(p);
+                r.market = by_addr.get(&p.addr).cloned();
+                r
+            })
+            .collect(),
+        pieces,
+        files: files
+            .map(|f| {
+                f.files
+                    .into_iter()
+                    .map(|f| FileRow {
+                        path: f.path,
+                        size: f.length,
+                        progress: f.progress,
+                        priority: Priority::parse(&f.priority).unwrap_or_default(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        trackers: trackers
+            .map(|t| {
+                t.trackers
+                    .iter()
+                    .map(|s| TrackerRow {
+                        tier: s.tier,
+                        url: s.url.clone(),
+                        status: s.describe(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        market,
+    }
+}
+
+impl<C: Control + 'static> DataSource for ControlSource<C> {
     async fn snapshot(&mut self, focus: Option<&str>) -> anyhow::Result<Snapshot> {
         let list: Vec<proto::TorrentSummary> = self.call(proto::Command::List).await?;
         let status: proto::Status = self.call(proto::Command::Status).await?;
@@ -374,7 +384,7 @@ impl DataSource for AttachedSource {
             Some(t) => Some(self.detail(t).await?),
             None => None,
         };
-        self.read_wallet(&status.data_dir).await;
+        self.read_wallet().await;
         let torrents: Vec<TorrentRow> = list.iter().map(row).collect();
         let (spend_rate, earn_rate) = self.rates.update_from_rows(&torrents);
         Ok(Snapshot {
@@ -388,7 +398,7 @@ impl DataSource for AttachedSource {
                 earn_rate,
                 listen_port: Some(status.listen_port),
             },
-            notices: Vec::new(),
+            notices: std::iter::from_fn(|| self.notices_rx.try_recv().ok()).collect(),
         })
     }
 
@@ -416,8 +426,28 @@ impl DataSource for AttachedSource {
                     strategy: None,
                     params: Default::default(),
                 };
-                let r: proto::BatchResult = self.call(proto::Command::Add(args)).await?;
-                Self::batch_reply("added", r)
+                if !args.sources.iter().any(|s| s.starts_with("magnet:")) {
+                    let r: proto::BatchResult = self.call(proto::Command::Add(args)).await?;
+                    return Self::batch_reply("added", r);
+                }
+                // A magnet's metadata comes from the swarm (up to a minute and a half): fetch
+                // it in the background and report in the status bar, so the keys stay live.
+                let control = self.control.clone();
+                let tx = self.notices_tx.clone();
+                tokio::spawn(async move {
+                    let r = call_as::<proto::BatchResult, C>(&control, proto::Command::Add(args))
+                        .await
+                        .map_err(anyhow::Error::from)
+                        .and_then(|r| Self::batch_reply("added", r));
+                    let _ = tx.send(match r {
+                        Ok(text) => Notice { error: false, text },
+                        Err(e) => Notice {
+                            error: true,
+                            text: format!("{e:#}"),
+                        },
+                    });
+                });
+                Ok("fetching the magnet's metadata…".to_string())
             }
             Command::Pause(ids) => {
                 let r = self.call(proto::Command::Pause(Self::targets(ids))).await?;
@@ -469,7 +499,7 @@ impl DataSource for AttachedSource {
                     }
                 }
                 Ok(format!(
-                    "strategy {} noted (the daemon's market is {}; it applies when it runs)",
+                    "strategy {} noted (market {}; it applies when the market runs)",
                     super::app::format_strategy(&v),
                     if self.market.is_empty() {
                         "off"
@@ -505,6 +535,6 @@ impl DataSource for AttachedSource {
     }
 
     fn mode(&self) -> Mode {
-        Mode::Attached(self.socket.clone())
+        self.mode.clone()
     }
 }

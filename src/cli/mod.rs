@@ -1,0 +1,303 @@
+//! The command line (SPEC §2): argument parsing and the handlers at the binary's edge.
+//! Handlers return `anyhow::Result`; library modules below use typed errors.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+pub mod client;
+pub mod create;
+pub mod daemon;
+pub mod demo;
+pub mod oneshot;
+pub mod tui;
+pub mod wallet;
+
+use create::{CreateArgs, run_create};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bidtorrent",
+    version,
+    about = "A terminal BitTorrent client with a token market built in"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// Without a command, `bidtorrent` opens the dashboard (as `bidtorrent tui`).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten, next_help_heading = "Dashboard (when no command is given)")]
+    pub tui: tui::TuiArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or
+    /// control.sock in the data dir when --data-dir is given or there is no runtime dir)
+    #[arg(long, global = true, value_name = "PATH", env = "BIDTORRENT_SOCKET")]
+    pub socket: Option<PathBuf>,
+    /// More log output (repeat for more)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Less output
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the dashboard: attach to a running daemon, or run the engine in this process
+    Tui(tui::TuiArgs),
+    /// Download one torrent in the foreground; exit 0 once every piece is verified
+    Download(oneshot::DownloadArgs),
+    /// Verify the data of a torrent, then seed it until killed
+    Seed(oneshot::SeedArgs),
+    /// The wallet: identity, balance, payment channels, vouchers, history
+    Wallet(wallet::WalletArgs),
+    /// Run and administer a ledger that escrows and settles payment channels
+    Ledger(wallet::LedgerArgs),
+    /// Make a .torrent from a file or directory
+    Create(CreateArgs),
+    /// A whole token market on 127.0.0.1: embedded ledger, seeders, bidding and plain leechers
+    Demo(demo::DemoArgs),
+    /// Run the engine headless with its control socket (foreground; for systemd, tmux, ssh)
+    Daemon(daemon::DaemonArgs),
+    /// Add .torrent files or magnet links to the running daemon (`-` reads one per line)
+    Add(client::AddArgs),
+    /// Show the daemon: pid, port, rates, limits, and whether the market trades
+    Status(client::OutputArgs),
+    /// List the daemon's torrents
+    Ls(client::OutputArgs),
+    /// Show one torrent: progress, files, trackers
+    Info(client::OneArgs),
+    /// Show the peers of one torrent
+    Peers(client::OneArgs),
+    /// Pause torrents: close their peers and stop announcing
+    Pause(client::TargetArgs),
+    /// Resume paused torrents
+    Resume(client::TargetArgs),
+    /// Remove torrents from the daemon (the data stays unless --delete-data)
+    Rm(client::RmArgs),
+    /// Hash the data of torrents again
+    Recheck(client::TargetArgs),
+    /// Announce to the trackers now
+    Reannounce(client::TargetArgs),
+    /// Show or set rate limits, global or of one torrent
+    Limit(client::LimitArgs),
+    /// Show or set the market's buyer and seller strategies, global or of one torrent
+    Strategy(client::StrategyArgs),
+    /// The configuration file: where it is, its defaults, whether it is valid
+    Config(client::ConfigArgs),
+    /// Print shell completions (also committed under completions/)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff; the pages of every command are committed under man/)
+    Man,
+}
+
+impl GlobalArgs {
+    /// The state directory: `--data-dir`, else `$XDG_DATA_HOME/bidtorrent`.
+    pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
+        if let Some(d) = &self.data_dir {
+            return Ok(d.clone());
+        }
+        use etcetera::BaseStrategy;
+        let base = etcetera::choose_base_strategy()
+            .map_err(|e| anyhow::anyhow!("cannot find the home directory: {e}"))?;
+        Ok(base.data_dir().join("bidtorrent"))
+    }
+}
+
+impl GlobalArgs {
+    /// The control socket: `--socket` (or `BIDTORRENT_SOCKET`); with `--data-dir`,
+    /// `DIR/control.sock`; else `$XDG_RUNTIME_DIR/bidtorrent/control.sock`; else
+    /// `control.sock` in the data dir.
+    pub fn socket_path(&self) -> anyhow::Result<PathBuf> {
+        if let Some(s) = &self.socket {
+            return Ok(s.clone());
+        }
+        if let Some(d) = &self.data_dir {
+            return Ok(d.join("control.sock"));
+        }
+        if let Some(rt) = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+            return Ok(PathBuf::from(rt).join("bidtorrent").join("control.sock"));
+        }
+        Ok(self.data_dir()?.join("control.sock"))
+    }
+
+    /// `--config`, else `$XDG_CONFIG_HOME/bidtorrent/config.toml`.
+    pub fn config_path(&self) -> anyhow::Result<PathBuf> {
+        if let Some(c) = &self.config {
+            return Ok(c.clone());
+        }
+        use etcetera::BaseStrategy;
+        let base = etcetera::choose_base_strategy()
+            .map_err(|e| anyhow::anyhow!("cannot find the home directory: {e}"))?;
+        Ok(base.config_dir().join("bidtorrent").join("config.toml"))
+    }
+
+    /// Where the daemon's log goes: the `--data-dir` when given, else
+    /// `$XDG_STATE_HOME/bidtorrent`.
+    pub fn state_dir(&self) -> anyhow::Result<PathBuf> {
+        if let Some(d) = &self.data_dir {
+            return Ok(d.clone());
+        }
+        use etcetera::BaseStrategy;
+        let base = etcetera::choose_base_strategy()
+            .map_err(|e| anyhow::anyhow!("cannot find the home directory: {e}"))?;
+        match base.state_dir() {
+            Some(s) => Ok(s.join("bidtorrent")),
+            None => self.data_dir(),
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("bidtorrent: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let Some(command) = cli.command else {
+        return tui::run(&cli.global, cli.tui);
+    };
+    match command {
+        Command::Tui(args) => tui::run(&cli.global, args),
+        Command::Download(args) => oneshot::download(&cli.global, args),
+        Command::Seed(args) => oneshot::seed(&cli.global, args),
+        Command::Wallet(args) => wallet::run_wallet(&cli.global, args),
+        Command::Ledger(args) => wallet::run_ledger(&cli.global, args),
+        Command::Demo(args) => demo::run(&cli.global, args),
+        Command::Create(mut args) => {
+            args.quiet |= cli.global.quiet;
+            run_create(args)
+        }
+        Command::Daemon(args) => daemon::run(&cli.global, args),
+        Command::Add(a) => client::add(&cli.global, a),
+        Command::Status(a) => client::status(&cli.global, a),
+        Command::Ls(a) => client::ls(&cli.global, a),
+        Command::Info(a) => client::info(&cli.global, a),
+        Command::Peers(a) => client::peers(&cli.global, a),
+        Command::Pause(a) => client::batch(&cli.global, "pause", a),
+        Command::Resume(a) => client::batch(&cli.global, "resume", a),
+        Command::Rm(a) => client::rm(&cli.global, a),
+        Command::Recheck(a) => client::batch(&cli.global, "recheck", a),
+        Command::Reannounce(a) => client::batch(&cli.global, "reannounce", a),
+        Command::Limit(a) => client::limit(&cli.global, a),
+        Command::Strategy(a) => client::strategy(&cli.global, a),
+        Command::Config(a) => client::config(&cli.global, a),
+        Command::Completions { shell } => {
+            std::io::Write::write_all(&mut std::io::stdout(), &completions(shell))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            std::io::Write::write_all(&mut std::io::stdout(), &man_page()?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The completion script for `shell`, generated from the clap definitions.
+pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "bidtorrent", &mut out);
+    out
+}
+
+/// The man page (roff), generated from the clap definitions.
+pub fn man_page() -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+    Ok(out)
+}
+
+/// `bidtorrent.1` and one `bidtorrent-CMD.1` per subcommand, as (file name, roff).
+pub fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let mut pages = vec![("bidtorrent.1".to_string(), man_page()?)];
+    let mut cmd = Cli::command();
+    cmd.build();
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("bidtorrent-{}", sub.get_name());
+        let mut out = Vec::new();
+        clap_mangen::Man::new(sub.clone().display_name(name.clone())).render(&mut out)?;
+        pages.push((format!("{name}.1"), out));
+    }
+    Ok(pages)
+}
+
+/// Logs go to stderr for foreground commands; `-v` raises the level, `-q` lowers it, and
+/// `RUST_LOG` overrides both.
+/// SIGTERM or SIGINT, whichever comes first; names the one that came (for the log).
+pub async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return "SIGINT";
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}
+
+pub fn init_stderr_logging(global: &GlobalArgs) {
+    let level = match (global.quiet, global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("bidtorrent={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+pub use crate::units::parse_size;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512K"), Ok(512 * 1024));
+        assert_eq!(parse_size("1.5M"), Ok(1_572_864));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert!(parse_size("10X").is_err());
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("").is_err());
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `bidtorrent create` (the library part is engine::create)
+// ---------------------------------------------------------------------------------------------

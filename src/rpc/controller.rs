@@ -1,0 +1,1215 @@
+//! The application core: a [`Controller`] that owns the session's torrent list (ids,
+//! settings, persistence) and answers every request of the control protocol (RPC.md). The
+//! daemon serves it on its control socket ([`super::server`]); the standalone dashboard calls
+//! it in this process ([`super::control::Local`]). Rows are built by [`super::view`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{Mutex, broadcast, watch};
+
+use super::host::MarketSetup;
+use super::proto::*;
+use super::saved::{self as state, Record, SavedState, SavedStrategies};
+use super::view;
+use crate::engine::metainfo::Metainfo;
+use crate::engine::session::Session;
+use crate::engine::storage::sanitize_component;
+use crate::engine::torrent::{Torrent, TorrentOptions};
+use crate::engine::types::InfoHash;
+use crate::market::Market;
+use crate::wallet::Wallet;
+
+/// What the controller needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct ControllerConfig {
+    pub data_dir: PathBuf,
+    pub download_dir: PathBuf,
+    pub max_peers: usize,
+    pub upload_slots: usize,
+    pub sequential: bool,
+    pub tracker_interval: Option<Duration>,
+    /// Keep the torrent list (and a copy of each .torrent) in the data dir so a restart
+    /// restores it. The daemon persists; the standalone dashboard does not unless asked.
+    pub persist: bool,
+}
+
+pub struct Controller {
+    pub session: Arc<Session>,
+    cfg: ControllerConfig,
+    market: std::sync::RwLock<MarketSetup>,
+    /// The session's torrents as persisted; the lock also serialises adds and removes so ids
+    /// and the state file stay consistent.
+    reg: Mutex<SavedState>,
+    events: broadcast::Sender<Event>,
+    shutdown: watch::Sender<bool>,
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// How long `add` waits for a magnet's metadata before reporting the item as failed.
+const MAGNET_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// The one place that turns an `add` source into metainfo, the bytes to keep, and peers worth
+/// dialling. A magnet's info dict is fetched from the swarm (BEP 9) and kept as a .torrent, so a
+/// restart restores it like any other torrent.
+pub async fn resolve_source(
+    session: &Session,
+    source: &str,
+    peers: &[SocketAddr],
+) -> Result<(Metainfo, Vec<u8>, Vec<SocketAddr>), String> {
+    if source.starts_with("magnet:") {
+        let magnet = crate::engine::magnet::Magnet::parse(source).map_err(|e| e.to_string())?;
+        if session.get(&magnet.info_hash).is_some() {
+            return Err(format!("{} is already in the session", magnet.info_hash));
+        }
+        let fetched = crate::engine::metadata::fetch_metadata(
+            &magnet,
+            session.peer_id(),
+            session.listen_port(),
+            session.dht(),
+            crate::engine::metadata::FetchOptions {
+                peers: peers.to_vec(),
+                timeout: Some(MAGNET_TIMEOUT),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let bytes = fetched.meta.to_torrent_bytes();
+        return Ok((fetched.meta, bytes, fetched.peers));
+    }
+    let path = Path::new(source);
+    if !path.is_absolute() {
+        return Err(
+            "the path must be absolute (the daemon does not share your working directory)".into(),
+        );
+    }
+    let bytes = tokio::fs::read(path)
+        .await
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    let meta = Metainfo::from_bytes(&bytes).map_err(|e| format!("not a valid torrent: {e}"))?;
+    Ok((meta, bytes, Vec::new()))
+}
+
+impl Controller {
+    pub fn new(session: Arc<Session>, cfg: ControllerConfig) -> Arc<Controller> {
+        let (events, _) = broadcast::channel(4096);
+        Arc::new(Controller {
+            session,
+            cfg,
+            reg: Mutex::new(SavedState {
+                version: state::STATE_VERSION,
+                next_id: 1,
+                ..SavedState::default()
+            }),
+            events,
+            shutdown: watch::channel(false).0,
+            market: std::sync::RwLock::new(MarketSetup::default()),
+        })
+    }
+
+    /// Installs the market; call before [`Controller::restore`] so saved strategies are
+    /// re-applied (the market's extension must already be registered on the session).
+    pub fn set_market(&self, m: MarketSetup) {
+        *self.market.write().unwrap_or_else(|p| p.into_inner()) = m;
+    }
+
+    fn market_setup(&self) -> MarketSetup {
+        self.market
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The trading market, or why there is none (for requests that need it).
+    fn market_on(&self) -> Result<Market, String> {
+        let m = self.market_setup();
+        match m.market {
+            Some(market) => Ok(market),
+            None if !m.enabled => Err(
+                "the market is off; set `[market] enabled = true` in the config and restart the daemon"
+                    .into(),
+            ),
+            None => Err(format!("market {}", m.status())),
+        }
+    }
+
+    /// A receiver that turns true when a client asked the daemon to stop.
+    pub fn shutdown_requested(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    pub fn events(&self) -> broadcast::Sender<Event> {
+        self.events.clone()
+    }
+
+    fn state_path(&self) -> PathBuf {
+        state::state_path(&self.cfg.data_dir)
+    }
+
+    async fn persist(&self, st: &SavedState) -> Result<(), String> {
+        if !self.cfg.persist {
+            return Ok(());
+        }
+        let path = self.state_path();
+        let st = st.clone();
+        tokio::task::spawn_blocking(move || state::save(&path, &st))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+    }
+
+    /// Loads the saved session and starts every torrent in it (checks run in the background;
+    /// after a crash they recheck only what the resume data cannot vouch for). Returns one
+    /// message per torrent that could not be restored; those stay in the state file.
+    pub async fn restore(self: &Arc<Self>, saved: SavedState) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Some(d) = saved.down_limit {
+            self.session.ctx.global_down.set_rate(d);
+        }
+        if let Some(u) = saved.up_limit {
+            self.session.ctx.global_up.set_rate(u);
+        }
+        let mut reg = self.reg.lock().await;
+        reg.next_id = saved.next_id.max(1);
+        reg.down_limit = saved.down_limit;
+        reg.up_limit = saved.up_limit;
+        reg.market = saved.market.clone();
+        let market = self.market_setup().market;
+        if let (Some(m), Some(g)) = (&market, &saved.market)
+            && let Err(e) = m.set_global(g.buyer.clone(), g.seller.clone())
+        {
+            problems.push(format!("the saved global strategies: {e}"));
+        }
+        for rec in saved.torrents {
+            // Before the torrent starts, so it never trades under the wrong strategy.
+            if let (Some(m), Some(ov)) = (&market, &rec.strategy)
+                && let Ok(ih) = InfoHash::from_hex(&rec.info_hash)
+                && let Err(e) = m.set_torrent_override(&ih, Some(ov.clone()))
+            {
+                problems.push(format!("#{} {}: its saved strategy: {e}", rec.id, rec.name));
+            }
+            match self.restore_one(&rec).await {
+                Ok(t) => {
+                    reg.torrents.push(rec.clone());
+                    self.launch(rec.id, t);
+                }
+                Err(e) => {
+                    problems.push(format!("#{} {}: {e}", rec.id, rec.name));
+                    // Kept so a fixed file (or a newer build) can bring it back.
+                    reg.torrents.push(rec);
+                }
+            }
+        }
+        reg.torrents.sort_by_key(|r| r.id);
+        problems
+    }
+
+    async fn restore_one(&self, rec: &Record) -> Result<Arc<Torrent>, String> {
+        let bytes = tokio::fs::read(&rec.torrent_file)
+            .await
+            .map_err(|e| format!("{}: {e}", rec.torrent_file.display()))?;
+        let meta = Metainfo::from_bytes(&bytes).map_err(|e| e.to_string())?;
+        if meta.info_hash.to_hex() != rec.info_hash {
+            return Err(format!(
+                "{} is not torrent {}",
+                rec.torrent_file.display(),
+                rec.info_hash
+            ));
+        }
+        let t = self
+            .session
+            .insert(meta, self.options(rec))
+            .await
+            .map_err(|e| e.to_string())?;
+        t.down_limit.set_rate(rec.down_limit);
+        t.up_limit.set_rate(rec.up_limit);
+        if !rec.priorities.is_empty() {
+            apply_priorities(&t, &rec.priorities);
+        }
+        Ok(t)
+    }
+
+    fn options(&self, rec: &Record) -> TorrentOptions {
+        TorrentOptions {
+            download_dir: rec.download_dir.clone(),
+            sequential: rec.sequential,
+            max_peers: self.cfg.max_peers,
+            tracker_interval: self.cfg.tracker_interval,
+            upload_slots: self.cfg.upload_slots,
+            peers: rec.peers.iter().filter_map(|p| p.parse().ok()).collect(),
+            paused: rec.paused,
+        }
+    }
+
+    /// Forwards the torrent's events to subscribers, then checks and starts it in the
+    /// background.
+    fn launch(self: &Arc<Self>, id: u32, t: Arc<Torrent>) {
+        let mut rx = t.subscribe();
+        let events = self.events.clone();
+        let tt = t.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    ev = rx.recv() => match ev {
+                        Ok(ev) => {
+                            if let Some(e) = view::event(id, &tt, ev) {
+                                let _ = events.send(e);
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
+                    _ = tt.stopped() => return,
+                }
+            }
+        });
+        tokio::spawn(async move { t.start().await });
+    }
+
+    /// Adds one source; never panics, reports why it failed.
+    pub async fn add_one(
+        self: &Arc<Self>,
+        source: &str,
+        dir: Option<PathBuf>,
+        paused: bool,
+        sequential: bool,
+        peers: &[String],
+    ) -> ItemResult {
+        self.add_with(source, dir, paused, sequential, peers, None)
+            .await
+    }
+
+    /// [`Controller::add_one`], also setting the torrent's market strategy (a name and/or
+    /// parameters, already validated) before it starts.
+    async fn add_with(
+        self: &Arc<Self>,
+        source: &str,
+        dir: Option<PathBuf>,
+        paused: bool,
+        sequential: bool,
+        peers: &[String],
+        strategy: Option<&StrategyChoice>,
+    ) -> ItemResult {
+        let mut res = ItemResult {
+            item: source.to_string(),
+            ..ItemResult::default()
+        };
+        match self
+            .try_add(source, dir, paused, sequential, peers, strategy)
+            .await
+        {
+            Ok((id, ih, name)) => {
+                res.ok = true;
+                res.id = Some(id);
+                res.info_hash = Some(ih);
+                res.name = Some(name);
+            }
+            Err(e) => res.message = Some(e),
+        }
+        res
+    }
+
+    async fn try_add(
+        self: &Arc<Self>,
+        source: &str,
+        dir: Option<PathBuf>,
+        paused: bool,
+        sequential: bool,
+        peers: &[String],
+        strategy: Option<&StrategyChoice>,
+    ) -> Result<(u32, String, String), String> {
+        let mut peer_addrs = peers
+            .iter()
+            .map(|p| {
+                p.parse::<SocketAddr>()
+                    .map_err(|_| format!("peer {p:?} is not IP:PORT"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let (meta, bytes, found) = resolve_source(&self.session, source, &peer_addrs).await?;
+        // Peers that served a magnet's metadata have the torrent: dial them first.
+        for a in found {
+            if !peer_addrs.contains(&a) {
+                peer_addrs.push(a);
+            }
+        }
+        // Refuse unsafe names before anything touches the disk (Storage::open checks the file
+        // paths again; this also covers the torrent's own name).
+        sanitize_component(&meta.info.name).map_err(|e| e.to_string())?;
+        let hex = meta.info_hash.to_hex();
+        let name = meta.info.name.clone();
+        let download_dir = dir.unwrap_or_else(|| self.cfg.download_dir.clone());
+        if !download_dir.is_absolute() {
+            return Err(format!(
+                "download directory {} must be absolute",
+                download_dir.display()
+            ));
+        }
+        let mut reg = self.reg.lock().await;
+        if let Some(r) = reg.torrents.iter().find(|r| r.info_hash == hex) {
+            return Err(format!("already added as #{} ({})", r.id, r.name));
+        }
+        // The override goes in before the torrent exists, so it never bids or sells under the
+        // global strategy first; every failure below takes it out again.
+        let market = strategy.and(self.market_setup().market);
+        let mut saved_strategy = None;
+        if let (Some(m), Some(choice)) = (&market, strategy) {
+            m.set_strategy(
+                Some(&meta.info_hash),
+                choice.name.as_deref(),
+                &choice.params,
+            )
+            .map_err(|e| e.to_string())?;
+            saved_strategy = m.torrent_override(&meta.info_hash);
+        }
+        let ih = meta.info_hash;
+        let undo = |m: &Option<Market>| {
+            if let Some(m) = m {
+                let _ = m.set_torrent_override(&ih, None);
+            }
+        };
+        // Without persistence nothing restores the torrent, so no copy is kept either.
+        let copy = if self.cfg.persist {
+            state::torrent_copy_path(&self.cfg.data_dir, &hex)
+        } else {
+            PathBuf::new()
+        };
+        if self.cfg.persist {
+            let c = copy.clone();
+            let written = tokio::task::spawn_blocking(move || state::write_atomic(&c, &bytes))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()));
+            if let Err(e) = written {
+                undo(&market);
+                return Err(e);
+            }
+        }
+        let rec = Record {
+            id: reg.next_id,
+            info_hash: hex.clone(),
+            name: name.clone(),
+            torrent_file: copy.clone(),
+            download_dir,
+            paused,
+            sequential: sequential || self.cfg.sequential,
+            down_limit: 0,
+            up_limit: 0,
+            peers: peer_addrs.iter().map(|a| a.to_string()).collect(),
+            added_at: now_unix(),
+            strategy: saved_strategy,
+            priorities: Vec::new(),
+        };
+        let t = match self.session.insert(meta, self.options(&rec)).await {
+            Ok(t) => t,
+            Err(e) => {
+                if self.cfg.persist {
+                    let _ = std::fs::remove_file(&copy);
+                }
+                undo(&market);
+                return Err(e.to_string());
+            }
+        };
+        let id = rec.id;
+        reg.next_id += 1;
+        reg.torrents.push(rec);
+        if let Err(e) = self.persist(&reg).await {
+            // Not acknowledged unless it survives a restart.
+            reg.torrents.retain(|r| r.id != id);
+            self.session.remove(&t.info_hash()).await;
+            undo(&market);
+            return Err(format!("saving the session: {e}"));
+        }
+        drop(reg);
+        self.launch(id, t);
+        let _ = self.events.send(Event::Added {
+            id,
+            info_hash: hex.clone(),
+            name: name.clone(),
+        });
+        Ok((id, hex, name))
+    }
+
+    /// Resolves one selector to an id: 1–7 digits is an id, 8–40 hex digits an info-hash
+    /// prefix that must match exactly one torrent.
+    fn resolve(reg: &SavedState, sel: &str) -> Result<u32, String> {
+        let s = sel.trim().trim_start_matches('#');
+        if !s.is_empty() && s.len() <= 7 && s.bytes().all(|b| b.is_ascii_digit()) {
+            let id: u32 = s.parse().map_err(|_| format!("bad id {s:?}"))?;
+            return reg
+                .torrents
+                .iter()
+                .find(|r| r.id == id)
+                .map(|r| r.id)
+                .ok_or_else(|| format!("no torrent with id {id}"));
+        }
+        let lower = s.to_ascii_lowercase();
+        if (8..=40).contains(&lower.len()) && lower.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let hits: Vec<&Record> = reg
+                .torrents
+                .iter()
+                .filter(|r| r.info_hash.starts_with(&lower))
+                .collect();
+            return match hits.as_slice() {
+                [one] => Ok(one.id),
+                [] => Err(format!("no torrent with info-hash prefix {lower}")),
+                many => Err(format!(
+                    "info-hash prefix {lower} matches {} torrents ({})",
+                    many.len(),
+                    many.iter()
+                        .map(|r| format!("#{}", r.id))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            };
+        }
+        Err(format!(
+            "{sel:?} is neither an id (a number) nor an info-hash prefix (8 to 40 hex digits)"
+        ))
+    }
+
+    /// The targets as (selector, id or why not), in the order given; `all` = every torrent.
+    async fn targets(&self, t: &Targets) -> Vec<(String, Result<u32, String>)> {
+        let reg = self.reg.lock().await;
+        if t.all {
+            return reg
+                .torrents
+                .iter()
+                .map(|r| (r.id.to_string(), Ok(r.id)))
+                .collect();
+        }
+        t.torrents
+            .iter()
+            .map(|s| (s.clone(), Self::resolve(&reg, s)))
+            .collect()
+    }
+
+    async fn record(&self, id: u32) -> Option<Record> {
+        self.reg
+            .lock()
+            .await
+            .torrents
+            .iter()
+            .find(|r| r.id == id)
+            .cloned()
+    }
+
+    fn torrent_of(&self, rec: &Record) -> Result<Arc<Torrent>, String> {
+        let ih = InfoHash::from_hex(&rec.info_hash).map_err(|e| e.to_string())?;
+        self.session
+            .get(&ih)
+            .ok_or_else(|| "not loaded (see the daemon's log)".to_string())
+    }
+
+    async fn update_record(&self, id: u32, f: impl FnOnce(&mut Record)) -> Result<(), String> {
+        let mut reg = self.reg.lock().await;
+        if let Some(r) = reg.torrents.iter_mut().find(|r| r.id == id) {
+            f(r);
+        }
+        self.persist(&reg).await
+    }
+
+    /// Runs `op` on every target concurrently; results come back in the order given.
+    async fn batch<F, Fut>(self: &Arc<Self>, targets: &Targets, op: F) -> BatchResult
+    where
+        F: Fn(Arc<Controller>, Record) -> Fut,
+        Fut: std::future::Future<Output = Result<Option<String>, String>> + Send + 'static,
+    {
+        if !targets.all && targets.torrents.is_empty() {
+            return BatchResult {
+                results: vec![ItemResult {
+                    item: String::new(),
+                    ok: false,
+                    message: Some("no torrents given (ids, info-hash prefixes or --all)".into()),
+                    ..ItemResult::default()
+                }],
+            };
+        }
+        let resolved = self.targets(targets).await;
+        let mut set = tokio::task::JoinSet::new();
+        let mut results: Vec<ItemResult> = Vec::with_capacity(resolved.len());
+        for (i, (item, id)) in resolved.into_iter().enumerate() {
+            let mut r = ItemResult {
+                item,
+                ..ItemResult::default()
+            };
+            match id {
+                Err(e) => r.message = Some(e),
+                Ok(id) => match self.record(id).await {
+                    None => r.message = Some(format!("no torrent with id {id}")),
+                    Some(rec) => {
+                        r.id = Some(rec.id);
+                        r.info_hash = Some(rec.info_hash.clone());
+                        r.name = Some(rec.name.clone());
+                        let fut = op(self.clone(), rec);
+                        set.spawn(async move { (i, fut.await) });
+                    }
+                },
+            }
+            results.push(r);
+        }
+        while let Some(done) = set.join_next().await {
+            let Ok((i, outcome)) = done else { continue };
+            match outcome {
+                Ok(note) => {
+                    results[i].ok = true;
+                    results[i].message = note;
+                }
+                Err(e) => results[i].message = Some(e),
+            }
+        }
+        BatchResult { results }
+    }
+
+    fn summary(&self, rec: &Record) -> TorrentSummary {
+        let t = self.torrent_of(rec).ok();
+        let market = self.market_setup().market;
+        let mut s = view::summary(
+            rec.id,
+            &rec.info_hash,
+            &rec.name,
+            t.as_deref(),
+            market.as_ref(),
+        );
+        s.download_dir = rec.download_dir.display().to_string();
+        s.paused = rec.paused;
+        s.sequential = rec.sequential;
+        s.down_limit = rec.down_limit;
+        s.up_limit = rec.up_limit;
+        s.added_at = rec.added_at;
+        s
+    }
+
+    /// `strategy`: show, or set and persist, globally or for one torrent.
+    async fn strategy(&self, a: StrategyArgs) -> Result<serde_json::Value, String> {
+        let market = self.market_on()?;
+        let params = params_of(&a.params)?;
+        let rec = match &a.torrent {
+            Some(sel) => Some(self.one(sel).await?),
+            None => None,
+        };
+        let ih = match &rec {
+            Some(r) => Some(InfoHash::from_hex(&r.info_hash).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        let scope = rec
+            .as_ref()
+            .map_or_else(|| "global".to_string(), |r| r.id.to_string());
+        let eff = if a.name.is_none() && params.is_empty() {
+            market.strategy(ih.as_ref())
+        } else {
+            let eff = market
+                .set_strategy(ih.as_ref(), a.name.as_deref(), &params)
+                .map_err(|e| e.to_string())?;
+            match (&rec, &ih) {
+                (Some(r), Some(ih)) => {
+                    let ov = market.torrent_override(ih);
+                    self.update_record(r.id, |r| r.strategy = ov).await?;
+                }
+                _ => {
+                    let mut reg = self.reg.lock().await;
+                    reg.market = Some(SavedStrategies {
+                        buyer: eff.buyer.clone(),
+                        seller: eff.seller.clone(),
+                    });
+                    self.persist(&reg).await?;
+                }
+            }
+            eff
+        };
+        to_value(StrategyInfo {
+            scope,
+            buyer: eff.buyer,
+            seller: eff.seller,
+        })
+    }
+
+    /// `wallet`: read through the daemon, which holds the wallet's lock while it runs.
+    async fn wallet(
+        &self,
+        history: Option<usize>,
+        with_payments: bool,
+    ) -> Result<serde_json::Value, String> {
+        let m = self.market_setup();
+        let wallet = match m.wallet {
+            Some(w) => w,
+            None => {
+                // Nobody here holds the wallet (the market is off or could not open it): read
+                // it from disk, briefly, so it is free again for `bidtorrent wallet`.
+                let dir = self.cfg.data_dir.join("wallet");
+                let unavailable = m.enabled.then(|| m.status());
+                return tokio::task::spawn_blocking(move || {
+                    read_wallet_file(&dir, history, with_payments, unavailable)
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            }
+        };
+        let mut fresh = false;
+        if let Some(market) = &m.market {
+            // A slow ledger must not hang the control socket.
+            fresh = matches!(
+                tokio::time::timeout(Duration::from_secs(3), wallet.refresh(market.ledger())).await,
+                Ok(Ok(_))
+            );
+        }
+        wallet_info(&wallet, m.ledger_addr.clone(), fresh, history, with_payments)
+            .map_err(|e| e.to_string())
+            .and_then(to_value)
+    }
+
+    pub async fn list(&self) -> Vec<TorrentSummary> {
+        let recs = self.reg.lock().await.torrents.clone();
+        recs.iter().map(|r| self.summary(r)).collect()
+    }
+
+    async fn one(&self, sel: &str) -> Result<Record, String> {
+        let reg = self.reg.lock().await;
+        let id = Self::resolve(&reg, sel)?;
+        reg.torrents
+            .iter()
+            .find(|r| r.id == id)
+            .cloned()
+            .ok_or_else(|| format!("no torrent with id {id}"))
+    }
+
+    /// Answers one request (everything but `subscribe`).
+    pub async fn handle(self: &Arc<Self>, cmd: Command) -> Result<serde_json::Value, String> {
+        match cmd {
+            Command::Status => {
+                let list = self.list().await;
+                let dht = match self.session.dht() {
+                    Some(d) => Some(crate::rpc::proto::DhtStatus {
+                        addr: d.local_addr().to_string(),
+                        nodes: d.nodes().await.len(),
+                    }),
+                    None => None,
+                };
+                to_value(Status {
+                    version: env!("CARGO_PKG_VERSION").into(),
+                    protocol: PROTOCOL_VERSION,
+                    pid: std::process::id(),
+                    listen_port: self.session.listen_port(),
+                    data_dir: self.cfg.data_dir.display().to_string(),
+                    download_dir: self.cfg.download_dir.display().to_string(),
+                    torrents: list.len(),
+                    down_limit: self.session.ctx.global_down.rate(),
+                    up_limit: self.session.ctx.global_up.rate(),
+                    down_rate: list.iter().map(|t| t.down_rate).sum(),
+                    up_rate: list.iter().map(|t| t.up_rate).sum(),
+                    market: self.market_setup().status(),
+                    dht,
+                })
+            }
+            Command::Add(a) => {
+                let dir = a.dir.map(PathBuf::from);
+                // A bad strategy or parameter is the same mistake for every item: refuse the
+                // request before anything is added.
+                let choice = if a.strategy.is_some() || !a.params.is_empty() {
+                    let market = self.market_on()?;
+                    let choice = StrategyChoice {
+                        name: a.strategy.clone(),
+                        params: params_of(&a.params)?,
+                    };
+                    let mut probe = market.config();
+                    probe
+                        .set(
+                            Some(&"0".repeat(40)),
+                            choice.name.as_deref(),
+                            &choice.params,
+                        )
+                        .map_err(|e| e.to_string())?;
+                    Some(choice)
+                } else {
+                    None
+                };
+                let mut results = Vec::with_capacity(a.sources.len());
+                for src in &a.sources {
+                    let r = self
+                        .add_with(
+                            src,
+                            dir.clone(),
+                            a.paused,
+                            a.sequential,
+                            &a.peers,
+                            choice.as_ref(),
+                        )
+                        .await;
+                    if let Some(m) = r.message.as_ref().filter(|_| !r.ok) {
+                        tracing::warn!("add {src}: {m}");
+                    }
+                    results.push(r);
+                }
+                to_value(BatchResult { results })
+            }
+            Command::List => to_value(self.list().await),
+            Command::Info { torrent } => {
+                let rec = self.one(&torrent).await?;
+                let t = self.torrent_of(&rec)?;
+                let base = rec.download_dir.clone();
+                let files = t
+                    .storage
+                    .file_paths()
+                    .into_iter()
+                    .zip(t.meta.info.files.iter().filter(|f| !f.pad))
+                    .map(|(p, f)| FileInfo {
+                        path: p.strip_prefix(&base).unwrap_or(&p).display().to_string(),
+                        length: f.length,
+                    })
+                    .collect();
+                to_value(TorrentInfo {
+                    summary: self.summary(&rec),
+                    piece_length: t.meta.info.piece_length,
+                    private: t.meta.info.private,
+                    comment: t.meta.comment.clone(),
+                    trackers: t.meta.announce_tiers.clone(),
+                    files,
+                    torrent_file: rec.torrent_file.display().to_string(),
+                    market_report: self
+                        .market_setup()
+                        .market
+                        .and_then(|m| m.report(&t.info_hash())),
+                })
+            }
+            Command::Peers { torrent } => {
+                let rec = self.one(&torrent).await?;
+                let t = self.torrent_of(&rec)?;
+                to_value(PeerList {
+                    id: rec.id,
+                    peers: view::peers(&t),
+                })
+            }
+            Command::Pieces { torrent } => {
+                let rec = self.one(&torrent).await?;
+                let t = self.torrent_of(&rec)?;
+                to_value(view::pieces(rec.id, &t))
+            }
+            Command::Files { torrent } => {
+                let rec = self.one(&torrent).await?;
+                let t = self.torrent_of(&rec)?;
+                to_value(FileList {
+                    id: rec.id,
+                    files: view::files(&t, &rec.download_dir, &rec.priorities),
+                })
+            }
+            Command::Prio {
+                torrent,
+                files,
+                priority,
+            } => {
+                if !PRIORITIES.contains(&priority.as_str()) {
+                    return Err(format!(
+                        "unknown priority {priority:?}: use high, normal, low or skip"
+                    ));
+                }
+                let rec = self.one(&torrent).await?;
+                let t = self.torrent_of(&rec)?;
+                let n = view::real_files(&t).len();
+                if let Some(bad) = files.iter().find(|&&i| i >= n) {
+                    return Err(format!(
+                        "#{}: no file {bad} (files are numbered 0 to {})",
+                        rec.id,
+                        n.saturating_sub(1)
+                    ));
+                }
+                let mut prios = rec.priorities.clone();
+                prios.resize(n, "normal".into());
+                if files.is_empty() {
+                    prios.iter_mut().for_each(|p| p.clone_from(&priority));
+                } else {
+                    for &i in &files {
+                        prios[i].clone_from(&priority);
+                    }
+                }
+                apply_priorities(&t, &prios);
+                let saved = prios.clone();
+                self.update_record(rec.id, move |r| r.priorities = saved)
+                    .await?;
+                let mut rec = rec;
+                rec.priorities = prios;
+                to_value(FileList {
+                    id: rec.id,
+                    files: view::files(&t, &rec.download_dir, &rec.priorities),
+                })
+            }
+            Command::Trackers { torrent } => {
+                let rec = self.one(&torrent).await?;
+                let t = self.torrent_of(&rec)?;
+                to_value(TrackerList {
+                    id: rec.id,
+                    trackers: view::trackers(&t),
+                })
+            }
+            Command::Pause(t) => to_value(
+                self.batch(&t, |ctl, rec| async move {
+                    let tor = ctl.torrent_of(&rec)?;
+                    let changed = tor.pause().await;
+                    ctl.update_record(rec.id, |r| r.paused = true).await?;
+                    if changed {
+                        let _ = ctl.events.send(Event::Paused { id: rec.id });
+                        Ok(None)
+                    } else {
+                        Ok(Some("already paused".into()))
+                    }
+                })
+                .await,
+            ),
+            Command::Resume(t) => to_value(
+                self.batch(&t, |ctl, rec| async move {
+                    let tor = ctl.torrent_of(&rec)?;
+                    // Persist first, then resume and say so at once: a small torrent can
+                    // complete while a state write is still syncing, and subscribers must see
+                    // `resumed` before `complete`.
+                    ctl.update_record(rec.id, |r| r.paused = false).await?;
+                    let changed = tor.resume();
+                    if changed {
+                        let _ = ctl.events.send(Event::Resumed { id: rec.id });
+                        Ok(None)
+                    } else {
+                        Ok(Some("was not paused".into()))
+                    }
+                })
+                .await,
+            ),
+            Command::Recheck(t) => to_value(
+                self.batch(&t, |ctl, rec| async move {
+                    let tor = ctl.torrent_of(&rec)?;
+                    let r = tor.force_recheck().await?;
+                    Ok(Some(format!(
+                        "{} of {} pieces verified",
+                        r.have,
+                        tor.meta.num_pieces()
+                    )))
+                })
+                .await,
+            ),
+            Command::Reannounce(t) => to_value(
+                self.batch(&t, |ctl, rec| async move {
+                    let tor = ctl.torrent_of(&rec)?;
+                    let n = tor.reannounce().await?;
+                    Ok(Some(format!("tracker returned {n} peers")))
+                })
+                .await,
+            ),
+            Command::Remove {
+                targets,
+                delete_data,
+            } => to_value(
+                self.batch(&targets, move |ctl, rec| async move {
+                    ctl.remove(rec, delete_data).await
+                })
+                .await,
+            ),
+            Command::Limit(l) => self.limit(l).await,
+            Command::Strategy(a) => self.strategy(a).await,
+            Command::Market { torrent } => {
+                let market = self.market_on()?;
+                let rec = self.one(&torrent).await?;
+                let t = self.torrent_of(&rec)?;
+                let report = market
+                    .report(&t.info_hash())
+                    .ok_or_else(|| format!("#{}: no market state yet", rec.id))?;
+                to_value(report)
+            }
+            Command::Wallet { history, payments } => self.wallet(history, payments).await,
+            Command::Accept { payments } => {
+                let wallet = self
+                    .market_setup()
+                    .wallet
+                    .ok_or_else(|| "the daemon holds no wallet (the market is off)".to_string())?;
+                let results: Vec<Accepted> = payments
+                    .iter()
+                    .map(
+                        |p| match wallet.accept_voucher(&p.voucher, &p.certificate) {
+                            Ok(e) => Accepted {
+                                channel: p.certificate.channel.to_string(),
+                                ok: true,
+                                earned: Some(e),
+                                refused: None,
+                                message: None,
+                            },
+                            Err(r) => Accepted {
+                                channel: p.certificate.channel.to_string(),
+                                ok: false,
+                                earned: None,
+                                refused: Some(r.code().to_string()),
+                                message: Some(r.to_string()),
+                            },
+                        },
+                    )
+                    .collect();
+                Ok(serde_json::json!({ "results": results }))
+            }
+            Command::Subscribe { .. } => Err("subscribe is handled by the connection".into()),
+            Command::Shutdown => {
+                let _ = self.shutdown.send(true);
+                Ok(serde_json::json!({}))
+            }
+        }
+    }
+
+    async fn remove(&self, rec: Record, delete_data: bool) -> Result<Option<String>, String> {
+        let ih = InfoHash::from_hex(&rec.info_hash).map_err(|e| e.to_string())?;
+        // Forget it first: once the state file no longer lists it, a crash cannot bring back a
+        // torrent whose data is half deleted.
+        {
+            let mut reg = self.reg.lock().await;
+            reg.torrents.retain(|r| r.id != rec.id);
+            self.persist(&reg).await?;
+        }
+        let _ = std::fs::remove_file(&rec.torrent_file);
+        // Forget its strategy too, so adding it again starts from the global one.
+        if let Some(m) = self.market_setup().market {
+            let _ = m.set_torrent_override(&ih, None);
+        }
+        let note = if delete_data {
+            match self.session.remove_and_delete(&ih).await {
+                Ok(_) => Some("data deleted".to_string()),
+                Err(e) => {
+                    let _ = self.events.send(Event::Removed {
+                        id: rec.id,
+                        info_hash: rec.info_hash.clone(),
+                    });
+                    return Err(format!("removed, but deleting its data failed: {e}"));
+                }
+            }
+        } else {
+            self.session.remove(&ih).await;
+            let _ =
+                std::fs::remove_file(crate::engine::resume::resume_path(&self.cfg.data_dir, &ih));
+            None
+        };
+        let _ = self.events.send(Event::Removed {
+            id: rec.id,
+            info_hash: rec.info_hash,
+        });
+        Ok(note)
+    }
+
+    async fn limit(&self, l: LimitArgs) -> Result<serde_json::Value, String> {
+        match l.torrent {
+            None => {
+                let down = l
+                    .down
+                    .unwrap_or_else(|| self.session.ctx.global_down.rate());
+                let up = l.up.unwrap_or_else(|| self.session.ctx.global_up.rate());
+                if l.down.is_some() || l.up.is_some() {
+                    self.session.set_limits(down, up);
+                    let mut reg = self.reg.lock().await;
+                    reg.down_limit = Some(down);
+                    reg.up_limit = Some(up);
+                    self.persist(&reg).await?;
+                }
+                to_value(Limits {
+                    scope: "global".into(),
+                    down,
+                    up,
+                })
+            }
+            Some(sel) => {
+                let rec = self.one(&sel).await?;
+                let t = self.torrent_of(&rec)?;
+                let down = l.down.unwrap_or(rec.down_limit);
+                let up = l.up.unwrap_or(rec.up_limit);
+                t.down_limit.set_rate(down);
+                t.up_limit.set_rate(up);
+                self.update_record(rec.id, |r| {
+                    r.down_limit = down;
+                    r.up_limit = up;
+                })
+                .await?;
+                to_value(Limits {
+                    scope: rec.id.to_string(),
+                    down,
+                    up,
+                })
+            }
+        }
+    }
+
+    /// Clean stop: every torrent writes resume data and announces `stopped`, then the state
+    /// is written one last time and subscribers are told.
+    pub async fn finish(&self) {
+        self.session.shutdown().await;
+        let reg = self.reg.lock().await;
+        if let Err(e) = self.persist(&reg).await {
+            tracing::error!("saving the session: {e}");
+        }
+        let _ = self.events.send(Event::Shutdown);
+    }
+}
+
+/// A strategy name and parameters given with `add`.
+pub struct StrategyChoice {
+    pub name: Option<String>,
+    pub params: Vec<(String, String)>,
+}
+
+/// Parameters as the market takes them: strings, from JSON strings, numbers or booleans.
+fn params_of(
+    p: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> Result<Vec<(String, String)>, String> {
+    p.iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => Ok((k.clone(), s.clone())),
+            serde_json::Value::Number(n) => Ok((k.clone(), n.to_string())),
+            serde_json::Value::Bool(b) => Ok((k.clone(), b.to_string())),
+            other => Err(format!(
+                "param '{k}': expected a string or a number, not {other}"
+            )),
+        })
+        .collect()
+}
+
+const PRIORITIES: &[&str] = &["high", "normal", "low", "skip"];
+
+/// Only `skip` changes what is fetched; the engine's picker has no finer levels yet, so
+/// `high` and `low` are kept and shown but fetch like `normal`.
+fn apply_priorities(t: &Torrent, prios: &[String]) {
+    let real = view::real_files(t);
+    let skipped: Vec<usize> = prios
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.as_str() == "skip")
+        .filter_map(|(i, _)| real.get(i).copied())
+        .collect();
+    t.set_wanted_pieces(crate::engine::torrent::wanted_without(&t.meta, &skipped));
+}
+
+fn to_value<T: Serialize>(v: T) -> Result<serde_json::Value, String> {
+    serde_json::to_value(v).map_err(|e| e.to_string())
+}
+
+/// A wallet's state as `wallet` answers it.
+fn wallet_info(
+    wallet: &Wallet,
+    ledger: String,
+    fresh: bool,
+    history: Option<usize>,
+    with_payments: bool,
+) -> Result<WalletInfo, crate::wallet::WalletError> {
+    let outgoing = wallet.out_channels()?;
+    let incoming = wallet.in_channels()?;
+    let mut hist = wallet.history()?;
+    let mut payments = Vec::new();
+    if with_payments {
+        for c in &outgoing {
+            if let Some(voucher) = wallet.current_voucher(&c.certificate.channel)? {
+                payments.push(crate::wallet::Payment {
+                    certificate: c.certificate.clone(),
+                    voucher,
+                });
+            }
+        }
+    }
+    let keep = history.unwrap_or(20);
+    if hist.len() > keep {
+        hist.drain(..hist.len() - keep);
+    }
+    Ok(WalletInfo {
+        public_key: wallet.public_key().to_string(),
+        ledger,
+        balance: wallet.balance()?.micro(),
+        fresh,
+        paid: outgoing.iter().map(|c| c.spent.micro()).sum(),
+        earned: incoming.iter().map(|c| c.earned().micro()).sum(),
+        redeemed: incoming.iter().map(|c| c.redeemed.micro()).sum(),
+        outgoing,
+        incoming,
+        history: hist,
+        payments,
+    })
+}
+
+/// `wallet` when nobody in this process holds the wallet: opened from `dir` for the read and
+/// closed again. Never creates one. Errors start with [`NO_WALLET`] or [`WALLET_IN_USE`] when
+/// that is the reason, so front ends can say so plainly.
+fn read_wallet_file(
+    dir: &Path,
+    history: Option<usize>,
+    with_payments: bool,
+    unavailable: Option<String>,
+) -> Result<serde_json::Value, String> {
+    if !dir.join("db").exists() {
+        return Err(format!(
+            "{NO_WALLET} in {} (`bidtorrent wallet` creates one)",
+            dir.display()
+        ));
+    }
+    let w = Wallet::open(dir).map_err(|e| {
+        let msg = e.to_string();
+        if msg.contains("lock") || msg.contains("Resource temporarily") {
+            format!("{WALLET_IN_USE}: {msg}")
+        } else {
+            msg
+        }
+    })?;
+    let ledger = w
+        .default_ledger()
+        .ok()
+        .flatten()
+        .map(|l| l.addr)
+        .unwrap_or_default();
+    let mut info = wallet_info(&w, ledger, false, history, with_payments).map_err(|e| e.to_string())?;
+    if let Some(why) = unavailable {
+        tracing::debug!("wallet read from disk: market {why}");
+    }
+    info.fresh = false;
+    to_value(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reg(hashes: &[(u32, &str)]) -> SavedState {
+        SavedState {
+            torrents: hashes
+                .iter()
+                .map(|(id, h)| Record {
+                    id: *id,
+                    info_hash: h.to_string(),
+                    name: format!("t{id}"),
+                    torrent_file: "/x".into(),
+                    download_dir: "/d".into(),
+                    paused: false,
+                    sequential: false,
+                    down_limit: 0,
+                    up_limit: 0,
+                    peers: vec![],
+                    added_at: 0,
+                    strategy: None,
+                    priorities: vec![],
+                })
+                .collect(),
+            ..SavedState::default()
+        }
+    }
+
+    #[test]
+    fn selectors() {
+        let a = format!("abcdef01{}", "0".repeat(32));
+        let b = format!("abcdef02{}", "0".repeat(32));
+        let r = reg(&[(1, &a), (12, &b)]);
+        assert_eq!(Controller::resolve(&r, "12"), Ok(12));
+        assert_eq!(Controller::resolve(&r, "#1"), Ok(1));
+        assert!(Controller::resolve(&r, "3").is_err());
+        assert_eq!(Controller::resolve(&r, "ABCDEF02"), Ok(12));
+        let amb = Controller::resolve(&r, "abcdef0").expect_err("7 chars is too short");
+        assert!(amb.contains("neither"), "{amb}");
+        let e = Controller::resolve(&r, "abcdef00").expect_err("none");
+        assert!(e.contains("no torrent"), "{e}");
+        let r2 = reg(&[(1, &a), (2, &a)]);
+        let e = Controller::resolve(&r2, "abcdef01").expect_err("ambiguous");
+        assert!(e.contains("#1, #2"), "{e}");
+    }
+}
