@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use bidtorrent::config::Config;
 use bidtorrent::engine::create::{CreateOptions, create_torrent};
+use bidtorrent::rpc::Controller;
 use bidtorrent::rpc::control::Local;
 use bidtorrent::rpc::host::{HostOptions, start_controller};
-use bidtorrent::rpc::Controller;
 use bidtorrent::tui::control_source::ControlSource;
 use bidtorrent::tui::source::{Command, DataSource, Mode, Priority, Snapshot};
 
@@ -284,4 +284,136 @@ async fn standalone_with_the_market_sets_strategies_in_the_engine() {
     );
     ctl.finish().await;
     let _ = ledger.shutdown().await;
+}
+
+/// One mapping from engine state to rows: a peer shows the same flags in `peers --json` (the
+/// real binary over the control socket), the attached dashboard and the standalone one, all
+/// looking at the same controller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_shows_the_same_flags_everywhere() {
+    use bidtorrent::rpc::control::Socket;
+    use bidtorrent::rpc::proto::{self, LimitArgs};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("seed/payload");
+    std::fs::create_dir_all(&data).unwrap();
+    let payload: Vec<u8> = (0..4u32 << 20)
+        .map(|i| (i >> 7) as u8 ^ (i as u8))
+        .collect();
+    std::fs::write(data.join("p.bin"), &payload).unwrap();
+    let bytes = create_torrent(
+        &data,
+        &CreateOptions {
+            piece_length: Some(16384),
+            ..CreateOptions::default()
+        },
+        |_, _| {},
+    )
+    .unwrap();
+    let tpath = dir.path().join("p.torrent");
+    std::fs::write(&tpath, bytes).unwrap();
+
+    // The seeder: a controller of its own.
+    let (mut seed_src, seed_ctl) = standalone(
+        &test_config(&dir.path().join("seed")),
+        &dir.path().join("s1"),
+    )
+    .await;
+    seed_src
+        .command(Command::Add {
+            source: tpath.display().to_string(),
+            dir: None,
+            paused: false,
+            peers: vec![],
+        })
+        .await
+        .unwrap();
+    until(&mut seed_src, None, "seeding", |s| {
+        s.torrents.first().is_some_and(|t| t.state == "seeding")
+    })
+    .await;
+    let seed_port = seed_ctl.session.listen_port();
+
+    // The leecher, slowed so the connection stays up while we look, served on a socket too.
+    let (mut src, ctl) =
+        standalone(&test_config(&dir.path().join("dl")), &dir.path().join("s2")).await;
+    ctl.handle(proto::Command::Limit(LimitArgs {
+        torrent: None,
+        down: Some(64 * 1024),
+        up: None,
+    }))
+    .await
+    .unwrap();
+    let sock = dir.path().join("ctl.sock");
+    let listener = tokio::net::UnixListener::bind(&sock).unwrap();
+    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(bidtorrent::rpc::server::serve(
+        listener,
+        ctl.clone(),
+        stop_rx,
+    ));
+    src.command(Command::Add {
+        source: tpath.display().to_string(),
+        dir: None,
+        paused: false,
+        peers: vec![format!("127.0.0.1:{seed_port}")],
+    })
+    .await
+    .unwrap();
+    let s = until(&mut src, None, "downloading", |s| {
+        s.torrents.first().is_some_and(|t| t.progress > 0.0)
+    })
+    .await;
+    let id = s.torrents[0].id.clone();
+    let s2 = sock.clone();
+    let attached_control = tokio::task::spawn_blocking(move || Socket::connect(s2))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut attached = ControlSource::new(attached_control, Mode::Attached(sock.clone()));
+
+    let peer = format!("127.0.0.1:{seed_port}");
+    let mut last = String::new();
+    for _ in 0..20 {
+        let cli = tokio::process::Command::new(env!("CARGO_BIN_EXE_bidtorrent"))
+            .args(["--socket"])
+            .arg(&sock)
+            .args(["peers", "1", "--json"])
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            cli.status.success(),
+            "{}",
+            String::from_utf8_lossy(&cli.stderr)
+        );
+        let list: proto::PeerList = serde_json::from_slice(&cli.stdout).unwrap();
+        let cli_flags = list
+            .peers
+            .iter()
+            .find(|p| p.addr == peer)
+            .map(|p| p.flags.clone());
+        let flags_of = |s: Snapshot| {
+            s.detail
+                .and_then(|d| d.peers.into_iter().find(|p| p.addr == peer))
+                .map(|p| p.flags)
+        };
+        let a = flags_of(attached.snapshot(Some(&id)).await.unwrap());
+        let b = flags_of(src.snapshot(Some(&id)).await.unwrap());
+        last = format!("cli {cli_flags:?}, attached {a:?}, standalone {b:?}");
+        if let Some(f) = &cli_flags
+            && cli_flags == a
+            && a == b
+        {
+            // We dial the seeder, it unchokes us, and it speaks the fast extension.
+            assert!(
+                f.contains('D') && f.contains('O') && f.contains('F'),
+                "{last}"
+            );
+            ctl.finish().await;
+            seed_ctl.finish().await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("flags never agreed: {last}");
 }

@@ -140,7 +140,7 @@ fn dashboard_in_tmux_downloads_from_a_real_seeder() {
     let cmd = format!(
         "env XDG_STATE_HOME={s}/state XDG_CONFIG_HOME={s}/config XDG_RUNTIME_DIR={s}/run \
          {BIN} --data-dir {d} tui --dir {dl} --listen 127.0.0.1:0 --limit-down 160K \
-         --refresh-ms 250",
+         --refresh-ms 250 --no-dht",
         s = state.display(),
         d = root.join("state").display(),
         dl = root.join("dl").display(),
@@ -330,4 +330,188 @@ fn dashboard_in_tmux_on_the_demo_market() {
         "took {:?}",
         t0.elapsed()
     );
+}
+
+/// Listening TCP sockets of process `pid`, as (address, port), from /proc: the inodes of its
+/// socket descriptors matched against /proc/net/tcp{,6} entries in state LISTEN (0A).
+fn listening_sockets(pid: u32) -> Vec<(String, u16)> {
+    let mut inodes = std::collections::HashSet::new();
+    if let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
+        for fd in fds.flatten() {
+            if let Ok(target) = std::fs::read_link(fd.path()) {
+                let t = target.display().to_string();
+                if let Some(n) = t.strip_prefix("socket:[").and_then(|r| r.strip_suffix(']')) {
+                    inodes.insert(n.to_string());
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 10 || f[3] != "0A" || !inodes.contains(f[9]) {
+                continue;
+            }
+            let Some((addr, port)) = f[1].split_once(':') else {
+                continue;
+            };
+            let port = u16::from_str_radix(port, 16).unwrap_or(0);
+            // IPv4 addresses are one little-endian word; show them dotted, others raw.
+            let shown = if addr.len() == 8 {
+                let v = u32::from_str_radix(addr, 16).unwrap_or(0).to_le_bytes();
+                format!("{}.{}.{}.{}", v[0], v[1], v[2], v[3])
+            } else {
+                addr.to_string()
+            };
+            out.push((shown, port));
+        }
+    }
+    out
+}
+
+/// The standalone dashboard runs the same controller as the daemon, set up from the same
+/// config: it binds the config's `listen` (loopback only here), downloads into the config's
+/// `download_dir`, and adds a magnet link (metadata from a local seeder named by `x.pe`) and
+/// completes it, bytes checked.
+#[test]
+fn standalone_dashboard_follows_the_config_and_completes_a_magnet() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "tmux is missing under CI");
+        eprintln!("tmux not installed; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let src = root.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let payload: Vec<u8> = (0..(1u32 << 20) + 12_345)
+        .map(|i| (i.wrapping_mul(2_246_822_519) >> 11) as u8)
+        .collect();
+    std::fs::write(src.join("magnet.bin"), &payload).unwrap();
+    let torrent = root.join("m.torrent");
+    let st = Command::new(BIN)
+        .args(["-q", "create"])
+        .arg(src.join("magnet.bin"))
+        .arg("-o")
+        .arg(&torrent)
+        .args(["--piece-size", "32K", "--no-date"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let meta = bidtorrent::engine::metainfo::Metainfo::from_file(&torrent).unwrap();
+    let socket = format!("bt-tui-cfg-{}", std::process::id());
+    let mut cleanup = Cleanup {
+        socket: socket.clone(),
+        seeder: None,
+    };
+    let mut seeder = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(root.join("seed-state"))
+        .arg("seed")
+        .arg(&torrent)
+        .arg("--dir")
+        .arg(&src)
+        .args(["--listen", "127.0.0.1:0", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = seeder.stdout.take().unwrap();
+    cleanup.seeder = Some(seeder);
+    let mut port = None;
+    for line in BufReader::new(out).lines() {
+        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if v["event"] == "listening" {
+            port = v["port"].as_u64();
+        }
+        if v["event"] == "seeding" {
+            break;
+        }
+    }
+    let port = port.expect("seeder reported its port");
+
+    let dl = root.join("config-downloads");
+    let config = root.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndownload_dir = \"{}\"\n\n[dht]\nenabled = false\n",
+            dl.display()
+        ),
+    )
+    .unwrap();
+    let state = root.join("xdg");
+    let cmd = format!(
+        "env XDG_STATE_HOME={s}/state XDG_CONFIG_HOME={s}/config XDG_RUNTIME_DIR={s}/run \
+         {BIN} --config {c} --data-dir {d} --refresh-ms 250",
+        s = state.display(),
+        c = config.display(),
+        d = root.join("state").display(),
+    );
+    let o = tmux(
+        &socket,
+        &[
+            "new-session",
+            "-d",
+            "-s",
+            "tui",
+            "-x",
+            "160",
+            "-y",
+            "48",
+            &cmd,
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    wait_for(&socket, "STANDALONE", Duration::from_secs(10));
+    let pid: u32 = String::from_utf8_lossy(
+        &tmux(&socket, &["list-panes", "-t", "tui", "-F", "#{pane_pid}"]).stdout,
+    )
+    .trim()
+    .parse()
+    .expect("pane pid");
+    // `env` execs the binary, so the pane's process is the dashboard itself.
+    let start = Instant::now();
+    let listening = loop {
+        let l = listening_sockets(pid);
+        if !l.is_empty() || start.elapsed() > Duration::from_secs(5) {
+            break l;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!listening.is_empty(), "the dashboard listens for peers");
+    assert!(
+        listening.iter().all(|(a, _)| a == "127.0.0.1"),
+        "config listen = 127.0.0.1:0 binds loopback only: {listening:?}"
+    );
+    assert!(
+        listening.iter().all(|(_, p)| *p != 6881),
+        "port 0 from the config, not the old 6881 default: {listening:?}"
+    );
+
+    let magnet = format!(
+        "magnet:?xt=urn:btih:{}&dn=magnet.bin&x.pe=127.0.0.1:{port}",
+        meta.info_hash.to_hex()
+    );
+    tmux(&socket, &["send-keys", "-t", "tui", "a"]);
+    tmux(&socket, &["send-keys", "-t", "tui", "-l", &magnet]);
+    tmux(&socket, &["send-keys", "-t", "tui", "Enter"]);
+    wait_for(&socket, "seeding", Duration::from_secs(30));
+    let got = std::fs::read(dl.join("magnet.bin")).expect("downloaded into the config's dir");
+    assert!(got == payload, "the magnet's bytes match the seeder's");
+
+    tmux(&socket, &["send-keys", "-t", "tui", "q"]);
+    let start = Instant::now();
+    while tmux(&socket, &["has-session", "-t", "tui"])
+        .status
+        .success()
+    {
+        assert!(start.elapsed() < Duration::from_secs(8), "did not quit");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Standalone keeps no session file unless --persist.
+    assert!(!root.join("state/session.json").exists());
 }

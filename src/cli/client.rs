@@ -699,4 +699,3 @@ pub fn config(global: &GlobalArgs, a: ConfigArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
-

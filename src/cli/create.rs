@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// File or directory to share

@@ -18,8 +18,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use crate::cli::GlobalArgs;
-use crate::config::Config;
 use crate::cli::shutdown_signal;
+use crate::config::Config;
 use crate::rpc::controller::Controller;
 use crate::rpc::host::{HostOptions, start_controller};
 use crate::rpc::server::{serve, until_true};

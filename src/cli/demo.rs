@@ -213,7 +213,6 @@ fn draw_table(swarm: &Swarm) {
     eprint!("{out}");
 }
 
-
 fn print_report(swarm: &Swarm, settlement: &Settlement, args: &DemoArgs) {
     let rows = swarm.report();
     let (b, n, ratio) = bidder_ratio(&rows);

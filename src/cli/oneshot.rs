@@ -18,8 +18,8 @@ use crate::engine::magnet::Magnet;
 use crate::engine::metadata::{FetchOptions, fetch_metadata};
 use crate::engine::metainfo::Metainfo;
 use crate::engine::session::Session;
-use crate::rpc::host::{Assembled, SessionSpec, assemble};
 use crate::engine::torrent::{Torrent, TorrentEvent, TorrentOptions};
+use crate::rpc::host::{Assembled, SessionSpec, assemble};
 
 #[derive(Debug, Args)]
 pub struct DownloadArgs {
@@ -242,7 +242,9 @@ fn report_discovery(rep: &Reporter, a: &Assembled) {
         None => {}
     }
     if let Some(e) = &a.lsd_error {
-        rep.event("warning", json!({ "message": e }), || format!("bidtorrent: {e}"));
+        rep.event("warning", json!({ "message": e }), || {
+            format!("bidtorrent: {e}")
+        });
     }
 }
 
@@ -526,4 +528,3 @@ fn update_bar(bar: &indicatif::ProgressBar, torrent: &Torrent) {
     let s = torrent.stats();
     bar.set_position(s.total_bytes - s.left_bytes);
 }
-

@@ -17,7 +17,6 @@ use crate::wallet::ledger::{DEFAULT_LEDGER, LedgerClient, LedgerConfig, LedgerSt
 use crate::wallet::store::{Wallet, WalletError};
 use crate::wallet::voucher::Payment;
 
-
 #[derive(Debug, Args)]
 pub struct WalletArgs {
     /// Ledger address HOST:PORT (default: the ledger used last, else 127.0.0.1:7171)
@@ -131,7 +130,6 @@ pub enum LedgerCommand {
         json: bool,
     },
 }
-
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
@@ -776,4 +774,3 @@ pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitC
     }
     Ok(ExitCode::SUCCESS)
 }
-

@@ -16,10 +16,10 @@ use serde::Serialize;
 use crate::engine::create::{CreateOptions, create_torrent};
 use crate::engine::metainfo::Metainfo;
 use crate::engine::session::Session;
-use crate::rpc::host::{SessionSpec, assemble};
 use crate::engine::torrent::{Phase, Torrent, TorrentOptions};
 use crate::market::config::{BuyerConfig, BuyerStrategy, SellerConfig, Tokens};
 use crate::market::{Market, MarketConfig};
+use crate::rpc::host::{SessionSpec, assemble};
 use crate::wallet::{Amount, EmbeddedLedger, Wallet};
 
 /// One member of a demo swarm.

@@ -662,9 +662,15 @@ impl Controller {
                 Ok(Ok(_))
             );
         }
-        wallet_info(&wallet, m.ledger_addr.clone(), fresh, history, with_payments)
-            .map_err(|e| e.to_string())
-            .and_then(to_value)
+        wallet_info(
+            &wallet,
+            m.ledger_addr.clone(),
+            fresh,
+            history,
+            with_payments,
+        )
+        .map_err(|e| e.to_string())
+        .and_then(to_value)
     }
 
     pub async fn list(&self) -> Vec<TorrentSummary> {
@@ -1159,7 +1165,8 @@ fn read_wallet_file(
         .flatten()
         .map(|l| l.addr)
         .unwrap_or_default();
-    let mut info = wallet_info(&w, ledger, false, history, with_payments).map_err(|e| e.to_string())?;
+    let mut info =
+        wallet_info(&w, ledger, false, history, with_payments).map_err(|e| e.to_string())?;
     if let Some(why) = unavailable {
         tracing::debug!("wallet read from disk: market {why}");
     }

@@ -191,4 +191,3 @@ async fn stream_events(
         }
     }
 }
-

@@ -29,7 +29,10 @@ pub fn peer_flags(p: &EnginePeer) -> String {
     if p.fast {
         f.push('F');
     }
-    if p.extensions.iter().any(|e| e == crate::market::proto::EXTENSION) {
+    if p.extensions
+        .iter()
+        .any(|e| e == crate::market::proto::EXTENSION)
+    {
         f.push('X');
     }
     f

@@ -311,7 +311,15 @@ impl<C: Control + 'static> ControlSource<C> {
             .await
             .ok();
         let (market, by_addr) = self.market_detail(&id).await;
-        Ok(detail(id, &peers.peers, pieces, files, trackers, market, &by_addr))
+        Ok(detail(
+            id,
+            &peers.peers,
+            pieces,
+            files,
+            trackers,
+            market,
+            &by_addr,
+        ))
     }
 }
 

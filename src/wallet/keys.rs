@@ -12,7 +12,6 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use crate::units::{from_hex, to_hex};
 
-
 /// Why a string is not a 32-byte identifier.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{what} {input:?} is not 64 hex digits")]

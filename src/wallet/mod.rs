@@ -17,6 +17,4 @@ pub use ledger::{EmbeddedLedger, LedgerClient, LedgerError, LedgerStore};
 pub use store::{
     Earned, HistoryEntry, HistoryKind, InChannel, OutChannel, Redemption, Wallet, WalletError,
 };
-pub use voucher::{
-    ChannelCertificate, DecodeError, Payment, Receipt, Voucher, VoucherRefusal,
-};
+pub use voucher::{ChannelCertificate, DecodeError, Payment, Receipt, Voucher, VoucherRefusal};
