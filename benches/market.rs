@@ -1,6 +1,7 @@
 //! Market benchmark (SPEC §7), run with `cargo bench --bench market`: in a swarm whose seeder
 //! upload is the bottleneck, how much faster bidders finish than non-bidders; and under
 //! `proportional`, each bidder's share of the seeder's upload against its share of the bids.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use std::time::Duration;
 

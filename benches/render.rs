@@ -7,6 +7,7 @@
 //! frame so each one differs, and reports mean and p99 per frame for each tab and size. The
 //! time covers layout, widget rendering and the buffer diff: everything but the terminal's
 //! own write, which a TestBackend does not do.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use std::time::{Duration, Instant};
 

@@ -12,6 +12,7 @@
 //! /proc/PID/status every 20 ms: `anon` is RssAnon (the heap; the page cache is not counted),
 //! `rss` is VmRSS. Each leecher's download is deleted before the next run so the page cache
 //! recycles its pages for every pair alike.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 #[path = "../tests/support/mod.rs"]
 mod support;

@@ -1,5 +1,6 @@
 //! The committed completions (completions/) and man pages (man/) must match the CLI. After changing the CLI run
 //! `BIDTORRENT_UPDATE_COMPLETIONS=1 cargo test --test completions` and commit the result.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use std::path::PathBuf;
 

@@ -1,6 +1,7 @@
 //! `bidtorrent create` end to end: the real binary, checked against the real `transmission-show`
 //! and `mktorrent`. Those tools are required (scripts/test.sh and CI install them); a missing
 //! tool fails the test rather than skipping it, so interop is never silently untested.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use std::fs;
 use std::path::{Path, PathBuf};

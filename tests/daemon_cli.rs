@@ -1,6 +1,7 @@
 //! `bidtorrent daemon` and the client commands, through the real binary: batch add through
 //! stdin with broken items, restart, `kill -9` mid-download, socket permissions, a second
 //! daemon, the watch directory, the documented `ls --json` shape.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod engine_util;
 

@@ -1,5 +1,6 @@
 //! The daemon's DHT on a private loopback network: a magnet with no tracker and no peer
 //! address completes through it. Both DHT nodes bootstrap only from each other.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod engine_util;
 

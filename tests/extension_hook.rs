@@ -1,5 +1,6 @@
 //! The BEP 10 extension hook over real sockets: two bidtorrent sessions talk through a
 //! registered extension, and a peer that does not announce it never receives its messages.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod engine_util;
 

@@ -1,5 +1,6 @@
 //! Hostile peers over real loopback sockets: each is disconnected, and nothing bad reaches the
 //! disk.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod engine_util;
 

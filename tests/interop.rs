@@ -1,5 +1,6 @@
 //! bidtorrent against real clients over 127.0.0.1, through a real opentracker: Transmission
 //! 3.00 and aria2 1.36 seeding to us and leeching from us, bytes checked every time.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod engine_util;
 mod support;

@@ -1,5 +1,6 @@
 //! Malformed, unauthorised and replayed ledger requests, over raw TCP to a real server: each
 //! gets a clear error code and leaves the books exactly as they were.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use bidtorrent::wallet::keys::{generate_key, now_secs, to_hex};
 use bidtorrent::wallet::ledger::proto::{self, Reply, Request};

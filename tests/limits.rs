@@ -1,4 +1,5 @@
 //! Connection caps, rate limits and seeding to a ratio, over real loopback sockets.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod engine_util;
 

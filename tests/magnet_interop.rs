@@ -1,6 +1,7 @@
 //! Magnet links against real clients over 127.0.0.1 through a real opentracker: bidtorrent
 //! fetches metadata and data from Transmission and aria2 seeders, and aria2 fetches the
 //! metadata by magnet from a bidtorrent seeder. Bytes checked every time.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod engine_util;
 mod support;

@@ -2,6 +2,7 @@
 //! 127.0.0.1, with a hand-driven `bt_market` peer on the other end of the socket:
 //! a buyer that stops paying, forged / replayed / over-cap vouchers, and sellers that take an
 //! award and then send nothing, send garbage, or charge more than the bid.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod engine_util;
 

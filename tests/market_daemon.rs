@@ -3,6 +3,7 @@
 //! with `add --strategy fixed --param price=…`), strategies read and changed while running,
 //! tokens paid = tokens earned read through `wallet --json`, strategies surviving a restart,
 //! and a daemon whose ledger is down still serving plain BitTorrent and saying why.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod engine_util;
 

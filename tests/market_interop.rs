@@ -2,6 +2,7 @@
 //! complete a download from a bidtorrent seller running `uniform-price` while a bidder is
 //! present and winning its market slots (SPEC §4; research A10: the market never starves the
 //! classic swarm).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod support;
 

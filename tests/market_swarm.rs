@@ -1,6 +1,7 @@
 //! The market in whole in-process swarms on 127.0.0.1 with an embedded ledger: bidders beat
 //! non-bidders when the seeder's upload is the bottleneck, tokens balance exactly after
 //! settlement, `proportional` shares upload by bid, and strategies change while running.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use std::time::Duration;
 

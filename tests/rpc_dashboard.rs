@@ -1,6 +1,7 @@
 //! The control-protocol requests the dashboard's detail tabs use when attached (RPC.md):
 //! `pieces`, `files`, `prio` and `trackers`, answered by the daemon's real [`Controller`]
 //! over an in-process session, and their documented JSON shapes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! bidtorrent ↔ bidtorrent over 127.0.0.1 through the real binary: transfers, fast resume,
 //! recheck of corrupted data.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod engine_util;
 

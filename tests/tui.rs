@@ -1,6 +1,7 @@
 //! Dashboard tests: every view rendered from a scripted engine state at 80×24 and 160×48
 //! (insta snapshots of the TestBackend buffer), and key sequences driven through the real app
 //! loop (`tui::run_loop`), checking both the screen and the commands the engine received.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use bidtorrent::tui::action::Action;
 use bidtorrent::tui::app::{App, Focus, Tab, View};

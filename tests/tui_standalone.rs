@@ -2,6 +2,7 @@
 //! same [`ControlSource`] the attached dashboard uses. Add a multi-file torrent, see it in
 //! snapshots with its files and trackers, pause and resume it, skip a file, and remove it; a
 //! magnet link from a local seeder; the config's listen address; the market.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use std::path::Path;
 use std::sync::Arc;
@@ -19,10 +20,12 @@ type StandaloneSource = ControlSource<Local>;
 
 /// A config for tests: loopback, a free port, no DHT.
 fn test_config(download_dir: &Path) -> Config {
-    let mut cfg = Config::default();
-    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    let mut cfg = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        download_dir: download_dir.display().to_string(),
+        ..Config::default()
+    };
     cfg.dht.enabled = false;
-    cfg.download_dir = download_dir.display().to_string();
     cfg
 }
 

@@ -6,6 +6,7 @@
 //!   that moves, and the final report after quitting.
 //! - Standalone against a real `bidtorrent seed`: the torrent added from the prompt, the
 //!   seeder in the peers tab, a piece map that moves, the market off and saying so.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -4,6 +4,7 @@
 //! and restarted. Then everyone settles and we check, to the micro-token: the ledger's books
 //! balance, no voucher was lost (the seller ends with exactly what the buyer spent) and none
 //! was counted twice (earnings and redemptions sum to exactly that).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};

@@ -1,5 +1,6 @@
 //! The wallet's key and database, and the ledger's directory and admin key, are not readable
 //! by other users (SPEC §5).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

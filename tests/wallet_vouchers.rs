@@ -1,5 +1,6 @@
 //! Wallet ↔ ledger over the real protocol (embedded ledger on 127.0.0.1): the payment flow,
 //! every refused voucher kind (none changes any balance or stored voucher), and expiry.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use bidtorrent::wallet::keys::{generate_key, now_secs};
 use bidtorrent::wallet::ledger::ChannelState;
