@@ -8,120 +8,12 @@ mod engine_util;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bidtorrent::bencode::Owned;
+use engine_util::daemon::{Daemon, stderr};
 use engine_util::*;
-
-/// A daemon on a temp socket; killed (hard) on drop so no test leaves one running.
-struct Daemon {
-    child: Child,
-    data: PathBuf,
-    socket: PathBuf,
-    config: PathBuf,
-}
-
-impl Daemon {
-    fn start(tmp: &Path) -> Daemon {
-        let data = tmp.join("state");
-        let socket = tmp.join("run").join("ctl.sock");
-        let config = tmp.join("config.toml");
-        if !config.exists() {
-            std::fs::write(&config, "").expect("config");
-        }
-        Daemon::spawn(data, socket, config)
-    }
-
-    fn spawn(data: PathBuf, socket: PathBuf, config: PathBuf) -> Daemon {
-        let child = Command::new(BIN)
-            .args(["--data-dir", s(&data), "--socket", s(&socket)])
-            .args([
-                "--config",
-                s(&config),
-                "daemon",
-                "--no-dht",
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn daemon");
-        let mut d = Daemon {
-            child,
-            data,
-            socket,
-            config,
-        };
-        d.wait_ready();
-        d
-    }
-
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if std::os::unix::net::UnixStream::connect(&self.socket).is_ok() {
-                return;
-            }
-            if let Ok(Some(st)) = self.child.try_wait() {
-                panic!("daemon exited early: {st}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("daemon did not open {}", self.socket.display());
-    }
-
-    /// SIGTERM and wait; returns the exit status.
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        // SAFETY: kill(2) on our own child.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(Some(st)) = self.child.try_wait() {
-                return st;
-            }
-            assert!(Instant::now() < deadline, "daemon ignored SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = Command::new(BIN)
-            .args(["--data-dir", s(&self.data), "--socket", s(&self.socket)])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn client");
-        let mut input = child.stdin.take().expect("stdin");
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).expect("write stdin");
-        }
-        drop(input);
-        child.wait_with_output().expect("client output")
-    }
-
-    fn ls(&self) -> Vec<serde_json::Value> {
-        let out = self.cli(&["ls", "--json"], None);
-        assert!(out.status.success(), "ls: {}", stderr(&out));
-        serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).expect("ls --json")
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// A torrent whose only file is named `../escape` (path traversal).
 fn traversal_torrent(dir: &Path) -> PathBuf {
@@ -190,7 +82,7 @@ fn assert_documented_shape(t: &serde_json::Value) {
 #[test]
 fn batch_add_restart_and_refusals() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mut daemon = Daemon::start(tmp.path());
+    let mut daemon = Daemon::start(tmp.path(), None);
 
     // Owner-only socket in an owner-only directory.
     let mode = std::fs::metadata(&daemon.socket)
@@ -277,7 +169,7 @@ fn batch_add_restart_and_refusals() {
     let input: String = lines.iter().map(|p| format!("{}\n", p.display())).collect();
     let dl = tmp.path().join("dl");
     let t0 = Instant::now();
-    let out = daemon.cli(&["add", "-", "--dir", s(&dl), "--json"], Some(&input));
+    let out = daemon.cli_input(&["add", "-", "--dir", s(&dl), "--json"], input.as_bytes());
     let took = t0.elapsed();
     eprintln!("batch add of 50 took {took:?}");
     assert!(
@@ -314,7 +206,7 @@ fn batch_add_restart_and_refusals() {
     }
 
     // Adding one again is an error naming its id; nothing else changes.
-    let again = daemon.cli(&["add", s(&lines[0])], None);
+    let again = daemon.cli(&["add", s(&lines[0])]);
     assert!(!again.status.success());
     assert!(
         stderr(&again).contains("already added as #1"),
@@ -323,7 +215,7 @@ fn batch_add_restart_and_refusals() {
     );
 
     // Batch semantics for the other commands: an unknown id fails alone.
-    let out = daemon.cli(&["pause", "1", "999", "2"], None);
+    let out = daemon.cli(&["pause", "1", "999", "2"]);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("999: no torrent with id 999"),
@@ -338,9 +230,9 @@ fn batch_add_restart_and_refusals() {
         .collect();
     assert_eq!(paused, vec![1, 2]);
     let prefix = listed[2]["info_hash"].as_str().expect("hash")[..10].to_string();
-    let out = daemon.cli(&["rm", &prefix], None);
+    let out = daemon.cli(&["rm", &prefix]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = daemon.cli(&["limit", "--down", "1M", "--json"], None);
+    let out = daemon.cli(&["limit", "--down", "1M", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let l: serde_json::Value = serde_json::from_slice(&out.stdout).expect("limit json");
     assert_eq!(l["down"], 1 << 20);
@@ -378,7 +270,7 @@ fn batch_add_restart_and_refusals() {
         })
         .collect();
     assert_eq!(before, after);
-    let out = daemon.cli(&["limit", "--json"], None);
+    let out = daemon.cli(&["limit", "--json"]);
     let l: serde_json::Value = serde_json::from_slice(&out.stdout).expect("limit json");
     assert_eq!(l["down"], 1 << 20, "global limit must survive a restart");
 }
@@ -390,12 +282,12 @@ fn kill_9_mid_download_then_complete() {
     let t = make_torrent(tmp.path(), "big.bin", &[("big.bin", size)], 64 * 1024);
     let mut seeder = Bt::seed(tmp.path(), &t, &tmp.path().join("src"));
     let peer = format!("127.0.0.1:{}", seeder.port());
-    let daemon = Daemon::start(tmp.path());
+    let daemon = Daemon::start(tmp.path(), None);
     let dl = tmp.path().join("dl");
     // Slow enough to be caught half way.
-    let out = daemon.cli(&["limit", "--down", "512K"], None);
+    let out = daemon.cli(&["limit", "--down", "512K"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = daemon.cli(&["add", s(&t), "--dir", s(&dl), "--peer", &peer], None);
+    let out = daemon.cli(&["add", s(&t), "--dir", s(&dl), "--peer", &peer]);
     assert!(out.status.success(), "{}", stderr(&out));
 
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -414,7 +306,7 @@ fn kill_9_mid_download_then_complete() {
     }
 
     // Pausing a running torrent closes its peers and stops the transfer; resume restarts it.
-    let out = daemon.cli(&["pause", "1"], None);
+    let out = daemon.cli(&["pause", "1"]);
     assert!(out.status.success(), "{}", stderr(&out));
     std::thread::sleep(Duration::from_millis(500));
     let a = daemon.ls()[0].clone();
@@ -426,7 +318,7 @@ fn kill_9_mid_download_then_complete() {
         a["have_pieces"], b["have_pieces"],
         "still downloading while paused"
     );
-    let out = daemon.cli(&["resume", "1"], None);
+    let out = daemon.cli(&["resume", "1"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let deadline = Instant::now() + Duration::from_secs(20);
     while daemon.ls()[0]["have_pieces"] == b["have_pieces"] {
@@ -446,7 +338,7 @@ fn kill_9_mid_download_then_complete() {
     );
     let listed = daemon.ls();
     assert_eq!(listed.len(), 1);
-    let out = daemon.cli(&["limit", "--down", "0"], None);
+    let out = daemon.cli(&["limit", "--down", "0"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -466,7 +358,7 @@ fn add_wait_pause_resume_and_events() {
     let t = make_torrent(tmp.path(), "w.bin", &[("w.bin", 600_000)], 32 * 1024);
     let mut seeder = Bt::seed(tmp.path(), &t, &tmp.path().join("src"));
     let peer = format!("127.0.0.1:{}", seeder.port());
-    let daemon = Daemon::start(tmp.path());
+    let daemon = Daemon::start(tmp.path(), None);
     let dl = tmp.path().join("dl");
 
     // Events: subscribe on the raw socket.
@@ -484,16 +376,13 @@ fn add_wait_pause_resume_and_events() {
     reader.read_line(&mut line).expect("ok");
     assert!(line.contains("\"ok\":true"), "{line}");
 
-    let out = daemon.cli(
-        &["add", s(&t), "--dir", s(&dl), "--paused", "--peer", &peer],
-        None,
-    );
+    let out = daemon.cli(&["add", s(&t), "--dir", s(&dl), "--paused", "--peer", &peer]);
     assert!(out.status.success(), "{}", stderr(&out));
     std::thread::sleep(Duration::from_millis(1500));
     let t0 = &daemon.ls()[0];
     assert_eq!(t0["phase"], "paused", "{t0}");
     assert_eq!(t0["have_pieces"], 0, "paused must not download: {t0}");
-    let out = daemon.cli(&["resume", "--all"], None);
+    let out = daemon.cli(&["resume", "--all"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let deadline = Instant::now() + Duration::from_secs(30);
     while daemon.ls()[0]["left_bytes"] != 0 {
@@ -515,13 +404,13 @@ fn add_wait_pause_resume_and_events() {
     assert_same_tree(&tmp.path().join("src/w.bin"), &dl.join("w.bin"));
 
     // info and recheck on the finished torrent.
-    let out = daemon.cli(&["info", "1", "--json"], None);
+    let out = daemon.cli(&["info", "1", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let info: serde_json::Value = serde_json::from_slice(&out.stdout).expect("info json");
     assert_eq!(info["files"][0]["path"], "w.bin");
     assert_eq!(info["files"][0]["length"], 600_000);
     flip_byte(&dl.join("w.bin"), 100);
-    let out = daemon.cli(&["recheck", "1", "--json"], None);
+    let out = daemon.cli(&["recheck", "1", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let n = (600_000 + 32 * 1024 - 1) / (32 * 1024);
@@ -531,16 +420,13 @@ fn add_wait_pause_resume_and_events() {
     );
 
     // rm --delete-data removes the files.
-    let out = daemon.cli(&["rm", "--all", "--delete-data"], None);
+    let out = daemon.cli(&["rm", "--all", "--delete-data"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!dl.join("w.bin").exists());
     assert!(daemon.ls().is_empty());
 
     // `add --wait` returns once the torrent is complete (here: its data is already there).
-    let out = daemon.cli(
-        &["add", "--wait", s(&t), "--dir", s(&tmp.path().join("src"))],
-        None,
-    );
+    let out = daemon.cli(&["add", "--wait", s(&t), "--dir", s(&tmp.path().join("src"))]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(daemon.ls()[0]["left_bytes"], 0);
 }
@@ -567,7 +453,7 @@ fn watch_dir_and_config_errors() {
         .expect("check");
     assert!(check.status.success(), "{}", stderr(&check));
 
-    let daemon = Daemon::start(tmp.path());
+    let daemon = Daemon::start(tmp.path(), None);
     let good = make_torrent(tmp.path(), "g.bin", &[("g.bin", 5000)], 16384);
     std::fs::copy(&good, watch.join("g.torrent")).expect("copy");
     std::fs::write(watch.join("b.torrent"), b"not bencode").expect("write");
@@ -669,9 +555,9 @@ fn add_magnet_fetches_metadata_and_survives_restart() {
     let peer = format!("127.0.0.1:{}", seeder.port());
     let meta = bidtorrent::engine::metainfo::Metainfo::from_file(&t).expect("torrent");
     let magnet = format!("magnet:?xt=urn:btih:{}&dn=m.bin", meta.info_hash.to_hex());
-    let mut daemon = Daemon::start(tmp.path());
+    let mut daemon = Daemon::start(tmp.path(), None);
     let dl = tmp.path().join("dl");
-    let out = daemon.cli(&["add", &magnet, "--dir", s(&dl), "--peer", &peer], None);
+    let out = daemon.cli(&["add", &magnet, "--dir", s(&dl), "--peer", &peer]);
     assert!(out.status.success(), "{}", stderr(&out));
     let deadline = Instant::now() + Duration::from_secs(30);
     while daemon.ls()[0]["left_bytes"] != 0 {
@@ -694,7 +580,7 @@ fn add_magnet_fetches_metadata_and_survives_restart() {
     assert_eq!(ls[0]["name"], "m.bin");
 
     // A bad magnet is one clear error naming the problem.
-    let out = daemon.cli(&["add", "magnet:?xt=urn:btih:xyz"], None);
+    let out = daemon.cli(&["add", "magnet:?xt=urn:btih:xyz"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("btih"), "{}", stderr(&out));
 }

@@ -4,64 +4,10 @@
 
 mod engine_util;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use engine_util::daemon::Daemon;
 use engine_util::*;
-
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Daemon {
-    fn start(dir: &Path, config: &str) -> Daemon {
-        std::fs::create_dir_all(dir).expect("mkdir");
-        let cfg = dir.join("config.toml");
-        std::fs::write(&cfg, config).expect("config");
-        let socket = dir.join("ctl.sock");
-        let child = Command::new(BIN)
-            .args(["--data-dir", s(&dir.join("state")), "--socket", s(&socket)])
-            .args(["--config", s(&cfg), "daemon", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn daemon");
-        let d = Daemon { child, socket };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while std::os::unix::net::UnixStream::connect(&d.socket).is_err() {
-            assert!(Instant::now() < deadline, "daemon did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        d
-    }
-
-    fn cli(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .args(["--socket", s(&self.socket)])
-            .args(args)
-            .output()
-            .expect("cli")
-    }
-
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        let out = self.cli(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("json")
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[test]
 fn trackerless_magnet_completes_through_the_daemons_dht() {
@@ -71,7 +17,7 @@ fn trackerless_magnet_completes_through_the_daemons_dht() {
     let meta = bidtorrent::engine::metainfo::Metainfo::from_file(&t).expect("torrent");
 
     // The first node bootstraps from nobody; the second only from the first.
-    let seeder = Daemon::start(&tmp.path().join("a"), "[dht]\nbootstrap = []\n");
+    let seeder = Daemon::start(&tmp.path().join("a"), Some("[dht]\nbootstrap = []\n"));
     let st = seeder.json(&["status", "--json"]);
     let dht_a = st["dht"]["addr"]
         .as_str()
@@ -82,7 +28,7 @@ fn trackerless_magnet_completes_through_the_daemons_dht() {
 
     let leecher = Daemon::start(
         &tmp.path().join("b"),
-        &format!("[dht]\nbootstrap = [\"{dht_a}\"]\n"),
+        Some(&format!("[dht]\nbootstrap = [\"{dht_a}\"]\n")),
     );
     let magnet = format!("magnet:?xt=urn:btih:{}", meta.info_hash.to_hex());
     let dl = tmp.path().join("dl");

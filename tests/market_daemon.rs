@@ -10,136 +10,12 @@ mod engine_util;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use engine_util::daemon::{Daemon, stderr};
 use engine_util::*;
 use serde_json::Value;
-
-struct Daemon {
-    child: Child,
-    data: PathBuf,
-    socket: PathBuf,
-    config: PathBuf,
-}
-
-impl Daemon {
-    fn start(dir: &Path, config: &str) -> Daemon {
-        std::fs::create_dir_all(dir).expect("mkdir");
-        let cfg = dir.join("config.toml");
-        std::fs::write(&cfg, config).expect("config");
-        Daemon::spawn(dir.join("state"), dir.join("ctl.sock"), cfg)
-    }
-
-    fn spawn(data: PathBuf, socket: PathBuf, config: PathBuf) -> Daemon {
-        let child = Command::new(BIN)
-            .args(["--data-dir", s(&data), "--socket", s(&socket)])
-            .args([
-                "--config",
-                s(&config),
-                "daemon",
-                "--no-dht",
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .env_remove("BIDTORRENT_LEDGER")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn daemon");
-        let mut d = Daemon {
-            child,
-            data,
-            socket,
-            config,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::os::unix::net::UnixStream::connect(&d.socket).is_err() {
-            if let Ok(Some(st)) = d.child.try_wait() {
-                panic!("daemon exited early: {st}");
-            }
-            assert!(Instant::now() < deadline, "daemon did not open its socket");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        d
-    }
-
-    fn cli(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .args(["--data-dir", s(&self.data), "--socket", s(&self.socket)])
-            .args(args)
-            .env_remove("BIDTORRENT_LEDGER")
-            .stdin(Stdio::null())
-            .output()
-            .expect("spawn client")
-    }
-
-    fn cli_stdin(&self, args: &[&str], input: &[u8]) -> Output {
-        use std::io::Write;
-        let mut child = Command::new(BIN)
-            .args(["--data-dir", s(&self.data), "--socket", s(&self.socket)])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn client");
-        let mut w = child.stdin.take().expect("stdin");
-        w.write_all(input).expect("write stdin");
-        drop(w);
-        child.wait_with_output().expect("client output")
-    }
-
-    /// Runs a command that must succeed and print JSON.
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.cli(args);
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
-    }
-
-    fn port(&self) -> u64 {
-        self.json(&["status", "--json"])["listen_port"]
-            .as_u64()
-            .expect("port")
-    }
-
-    /// Waits until torrent #1 is seeding.
-    fn wait_seeding(&self, within: Duration) {
-        let deadline = Instant::now() + within;
-        loop {
-            let ls = self.json(&["ls", "--json"]);
-            if ls[0]["phase"] == "seeding" {
-                return;
-            }
-            assert!(Instant::now() < deadline, "not complete: {ls}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn terminate(&mut self) {
-        // SAFETY: kill(2) on our own child.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !matches!(self.child.try_wait(), Ok(Some(_))) {
-            assert!(Instant::now() < deadline, "daemon ignored SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 struct Ledger {
     child: Child,
@@ -241,10 +117,10 @@ fn strategies_and_payments_through_the_daemon() {
     // The seeder's upload is the bottleneck.
     let seeder = Daemon::start(
         &sdir,
-        &format!(
+        Some(&format!(
             "[limits]\nupload = \"384K\"\n{}",
             market_config(&laddr, "[market.seller]\nnon_market_share = 0.1\n")
-        ),
+        )),
     );
     let st = seeder.json(&["status", "--json"]);
     assert_eq!(st["market"], "on", "{st}");
@@ -261,7 +137,10 @@ fn strategies_and_payments_through_the_daemon() {
     // The leecher bids on this torrent only; globally it does not.
     let mut leecher = Daemon::start(
         &ldir,
-        &market_config(&laddr, "[market.buyer]\nstrategy = \"off\"\n"),
+        Some(&market_config(
+            &laddr,
+            "[market.buyer]\nstrategy = \"off\"\n",
+        )),
     );
     let added = leecher.json(&[
         "add",
@@ -346,7 +225,7 @@ fn strategies_and_payments_through_the_daemon() {
     // good finds nothing more to count.
     let payments = leecher.cli(&["wallet", "payments"]);
     assert!(payments.status.success(), "{}", stderr(&payments));
-    let accepted = seeder.cli_stdin(&["wallet", "accept", "-"], &payments.stdout);
+    let accepted = seeder.cli_input(&["wallet", "accept", "-"], &payments.stdout);
     assert!(accepted.status.success(), "{}", stderr(&accepted));
     assert_eq!(totals(), (paid, earned), "a voucher was counted twice");
     let info = seeder.json(&["info", "1", "--json"]);
@@ -376,7 +255,7 @@ fn strategies_and_payments_through_the_daemon() {
 fn ledger_down_means_plain_bittorrent_and_says_so() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let torrent = make_torrent(tmp.path(), "plain.bin", &[("plain.bin", 1 << 20)], 65536);
-    let seeder = Daemon::start(&tmp.path().join("seeder"), "");
+    let seeder = Daemon::start(&tmp.path().join("seeder"), Some(""));
     seeder.json(&[
         "add",
         s(&torrent),
@@ -389,7 +268,7 @@ fn ledger_down_means_plain_bittorrent_and_says_so() {
 
     let down = format!("127.0.0.1:{}", closed_port());
     let ldir = tmp.path().join("leecher");
-    let leecher = Daemon::start(&ldir, &market_config(&down, ""));
+    let leecher = Daemon::start(&ldir, Some(&market_config(&down, "")));
     let st = leecher.json(&["status", "--json"]);
     let market = st["market"].as_str().expect("market");
     assert!(market.starts_with("unavailable: "), "{st}");

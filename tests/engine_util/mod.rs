@@ -7,6 +7,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+pub mod daemon;
+
 use bidtorrent::bencode::Owned;
 use sha1::{Digest, Sha1};
 
