@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_bidtorrent_global_optspecs
-    string join \n config= data-dir= socket= v/verbose q/quiet theme= standalone d/dir= listen= limit-down= limit-up= refresh-ms= add= h/help V/version
+    string join \n config= data-dir= socket= v/verbose q/quiet theme= standalone d/dir= listen= limit-down= limit-up= no-dht persist refresh-ms= add= h/help V/version
 end
 
 function __fish_bidtorrent_needs_command
@@ -28,15 +28,17 @@ complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l config -d 'Config
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l theme -d 'Theme name (default, dusk, light, mono, or one in $XDG_CONFIG_HOME/bidtorrent/themes) or a path to a theme file; overrides the config and NO_COLOR' -r
-complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -s d -l dir -d 'Download directory for torrents added in standalone mode' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l listen -d 'Address the standalone engine listens on for peers (a free port if taken)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l limit-down -d 'Global download limit for the standalone engine (e.g. 10M; 0 = unlimited)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l limit-up -d 'Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -s d -l dir -d 'Download directory for torrents added in standalone mode [default: the config\'s download_dir]' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l listen -d 'Address the standalone engine listens on for peers, a free port if taken [default: the config\'s listen]' -r
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l limit-down -d 'Global download limit for the standalone engine (e.g. 10M; 0 = unlimited) [default: the config\'s]' -r
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l limit-up -d 'Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited) [default: the config\'s]' -r
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l refresh-ms -d 'How often to poll the engine, in milliseconds [default: 1000, or refresh_ms in config]' -r
-complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l add -d 'A .torrent file to add at start (standalone; repeatable)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l add -d 'A .torrent file or magnet link to add at start (repeatable)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l standalone -d 'Run the engine in this process even if a daemon is running'
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l no-dht -d 'Do not join the DHT in standalone mode (overrides the config\'s `[dht] enabled`)'
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l persist -d 'Keep the standalone session (torrents, strategies, limits) in the data dir and restore it next time, as the daemon does; off by default, so standalone writes no session file'
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -s h -l help -d 'Print help'
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -s V -l version -d 'Print version'
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "tui" -d 'Open the dashboard: attach to a running daemon, or run the engine in this process'
@@ -64,16 +66,18 @@ complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "completions" 
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "man" -d 'Print the man page (roff; the pages of every command are committed under man/)'
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l theme -d 'Theme name (default, dusk, light, mono, or one in $XDG_CONFIG_HOME/bidtorrent/themes) or a path to a theme file; overrides the config and NO_COLOR' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -s d -l dir -d 'Download directory for torrents added in standalone mode' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l listen -d 'Address the standalone engine listens on for peers (a free port if taken)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l limit-down -d 'Global download limit for the standalone engine (e.g. 10M; 0 = unlimited)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l limit-up -d 'Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -s d -l dir -d 'Download directory for torrents added in standalone mode [default: the config\'s download_dir]' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l listen -d 'Address the standalone engine listens on for peers, a free port if taken [default: the config\'s listen]' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l limit-down -d 'Global download limit for the standalone engine (e.g. 10M; 0 = unlimited) [default: the config\'s]' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l limit-up -d 'Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited) [default: the config\'s]' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l refresh-ms -d 'How often to poll the engine, in milliseconds [default: 1000, or refresh_ms in config]' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l add -d 'A .torrent file to add at start (standalone; repeatable)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l add -d 'A .torrent file or magnet link to add at start (repeatable)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l standalone -d 'Run the engine in this process even if a daemon is running'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l no-dht -d 'Do not join the DHT in standalone mode (overrides the config\'s `[dht] enabled`)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l persist -d 'Keep the standalone session (torrents, strategies, limits) in the data dir and restore it next time, as the daemon does; off by default, so standalone writes no session file'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -s h -l help -d 'Print help'

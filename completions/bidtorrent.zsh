@@ -19,18 +19,20 @@ _bidtorrent() {
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '--theme=[Theme name (default, dusk, light, mono, or one in \$XDG_CONFIG_HOME/bidtorrent/themes) or a path to a theme file; overrides the config and NO_COLOR]:NAME:_default' \
-'-d+[Download directory for torrents added in standalone mode]:D:_files' \
-'--dir=[Download directory for torrents added in standalone mode]:D:_files' \
-'--listen=[Address the standalone engine listens on for peers (a free port if taken)]:ADDR:_default' \
-'--limit-down=[Global download limit for the standalone engine (e.g. 10M; 0 = unlimited)]:RATE:_default' \
-'--limit-up=[Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited)]:RATE:_default' \
+'-d+[Download directory for torrents added in standalone mode \[default\: the config'\''s download_dir\]]:D:_files' \
+'--dir=[Download directory for torrents added in standalone mode \[default\: the config'\''s download_dir\]]:D:_files' \
+'--listen=[Address the standalone engine listens on for peers, a free port if taken \[default\: the config'\''s listen\]]:ADDR:_default' \
+'--limit-down=[Global download limit for the standalone engine (e.g. 10M; 0 = unlimited) \[default\: the config'\''s\]]:RATE:_default' \
+'--limit-up=[Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited) \[default\: the config'\''s\]]:RATE:_default' \
 '--refresh-ms=[How often to poll the engine, in milliseconds \[default\: 1000, or refresh_ms in config\]]:MS:_default' \
-'*--add=[A .torrent file to add at start (standalone; repeatable)]:TORRENT:_default' \
+'*--add=[A .torrent file or magnet link to add at start (repeatable)]:TORRENT:_default' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \
 '--quiet[Less output]' \
 '--standalone[Run the engine in this process even if a daemon is running]' \
+'--no-dht[Do not join the DHT in standalone mode (overrides the config'\''s \`\[dht\] enabled\`)]' \
+'--persist[Keep the standalone session (torrents, strategies, limits) in the data dir and restore it next time, as the daemon does; off by default, so standalone writes no session file]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '-V[Print version]' \
@@ -47,17 +49,19 @@ _bidtorrent() {
             (tui)
 _arguments "${_arguments_options[@]}" : \
 '--theme=[Theme name (default, dusk, light, mono, or one in \$XDG_CONFIG_HOME/bidtorrent/themes) or a path to a theme file; overrides the config and NO_COLOR]:NAME:_default' \
-'-d+[Download directory for torrents added in standalone mode]:D:_files' \
-'--dir=[Download directory for torrents added in standalone mode]:D:_files' \
-'--listen=[Address the standalone engine listens on for peers (a free port if taken)]:ADDR:_default' \
-'--limit-down=[Global download limit for the standalone engine (e.g. 10M; 0 = unlimited)]:RATE:_default' \
-'--limit-up=[Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited)]:RATE:_default' \
+'-d+[Download directory for torrents added in standalone mode \[default\: the config'\''s download_dir\]]:D:_files' \
+'--dir=[Download directory for torrents added in standalone mode \[default\: the config'\''s download_dir\]]:D:_files' \
+'--listen=[Address the standalone engine listens on for peers, a free port if taken \[default\: the config'\''s listen\]]:ADDR:_default' \
+'--limit-down=[Global download limit for the standalone engine (e.g. 10M; 0 = unlimited) \[default\: the config'\''s\]]:RATE:_default' \
+'--limit-up=[Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited) \[default\: the config'\''s\]]:RATE:_default' \
 '--refresh-ms=[How often to poll the engine, in milliseconds \[default\: 1000, or refresh_ms in config\]]:MS:_default' \
-'*--add=[A .torrent file to add at start (standalone; repeatable)]:TORRENT:_default' \
+'*--add=[A .torrent file or magnet link to add at start (repeatable)]:TORRENT:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '--standalone[Run the engine in this process even if a daemon is running]' \
+'--no-dht[Do not join the DHT in standalone mode (overrides the config'\''s \`\[dht\] enabled\`)]' \
+'--persist[Keep the standalone session (torrents, strategies, limits) in the data dir and restore it next time, as the daemon does; off by default, so standalone writes no session file]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \

@@ -6,7 +6,7 @@
 //! why, and the exit code is 1 when any item failed.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -149,9 +149,7 @@ fn connect(global: &GlobalArgs) -> anyhow::Result<Client> {
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, v)?;
-    writeln!(out)?;
+    outln!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
@@ -169,7 +167,7 @@ fn report(verb: &str, past: &str, r: &BatchResult, json: bool, quiet: bool) -> E
                     .as_deref()
                     .map(|m| format!(" ({m})"))
                     .unwrap_or_default();
-                println!("{past} {}{note}", describe(item));
+                outln!("{past} {}{note}", describe(item));
             }
         } else {
             failed = true;
@@ -351,7 +349,7 @@ pub fn ls(global: &GlobalArgs, out: OutputArgs) -> anyhow::Result<ExitCode> {
             String::new()
         }
     };
-    println!(
+    outln!(
         "{:>4}  {:<11} {:>6}  {:>9}  {:>10}  {:>10}  {:>5}{}  NAME",
         "ID",
         "STATE",
@@ -368,7 +366,7 @@ pub fn ls(global: &GlobalArgs, out: OutputArgs) -> anyhow::Result<ExitCode> {
             Some(m) => (m.role.clone(), tokens(m.price)),
             None => ("-".to_string(), "-".to_string()),
         };
-        println!(
+        outln!(
             "{:>4}  {:<11} {:>5.1}%  {:>9}  {:>10}  {:>10}  {:>5}{}  {}",
             t.id,
             t.phase,
@@ -402,10 +400,10 @@ pub fn status(global: &GlobalArgs, out: OutputArgs) -> anyhow::Result<ExitCode> 
         print_json(&st)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("daemon      pid {}, version {}", st.pid, st.version);
-    println!("peers on    port {}", st.listen_port);
-    println!("torrents    {}", st.torrents);
-    println!(
+    outln!("daemon      pid {}, version {}", st.pid, st.version);
+    outln!("peers on    port {}", st.listen_port);
+    outln!("torrents    {}", st.torrents);
+    outln!(
         "rates       down {} (limit {}), up {} (limit {})",
         crate::units::rate(st.down_rate),
         crate::units::limit(st.down_limit),
@@ -413,13 +411,13 @@ pub fn status(global: &GlobalArgs, out: OutputArgs) -> anyhow::Result<ExitCode> 
         crate::units::limit(st.up_limit)
     );
     match &st.dht {
-        Some(d) => println!("dht         {} ({} nodes)", d.addr, d.nodes),
-        None => println!("dht         off"),
+        Some(d) => outln!("dht         {} ({} nodes)", d.addr, d.nodes),
+        None => outln!("dht         off"),
     }
-    println!("data dir    {}", st.data_dir);
-    println!("downloads   {}", st.download_dir);
+    outln!("data dir    {}", st.data_dir);
+    outln!("downloads   {}", st.download_dir);
     // "market unavailable: <reason>" reads as a sentence, so scripts can grep for it.
-    println!(
+    outln!(
         "market {}",
         if st.market.starts_with("unavailable") {
             st.market.clone()
@@ -456,7 +454,7 @@ pub fn strategy(global: &GlobalArgs, a: StrategyArgs) -> anyhow::Result<ExitCode
     };
     let b = &info.buyer;
     let s = &info.seller;
-    println!("{scope}");
+    outln!("{scope}");
     let buyer_detail = match b.strategy {
         BuyerStrategy::Off => String::new(),
         BuyerStrategy::Fixed => format!("price {}", b.price.0),
@@ -468,8 +466,8 @@ pub fn strategy(global: &GlobalArgs, a: StrategyArgs) -> anyhow::Result<ExitCode
             b.max_price.0
         ),
     };
-    println!("  buyer   {:<14} {buyer_detail}", b.strategy.name());
-    println!(
+    outln!("  buyer   {:<14} {buyer_detail}", b.strategy.name());
+    outln!(
         "  seller  {:<14} reserve_price {}, non_market_share {}, slots {}{}",
         s.strategy.name(),
         s.reserve_price.0,
@@ -481,7 +479,7 @@ pub fn strategy(global: &GlobalArgs, a: StrategyArgs) -> anyhow::Result<ExitCode
             String::new()
         }
     );
-    println!(
+    outln!(
         "          window {}, grace_secs {}, ban_strikes {}, per_ip {}",
         crate::units::bytes(s.window),
         s.grace_secs,
@@ -498,9 +496,9 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let s = &t.summary;
-    println!("#{} {}", s.id, s.name);
-    println!("  info-hash   {}", s.info_hash);
-    println!(
+    outln!("#{} {}", s.id, s.name);
+    outln!("  info-hash   {}", s.info_hash);
+    outln!(
         "  state       {}{}",
         s.phase,
         s.error
@@ -508,7 +506,7 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
             .map(|e| format!(" ({e})"))
             .unwrap_or_default()
     );
-    println!(
+    outln!(
         "  progress    {:.1}% ({} of {} pieces, {} left of {})",
         s.progress * 100.0,
         s.have_pieces,
@@ -516,7 +514,7 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
         crate::units::bytes(s.left_bytes),
         crate::units::bytes(s.total_bytes)
     );
-    println!(
+    outln!(
         "  transfer    down {} ({}), up {} ({}), {} peers",
         crate::units::bytes(s.downloaded),
         crate::units::rate(s.down_rate),
@@ -524,38 +522,38 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
         crate::units::rate(s.up_rate),
         s.peers
     );
-    println!(
+    outln!(
         "  limits      down {}, up {}",
         crate::units::limit(s.down_limit),
         crate::units::limit(s.up_limit)
     );
-    println!("  directory   {}", s.download_dir);
-    println!(
+    outln!("  directory   {}", s.download_dir);
+    outln!(
         "  pieces      {} × {}{}",
         s.num_pieces,
         crate::units::bytes(t.piece_length),
         if t.private { ", private" } else { "" }
     );
     if let Some(c) = &t.comment {
-        println!("  comment     {c}");
+        outln!("  comment     {c}");
     }
-    println!("  trackers");
+    outln!("  trackers");
     for (i, tier) in t.trackers.iter().enumerate() {
         for url in tier {
-            println!("    tier {i}  {url}");
+            outln!("    tier {i}  {url}");
         }
     }
-    println!("  files");
+    outln!("  files");
     for f in &t.files {
-        println!("    {:>9}  {}", crate::units::bytes(f.length), f.path);
+        outln!("    {:>9}  {}", crate::units::bytes(f.length), f.path);
     }
     if let Some(m) = &t.market_report {
-        println!("  market");
-        println!(
+        outln!("  market");
+        outln!(
             "    strategy  buyer {}, seller {}",
             m.buyer_strategy, m.seller_strategy
         );
-        println!(
+        outln!(
             "    tokens    paid {}, earned {}, clearing price {}/MiB{}",
             m.spent,
             m.earned,
@@ -569,7 +567,7 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
         for p in &m.peers {
             let opt =
                 |a: Option<crate::wallet::Amount>| a.map_or("-".to_string(), |a| a.to_string());
-            println!(
+            outln!(
                 "    {:<22} bid {} award {} earned {} | my bid {} award {} paid {}",
                 p.addr,
                 opt(p.bid),
@@ -581,7 +579,7 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
             );
         }
         for c in &m.channels {
-            println!(
+            outln!(
                 "    channel   {} to {}: paid {}, acknowledged {}",
                 c.channel.as_deref().unwrap_or("(opening)"),
                 c.seller,
@@ -599,7 +597,7 @@ pub fn peers(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
         print_json(&p)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "{:<22} {:<5} {:>6}  {:>10}  {:>10}  CLIENT",
         "ADDRESS", "FLAGS", "HAS", "DOWN", "UP"
     );
@@ -614,7 +612,7 @@ pub fn peers(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|&(on, c)| if on { c } else { '.' })
         .collect();
-        println!(
+        outln!(
             "{:<22} {:<5} {:>5.1}%  {:>10}  {:>10}  {}",
             x.addr,
             flags,
@@ -674,7 +672,7 @@ pub fn limit(global: &GlobalArgs, a: LimitArgs) -> anyhow::Result<ExitCode> {
         } else {
             format!("#{}", l.scope)
         };
-        println!(
+        outln!(
             "{scope}: down {}, up {}",
             crate::units::limit(l.down),
             crate::units::limit(l.up)
@@ -686,15 +684,15 @@ pub fn limit(global: &GlobalArgs, a: LimitArgs) -> anyhow::Result<ExitCode> {
 pub fn config(global: &GlobalArgs, a: ConfigArgs) -> anyhow::Result<ExitCode> {
     let path = global.config_path()?;
     match a.command {
-        ConfigCommand::Path => println!("{}", path.display()),
-        ConfigCommand::Default => print!("{}", crate::config::DEFAULT_FILE),
+        ConfigCommand::Path => outln!("{}", path.display()),
+        ConfigCommand::Default => out!("{}", crate::config::DEFAULT_FILE),
         ConfigCommand::Check => {
             if global.config.is_none() && !path.exists() {
-                println!("{}: not present; the defaults apply", path.display());
+                outln!("{}: not present; the defaults apply", path.display());
                 return Ok(ExitCode::SUCCESS);
             }
             crate::config::Config::load(&path, true)?;
-            println!("{}: ok", path.display());
+            outln!("{}: ok", path.display());
         }
     }
     Ok(ExitCode::SUCCESS)

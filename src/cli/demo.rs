@@ -229,16 +229,16 @@ fn print_report(swarm: &Swarm, settlement: &Settlement, args: &DemoArgs) {
             "speedup": ratio,
             "settlement": settlement,
         });
-        println!("{r}");
+        outln!("{r}");
         return;
     }
-    println!(
+    outln!(
         "{:<11} {:<8} {:<14} {:>8} {:>10} {:>10} {:>10} {:>10} {:>9}",
         "peer", "role", "strategy", "bid", "down MiB", "up MiB", "paid", "earned", "done (s)"
     );
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     for r in &rows {
-        println!(
+        outln!(
             "{:<11} {:<8} {:<14} {:>8} {:>10.1} {:>10.1} {:>10} {:>10} {:>9}",
             r.peer,
             r.role,
@@ -258,9 +258,9 @@ fn print_report(swarm: &Swarm, settlement: &Settlement, args: &DemoArgs) {
         );
     }
     if let Some(x) = ratio {
-        println!("\nbidders finished {x:.2}× faster than non-bidders on average");
+        outln!("\nbidders finished {x:.2}× faster than non-bidders on average");
     }
-    println!(
+    outln!(
         "settlement: paid {} = earned {} (redeemed {}), ledger {}",
         Amount(settlement.paid),
         Amount(settlement.earned),

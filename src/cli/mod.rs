@@ -6,6 +6,22 @@ use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
+/// `println!` for command output. A reader that goes away early (`bidtorrent ls | head -3`)
+/// ends the command at once with status 0 and nothing on stderr, as `ls` or `grep` do; any
+/// other write error is reported once. (Rust ignores SIGPIPE, so a plain `println!` panics.)
+macro_rules! outln {
+    ($($t:tt)*) => {
+        $crate::cli::write_out(format_args!("{}\n", format_args!($($t)*)))
+    };
+}
+
+/// `print!` counterpart of [`outln!`].
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::cli::write_out(format_args!($($t)*))
+    };
+}
+
 pub mod client;
 pub mod create;
 pub mod daemon;
@@ -243,6 +259,19 @@ pub fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
 
 /// Logs go to stderr for foreground commands; `-v` raises the level, `-q` lowers it, and
 /// `RUST_LOG` overrides both.
+/// Writes command output to stdout; see [`outln!`].
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    if let Err(e) = o.write_fmt(args).and_then(|_| o.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("bidtorrent: writing the output: {e}");
+            std::process::exit(1);
+        }
+        std::process::exit(0);
+    }
+}
+
 /// SIGTERM or SIGINT, whichever comes first; names the one that came (for the log).
 pub async fn shutdown_signal() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
