@@ -94,6 +94,24 @@ pub fn from_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Text from outside (a tracker's failure reason, a torrent's name, a peer's client name) made
+/// safe for a terminal: control characters, including ESC and the C1 range that starts
+/// terminal escape sequences, are shown as `\u{..}` escapes instead of being sent raw.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +129,10 @@ mod tests {
         assert_eq!(to_hex(&[0, 0xab]), "00ab");
         assert_eq!(from_hex("00AB"), Some(vec![0, 0xab]));
         assert_eq!(from_hex("0"), None);
+        assert_eq!(printable("plain ünïcode"), "plain ünïcode");
+        assert_eq!(
+            printable("a\x1b[2Jb\u{9b}c\n"),
+            "a\\u{1b}[2Jb\\u{9b}c\\u{a}"
+        );
     }
 }

@@ -48,23 +48,33 @@ pub struct Cli {
     pub tui: tui::TuiArgs,
 }
 
+/// The heading global options are listed under in every command's help, apart from the
+/// command's own.
+const GLOBAL: &str = "Global options";
+
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
     /// Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
     /// Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR", help_heading = GLOBAL)]
     pub data_dir: Option<PathBuf>,
     /// Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or
     /// control.sock in the data dir when --data-dir is given or there is no runtime dir)
-    #[arg(long, global = true, value_name = "PATH", env = "BIDTORRENT_SOCKET")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "BIDTORRENT_SOCKET",
+        help_heading = GLOBAL
+    )]
     pub socket: Option<PathBuf>,
     /// More log output (repeat for more)
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
     /// Less output
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
 }
 
@@ -94,8 +104,12 @@ pub enum Command {
     Ls(client::OutputArgs),
     /// Show one torrent: progress, files, trackers
     Info(client::OneArgs),
-    /// Show the peers of one torrent
+    /// Show the peers of one torrent (flags, rates, market bids and payments)
     Peers(client::OneArgs),
+    /// Show the files of one torrent with their progress and priority
+    Files(client::OneArgs),
+    /// Set file priorities: `prio ID 0 2 skip`, `prio ID all normal`
+    Prio(client::PrioArgs),
     /// Pause torrents: close their peers and stop announcing
     Pause(client::TargetArgs),
     /// Resume paused torrents
@@ -183,10 +197,38 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("bidtorrent: {e:#}");
+            eprintln!("bidtorrent: {}", error_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, each cause once: many errors already quote their
+/// source in their own message ("cannot read X: No such file"), and anyhow's `{:#}` would
+/// print it again.
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || line.contains(&text) {
+            continue;
+        }
+        // A bare label ("notatorrent") that the cause repeats in full sentence form.
+        if !line.is_empty() && text.contains(line.as_str()) {
+            line = text;
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    // Outside text (a file name, a tracker's reason) may hold escapes; line breaks in our own
+    // multi-line messages (a config error's snippet) stay.
+    line.split('\n')
+        .map(|l| crate::units::printable(l).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -210,6 +252,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ls(a) => client::ls(&cli.global, a),
         Command::Info(a) => client::info(&cli.global, a),
         Command::Peers(a) => client::peers(&cli.global, a),
+        Command::Files(a) => client::files(&cli.global, a),
+        Command::Prio(a) => client::prio(&cli.global, a),
         Command::Pause(a) => client::batch(&cli.global, "pause", a),
         Command::Resume(a) => client::batch(&cli.global, "resume", a),
         Command::Rm(a) => client::rm(&cli.global, a),
@@ -272,19 +316,22 @@ pub fn write_out(args: std::fmt::Arguments<'_>) {
     }
 }
 
-/// SIGTERM or SIGINT, whichever comes first; names the one that came (for the log).
-pub async fn shutdown_signal() -> &'static str {
+/// SIGTERM or SIGINT, whichever comes first; names the one that came (for the log). The
+/// handlers are installed when this is called, not when the future is first polled, so a
+/// signal sent the moment a command says it is ready is never the default (fatal) one.
+pub fn shutdown_signal() -> impl std::future::Future<Output = &'static str> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return "SIGINT";
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        let (Ok(mut term), Ok(mut int)) = (term, int) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        };
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
     }
 }
 

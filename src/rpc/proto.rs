@@ -13,6 +13,16 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Longest request line the server reads; longer lines close the connection.
 pub const MAX_LINE: usize = 1 << 20;
 
+/// Rates go out as whole bytes per second (`48047391`, not `48047390.720000006`): nobody
+/// reads fractions of a byte, and scripts compare integers. Readers accept either.
+fn whole_rate<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(if v.is_finite() && *v > 0.0 {
+        v.round() as u64
+    } else {
+        0
+    })
+}
+
 /// How a `wallet` error begins when there is no wallet in the data dir yet.
 pub const NO_WALLET: &str = "no wallet";
 /// How a `wallet` error begins when another process holds the wallet's lock.
@@ -246,7 +256,9 @@ pub struct Status {
     pub torrents: usize,
     pub down_limit: u64,
     pub up_limit: u64,
+    #[serde(serialize_with = "whole_rate")]
     pub down_rate: f64,
+    #[serde(serialize_with = "whole_rate")]
     pub up_rate: f64,
     /// "off", "on", or "unavailable: <reason>" (enabled, but the wallet or the ledger failed;
     /// the daemon then runs as plain BitTorrent).
@@ -325,7 +337,9 @@ pub struct TorrentSummary {
     pub downloaded: u64,
     pub uploaded: u64,
     /// Bytes/s.
+    #[serde(serialize_with = "whole_rate")]
     pub down_rate: f64,
+    #[serde(serialize_with = "whole_rate")]
     pub up_rate: f64,
     pub peers: usize,
     pub download_dir: String,
@@ -517,7 +531,9 @@ pub struct PeerInfo {
     pub flags: String,
     pub outgoing: bool,
     pub progress: f64,
+    #[serde(serialize_with = "whole_rate")]
     pub down_rate: f64,
+    #[serde(serialize_with = "whole_rate")]
     pub up_rate: f64,
     pub downloaded: u64,
     pub uploaded: u64,
