@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use crate::bencode::{Dict, Owned};
 use crate::engine::choker::{ChokeDecision, Choker, PeerView, TitForTat};
 use crate::engine::extension::{Extension, ExtensionFactory, PeerLink};
-use crate::engine::torrent::Torrent;
+use crate::engine::torrent::TorrentHandle;
 use crate::engine::types::InfoHash;
 use crate::market::book::BidBook;
 use crate::market::config::{ConfigError, Effective, MarketConfig, SellerStrategy};
@@ -87,7 +87,7 @@ impl MarketShared {
 pub struct Factory(pub Arc<MarketShared>);
 
 impl ExtensionFactory for Factory {
-    fn create(&self, torrent: &Arc<Torrent>) -> Option<Arc<dyn Extension>> {
+    fn create(&self, torrent: &TorrentHandle) -> Option<Arc<dyn Extension>> {
         if !lock(&self.0.config).enabled {
             return None;
         }
@@ -120,7 +120,7 @@ impl ExtensionFactory for Factory {
             }),
             jobs: tx,
         });
-        rt.spawn(worker(Arc::downgrade(&tm), Arc::downgrade(torrent), rx));
+        rt.spawn(worker(Arc::downgrade(&tm), torrent.clone(), rx));
         torrent.set_choker(Box::new(MarketChoker {
             tm: Arc::downgrade(&tm),
             tft: TitForTat::new(tm.seller_slots()),
@@ -305,7 +305,7 @@ impl TorrentMarket {
                 let buy = st.buys.get(&p.info.public_key);
                 PeerMarket {
                     key: *k,
-                    addr: p.link.addr.to_string(),
+                    addr: p.link.addr().to_string(),
                     public_key: p.info.public_key.to_string(),
                     bid: st.book.get(*k).map(|b| b.price),
                     awarded: p.sent,
@@ -353,7 +353,7 @@ impl TorrentMarket {
         }
     }
 
-    fn run(&self, torrent: &Arc<Torrent>, actions: Vec<Action>) {
+    fn run(&self, torrent: &TorrentHandle, actions: Vec<Action>) {
         for a in actions {
             match a {
                 Action::Send(link, m) => {
@@ -477,10 +477,12 @@ impl TorrentMarket {
 
     // ----- once a second ------------------------------------------------------------------
 
-    fn tick(&self, torrent: &Arc<Torrent>) {
+    fn tick(&self, torrent: &TorrentHandle) {
         // Torrent state first, market lock after (lock order: torrent, then market).
         let infos = torrent.peers();
-        let stats = torrent.stats();
+        let Some(stats) = torrent.stats() else {
+            return;
+        };
         let now = Instant::now();
         let mut out = Vec::new();
         {
@@ -548,7 +550,7 @@ impl TorrentMarket {
                 match credit.check(seller_cfg.window, grace, seller_cfg.ban_strikes, now) {
                     Verdict::Ok => {}
                     Verdict::Choke => {
-                        tracing::info!("{}: choking {} for unpaid credit", stats.name, link.addr);
+                        tracing::info!("{}: choking {} for unpaid credit", stats.name, link.addr());
                         out.push(Action::Choke(info.key));
                         out.push(Self::reject(
                             &link,
@@ -558,12 +560,12 @@ impl TorrentMarket {
                         out.push(Action::Rechoke);
                     }
                     Verdict::Ban => {
-                        tracing::warn!("{}: banning {} for not paying", stats.name, link.addr);
+                        tracing::warn!("{}: banning {} for not paying", stats.name, link.addr());
                         st.banned.insert(pk);
                         // Loopback is never banned by address: every peer of a local swarm
                         // shares it. Elsewhere the address goes too (whitewashing, A9).
-                        if !link.addr.ip().is_loopback() {
-                            st.banned_ips.insert(link.addr.ip());
+                        if !link.addr().ip().is_loopback() {
+                            st.banned_ips.insert(link.addr().ip());
                         }
                         out.push(Self::reject(&link, RejectReason::Banned, "unpaid"));
                         out.push(Action::Close(link.clone()));
@@ -651,7 +653,7 @@ impl TorrentMarket {
 
     // ----- jobs: wallet and ledger work, in order, off the peer tasks ------------------------
 
-    async fn job(&self, torrent: &Arc<Torrent>, job: Job) {
+    async fn job(&self, torrent: &TorrentHandle, job: Job) {
         let wallet = self.shared.wallet.clone();
         match job {
             Job::Refresh => {
@@ -767,7 +769,7 @@ impl TorrentMarket {
                         out.push(Action::Send(link, MarketMsg::Receipt(receipt)));
                     }
                     Ok(Err(refusal)) => {
-                        tracing::info!("refused a voucher from {}: {refusal}", link.addr);
+                        tracing::info!("refused a voucher from {}: {refusal}", link.addr());
                         out.push(Self::reject(
                             &link,
                             RejectReason::BadVoucher,
@@ -795,14 +797,17 @@ impl TorrentMarket {
 
 async fn worker(
     tm: Weak<TorrentMarket>,
-    torrent: Weak<Torrent>,
+    torrent: TorrentHandle,
     mut rx: mpsc::UnboundedReceiver<Job>,
 ) {
     while let Some(job) = rx.recv().await {
-        let (Some(tm), Some(t)) = (tm.upgrade(), torrent.upgrade()) else {
+        let Some(tm) = tm.upgrade() else {
             return;
         };
-        tm.job(&t, job).await;
+        if !torrent.is_alive() {
+            return;
+        }
+        tm.job(&torrent, job).await;
     }
 }
 
@@ -811,7 +816,7 @@ impl Extension for TorrentMarket {
         EXTENSION
     }
 
-    fn handshake_fields(&self, _torrent: &Torrent, hs: &mut Owned) {
+    fn handshake_fields(&self, _torrent: &TorrentHandle, hs: &mut Owned) {
         let info = HandshakeInfo {
             version: VERSION,
             public_key: self.shared.wallet.public_key(),
@@ -828,14 +833,14 @@ impl Extension for TorrentMarket {
             return;
         };
         let mut st = self.state();
-        if st.banned.contains(&info.public_key) || st.banned_ips.contains(&link.addr.ip()) {
+        if st.banned.contains(&info.public_key) || st.banned_ips.contains(&link.addr().ip()) {
             drop(st);
             link.close();
             return;
         }
-        st.key_pk.insert(link.key, info.public_key);
+        st.key_pk.insert(link.key(), info.public_key);
         st.peers.insert(
-            link.key,
+            link.key(),
             MPeer {
                 link: link.clone(),
                 info,
@@ -858,7 +863,7 @@ impl Extension for TorrentMarket {
         {
             let mut st = self.state();
             let st = &mut *st;
-            let Some(pk) = st.peers.get(&link.key).map(|p| p.info.public_key) else {
+            let Some(pk) = st.peers.get(&link.key()).map(|p| p.info.public_key) else {
                 return Err(format!("`{}` before the market handshake", msg.kind()));
             };
             match msg {
@@ -866,9 +871,9 @@ impl Extension for TorrentMarket {
                     price,
                     max_spend,
                     cert,
-                } => self.on_bid(st, link.key, price, max_spend, cert, &mut out)?,
+                } => self.on_bid(st, link.key(), price, max_spend, cert, &mut out)?,
                 MarketMsg::Voucher(v) => out.push(Action::Job(Job::Accept {
-                    key: link.key,
+                    key: link.key(),
                     voucher: v,
                 })),
                 MarketMsg::Ask {
@@ -881,7 +886,7 @@ impl Extension for TorrentMarket {
                         return Err("ask names a key other than the handshake's".into());
                     }
                     if ledger == self.shared.ledger_id
-                        && let Some(p) = st.peers.get_mut(&link.key)
+                        && let Some(p) = st.peers.get_mut(&link.key())
                     {
                         p.ask = Some(AskInfo { reserve: price });
                         // New terms: let the strategy bid again.
@@ -915,21 +920,21 @@ impl Extension for TorrentMarket {
                     if ours && r.payee == pk && r.signature_valid() {
                         b.acked = b.acked.max(r.cumulative);
                     } else {
-                        tracing::debug!("ignoring a receipt from {} that is not ours", link.addr);
+                        tracing::debug!("ignoring a receipt from {} that is not ours", link.addr());
                     }
                 }
             }
         }
-        self.run(&link.torrent, out);
+        self.run(link.torrent(), out);
         Ok(())
     }
 
     fn on_disconnect(&self, link: &PeerLink) {
         let now = Instant::now();
         let mut st = self.state();
-        st.book.withdraw(link.key);
-        st.interested.remove(&link.key);
-        if let Some(p) = st.peers.remove(&link.key) {
+        st.book.withdraw(link.key());
+        st.interested.remove(&link.key());
+        if let Some(p) = st.peers.remove(&link.key()) {
             let pk = p.info.public_key;
             if let Some(b) = st.buys.get_mut(&pk) {
                 b.end_award(now);
@@ -945,7 +950,7 @@ impl Extension for TorrentMarket {
         // Both sides are seeds now; hold the connection while money is still in flight: the
         // buyer owes for verified pieces or waits for a receipt, or the seller is owed.
         let st = self.state();
-        let Some(p) = st.peers.get(&link.key) else {
+        let Some(p) = st.peers.get(&link.key()) else {
             return false;
         };
         let pk = p.info.public_key;
@@ -962,7 +967,7 @@ impl Extension for TorrentMarket {
 
     fn on_piece(
         &self,
-        torrent: &Arc<Torrent>,
+        torrent: &TorrentHandle,
         _index: u32,
         ok: bool,
         contributors: &[(usize, u64)],
@@ -992,7 +997,7 @@ impl Extension for TorrentMarket {
         self.run(torrent, out);
     }
 
-    fn on_tick(&self, torrent: &Arc<Torrent>) {
+    fn on_tick(&self, torrent: &TorrentHandle) {
         self.tick(torrent);
     }
 }

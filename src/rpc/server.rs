@@ -879,7 +879,7 @@ impl Controller {
                 let t = self.torrent_of(&rec)?;
                 let n = t.meta.num_pieces().max(1);
                 let mut peers: Vec<PeerInfo> = t
-                    .peer_stats()
+                    .peers()
                     .into_iter()
                     .map(|p| PeerInfo {
                         addr: p.addr.to_string(),
