@@ -126,3 +126,46 @@ impl TorrentHandle {
         }
     }
 }
+
+#[cfg(test)]
+impl TorrentHandle {
+    /// A handle to no torrent (every operation a no-op), with a one-piece metainfo, for unit
+    /// tests of extensions.
+    pub(crate) fn detached() -> TorrentHandle {
+        use crate::bencode::Owned;
+        let info = Owned::dict()
+            .with("length", 1i64)
+            .with("name", "t")
+            .with("piece length", 16384i64)
+            .with("pieces", vec![0u8; 20]);
+        let bytes = Owned::dict().with("info", info).encode();
+        let meta = Metainfo::from_bytes(&bytes).expect("a valid metainfo");
+        TorrentHandle {
+            torrent: Weak::new(),
+            meta: Arc::new(meta),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_handle_to_a_gone_torrent_does_nothing() {
+        let h = TorrentHandle::detached();
+        assert!(!h.is_alive());
+        assert_eq!(h.info_hash(), h.meta().info_hash);
+        assert!(h.peers().is_empty());
+        assert!(h.stats().is_none());
+        assert_eq!(h.peer_transfer(0), None);
+        assert!(!h.send_extended(0, "ut_pex", vec![1]));
+        // The rest must simply not panic.
+        h.choke_peer(0);
+        h.set_upload_allowance(0, Some(1));
+        h.request_rechoke();
+        h.close_peer(0);
+        h.add_peers(["127.0.0.1:1".parse().expect("addr")]);
+        assert!(h.dialable_peers().is_empty());
+    }
+}
