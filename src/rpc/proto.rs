@@ -326,7 +326,8 @@ pub struct TorrentSummary {
     pub id: u32,
     pub info_hash: String,
     pub name: String,
-    /// "checking", "downloading", "seeding", "paused" or "error".
+    /// "checking", "downloading", "finished" (every wanted file done, skipped ones missing),
+    /// "seeding", "paused" or "error".
     pub phase: String,
     /// 0.0 ..= 1.0, by bytes verified.
     pub progress: f64,

@@ -56,14 +56,12 @@ impl Torrent {
         let (complete, paused, generation) = {
             let mut st = self.state();
             st.picker.set_have(have);
-            let complete = st.picker.is_complete();
+            let complete = st.picker.has_all();
             let paused = self.is_paused();
             st.phase = if paused {
                 Phase::Paused
-            } else if complete {
-                Phase::Seeding
             } else {
-                Phase::Downloading
+                st.picker.running_phase()
             };
             (complete, paused, *self.run_gen.borrow())
         };
@@ -212,11 +210,7 @@ impl Torrent {
                 // Still checking: the check sees the cleared flag and starts the loops.
                 return true;
             }
-            st.phase = if st.picker.is_complete() {
-                Phase::Seeding
-            } else {
-                Phase::Downloading
-            };
+            st.phase = st.picker.running_phase();
             // Peers were closed by us, not lost: dial them again at once, not after backoff.
             for k in st.known.values_mut() {
                 k.retry_now();
@@ -274,10 +268,8 @@ impl Torrent {
             let paused = self.is_paused();
             st.phase = if paused {
                 Phase::Paused
-            } else if st.picker.is_complete() {
-                Phase::Seeding
             } else {
-                Phase::Downloading
+                st.picker.running_phase()
             };
             (paused, *self.run_gen.borrow())
         };

@@ -41,6 +41,7 @@
 //!
 //! ```text
 //! new ──start──▶ Checking ──▶ Downloading ──last piece verified──▶ Seeding
+//! Downloading ◀──a skipped file wanted again── Finished ◀──last wanted piece── Downloading
 //!                   │   └──(paused flag set meanwhile)──▶ Paused
 //!                   └──disk error──▶ Error
 //! Downloading | Seeding ──pause──▶ Paused ──resume──▶ Downloading | Seeding
@@ -131,6 +132,9 @@ impl Default for TorrentOptions {
 pub enum Phase {
     Checking,
     Downloading,
+    /// Every wanted piece is verified but skipped files leave pieces missing: not a seed, so
+    /// no `completed` announce; wanting a file again makes it `Downloading`.
+    Finished,
     Seeding,
     Paused,
     Error,
@@ -141,6 +145,7 @@ impl Phase {
         match self {
             Phase::Checking => "checking",
             Phase::Downloading => "downloading",
+            Phase::Finished => "finished",
             Phase::Seeding => "seeding",
             Phase::Paused => "paused",
             Phase::Error => "error",

@@ -108,10 +108,14 @@ impl Torrent {
                 }
                 Self::update_interest(st, k);
             }
-            let complete = st.picker.is_complete() && st.phase == Phase::Downloading;
-            if complete {
+            let running = matches!(st.phase, Phase::Downloading | Phase::Finished);
+            let next = st.picker.running_phase();
+            // Only a whole torrent is complete (and announced `completed`); the last wanted
+            // piece of a torrent with skipped files makes it `Finished`.
+            let complete = running && next == Phase::Seeding;
+            if running {
                 // Seeds do not need seeds: the tick's sweep hangs up on them.
-                st.phase = Phase::Seeding;
+                st.phase = next;
             }
             complete
         };
@@ -169,7 +173,20 @@ impl Torrent {
 
     /// Restricts picking to `wanted` pieces (file priority "skip" clears a file's pieces).
     /// A bitfield of the wrong length is ignored, as in the picker.
+    /// Sets the pieces to fetch (file priorities). A finished torrent that wants a skipped file
+    /// again downloads it at once: interest is re-sent and pipelines refilled, without a pause
+    /// and resume.
     pub fn set_wanted_pieces(&self, wanted: Bitfield) {
-        self.state().picker.set_wanted(wanted);
+        let mut st = self.state();
+        let st = &mut *st;
+        st.picker.set_wanted(wanted);
+        if matches!(st.phase, Phase::Downloading | Phase::Finished) {
+            st.phase = st.picker.running_phase();
+        }
+        let keys: Vec<usize> = st.peers.keys().copied().collect();
+        for k in keys {
+            Self::update_interest(st, k);
+            self.fill(st, k);
+        }
     }
 }

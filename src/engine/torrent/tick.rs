@@ -100,7 +100,8 @@ impl Torrent {
     fn rechoke(&self, rotate: bool) {
         let mut st = self.state();
         let st = &mut *st;
-        let seed = st.phase == Phase::Seeding;
+        // A finished torrent wants nothing more, so it ranks peers as a seed does.
+        let seed = matches!(st.phase, Phase::Seeding | Phase::Finished);
         let views: Vec<PeerView> = st
             .peers
             .iter()

@@ -235,7 +235,7 @@ pub fn state_style(app: &App, state: &str) -> Style {
     let th = &app.theme;
     match state {
         "downloading" => th.state_downloading,
-        "seeding" => th.state_seeding,
+        "seeding" | "finished" => th.state_seeding,
         "paused" => th.state_paused,
         "error" => th.state_error,
         _ => th.dim,
