@@ -61,6 +61,19 @@ pub fn limit(r: u64) -> String {
     }
 }
 
+/// Micro-tokens as tokens for reading, without the trailing zeros the ledger's six decimals
+/// leave: `1.25`, `0.20`, `0.001852` (at least two decimals, as money reads).
+pub fn tokens(micro: u64) -> String {
+    let s = format!("{}.{:06}", micro / 1_000_000, micro % 1_000_000);
+    let trimmed = s.trim_end_matches('0');
+    let decimals = trimmed.len() - trimmed.find('.').map_or(trimmed.len(), |i| i + 1);
+    if decimals < 2 {
+        s[..s.find('.').map_or(s.len(), |i| i + 3)].to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
+
 /// `1 torrent`, `2 torrents`.
 pub fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
@@ -126,6 +139,11 @@ mod tests {
         assert_eq!(limit(0), "unlimited");
         assert_eq!(plural(1, "file"), "1 file");
         assert_eq!(plural(0, "file"), "0 files");
+        assert_eq!(tokens(1_250_000), "1.25");
+        assert_eq!(tokens(200_000), "0.20");
+        assert_eq!(tokens(1_852), "0.001852");
+        assert_eq!(tokens(0), "0.00");
+        assert_eq!(tokens(12_000_000), "12.00");
         assert_eq!(to_hex(&[0, 0xab]), "00ab");
         assert_eq!(from_hex("00AB"), Some(vec![0, 0xab]));
         assert_eq!(from_hex("0"), None);

@@ -76,6 +76,7 @@ impl Torrent {
         }
     }
 
+    /// An idle torrent's rate reaches zero instead of decaying through "3 B/s" for a minute.
     fn update_rates(&self) {
         // An EWMA over ~5 s: smooth enough for the choker, quick enough for pipelining.
         const ALPHA: f64 = 0.35;
@@ -91,8 +92,8 @@ impl Torrent {
         }
         let d = self.downloaded.load(Ordering::Relaxed);
         let u = self.uploaded.load(Ordering::Relaxed);
-        st.down_rate = st.down_rate * (1.0 - ALPHA) + (d - st.last_down) as f64 * ALPHA;
-        st.up_rate = st.up_rate * (1.0 - ALPHA) + (u - st.last_up) as f64 * ALPHA;
+        st.down_rate = settle(st.down_rate * (1.0 - ALPHA) + (d - st.last_down) as f64 * ALPHA);
+        st.up_rate = settle(st.up_rate * (1.0 - ALPHA) + (u - st.last_up) as f64 * ALPHA);
         st.last_down = d;
         st.last_up = u;
     }
@@ -215,4 +216,11 @@ impl Torrent {
             }
         }
     }
+}
+
+/// Below this an averaged rate is noise from a transfer that has stopped: show 0.
+const RATE_FLOOR: f64 = 64.0;
+
+fn settle(rate: f64) -> f64 {
+    if rate < RATE_FLOOR { 0.0 } else { rate }
 }

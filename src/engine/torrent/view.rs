@@ -120,6 +120,13 @@ impl Torrent {
 
     pub fn stats(&self) -> TorrentStats {
         let st = self.state();
+        // The rate loop does not run while paused, checking or failed: its last figures would
+        // stay on screen forever.
+        let moving = matches!(
+            st.phase,
+            Phase::Downloading | Phase::Finished | Phase::Seeding
+        );
+        let rate = |r: f64| if moving { r } else { 0.0 };
         TorrentStats {
             info_hash: self.meta.info_hash,
             name: self.meta.info.name.clone(),
@@ -130,8 +137,8 @@ impl Torrent {
             left_bytes: st.picker.bytes_left(),
             downloaded: self.downloaded.load(Ordering::Relaxed),
             uploaded: self.uploaded.load(Ordering::Relaxed),
-            down_rate: st.down_rate,
-            up_rate: st.up_rate,
+            down_rate: rate(st.down_rate),
+            up_rate: rate(st.up_rate),
             peers: st.peers.len(),
             error: st.error.clone(),
         }
