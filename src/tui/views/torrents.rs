@@ -50,7 +50,7 @@ fn fit_columns(width: u16, sort: Column) -> Vec<(Column, u16)> {
                 used -= dropped + 1;
             }
         }
-        if used + w + 1 <= width {
+        if used + w < width {
             cols.push((sort, w));
         }
     }
