@@ -328,3 +328,23 @@ fn daemon_says_it_is_ready_and_help_groups_global_options() {
         "{help}"
     );
 }
+
+#[test]
+fn man_page_has_examples_files_environment_and_negative_amounts_say_so() {
+    let man = String::from_utf8(run(&["man"]).stdout).unwrap();
+    for section in [".SH EXAMPLES", ".SH FILES", ".SH ENVIRONMENT"] {
+        assert!(man.contains(section), "{section} missing");
+    }
+    // `--param price=-1` is refused as negative, not as "not a number".
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[market.buyer]\nstrategy = \"fixed\"\nprice = \"-1\"\n",
+    )
+    .unwrap();
+    let o = run(&["--config", s(&cfg), "config", "check"]);
+    let e = stderr(&o);
+    assert!(!o.status.success());
+    assert!(e.contains("negative") && !e.contains("not a number"), "{e}");
+}

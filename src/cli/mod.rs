@@ -284,8 +284,57 @@ pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
 pub fn man_page() -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+    out.extend_from_slice(MAN_EXTRA.as_bytes());
     Ok(out)
 }
+
+/// Sections clap does not write: what a reader of `man bidtorrent` looks for first.
+const MAN_EXTRA: &str = r#".SH EXAMPLES
+.TP
+\fBbidtorrent daemon &\fR
+Run the engine in the background (or under systemd or tmux).
+.TP
+\fBbidtorrent add ~/t/*.torrent \-\-dir /data\fR
+Add torrents to the daemon; \fB\-\fR reads one source per line from stdin.
+.TP
+\fBbidtorrent ls\fR; \fBbidtorrent info 3\fR; \fBbidtorrent peers 3\fR
+List torrents with ETA and ratio; one torrent; its peers.
+.TP
+\fBbidtorrent prio 3 0 2 skip\fR
+Stop fetching files 0 and 2 of torrent 3 (\fBbidtorrent files 3\fR numbers them).
+.TP
+\fBbidtorrent\fR
+Open the dashboard: attached to the daemon, or with the engine in this process.
+.TP
+\fBbidtorrent download 'magnet:?xt=urn:btih:...' \-\-dir .\fR
+Download one torrent in the foreground and exit when it is complete.
+.SH FILES
+.TP
+\fI$XDG_CONFIG_HOME/bidtorrent/config.toml\fR
+The configuration (\fBbidtorrent config default\fR prints every key).
+.TP
+\fI$XDG_DATA_HOME/bidtorrent/\fR
+Session, resume data, .torrent copies, the wallet (\fB\-\-data\-dir\fR moves it).
+.TP
+\fI$XDG_RUNTIME_DIR/bidtorrent/control.sock\fR
+The daemon's control socket, owner-only.
+.TP
+\fI$XDG_STATE_HOME/bidtorrent/daemon.log\fR, \fItui.log\fR
+Logs of the daemon and the dashboard.
+.SH ENVIRONMENT
+.TP
+\fBBIDTORRENT_SOCKET\fR
+The control socket, as \fB\-\-socket\fR.
+.TP
+\fBRUST_LOG\fR
+Log filter, e.g. \fBbidtorrent=debug\fR.
+.TP
+\fBNO_COLOR\fR
+The dashboard uses the \fBmono\fR theme unless \fB\-\-theme\fR is given.
+.TP
+\fBXDG_CONFIG_HOME\fR, \fBXDG_DATA_HOME\fR, \fBXDG_STATE_HOME\fR, \fBXDG_RUNTIME_DIR\fR
+Where the files above live.
+"#;
 
 /// `bidtorrent.1` and one `bidtorrent-CMD.1` per subcommand, as (file name, roff).
 pub fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
@@ -301,8 +350,6 @@ pub fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
     Ok(pages)
 }
 
-/// Logs go to stderr for foreground commands; `-v` raises the level, `-q` lowers it, and
-/// `RUST_LOG` overrides both.
 /// Writes command output to stdout; see [`outln!`].
 pub fn write_out(args: std::fmt::Arguments<'_>) {
     use std::io::Write;
@@ -335,6 +382,8 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = &'static str> {
     }
 }
 
+/// Logs go to stderr for foreground commands; `-v` raises the level, `-q` lowers it, and
+/// `RUST_LOG` overrides both.
 pub fn init_stderr_logging(global: &GlobalArgs) {
     let level = match (global.quiet, global.verbose) {
         (true, _) => "error",
