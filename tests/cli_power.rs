@@ -348,3 +348,71 @@ fn man_page_has_examples_files_environment_and_negative_amounts_say_so() {
     assert!(!o.status.success());
     assert!(e.contains("negative") && !e.contains("not a number"), "{e}");
 }
+
+#[test]
+fn download_json_reports_progress_twice_a_second() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = make_torrent(tmp.path(), "p.bin", &[("p.bin", 1_200_000)], 16384);
+    let mut seeder = Command::new(BIN)
+        .args(["--data-dir", s(&tmp.path().join("seed")), "seed", s(&t)])
+        .args([
+            "--dir",
+            s(&tmp.path().join("src")),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--no-dht", "--json", "--limit-up", "600K"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut port = 0;
+    for l in BufReader::new(seeder.stdout.take().unwrap()).lines() {
+        let v: serde_json::Value = serde_json::from_str(&l.unwrap()).unwrap();
+        if v["event"] == "listening" {
+            port = v["port"].as_u64().unwrap();
+        }
+        if v["event"] == "seeding" {
+            break;
+        }
+    }
+    let out = Command::new(BIN)
+        .args([
+            "--data-dir",
+            s(&tmp.path().join("leech")),
+            "download",
+            s(&t),
+        ])
+        .args([
+            "--dir",
+            s(&tmp.path().join("dl")),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--no-dht", "--json", "--peer", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    let _ = seeder.kill();
+    let _ = seeder.wait();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let progress: Vec<u64> = events
+        .iter()
+        .filter(|e| e["event"] == "progress")
+        .map(|e| {
+            assert_eq!(e["total"], 1_200_000, "{e}");
+            e["verified"].as_u64().unwrap()
+        })
+        .collect();
+    // About two seconds at 600K/s: several reports, never going back.
+    assert!(progress.len() >= 2, "{events:?}");
+    assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
+    assert!(
+        events.iter().any(|e| e["event"] == "complete"),
+        "{events:?}"
+    );
+}
