@@ -94,9 +94,8 @@ pub fn open_store(
     url: Option<&str>,
 ) -> Result<Box<dyn LedgerStore>, LedgerError> {
     match url {
-        None => Ok(Box::new(SledStore::open(dir)?)),
+        None | Some("sled") => Ok(Box::new(SledStore::open(dir)?)),
         Some(u) if is_postgres_url(u) => Ok(Box::new(PgStore::open(u)?)),
-        Some(u) if u == "sled" => Ok(Box::new(SledStore::open(dir)?)),
         Some(u) => Err(LedgerError::Invalid(format!(
             "unknown store {u:?}: use sled or postgres://USER@HOST:PORT/DB"
         ))),
