@@ -117,6 +117,38 @@ async fn refused(tamper: Tamper) {
     assert_eq!(fresh.ledger_id().await.unwrap(), ledger.id());
 }
 
+/// A wallet that trusted the ledger at an address keeps trusting only that ledger there:
+/// an impostor with its own key at that address (it answers `info` truthfully about itself)
+/// is refused, even on a fresh client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_impostor_at_a_trusted_address_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (real, addr) = EmbeddedLedger::start(&tmp.path().join("real"))
+        .await
+        .unwrap();
+    let (impostor, fake_addr) = EmbeddedLedger::start(&tmp.path().join("fake"))
+        .await
+        .unwrap();
+    let w = Wallet::open(&tmp.path().join("wallet")).unwrap();
+    real.mint(w.public_key(), Amount(5)).await.unwrap();
+    impostor.mint(w.public_key(), Amount(5_000)).await.unwrap();
+    w.refresh(&LedgerClient::new(addr.to_string()))
+        .await
+        .unwrap();
+    // The wallet trusted `real` at `addr`; pretend `addr` now leads to the impostor by
+    // telling the wallet the impostor's address is where it met `real`.
+    w.trust_ledger(real.id(), &fake_addr.to_string()).unwrap();
+    let err = w
+        .refresh(&LedgerClient::new(fake_addr.to_string()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, WalletError::Ledger(LedgerError::BadReply { .. })),
+        "{err:?}"
+    );
+    assert_eq!(w.balance().unwrap(), Amount(5));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_balance_altered_in_transit_is_refused() {
     refused(Tamper::AlterBalance).await;
