@@ -114,3 +114,117 @@ fn two_servers_one_killed_books_balance() {
     assert_eq!(audit["consistent"], true, "{audit}");
     assert_eq!(audit["minted"], r["audit"]["minted"]);
 }
+
+/// Concurrent requests from different accounts that touch the same rows, spread over two
+/// servers on one database: 24 sellers close their channels with one buyer at once (24
+/// concurrent refunds into one account), while the buyer asks to close them too (the same
+/// channel rows). Serialised by PostgreSQL, nothing is lost: every seller holds exactly its
+/// voucher, the buyer exactly the rest, the books balance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_settlements_on_shared_rows_lose_nothing() {
+    use bidtorrent::wallet::keys::{generate_key, now_secs};
+    use bidtorrent::wallet::ledger::store::postgres;
+    use bidtorrent::wallet::ledger::{Action, LedgerConfig, Outcome};
+    use bidtorrent::wallet::{Amount, EmbeddedLedger, PublicKey, Voucher};
+
+    let Some((_cluster, url)) = tokio::task::spawn_blocking(|| {
+        let c = pg::PgCluster::start(false)?;
+        let url = c.fresh_db();
+        postgres::migrate(&url).unwrap();
+        Some((c, url))
+    })
+    .await
+    .unwrap() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("keys");
+    let config = || LedgerConfig {
+        rate_per_key: None,
+        ..LedgerConfig::default()
+    };
+    let (one, _) = EmbeddedLedger::start_on(&dir, Some(&url), config())
+        .await
+        .unwrap();
+    let (two, _) = EmbeddedLedger::start_on(&dir, Some(&url), config())
+        .await
+        .unwrap();
+    assert_eq!(one.id(), two.id());
+    let id = one.id();
+    let buyer = generate_key();
+    let bpk = PublicKey::of(&buyer);
+    const N: u64 = 24;
+    one.mint(bpk, Amount(N * 100)).await.unwrap();
+    let sellers: Vec<_> = (0..N).map(|_| generate_key()).collect();
+    let mut certs = Vec::new();
+    let c1 = one.client();
+    for s in &sellers {
+        let o = c1
+            .signed(
+                &buyer,
+                Action::Open {
+                    seller: PublicKey::of(s),
+                    cap: Amount(100),
+                    expiry: now_secs() + 600,
+                },
+            )
+            .await
+            .unwrap();
+        let Outcome::Opened { certificate } = o else {
+            panic!("{o:?}")
+        };
+        certs.push(certificate);
+    }
+    let mut tasks = Vec::new();
+    for (i, (s, cert)) in sellers.iter().zip(&certs).enumerate() {
+        let client = if i % 2 == 0 {
+            one.client()
+        } else {
+            two.client()
+        };
+        let v = Voucher::sign(&buyer, id, cert.channel, PublicKey::of(s), 1, Amount(30));
+        let (s, channel) = (s.clone(), cert.channel);
+        tasks.push(tokio::spawn(async move {
+            client
+                .signed(
+                    &s,
+                    Action::Close {
+                        channel,
+                        voucher: Some(v),
+                    },
+                )
+                .await
+        }));
+    }
+    // The buyer's own close requests race the sellers' on the same channel rows.
+    let buyer_client = two.client();
+    let channels: Vec<_> = certs.iter().map(|c| c.channel).collect();
+    let b = buyer.clone();
+    let buyer_task = tokio::spawn(async move {
+        for channel in channels {
+            let _ = buyer_client
+                .signed(
+                    &b,
+                    Action::Close {
+                        channel,
+                        voucher: None,
+                    },
+                )
+                .await;
+        }
+    });
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    buyer_task.await.unwrap();
+
+    let c2 = two.client();
+    for s in &sellers {
+        assert_eq!(c2.balance(s).await.unwrap().0, Amount(30));
+    }
+    assert_eq!(c2.balance(&buyer).await.unwrap().0, Amount(N * 70));
+    let a = c2.audit().await.unwrap();
+    assert!(a.consistent, "{a:?}");
+    assert_eq!(a.escrowed, Amount::ZERO);
+    assert_eq!(a.minted, Amount(N * 100));
+}
