@@ -319,3 +319,43 @@ pub async fn write_frame<W: AsyncWriteExt + Unpin>(w: &mut W, body: &[u8]) -> st
     w.write_all(&frame).await?;
     w.flush().await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_is_bound_to_its_request_and_its_signer() {
+        let k = keys::generate_key();
+        let id = PublicKey::of(&k);
+        let reply = Reply::Error(ErrorBody {
+            code: "insufficient_funds".into(),
+            message: "no".into(),
+        });
+        let f = sign_reply(&k, b"request one", &reply);
+        assert_eq!(open_reply(Some(id), b"request one", &f).unwrap(), reply);
+        // Replayed as the answer to another request.
+        assert_eq!(
+            open_reply(Some(id), b"request two", &f),
+            Err(ReplyRefusal::BadSignature(id))
+        );
+        // Checked against another ledger.
+        let other = PublicKey::of(&keys::generate_key());
+        assert_eq!(
+            open_reply(Some(other), b"request one", &f),
+            Err(ReplyRefusal::BadSignature(other))
+        );
+        // Nothing pinned yet: only a self-signed `info` is acceptable.
+        assert!(open_reply(None, b"request one", &f).is_err());
+        let info = Reply::Ok(Box::new(Outcome::Info(LedgerInfo {
+            ledger: id,
+            admin: id,
+            now: 1,
+            close_grace_secs: 1,
+        })));
+        let f = sign_reply(&k, b"info", &info);
+        assert_eq!(open_reply(None, b"info", &f).unwrap(), info);
+        let forged = sign_reply(&keys::generate_key(), b"info", &info);
+        assert!(open_reply(None, b"info", &forged).is_err());
+    }
+}
