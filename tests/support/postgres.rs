@@ -239,7 +239,24 @@ impl PgCluster {
     /// One cluster shared by every test of this test binary (stopped when it exits).
     pub fn shared() -> Option<&'static PgCluster> {
         static SHARED: OnceLock<Option<PgCluster>> = OnceLock::new();
-        SHARED.get_or_init(|| PgCluster::start(false)).as_ref()
+        // Statics are never dropped: stop it and remove its files when the process exits.
+        extern "C" fn stop_shared() {
+            if let Some(Some(c)) = SHARED.get() {
+                c.stop();
+            }
+        }
+        SHARED
+            .get_or_init(|| {
+                let c = PgCluster::start(false);
+                if c.is_some() {
+                    // SAFETY: registers a plain function to run at exit.
+                    unsafe {
+                        libc::atexit(stop_shared);
+                    }
+                }
+                c
+            })
+            .as_ref()
     }
 
     pub fn url_of(&self, db: &str) -> String {

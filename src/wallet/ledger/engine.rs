@@ -8,7 +8,8 @@
 //! id while the database never holds a secret.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use ed25519_dalek::{Signature, SigningKey};
 
@@ -30,6 +31,9 @@ pub const MAX_CHANNEL_SECS: u64 = 366 * 24 * 3600;
 pub const RECENTLY_CLOSED_SECS: u64 = 7 * 24 * 3600;
 /// Expired channels refunded per sweep transaction batch.
 const SWEEP_BATCH: usize = 256;
+/// A public `audit` scans every account and channel: one server computes it at most this
+/// often and answers the others from that result, so anonymous audits cannot load the store.
+const AUDIT_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub struct LedgerConfig {
@@ -64,6 +68,7 @@ pub struct Ledger {
     admin: PublicKey,
     config: LedgerConfig,
     limiter: Option<RateLimiter>,
+    last_audit: Mutex<Option<(Instant, Audit)>>,
 }
 
 impl Ledger {
@@ -112,6 +117,7 @@ impl Ledger {
             admin: bound_admin,
             limiter: config.rate_per_key.map(RateLimiter::new),
             config,
+            last_audit: Mutex::new(None),
         })
     }
 
@@ -170,11 +176,27 @@ impl Ledger {
         })
     }
 
+    /// `audit` for anonymous callers: recomputed at most every `AUDIT_EVERY`. The lock is
+    /// held while computing, so concurrent callers wait for one result instead of each
+    /// scanning the store.
+    fn public_audit(&self) -> Result<Audit, LedgerError> {
+        // Holds a plain cache: a panic elsewhere cannot leave it inconsistent.
+        let mut last = self.last_audit.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, a)) = last.as_ref()
+            && at.elapsed() < AUDIT_EVERY
+        {
+            return Ok(a.clone());
+        }
+        let a = self.audit()?;
+        *last = Some((Instant::now(), a.clone()));
+        Ok(a)
+    }
+
     /// Serves one request at time `now` (Unix seconds).
     pub fn handle(&self, req: Request, now: u64) -> Result<Outcome, LedgerError> {
         match req {
             Request::Info {} => Ok(Outcome::Info(self.info(now))),
-            Request::Audit {} => Ok(Outcome::Audit(self.audit()?)),
+            Request::Audit {} => Ok(Outcome::Audit(self.public_audit()?)),
             Request::Channel { channel } => Ok(Outcome::Channel(self.channel(&channel)?)),
             Request::Signed { payload, sig } => self.apply_signed(&payload, &sig, now),
         }
