@@ -45,23 +45,49 @@ fn serve(db: &Path, url: &str) -> (Server, SocketAddr) {
     (Server(child), v["addr"].as_str().unwrap().parse().unwrap())
 }
 
+/// Runs `ledger serve` expecting it to refuse to start; returns its stderr.
+fn refused_serve(db: &Path, url: &str) -> String {
+    let o = Command::new(BIN)
+        .args([
+            "ledger",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            url,
+            "--db",
+        ])
+        .arg(db)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "serve started on {url}");
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
 #[test]
 fn two_servers_one_killed_books_balance() {
     let Some(cluster) = pg::PgCluster::start(false) else {
         return;
     };
     let url = cluster.fresh_db();
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("ledger");
+    // An unprepared database is refused with what to do about it.
+    let o = refused_serve(&db, &url);
+    assert!(o.contains("ledger migrate"), "{o}");
     let o = Command::new(BIN)
         .args(["ledger", "migrate", "--store", &url])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
-    let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("ledger");
     let (mut a, a_addr) = serve(&db, &url);
     // Same key directory: the same ledger, served twice.
     let (_b, b_addr) = serve(&db, &url);
+    // Another ledger's keys cannot serve this database.
+    let o = refused_serve(&tmp.path().join("other"), &url);
+    assert!(o.contains("belongs to ledger"), "{o}");
 
     let bench = Command::new(BIN)
         .args([
