@@ -208,6 +208,12 @@ _bidtorrent() {
             bidtorrent__subcmd__help__subcmd__ledger,audit)
                 cmd="bidtorrent__subcmd__help__subcmd__ledger__subcmd__audit"
                 ;;
+            bidtorrent__subcmd__help__subcmd__ledger,bench)
+                cmd="bidtorrent__subcmd__help__subcmd__ledger__subcmd__bench"
+                ;;
+            bidtorrent__subcmd__help__subcmd__ledger,migrate)
+                cmd="bidtorrent__subcmd__help__subcmd__ledger__subcmd__migrate"
+                ;;
             bidtorrent__subcmd__help__subcmd__ledger,mint)
                 cmd="bidtorrent__subcmd__help__subcmd__ledger__subcmd__mint"
                 ;;
@@ -247,8 +253,14 @@ _bidtorrent() {
             bidtorrent__subcmd__ledger,audit)
                 cmd="bidtorrent__subcmd__ledger__subcmd__audit"
                 ;;
+            bidtorrent__subcmd__ledger,bench)
+                cmd="bidtorrent__subcmd__ledger__subcmd__bench"
+                ;;
             bidtorrent__subcmd__ledger,help)
                 cmd="bidtorrent__subcmd__ledger__subcmd__help"
+                ;;
+            bidtorrent__subcmd__ledger,migrate)
+                cmd="bidtorrent__subcmd__ledger__subcmd__migrate"
                 ;;
             bidtorrent__subcmd__ledger,mint)
                 cmd="bidtorrent__subcmd__ledger__subcmd__mint"
@@ -259,8 +271,14 @@ _bidtorrent() {
             bidtorrent__subcmd__ledger__subcmd__help,audit)
                 cmd="bidtorrent__subcmd__ledger__subcmd__help__subcmd__audit"
                 ;;
+            bidtorrent__subcmd__ledger__subcmd__help,bench)
+                cmd="bidtorrent__subcmd__ledger__subcmd__help__subcmd__bench"
+                ;;
             bidtorrent__subcmd__ledger__subcmd__help,help)
                 cmd="bidtorrent__subcmd__ledger__subcmd__help__subcmd__help"
+                ;;
+            bidtorrent__subcmd__ledger__subcmd__help,migrate)
+                cmd="bidtorrent__subcmd__ledger__subcmd__help__subcmd__migrate"
                 ;;
             bidtorrent__subcmd__ledger__subcmd__help,mint)
                 cmd="bidtorrent__subcmd__ledger__subcmd__help__subcmd__mint"
@@ -1067,7 +1085,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__help__subcmd__ledger)
-            opts="serve mint audit"
+            opts="serve migrate bench mint audit"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1081,6 +1099,34 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__help__subcmd__ledger__subcmd__audit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__help__subcmd__ledger__subcmd__bench)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__help__subcmd__ledger__subcmd__migrate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1499,7 +1545,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ledger)
-            opts="-v -q -h --config --data-dir --socket --verbose --quiet --help serve mint audit help"
+            opts="-v -q -h --config --data-dir --socket --verbose --quiet --help serve migrate bench mint audit help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1525,13 +1571,67 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ledger__subcmd__audit)
-            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --ledger --store --db --json --config --data-dir --socket --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --ledger)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__ledger__subcmd__bench)
+            opts="-v -q -h --ledger --clients --seconds --db --admin-key --json --config --data-dir --socket --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ledger)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --clients)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seconds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1555,7 +1655,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ledger__subcmd__help)
-            opts="serve mint audit help"
+            opts="serve migrate bench mint audit help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1582,7 +1682,35 @@ _bidtorrent() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bidtorrent__subcmd__ledger__subcmd__help__subcmd__bench)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bidtorrent__subcmd__ledger__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__ledger__subcmd__help__subcmd__migrate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1617,6 +1745,36 @@ _bidtorrent() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__ledger__subcmd__migrate)
+            opts="-v -q -h --store --json --config --data-dir --socket --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1663,7 +1821,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ledger__subcmd__serve)
-            opts="-v -q -h --listen --db --close-grace --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --listen --db --close-grace --store --rate-per-key --max-connections --json --config --data-dir --socket --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1678,6 +1836,18 @@ _bidtorrent() {
                     return 0
                     ;;
                 --close-grace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate-per-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -234,19 +234,24 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from help" -f -a "accept" -d 'Accept payments from a buyer: a file written by `wallet pay` or `wallet payments`, or `-` for stdin'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from help" -f -a "payments" -d 'Print the latest payment of every outgoing channel, one JSON line each (as `wallet pay` writes them): settles with a seller that missed the last vouchers (`wallet accept`)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve mint audit help" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve mint audit help" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve mint audit help" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve mint audit help" -s v -l verbose -d 'More log output (repeat for more)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve mint audit help" -s q -l quiet -d 'Less output'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve mint audit help" -s h -l help -d 'Print help'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve mint audit help" -f -a "serve" -d 'Run a ledger service (loopback by default)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve mint audit help" -f -a "mint" -d 'Mint AMOUNT tokens into ACCOUNT on a running ledger, signed with its admin key'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve mint audit help" -f -a "audit" -d 'Show a running ledger\'s id and books (minted = balances + escrowed)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve mint audit help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -s v -l verbose -d 'More log output (repeat for more)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -s q -l quiet -d 'Less output'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -s h -l help -d 'Print help'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -f -a "serve" -d 'Run a ledger service (loopback by default)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -f -a "migrate" -d 'Prepare (or upgrade) a PostgreSQL database for `ledger serve --store URL`'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -f -a "bench" -d 'Drive ledger servers with N concurrent wallets; print ops/s and p50/p99 latency'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -f -a "mint" -d 'Mint AMOUNT tokens into ACCOUNT on a running ledger, signed with its admin key'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -f -a "audit" -d 'Show a ledger\'s id and books (minted = balances + escrowed): from a running ledger, or straight from its store with --store URL or --db DIR'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l listen -d 'Address to listen on' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l db -d 'Ledger directory (default: <data-dir>/ledger); created 0700 with admin.key inside' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l close-grace -d 'Seconds a seller keeps to redeem after a buyer closes an unexpired channel' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l store -d 'Store: sled (in --db, the default) or postgres://USER@HOST:PORT/DB (keys stay in --db)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l rate-per-key -d 'Signed requests per account per second (0: no limit)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l max-connections -d 'Connections served at once' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
@@ -254,6 +259,26 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -l store -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -l json
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -s v -l verbose -d 'More log output (repeat for more)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -s q -l quiet -d 'Less output'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -s h -l help -d 'Print help'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l ledger -d 'Ledger servers HOST:PORT[,HOST:PORT...] (clients move on when one stops answering)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l clients -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l seconds -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l db -d 'Ledger directory holding admin.key (default: <data-dir>/ledger)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l admin-key -d 'Admin key file, instead of DIR/admin.key' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l json
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -s v -l verbose -d 'More log output (repeat for more)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -s q -l quiet -d 'Less output'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -s h -l help -d 'Print help'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l db -d 'Ledger directory holding admin.key (default: <data-dir>/ledger)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l admin-key -d 'Admin key file, instead of DIR/admin.key' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l ledger -r
@@ -265,6 +290,8 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -s h -l help -d 'Print help'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l ledger -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l store -d 'Read this store (postgres://…) instead of asking a server' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l db -d 'Read the sled store in DIR (no server may be running on it)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
@@ -273,8 +300,10 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -s h -l help -d 'Print help'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Run a ledger service (loopback by default)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "migrate" -d 'Prepare (or upgrade) a PostgreSQL database for `ledger serve --store URL`'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "bench" -d 'Drive ledger servers with N concurrent wallets; print ops/s and p50/p99 latency'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "mint" -d 'Mint AMOUNT tokens into ACCOUNT on a running ledger, signed with its admin key'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "audit" -d 'Show a running ledger\'s id and books (minted = balances + escrowed)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "audit" -d 'Show a ledger\'s id and books (minted = balances + escrowed): from a running ledger, or straight from its store with --store URL or --db DIR'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -s o -l output -d 'Where to write the .torrent' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -s t -l tracker -d 'Tracker announce URL; repeat for more, each becomes its own tier (BEP 12)' -r
@@ -508,8 +537,10 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_s
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_seen_subcommand_from wallet" -f -a "accept" -d 'Accept payments from a buyer: a file written by `wallet pay` or `wallet payments`, or `-` for stdin'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_seen_subcommand_from wallet" -f -a "payments" -d 'Print the latest payment of every outgoing channel, one JSON line each (as `wallet pay` writes them): settles with a seller that missed the last vouchers (`wallet accept`)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_seen_subcommand_from ledger" -f -a "serve" -d 'Run a ledger service (loopback by default)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_seen_subcommand_from ledger" -f -a "migrate" -d 'Prepare (or upgrade) a PostgreSQL database for `ledger serve --store URL`'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_seen_subcommand_from ledger" -f -a "bench" -d 'Drive ledger servers with N concurrent wallets; print ops/s and p50/p99 latency'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_seen_subcommand_from ledger" -f -a "mint" -d 'Mint AMOUNT tokens into ACCOUNT on a running ledger, signed with its admin key'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_seen_subcommand_from ledger" -f -a "audit" -d 'Show a running ledger\'s id and books (minted = balances + escrowed)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_seen_subcommand_from ledger" -f -a "audit" -d 'Show a ledger\'s id and books (minted = balances + escrowed): from a running ledger, or straight from its store with --store URL or --db DIR'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "path" -d 'Print the path of the configuration file in use'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "default" -d 'Print the full default configuration, every key commented'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate the configuration file; errors name the key and the line'

@@ -398,10 +398,47 @@ _arguments "${_arguments_options[@]}" : \
 '--listen=[Address to listen on]:ADDR:_default' \
 '--db=[Ledger directory (default\: <data-dir>/ledger); created 0700 with admin.key inside]:DIR:_files' \
 '--close-grace=[Seconds a seller keeps to redeem after a buyer closes an unexpired channel]:SECS:_default' \
+'--store=[Store\: sled (in --db, the default) or postgres\://USER@HOST\:PORT/DB (keys stay in --db)]:URL:_default' \
+'--rate-per-key=[Signed requests per account per second (0\: no limit)]:N:_default' \
+'--max-connections=[Connections served at once]:N:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '--json[Print the listening event as JSON]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(migrate)
+_arguments "${_arguments_options[@]}" : \
+'--store=[]:URL:_default' \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--json[]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(bench)
+_arguments "${_arguments_options[@]}" : \
+'--ledger=[Ledger servers HOST\:PORT\[,HOST\:PORT...\] (clients move on when one stops answering)]:ADDRS:_default' \
+'--clients=[]:N:_default' \
+'--seconds=[]:S:_default' \
+'--db=[Ledger directory holding admin.key (default\: <data-dir>/ledger)]:DIR:_files' \
+'--admin-key=[Admin key file, instead of DIR/admin.key]:FILE:_files' \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--json[]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \
@@ -432,6 +469,8 @@ _arguments "${_arguments_options[@]}" : \
 (audit)
 _arguments "${_arguments_options[@]}" : \
 '--ledger=[]:ADDR:_default' \
+'--store=[Read this store (postgres\://…) instead of asking a server]:URL:_default' \
+'--db=[Read the sled store in DIR (no server may be running on it)]:DIR:_files' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
@@ -457,6 +496,14 @@ _arguments "${_arguments_options[@]}" : \
         curcontext="${curcontext%:*:*}:bidtorrent-ledger-help-command-$line[1]:"
         case $line[1] in
             (serve)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(migrate)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(bench)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
@@ -986,6 +1033,14 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(migrate)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(bench)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (mint)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -1342,8 +1397,10 @@ _bidtorrent__subcmd__help__subcmd__info_commands() {
 _bidtorrent__subcmd__help__subcmd__ledger_commands() {
     local commands; commands=(
 'serve:Run a ledger service (loopback by default)' \
+'migrate:Prepare (or upgrade) a PostgreSQL database for \`ledger serve --store URL\`' \
+'bench:Drive ledger servers with N concurrent wallets; print ops/s and p50/p99 latency' \
 'mint:Mint AMOUNT tokens into ACCOUNT on a running ledger, signed with its admin key' \
-'audit:Show a running ledger'\''s id and books (minted = balances + escrowed)' \
+'audit:Show a ledger'\''s id and books (minted = balances + escrowed)\: from a running ledger, or straight from its store with --store URL or --db DIR' \
     )
     _describe -t commands 'bidtorrent help ledger commands' commands "$@"
 }
@@ -1351,6 +1408,16 @@ _bidtorrent__subcmd__help__subcmd__ledger_commands() {
 _bidtorrent__subcmd__help__subcmd__ledger__subcmd__audit_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent help ledger audit commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__help__subcmd__ledger__subcmd__bench_commands] )) ||
+_bidtorrent__subcmd__help__subcmd__ledger__subcmd__bench_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent help ledger bench commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__help__subcmd__ledger__subcmd__migrate_commands] )) ||
+_bidtorrent__subcmd__help__subcmd__ledger__subcmd__migrate_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent help ledger migrate commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__help__subcmd__ledger__subcmd__mint_commands] )) ||
 _bidtorrent__subcmd__help__subcmd__ledger__subcmd__mint_commands() {
@@ -1507,8 +1574,10 @@ _bidtorrent__subcmd__info_commands() {
 _bidtorrent__subcmd__ledger_commands() {
     local commands; commands=(
 'serve:Run a ledger service (loopback by default)' \
+'migrate:Prepare (or upgrade) a PostgreSQL database for \`ledger serve --store URL\`' \
+'bench:Drive ledger servers with N concurrent wallets; print ops/s and p50/p99 latency' \
 'mint:Mint AMOUNT tokens into ACCOUNT on a running ledger, signed with its admin key' \
-'audit:Show a running ledger'\''s id and books (minted = balances + escrowed)' \
+'audit:Show a ledger'\''s id and books (minted = balances + escrowed)\: from a running ledger, or straight from its store with --store URL or --db DIR' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'bidtorrent ledger commands' commands "$@"
@@ -1518,12 +1587,19 @@ _bidtorrent__subcmd__ledger__subcmd__audit_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent ledger audit commands' commands "$@"
 }
+(( $+functions[_bidtorrent__subcmd__ledger__subcmd__bench_commands] )) ||
+_bidtorrent__subcmd__ledger__subcmd__bench_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent ledger bench commands' commands "$@"
+}
 (( $+functions[_bidtorrent__subcmd__ledger__subcmd__help_commands] )) ||
 _bidtorrent__subcmd__ledger__subcmd__help_commands() {
     local commands; commands=(
 'serve:Run a ledger service (loopback by default)' \
+'migrate:Prepare (or upgrade) a PostgreSQL database for \`ledger serve --store URL\`' \
+'bench:Drive ledger servers with N concurrent wallets; print ops/s and p50/p99 latency' \
 'mint:Mint AMOUNT tokens into ACCOUNT on a running ledger, signed with its admin key' \
-'audit:Show a running ledger'\''s id and books (minted = balances + escrowed)' \
+'audit:Show a ledger'\''s id and books (minted = balances + escrowed)\: from a running ledger, or straight from its store with --store URL or --db DIR' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'bidtorrent ledger help commands' commands "$@"
@@ -1533,10 +1609,20 @@ _bidtorrent__subcmd__ledger__subcmd__help__subcmd__audit_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent ledger help audit commands' commands "$@"
 }
+(( $+functions[_bidtorrent__subcmd__ledger__subcmd__help__subcmd__bench_commands] )) ||
+_bidtorrent__subcmd__ledger__subcmd__help__subcmd__bench_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent ledger help bench commands' commands "$@"
+}
 (( $+functions[_bidtorrent__subcmd__ledger__subcmd__help__subcmd__help_commands] )) ||
 _bidtorrent__subcmd__ledger__subcmd__help__subcmd__help_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent ledger help help commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__ledger__subcmd__help__subcmd__migrate_commands] )) ||
+_bidtorrent__subcmd__ledger__subcmd__help__subcmd__migrate_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent ledger help migrate commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__ledger__subcmd__help__subcmd__mint_commands] )) ||
 _bidtorrent__subcmd__ledger__subcmd__help__subcmd__mint_commands() {
@@ -1547,6 +1633,11 @@ _bidtorrent__subcmd__ledger__subcmd__help__subcmd__mint_commands() {
 _bidtorrent__subcmd__ledger__subcmd__help__subcmd__serve_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent ledger help serve commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__ledger__subcmd__migrate_commands] )) ||
+_bidtorrent__subcmd__ledger__subcmd__migrate_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent ledger migrate commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__ledger__subcmd__mint_commands] )) ||
 _bidtorrent__subcmd__ledger__subcmd__mint_commands() {

@@ -17,12 +17,26 @@ missing=()
 for cmd in "${!pkgs[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkgs[$cmd]}")
 done
+# PostgreSQL for the ledger tests: only the binaries are needed (/usr/lib/postgresql/*/bin);
+# each test starts its own temporary cluster on loopback, so no system cluster is started.
+pg_missing=0
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || { missing+=(postgresql); pg_missing=1; }
 if ((${#missing[@]})); then
   echo "installing test dependencies: ${missing[*]}" >&2
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
+  # Keep the postgresql package from starting its system cluster: deny service starts
+  # while installing (only when no policy is in place already).
+  policy=/usr/sbin/policy-rc.d
+  added_policy=0
+  if ((pg_missing)) && [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod 755 "$policy"
+    added_policy=1
+  fi
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if ((added_policy)); then $sudo rm -f "$policy"; fi
 fi
 
 cargo fmt --check

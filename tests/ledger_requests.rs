@@ -1,19 +1,64 @@
 //! Malformed, unauthorised and replayed ledger requests, over raw TCP to a real server: each
-//! gets a clear error code and leaves the books exactly as they were.
+//! gets a clear error code, signed by the ledger, and leaves the books exactly as they were.
+//! Also: an account with hundreds of channels stays readable (paged `balance`), and the
+//! per-key rate limit. Every test runs on sled and on PostgreSQL (temporary cluster).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
+#[path = "support/postgres.rs"]
+mod pg;
+
+use std::sync::Arc;
 
 use bidtorrent::wallet::keys::{generate_key, now_secs, to_hex};
 use bidtorrent::wallet::ledger::proto::{self, Reply, Request};
-use bidtorrent::wallet::ledger::{Action, Audit, LedgerStore};
-use bidtorrent::wallet::{Amount, ChannelId, EmbeddedLedger, PublicKey};
+use bidtorrent::wallet::ledger::store::postgres;
+use bidtorrent::wallet::ledger::{Action, Audit, ChannelState, Ledger, LedgerConfig, Outcome};
+use bidtorrent::wallet::{Amount, ChannelId, EmbeddedLedger, LedgerId, PublicKey};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-async fn raw(addr: std::net::SocketAddr, body: &[u8]) -> Option<Reply> {
+/// Sends one frame; the reply must be signed by `ledger` for exactly this request.
+async fn raw_from(ledger: LedgerId, addr: std::net::SocketAddr, body: &[u8]) -> Option<Reply> {
     let mut s = TcpStream::connect(addr).await.unwrap();
     proto::write_frame(&mut s, body).await.ok()?;
     let f = proto::read_frame(&mut s).await.ok()??;
-    Some(serde_json::from_slice(&f).unwrap())
+    Some(proto::open_reply(Some(ledger), body, &f).unwrap())
+}
+
+/// A ledger on sled (`pg = false`) or on a fresh migrated PostgreSQL database; `None` when
+/// PostgreSQL is unavailable and the test may skip.
+async fn start(
+    dir: &std::path::Path,
+    pg: bool,
+    config: LedgerConfig,
+) -> Option<(EmbeddedLedger, std::net::SocketAddr)> {
+    let url = if pg {
+        let url = tokio::task::spawn_blocking(|| {
+            let c = pg::PgCluster::shared()?;
+            let url = c.fresh_db();
+            postgres::migrate(&url).unwrap();
+            Some(url)
+        })
+        .await
+        .unwrap()?;
+        Some(url)
+    } else {
+        None
+    };
+    Some(
+        EmbeddedLedger::start_on(dir, url.as_deref(), config)
+            .await
+            .unwrap(),
+    )
+}
+
+/// Store calls block (PostgreSQL): run them off the async workers.
+async fn blocking<T: Send + 'static>(
+    ledger: &Arc<Ledger>,
+    f: impl FnOnce(&Ledger) -> T + Send + 'static,
+) -> T {
+    let l = ledger.clone();
+    tokio::task::spawn_blocking(move || f(&l)).await.unwrap()
 }
 
 fn code(r: Option<Reply>) -> String {
@@ -26,17 +71,34 @@ fn code(r: Option<Reply>) -> String {
     }
 }
 
-#[tokio::test]
-async fn bad_requests_change_nothing() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_change_nothing_sled() {
+    bad_requests_change_nothing(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_change_nothing_postgres() {
+    bad_requests_change_nothing(true).await;
+}
+
+async fn bad_requests_change_nothing(pg: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let (ledger, addr) = EmbeddedLedger::start(&dir.path().join("l")).await.unwrap();
+    let Some((ledger, addr)) = start(&dir.path().join("l"), pg, LedgerConfig::default()).await
+    else {
+        return;
+    };
     let buyer = generate_key();
     let seller = generate_key();
     let bpk = PublicKey::of(&buyer);
     ledger.mint(bpk, Amount(1_000)).await.unwrap();
     let id = ledger.id();
+    let raw = |addr, body: &[u8]| {
+        let body = body.to_vec();
+        async move { raw_from(id, addr, &body).await }
+    };
     let books = |a: &Audit| (a.minted, a.balances, a.escrowed);
-    let before = books(&ledger.store().audit().unwrap());
+    let store = ledger.store().clone();
+    let before = books(&blocking(&store, |l| l.audit().unwrap()).await);
 
     // Not JSON, unknown op, extra field, wrong types.
     assert_eq!(code(raw(addr, b"\xff\x00garbage").await), "malformed");
@@ -64,7 +126,7 @@ async fn bad_requests_change_nothing() {
     assert_eq!(code(raw(addr, &bad_payload).await), "malformed");
 
     let mint = |key: &ed25519_dalek::SigningKey, nonce| {
-        LedgerStore::sign_request(
+        proto::sign_request(
             key,
             id,
             nonce,
@@ -96,11 +158,16 @@ async fn bad_requests_change_nothing() {
         "bad_signature"
     );
     // A request signed for another ledger.
-    let other = LedgerStore::sign_request(&buyer, PublicKey::of(&seller), 3, Action::Balance);
+    let other = proto::sign_request(
+        &buyer,
+        PublicKey::of(&seller),
+        3,
+        Action::Balance { after: None },
+    );
     assert_eq!(code(raw(addr, &send(&other)).await), "wrong_ledger");
 
     // Replay: the same signed open twice; the second is refused and escrows nothing.
-    let open = LedgerStore::sign_request(
+    let open = proto::sign_request(
         &buyer,
         id,
         10,
@@ -111,14 +178,19 @@ async fn bad_requests_change_nothing() {
         },
     );
     assert!(matches!(raw(addr, &send(&open)).await, Some(Reply::Ok(_))));
-    let after_open = books(&ledger.store().audit().unwrap());
+    let after_open = books(&blocking(&store, |l| l.audit().unwrap()).await);
     assert_eq!(code(raw(addr, &send(&open)).await), "stale_nonce");
     // An older nonce is refused as well.
     assert_eq!(
         code(
             raw(
                 addr,
-                &send(&LedgerStore::sign_request(&buyer, id, 9, Action::Balance))
+                &send(&proto::sign_request(
+                    &buyer,
+                    id,
+                    9,
+                    Action::Balance { after: None }
+                ))
             )
             .await
         ),
@@ -126,7 +198,7 @@ async fn bad_requests_change_nothing() {
     );
     // Business refusals: over balance, to oneself, past expiry, zero cap; unknown channel.
     let o = |nonce, seller: PublicKey, cap, expiry| {
-        send(&LedgerStore::sign_request(
+        send(&proto::sign_request(
             &buyer,
             id,
             nonce,
@@ -154,7 +226,7 @@ async fn bad_requests_change_nothing() {
         code(raw(addr, &o(14, spk, 0, now_secs() + 60)).await),
         "invalid"
     );
-    let close = LedgerStore::sign_request(
+    let close = proto::sign_request(
         &buyer,
         id,
         15,
@@ -177,19 +249,199 @@ async fn bad_requests_change_nothing() {
         .await
         .unwrap();
     let f = proto::read_frame(&mut s).await.unwrap().unwrap();
-    assert!(
-        matches!(serde_json::from_slice(&f).unwrap(), Reply::Error(e) if e.code == "malformed")
-    );
+    assert!(matches!(
+        proto::open_reply(Some(id), b"", &f).unwrap(),
+        Reply::Error(e) if e.code == "malformed"
+    ));
     // Truncated frame: connection just drops.
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(&[0, 0, 0, 50, b'{']).await.unwrap();
     drop(s);
 
-    let a = ledger.store().audit().unwrap();
+    let a = blocking(&store, |l| l.audit().unwrap()).await;
     assert!(a.consistent);
     assert_eq!(books(&a), after_open);
     assert_eq!(before.0, after_open.0);
-    assert_eq!(ledger.store().balance(&bpk).unwrap(), Amount(900));
+    assert_eq!(
+        blocking(&store, move |l| l.balance(&bpk).unwrap()).await,
+        Amount(900)
+    );
     let info = ledger.client().info().await.unwrap();
     assert_eq!(info.ledger, id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundreds_of_channels_stay_readable_sled() {
+    hundreds_of_channels_stay_readable(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundreds_of_channels_stay_readable_postgres() {
+    hundreds_of_channels_stay_readable(true).await;
+}
+
+/// 300 channels (far more than one 64 KiB frame could list) and some closed: every reply
+/// fits a frame, the client follows the pages, and closed channels leave the live list
+/// once they are no longer recent.
+async fn hundreds_of_channels_stay_readable(pg: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LedgerConfig {
+        rate_per_key: None,
+        ..LedgerConfig::default()
+    };
+    let Some((ledger, _)) = start(&dir.path().join("l"), pg, config).await else {
+        return;
+    };
+    let buyer = generate_key();
+    let seller = PublicKey::of(&generate_key());
+    ledger
+        .mint(PublicKey::of(&buyer), Amount(1_000_000))
+        .await
+        .unwrap();
+    let client = ledger.client();
+    let expiry = now_secs() + 600;
+    for _ in 0..300 {
+        client
+            .signed(
+                &buyer,
+                Action::Open {
+                    seller,
+                    cap: Amount(10),
+                    expiry,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let (balance, channels) = client.balance(&buyer).await.unwrap();
+    assert_eq!(balance, Amount(1_000_000 - 3_000));
+    assert_eq!(channels.len(), 300);
+    let mut ids: Vec<_> = channels.iter().map(|c| c.channel).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 300, "a page repeated or skipped channels");
+
+    // One page is bounded, and says where to continue.
+    let first = client
+        .signed(&buyer, Action::Balance { after: None })
+        .await
+        .unwrap();
+    let Outcome::Balance { channels, next, .. } = first else {
+        panic!("not a balance reply");
+    };
+    assert_eq!(channels.len(), proto::BALANCE_PAGE);
+    assert!(next.is_some());
+
+    // Closed (expired and swept): still listed while recent, so a wallet learns the
+    // refund; a week on, out of the live list but readable one by one.
+    let store = ledger.store().clone();
+    let later = expiry + 1;
+    let swept = blocking(&store, move |l| l.sweep_expired(later).unwrap()).await;
+    assert_eq!(swept, 300);
+    let (balance, channels) = client.balance(&buyer).await.unwrap();
+    assert_eq!(balance, Amount(1_000_000));
+    assert_eq!(channels.len(), 300);
+    assert!(channels.iter().all(|c| c.state == ChannelState::Closed));
+    let id = ledger.id();
+    let week_on = later + 8 * 24 * 3600;
+    let listed = blocking(&store, move |l| {
+        let req = proto::sign_request(&buyer, id, u64::MAX / 2, Action::Balance { after: None });
+        l.handle(req, week_on).unwrap()
+    })
+    .await;
+    let Outcome::Balance { channels, next, .. } = listed else {
+        panic!("not a balance reply");
+    };
+    assert!(
+        channels.is_empty() && next.is_none(),
+        "{} old closed channels listed",
+        channels.len()
+    );
+    let c = client.channel(ids[0]).await.unwrap();
+    assert_eq!(c.refunded, Amount(10));
+    assert!(blocking(&store, |l| l.audit().unwrap()).await.consistent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_over_its_rate_is_refused_without_spending_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LedgerConfig {
+        rate_per_key: Some(5),
+        ..LedgerConfig::default()
+    };
+    let Some((ledger, addr)) = start(&dir.path().join("l"), false, config).await else {
+        return;
+    };
+    let id = ledger.id();
+    let key = generate_key();
+    let mut refused = 0;
+    let mut last_refused = 0;
+    let t = std::time::Instant::now();
+    for nonce in 1..=40u64 {
+        let req = proto::sign_request(&key, id, nonce, Action::Balance { after: None });
+        let body = serde_json::to_vec(&req).unwrap();
+        if let Some(Reply::Error(e)) = raw_from(id, addr, &body).await {
+            assert_eq!(e.code, "rate_limited");
+            refused += 1;
+            last_refused = nonce;
+        }
+    }
+    // At most the burst (10) plus what refilled meanwhile (5/s) got through.
+    let allowed_max = 10 + (t.elapsed().as_secs_f64() * 5.0).ceil() as usize;
+    assert!(
+        40 - refused <= allowed_max,
+        "{} of 40 served in {:?} at 5/s",
+        40 - refused,
+        t.elapsed()
+    );
+    assert!(refused > 0);
+    // A refused request spent nothing, not even its nonce: once the bucket refills, the same
+    // signed request goes through.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let again = proto::sign_request(&key, id, last_refused, Action::Balance { after: None });
+    let again = serde_json::to_vec(&again).unwrap();
+    if last_refused == 40 {
+        assert!(matches!(
+            raw_from(id, addr, &again).await,
+            Some(Reply::Ok(_))
+        ));
+    }
+    // Someone else is unaffected.
+    let other = generate_key();
+    let req = proto::sign_request(&other, id, 1, Action::Balance { after: None });
+    let body = serde_json::to_vec(&req).unwrap();
+    assert!(matches!(
+        raw_from(id, addr, &body).await,
+        Some(Reply::Ok(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_cap_are_told_busy_and_idle_ones_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LedgerConfig {
+        max_connections: 1,
+        idle_timeout: std::time::Duration::from_millis(800),
+        ..LedgerConfig::default()
+    };
+    let Some((ledger, addr)) = start(&dir.path().join("l"), false, config).await else {
+        return;
+    };
+    let id = ledger.id();
+    let held = TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let f = proto::read_frame(&mut s).await.unwrap().unwrap();
+    assert!(matches!(
+        proto::open_reply(Some(id), b"", &f).unwrap(),
+        Reply::Error(e) if e.code == "busy"
+    ));
+    // The idle connection is closed by the server, freeing its slot.
+    let mut held = held;
+    assert!(proto::read_frame(&mut held).await.unwrap().is_none());
+    let info = serde_json::to_vec(&Request::Info {}).unwrap();
+    assert!(matches!(
+        raw_from(id, addr, &info).await,
+        Some(Reply::Ok(_))
+    ));
 }

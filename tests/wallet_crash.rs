@@ -3,8 +3,12 @@
 //! `wallet redeem`. Each of the three is killed with SIGKILL at random moments, many times,
 //! and restarted. Then everyone settles and we check, to the micro-token: the ledger's books
 //! balance, no voucher was lost (the seller ends with exactly what the buyer spent) and none
-//! was counted twice (earnings and redemptions sum to exactly that).
+//! was counted twice (earnings and redemptions sum to exactly that). Runs with the ledger on
+//! sled and on PostgreSQL (a temporary cluster; the ledger server is what gets killed).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
+#[path = "support/postgres.rs"]
+mod pg;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
@@ -12,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use bidtorrent::wallet::ledger::{LedgerConfig, LedgerStore};
+use bidtorrent::wallet::ledger::{Ledger, LedgerConfig};
 use bidtorrent::wallet::{Amount, PublicKey};
 use serde_json::Value;
 
@@ -58,10 +62,14 @@ fn ok_json(c: &mut Command) -> Value {
         .unwrap_or_else(|e| panic!("{c:?}: {e}: {}", String::from_utf8_lossy(&o.stdout)))
 }
 
-fn start_ledger(db: &Path, listen: &str) -> (Child, SocketAddr) {
-    let mut child = Command::new(BIN)
-        .args(["ledger", "serve", "--json", "--listen", listen, "--db"])
-        .arg(db)
+fn start_ledger(db: &Path, listen: &str, store: Option<&str>) -> (Child, SocketAddr) {
+    let mut c = Command::new(BIN);
+    c.args(["ledger", "serve", "--json", "--listen", listen, "--db"])
+        .arg(db);
+    if let Some(url) = store {
+        c.args(["--store", url]);
+    }
+    let mut child = c
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -107,8 +115,32 @@ fn history_sum(h: &Value, kind: &str) -> (u64, usize) {
     )
 }
 
+/// The two variants take turns: each has a time budget, and two cores.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
-fn kill_minus_nine_everywhere_loses_and_doubles_nothing() {
+fn kill_minus_nine_everywhere_loses_and_doubles_nothing_sled() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    kill_minus_nine_everywhere(None);
+}
+
+#[test]
+fn kill_minus_nine_everywhere_loses_and_doubles_nothing_postgres() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(cluster) = pg::PgCluster::start(false) else {
+        return;
+    };
+    let url = cluster.fresh_db();
+    let o = run(Command::new(BIN).args(["ledger", "migrate", "--store", &url]));
+    assert!(
+        o.status.success(),
+        "migrate: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    kill_minus_nine_everywhere(Some(&url));
+}
+
+fn kill_minus_nine_everywhere(store: Option<&str>) {
     let started = Instant::now();
     let seed = std::env::var("BIDTORRENT_CRASH_SEED")
         .ok()
@@ -121,7 +153,7 @@ fn kill_minus_nine_everywhere_loses_and_doubles_nothing() {
     let (buyer, seller) = (tmp.path().join("buyer"), tmp.path().join("seller"));
     let payfile: PathBuf = tmp.path().join("payment.json");
 
-    let (mut ledger, addr) = start_ledger(&ldb, "127.0.0.1:0");
+    let (mut ledger, addr) = start_ledger(&ldb, "127.0.0.1:0", store);
     let laddr = addr.to_string();
     let bpk = ok_json(cmd(&buyer).args(["wallet", "address", "--json"]))["public_key"]
         .as_str()
@@ -201,7 +233,7 @@ fn kill_minus_nine_everywhere_loses_and_doubles_nothing() {
         let hit = match victim {
             0 => {
                 let hit = kill(&mut ledger);
-                ledger = start_ledger(&ldb, &laddr).0;
+                ledger = start_ledger(&ldb, &laddr, store).0;
                 hit
             }
             1 => buyer_proc.take().is_some_and(|mut b| kill(&mut b)),
@@ -279,7 +311,7 @@ fn kill_minus_nine_everywhere_loses_and_doubles_nothing() {
 
     // Ledger, over the wire and again from its files after the last kill.
     assert_eq!(audit["consistent"], true, "{audit}");
-    let store = LedgerStore::open(&ldb, LedgerConfig::default()).unwrap();
+    let store = Ledger::open_with(&ldb, store, LedgerConfig::default()).unwrap();
     let a = store.audit().unwrap();
     assert!(a.consistent, "books do not balance after crashes: {a:?}");
     let micro = |t: u64| Amount::from_tokens(t).unwrap();

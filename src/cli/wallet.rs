@@ -4,7 +4,6 @@
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -13,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::cli::GlobalArgs;
 use crate::wallet::amount::Amount;
 use crate::wallet::keys::{self, ChannelId, PublicKey};
-use crate::wallet::ledger::{DEFAULT_LEDGER, LedgerClient, LedgerConfig, LedgerStore, server};
+use crate::wallet::ledger::{DEFAULT_LEDGER, LedgerClient, LedgerConfig, admin};
 use crate::wallet::store::{Wallet, WalletError};
 use crate::wallet::voucher::Payment;
 
@@ -103,7 +102,41 @@ pub enum LedgerCommand {
         /// Seconds a seller keeps to redeem after a buyer closes an unexpired channel
         #[arg(long, default_value_t = 300, value_name = "SECS")]
         close_grace: u64,
+        /// Store: sled (in --db, the default) or postgres://USER@HOST:PORT/DB (keys stay in --db)
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
+        /// Signed requests per account per second (0: no limit)
+        #[arg(long, default_value_t = 200, value_name = "N")]
+        rate_per_key: u32,
+        /// Connections served at once
+        #[arg(long, default_value_t = 1024, value_name = "N")]
+        max_connections: usize,
         /// Print the listening event as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prepare (or upgrade) a PostgreSQL database for `ledger serve --store URL`
+    Migrate {
+        #[arg(long, value_name = "URL")]
+        store: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drive ledger servers with N concurrent wallets; print ops/s and p50/p99 latency
+    Bench {
+        /// Ledger servers HOST:PORT[,HOST:PORT...] (clients move on when one stops answering)
+        #[arg(long, env = "BIDTORRENT_LEDGER", default_value = DEFAULT_LEDGER, value_name = "ADDRS")]
+        ledger: String,
+        #[arg(long, default_value_t = 8, value_name = "N")]
+        clients: usize,
+        #[arg(long, default_value_t = 10, value_name = "S")]
+        seconds: u64,
+        /// Ledger directory holding admin.key (default: <data-dir>/ledger)
+        #[arg(long, value_name = "DIR")]
+        db: Option<PathBuf>,
+        /// Admin key file, instead of DIR/admin.key
+        #[arg(long, value_name = "FILE")]
+        admin_key: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -122,10 +155,17 @@ pub enum LedgerCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show a running ledger's id and books (minted = balances + escrowed)
+    /// Show a ledger's id and books (minted = balances + escrowed): from a running ledger,
+    /// or straight from its store with --store URL or --db DIR
     Audit {
         #[arg(long, env = "BIDTORRENT_LEDGER", default_value = DEFAULT_LEDGER, value_name = "ADDR")]
         ledger: String,
+        /// Read this store (postgres://…) instead of asking a server
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
+        /// Read the sled store in DIR (no server may be running on it)
+        #[arg(long, value_name = "DIR")]
+        db: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -668,51 +708,49 @@ pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitC
             listen,
             db,
             close_grace,
+            store,
+            rate_per_key,
+            max_connections,
             json,
         } => {
             let db = match db {
                 Some(d) => d,
                 None => default_db()?,
             };
-            let store = LedgerStore::open(
-                &db,
-                LedgerConfig {
-                    close_grace_secs: close_grace,
-                },
-            )
-            .with_context(|| format!("cannot open the ledger in {}", db.display()))?;
-            let store = Arc::new(store);
-            rt.block_on(async {
-                let listener = tokio::net::TcpListener::bind(&listen)
-                    .await
-                    .with_context(|| format!("cannot listen on {listen}"))?;
-                let local = listener.local_addr()?;
-                if !local.ip().is_loopback() {
-                    eprintln!(
-                        "bidtorrent: warning: ledger listening on non-loopback address {local}"
-                    );
-                }
-                let admin = db.join("admin.key");
-                if json {
-                    print_json(&serde_json::json!({
-                        "event": "listening", "addr": local.to_string(), "ledger": store.id(),
-                        "admin": store.admin(), "admin_key": admin,
-                    }))?;
-                } else {
-                    println!(
-                        "ledger {} listening on {local} (admin key: {})",
-                        store.id(),
-                        admin.display()
-                    );
-                }
-                std::io::stdout().flush()?;
-                server::serve(listener, store.clone(), async {
-                    crate::cli::shutdown_signal().await;
-                })
-                .await?;
-                anyhow::Ok(())
-            })?;
-            store.flush()?;
+            let config = LedgerConfig {
+                close_grace_secs: close_grace,
+                rate_per_key: (rate_per_key > 0).then_some(rate_per_key),
+                max_connections,
+                ..LedgerConfig::default()
+            };
+            drop(rt);
+            admin::serve(&listen, &db, store.as_deref(), config, json)
+                .with_context(|| format!("ledger in {} failed", db.display()))?;
+        }
+        LedgerCommand::Migrate { store, json } => {
+            admin::migrate(&store, json).context("cannot migrate the ledger database")?;
+        }
+        LedgerCommand::Bench {
+            ledger,
+            clients,
+            seconds,
+            db,
+            admin_key,
+            json,
+        } => {
+            let key_path = match (admin_key, db) {
+                (Some(k), _) => k,
+                (None, Some(d)) => d.join("admin.key"),
+                (None, None) => default_db()?.join("admin.key"),
+            };
+            let admin = keys::read_key_file(&key_path)
+                .with_context(|| format!("cannot read the admin key {}", key_path.display()))?;
+            drop(rt);
+            let r = admin::bench(&ledger, &admin, clients, seconds, json)
+                .with_context(|| format!("bench against {ledger} failed"))?;
+            if !r.books_balance {
+                bail!("the books do not balance after the bench");
+            }
         }
         LedgerCommand::Mint {
             account,
@@ -743,31 +781,16 @@ pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitC
                 println!("minted {amount} into {account}; balance {balance}");
             }
         }
-        LedgerCommand::Audit { ledger, json } => {
-            let client = LedgerClient::new(ledger.clone());
-            let a = rt
-                .block_on(client.audit())
+        LedgerCommand::Audit {
+            ledger,
+            store,
+            db,
+            json,
+        } => {
+            drop(rt);
+            let consistent = admin::audit(&ledger, db.as_deref(), store.as_deref(), json)
                 .with_context(|| format!("cannot audit ledger at {ledger}"))?;
-            if json {
-                print_json(&a)?;
-            } else {
-                println!("ledger    {}", a.ledger);
-                println!("minted    {}", a.minted);
-                println!("balances  {} in {} accounts", a.balances, a.accounts);
-                println!(
-                    "escrowed  {} in {} open channels",
-                    a.escrowed, a.open_channels
-                );
-                println!(
-                    "books     {}",
-                    if a.consistent {
-                        "balance"
-                    } else {
-                        "DO NOT BALANCE"
-                    }
-                );
-            }
-            if !a.consistent {
+            if !consistent {
                 bail!("ledger at {ledger} fails its invariant: minted != balances + escrowed");
             }
         }

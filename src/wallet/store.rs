@@ -297,7 +297,19 @@ impl Wallet {
 
     /// Learns the id of the ledger `client` talks to and trusts it (trust on first use:
     /// the operator chose the address).
+    /// A ledger already trusted at this address is pinned: its replies must then be signed
+    /// by that ledger's key, so a server or a man in the middle answering with another key
+    /// there is refused rather than trusted anew.
     pub async fn connect(&self, client: &LedgerClient) -> Result<KnownLedger, WalletError> {
+        let default = self.default_ledger()?.map(|k| k.ledger);
+        let pinned = self
+            .known_ledgers()?
+            .into_iter()
+            .filter(|k| k.addr == client.addr())
+            .max_by_key(|k| (Some(k.ledger) == default, k.updated));
+        if let Some(k) = pinned {
+            client.pin(k.ledger);
+        }
         let id = client.ledger_id().await?;
         self.trust_ledger(id, client.addr())
     }

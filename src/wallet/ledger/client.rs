@@ -1,8 +1,14 @@
 //! Async client for the ledger protocol. One TCP connection per request keeps it simple and
-//! robust against ledger restarts.
+//! robust against ledger restarts. Every reply must carry a valid signature by the ledger
+//! this client pinned (the id it learned on first contact, or was given); anything else is
+//! refused with `LedgerError::BadReply`.
+//!
+//! The address may list several servers of one ledger ("HOST:PORT,HOST:PORT"): when one
+//! does not answer, the same signed request goes to the next (safe: the nonce makes a
+//! request apply at most once).
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
@@ -10,62 +16,135 @@ use tokio::net::TcpStream;
 
 use super::LedgerError;
 use super::proto::{self, Action, Audit, ChannelInfo, LedgerInfo, Outcome, Reply, Request};
-use super::store::LedgerStore;
 use crate::wallet::amount::Amount;
 use crate::wallet::keys::{self, ChannelId, LedgerId, PublicKey};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// `balance` pages followed at most (40 channels each).
+const MAX_PAGES: usize = 250;
 
 pub struct LedgerClient {
     addr: String,
+    addrs: Vec<String>,
+    /// Index into `addrs` of the server used last.
+    current: AtomicUsize,
     ledger: Mutex<Option<LedgerId>>,
     last_nonce: AtomicU64,
 }
 
 impl LedgerClient {
-    /// A client for the ledger at `addr` ("host:port"). Nothing is sent until a request.
+    /// A client for the ledger at `addr` ("host:port", or several separated by commas).
+    /// Nothing is sent until a request; the ledger id is learned from the first `info`.
     pub fn new(addr: impl Into<String>) -> LedgerClient {
+        let addr = addr.into();
+        let addrs = addr
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_string)
+            .collect();
         LedgerClient {
-            addr: addr.into(),
+            addr,
+            addrs,
+            current: AtomicUsize::new(0),
             ledger: Mutex::new(None),
             last_nonce: AtomicU64::new(0),
         }
+    }
+
+    /// A client that accepts only replies signed by `ledger`.
+    pub fn pinned(addr: impl Into<String>, ledger: LedgerId) -> LedgerClient {
+        let c = LedgerClient::new(addr);
+        c.pin(ledger);
+        c
+    }
+
+    /// From now on, accept only replies signed by `ledger`.
+    pub fn pin(&self, ledger: LedgerId) {
+        if let Ok(mut l) = self.ledger.lock() {
+            *l = Some(ledger);
+        }
+    }
+
+    fn pinned_id(&self) -> Option<LedgerId> {
+        self.ledger.lock().ok().and_then(|l| *l)
     }
 
     pub fn addr(&self) -> &str {
         &self.addr
     }
 
+    /// One exchange with one server: the raw reply frame.
+    async fn exchange(&self, addr: &str, body: &[u8]) -> Result<Vec<u8>, LedgerError> {
+        let exchange = async {
+            let mut s = TcpStream::connect(addr).await?;
+            proto::write_frame(&mut s, body).await?;
+            proto::read_frame(&mut s).await?.ok_or_else(|| {
+                LedgerError::Protocol(format!(
+                    "ledger at {addr} closed the connection without replying"
+                ))
+            })
+        };
+        tokio::time::timeout(TIMEOUT, exchange).await.map_err(|_| {
+            LedgerError::Protocol(format!("ledger at {addr} did not answer in time"))
+        })?
+    }
+
     /// Sends one request and returns the ledger's outcome, or its refusal as `Remote`.
     pub async fn request(&self, req: &Request) -> Result<Outcome, LedgerError> {
         let body = serde_json::to_vec(req).map_err(|e| LedgerError::Protocol(e.to_string()))?;
-        let exchange = async {
-            let mut s = TcpStream::connect(&self.addr).await?;
-            proto::write_frame(&mut s, &body).await?;
-            proto::read_frame(&mut s).await?.ok_or_else(|| {
-                LedgerError::Protocol("ledger closed the connection without replying".into())
-            })
-        };
-        let frame = tokio::time::timeout(TIMEOUT, exchange)
-            .await
-            .map_err(|_| {
-                LedgerError::Protocol(format!("ledger at {} did not answer in time", self.addr))
-            })??;
-        match serde_json::from_slice::<Reply>(&frame) {
-            Ok(Reply::Ok(o)) => Ok(*o),
-            Ok(Reply::Error(e)) => Err(LedgerError::Remote {
-                code: e.code,
-                message: e.message,
-            }),
-            Err(e) => Err(LedgerError::Protocol(format!("unreadable reply: {e}"))),
+        let n = self.addrs.len().max(1);
+        let first = self.current.load(Ordering::Relaxed) % n;
+        let mut last_err = LedgerError::Protocol(format!("no ledger address in {:?}", self.addr));
+        for i in 0..n {
+            let idx = (first + i) % n;
+            let Some(addr) = self.addrs.get(idx) else {
+                break;
+            };
+            let frame = match self.exchange(addr, &body).await {
+                Ok(f) => f,
+                Err(e) => {
+                    // This server is down or stuck: the next one gets the same request.
+                    tracing::debug!(%addr, "ledger server failed: {e}");
+                    last_err = e;
+                    continue;
+                }
+            };
+            let reply = proto::open_reply(self.pinned_id(), &body, &frame).map_err(|why| {
+                LedgerError::BadReply {
+                    addr: addr.clone(),
+                    why,
+                }
+            })?;
+            match reply {
+                Reply::Ok(o) => {
+                    self.current.store(idx, Ordering::Relaxed);
+                    return Ok(*o);
+                }
+                Reply::Error(e) if e.code == "busy" => {
+                    last_err = LedgerError::Remote {
+                        code: e.code,
+                        message: e.message,
+                    };
+                }
+                Reply::Error(e) => {
+                    self.current.store(idx, Ordering::Relaxed);
+                    return Err(LedgerError::Remote {
+                        code: e.code,
+                        message: e.message,
+                    });
+                }
+            }
         }
+        Err(last_err)
     }
 
     pub async fn info(&self) -> Result<LedgerInfo, LedgerError> {
         match self.request(&Request::Info {}).await? {
             Outcome::Info(i) => {
-                if let Ok(mut l) = self.ledger.lock() {
-                    *l = Some(i.ledger);
+                // Trust on first use; once pinned, `request` already refused any other signer.
+                if self.pinned_id().is_none() {
+                    self.pin(i.ledger);
                 }
                 Ok(i)
             }
@@ -75,13 +154,14 @@ impl LedgerClient {
 
     /// The ledger's id (its public key), fetched once.
     pub async fn ledger_id(&self) -> Result<LedgerId, LedgerError> {
-        if let Some(id) = self.ledger.lock().ok().and_then(|l| *l) {
+        if let Some(id) = self.pinned_id() {
             return Ok(id);
         }
         Ok(self.info().await?.ledger)
     }
 
     pub async fn audit(&self) -> Result<Audit, LedgerError> {
+        self.ledger_id().await?;
         match self.request(&Request::Audit {}).await? {
             Outcome::Audit(a) => Ok(a),
             o => Err(unexpected(o)),
@@ -89,6 +169,7 @@ impl LedgerClient {
     }
 
     pub async fn channel(&self, channel: ChannelId) -> Result<ChannelInfo, LedgerError> {
+        self.ledger_id().await?;
         match self.request(&Request::Channel { channel }).await? {
             Outcome::Channel(c) => Ok(c),
             o => Err(unexpected(o)),
@@ -117,11 +198,14 @@ impl LedgerClient {
         let ledger = self.ledger_id().await?;
         let mut tries = 0;
         loop {
-            let req = LedgerStore::sign_request(key, ledger, self.next_nonce(), action.clone());
+            let req = proto::sign_request(key, ledger, self.next_nonce(), action.clone());
             match self.request(&req).await {
-                Err(LedgerError::Remote { code, .. }) if code == "stale_nonce" && tries < 3 => {
+                Err(LedgerError::Remote { code, .. })
+                    if (code == "stale_nonce" || code == "rate_limited") && tries < 3 =>
+                {
                     tries += 1;
-                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    let pause = if code == "rate_limited" { 200 } else { 2 };
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
                 }
                 r => return r,
             }
@@ -141,17 +225,35 @@ impl LedgerClient {
         }
     }
 
-    /// The balance of `key`'s account and the channels it is party to.
+    /// The balance of `key`'s account and the channels it is party to that are live or
+    /// closed recently (following every page).
     pub async fn balance(
         &self,
         key: &SigningKey,
     ) -> Result<(Amount, Vec<ChannelInfo>), LedgerError> {
-        match self.signed(key, Action::Balance).await? {
-            Outcome::Balance {
-                balance, channels, ..
-            } => Ok((balance, channels)),
-            o => Err(unexpected(o)),
+        let mut all = Vec::new();
+        let mut after = None;
+        for _ in 0..MAX_PAGES {
+            match self.signed(key, Action::Balance { after }).await? {
+                Outcome::Balance {
+                    balance,
+                    channels,
+                    next,
+                    ..
+                } => {
+                    all.extend(channels);
+                    match next {
+                        // A page must move forward, or a hostile ledger could loop us.
+                        Some(n) if Some(n) != after => after = Some(n),
+                        _ => return Ok((balance, all)),
+                    }
+                }
+                o => return Err(unexpected(o)),
+            }
         }
+        Err(LedgerError::Protocol(format!(
+            "more than {MAX_PAGES} pages of channels"
+        )))
     }
 }
 

@@ -1,7 +1,13 @@
-//! The ledger: accounts, escrow channels and settlement (SPEC §5), as a sled store, a TCP
-//! server (`bidtorrent ledger serve`, or embedded in-process) and an async client.
+//! The ledger: accounts, escrow channels and settlement (SPEC §5): its rules (`engine`)
+//! over a storage interface with a sled and a PostgreSQL implementation (`store`), a TCP
+//! server whose every reply is signed (`bidtorrent ledger serve`, or embedded in-process),
+//! an async client that checks those signatures, and the admin tools (migrate, audit, bench).
 
+pub mod admin;
+pub mod bench;
 pub mod client;
+pub mod engine;
+pub mod limits;
 pub mod proto;
 pub mod server;
 pub mod store;
@@ -10,9 +16,10 @@ pub mod store;
 pub const DEFAULT_LEDGER: &str = "127.0.0.1:7171";
 
 pub use client::LedgerClient;
+pub use engine::{Ledger, LedgerConfig};
 pub use proto::{Action, Audit, ChannelInfo, ChannelState, LedgerInfo, Outcome};
 pub use server::EmbeddedLedger;
-pub use store::{LedgerConfig, LedgerStore};
+pub use store::LedgerStore;
 
 use super::amount::Amount;
 use super::keys::{ChannelId, LedgerId, PublicKey};
@@ -56,6 +63,13 @@ pub enum LedgerError {
     Remote { code: String, message: String },
     #[error("ledger protocol: {0}")]
     Protocol(String),
+    #[error("too many requests from account {0}; slow down")]
+    RateLimited(PublicKey),
+    #[error("ledger at {addr} sent a reply that fails verification: {why}")]
+    BadReply {
+        addr: String,
+        why: proto::ReplyRefusal,
+    },
 }
 
 impl LedgerError {
@@ -79,6 +93,8 @@ impl LedgerError {
             LedgerError::Voucher(v) => return format!("voucher_{}", v.code()),
             LedgerError::Remote { code, .. } => return code.clone(),
             LedgerError::Protocol(_) => "protocol",
+            LedgerError::RateLimited(_) => "rate_limited",
+            LedgerError::BadReply { .. } => "bad_reply",
         }
         .to_string()
     }
@@ -94,12 +110,7 @@ impl LedgerError {
                 | LedgerError::BadSignature(_)
                 | LedgerError::WrongLedger { .. }
                 | LedgerError::StaleNonce { .. }
+                | LedgerError::RateLimited(_)
         )
-    }
-}
-
-impl From<sled::Error> for LedgerError {
-    fn from(e: sled::Error) -> Self {
-        LedgerError::Storage(e.to_string())
     }
 }

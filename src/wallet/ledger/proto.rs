@@ -4,17 +4,24 @@
 //! most `MAX_FRAME`. A client sends one `Request` frame and reads one `Reply` frame; it may
 //! send several requests, one after another, on the same connection.
 
+use ed25519_dalek::{Signature, Signer, SigningKey};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::wallet::amount::Amount;
-use crate::wallet::keys::{ChannelId, LedgerId, PublicKey};
+use crate::wallet::keys::{self, ChannelId, LedgerId, PublicKey};
 use crate::wallet::voucher::{ChannelCertificate, Voucher};
 
 /// Largest frame either side accepts; a request is well under 2 KiB.
 pub const MAX_FRAME: usize = 64 * 1024;
 /// Domain tag of a signed request: the signature covers `REQUEST_TAG ‖ payload bytes`.
 pub const REQUEST_TAG: &[u8] = b"bt_market/v1/ledger-request";
+/// Domain tag of a signed reply: the signature covers
+/// `REPLY_TAG ‖ u32be(len(request)) ‖ request frame ‖ body`, binding the reply to the exact
+/// request it answers (an old reply cannot be replayed as the answer to a new request).
+pub const REPLY_TAG: &[u8] = b"bt_market/v1/ledger-reply";
+/// Channels per `balance` reply page; a page of channel records stays well under `MAX_FRAME`.
+pub const BALANCE_PAGE: usize = 40;
 
 /// A request. `info`, `audit` and `channel` are public reads; everything that touches an
 /// account goes in `signed`.
@@ -53,8 +60,12 @@ pub struct Payload {
 pub enum Action {
     /// Create `amount` new tokens in `account`. Only the ledger's admin key may sign it.
     Mint { account: PublicKey, amount: Amount },
-    /// The signer's balance and the channels it is party to.
-    Balance,
+    /// The signer's balance and one page of the channels it is party to (live ones and
+    /// those closed recently), in channel-id order after `after`.
+    Balance {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<ChannelId>,
+    },
     /// Escrow `cap` from the signer (buyer) for `seller` until `expiry` (Unix seconds).
     Open {
         seller: PublicKey,
@@ -97,6 +108,10 @@ pub struct ChannelInfo {
     pub refunded: Amount,
     pub state: ChannelState,
     pub certificate: ChannelCertificate,
+    /// When it was settled (Unix seconds); absent until closed, and in records written
+    /// before this field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<u64>,
 }
 
 impl ChannelInfo {
@@ -145,6 +160,9 @@ pub enum Outcome {
         account: PublicKey,
         balance: Amount,
         channels: Vec<ChannelInfo>,
+        /// Set when more channels follow: ask again with `after` = this id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<ChannelId>,
     },
     Opened {
         certificate: ChannelCertificate,
@@ -172,6 +190,102 @@ pub enum Reply {
     Error(ErrorBody),
 }
 
+/// What the ledger actually sends: a `Reply` as JSON text (`body`) and the ledger's ed25519
+/// signature (`sig`, 128 hex digits) over `reply_message(request, body)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedReply {
+    pub body: String,
+    pub sig: String,
+}
+
+/// The bytes a reply signature covers.
+pub fn reply_message(request: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(REPLY_TAG.len() + 4 + request.len() + body.len());
+    m.extend_from_slice(REPLY_TAG);
+    // Frames are at most MAX_FRAME bytes, so the length always fits.
+    m.extend_from_slice(&(request.len() as u32).to_be_bytes());
+    m.extend_from_slice(request);
+    m.extend_from_slice(body);
+    m
+}
+
+/// Signs `reply` as the answer to `request` (the raw request frame) with the ledger key.
+pub fn sign_reply(key: &SigningKey, request: &[u8], reply: &Reply) -> Vec<u8> {
+    // Serialising these plain types cannot fail; an empty body would fail verification.
+    let body = serde_json::to_string(reply).unwrap_or_default();
+    let sig = keys::to_hex(
+        &key.sign(&reply_message(request, body.as_bytes()))
+            .to_bytes(),
+    );
+    serde_json::to_vec(&SignedReply { body, sig }).unwrap_or_default()
+}
+
+/// Why a reply frame was refused by the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplyRefusal {
+    #[error("reply is not a signed ledger reply ({0})")]
+    Unreadable(String),
+    #[error("reply signature is malformed")]
+    MalformedSignature,
+    #[error("reply is not signed by ledger {0} (forged or altered in transit)")]
+    BadSignature(LedgerId),
+    #[error("signed reply body is unreadable ({0})")]
+    BadBody(String),
+}
+
+/// Checks a reply frame against the ledger key `ledger` and the request it answers, and
+/// decodes it. `ledger = None` is trust on first use for `info`: the reply must be signed by
+/// the ledger id it announces.
+pub fn open_reply(
+    ledger: Option<LedgerId>,
+    request: &[u8],
+    frame: &[u8],
+) -> Result<Reply, ReplyRefusal> {
+    let env: SignedReply =
+        serde_json::from_slice(frame).map_err(|e| ReplyRefusal::Unreadable(e.to_string()))?;
+    let sig = keys::from_hex(&env.sig)
+        .and_then(|v| <[u8; 64]>::try_from(v).ok())
+        .ok_or(ReplyRefusal::MalformedSignature)?;
+    let reply: Reply =
+        serde_json::from_str(&env.body).map_err(|e| ReplyRefusal::BadBody(e.to_string()))?;
+    let signer = match (ledger, &reply) {
+        (Some(l), _) => l,
+        (None, Reply::Ok(o)) => match o.as_ref() {
+            Outcome::Info(i) => i.ledger,
+            _ => return Err(ReplyRefusal::BadBody("no ledger id pinned yet".into())),
+        },
+        (None, Reply::Error(_)) => {
+            return Err(ReplyRefusal::BadBody("no ledger id pinned yet".into()));
+        }
+    };
+    let vk = signer
+        .verifying_key()
+        .ok_or(ReplyRefusal::BadSignature(signer))?;
+    vk.verify_strict(
+        &reply_message(request, env.body.as_bytes()),
+        &Signature::from_bytes(&sig),
+    )
+    .map_err(|_| ReplyRefusal::BadSignature(signer))?;
+    Ok(reply)
+}
+
+/// Builds and signs a request payload (used by the client, the bench and tests).
+pub fn sign_request(key: &SigningKey, ledger: LedgerId, nonce: u64, action: Action) -> Request {
+    let payload = Payload {
+        ledger,
+        account: PublicKey::of(key),
+        nonce,
+        action,
+    };
+    // Serialising these plain types cannot fail; fall back to an unsignable payload if it did.
+    let payload = serde_json::to_string(&payload).unwrap_or_default();
+    let mut msg = REQUEST_TAG.to_vec();
+    msg.extend_from_slice(payload.as_bytes());
+    let sig = keys::to_hex(&key.sign(&msg).to_bytes());
+    Request::Signed { payload, sig }
+}
+
 /// Reads one frame; `Ok(None)` on a clean end of stream before a frame starts.
 pub async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R) -> std::io::Result<Option<Vec<u8>>> {
     let mut len = [0u8; 4];
@@ -197,7 +311,51 @@ pub async fn write_frame<W: AsyncWriteExt + Unpin>(w: &mut W, body: &[u8]) -> st
         .ok()
         .filter(|&l| l as usize <= MAX_FRAME)
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "frame too large"))?;
-    w.write_all(&len.to_be_bytes()).await?;
-    w.write_all(body).await?;
+    // One write: a separate 4-byte write followed by the body meets Nagle's algorithm and
+    // the peer's delayed ACK, and every request then waits ~40 ms.
+    let mut frame = Vec::with_capacity(4 + body.len());
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(body);
+    w.write_all(&frame).await?;
     w.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_is_bound_to_its_request_and_its_signer() {
+        let k = keys::generate_key();
+        let id = PublicKey::of(&k);
+        let reply = Reply::Error(ErrorBody {
+            code: "insufficient_funds".into(),
+            message: "no".into(),
+        });
+        let f = sign_reply(&k, b"request one", &reply);
+        assert_eq!(open_reply(Some(id), b"request one", &f).unwrap(), reply);
+        // Replayed as the answer to another request.
+        assert_eq!(
+            open_reply(Some(id), b"request two", &f),
+            Err(ReplyRefusal::BadSignature(id))
+        );
+        // Checked against another ledger.
+        let other = PublicKey::of(&keys::generate_key());
+        assert_eq!(
+            open_reply(Some(other), b"request one", &f),
+            Err(ReplyRefusal::BadSignature(other))
+        );
+        // Nothing pinned yet: only a self-signed `info` is acceptable.
+        assert!(open_reply(None, b"request one", &f).is_err());
+        let info = Reply::Ok(Box::new(Outcome::Info(LedgerInfo {
+            ledger: id,
+            admin: id,
+            now: 1,
+            close_grace_secs: 1,
+        })));
+        let f = sign_reply(&k, b"info", &info);
+        assert_eq!(open_reply(None, b"info", &f).unwrap(), info);
+        let forged = sign_reply(&keys::generate_key(), b"info", &info);
+        assert!(open_reply(None, b"info", &forged).is_err());
+    }
 }

@@ -1,5 +1,10 @@
-//! The ledger server: accepts framed JSON requests on TCP and answers from a `LedgerStore`.
-//! The same code runs as `bidtorrent ledger serve` and in-process as `EmbeddedLedger`.
+//! The ledger server: accepts framed JSON requests on TCP and answers from a `Ledger`, every
+//! reply signed by the ledger key. The same code runs as `bidtorrent ledger serve` and
+//! in-process as `EmbeddedLedger`.
+//!
+//! Bounded: at most `max_connections` at once (the rest are told `busy` and closed), an
+//! idle timeout between requests, a timeout on writing a reply, frames of at most
+//! `MAX_FRAME`, and the per-key rate limit in the engine.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -9,35 +14,36 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
 use super::LedgerError;
 use super::client::LedgerClient;
-use super::proto::{self, ErrorBody, Reply, Request};
-use super::store::{LedgerConfig, LedgerStore};
+use super::engine::{Ledger, LedgerConfig};
+use super::proto::{self, ErrorBody, Reply};
 use crate::wallet::amount::Amount;
 use crate::wallet::keys::{self, LedgerId, PublicKey};
 
 /// How often expired channels are refunded.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
-/// A connection idle this long between requests is dropped.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// A client that does not read its reply within this is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `store` on `listener` until `shutdown` completes.
+/// Serves `ledger` on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
-    store: Arc<LedgerStore>,
+    ledger: Arc<Ledger>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), LedgerError> {
     tokio::pin!(shutdown);
+    let slots = Arc::new(Semaphore::new(ledger.config().max_connections.max(1)));
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
     loop {
         tokio::select! {
             _ = &mut shutdown => return Ok(()),
             _ = sweep.tick() => {
-                let s = store.clone();
-                match tokio::task::spawn_blocking(move || s.sweep_expired(keys::now_secs())).await {
+                let l = ledger.clone();
+                match tokio::task::spawn_blocking(move || l.sweep_expired(keys::now_secs())).await {
                     Ok(Ok(n)) if n > 0 => tracing::info!(closed = n, "refunded expired channels"),
                     Ok(Err(e)) => tracing::warn!("expiry sweep failed: {e}"),
                     _ => {}
@@ -45,9 +51,14 @@ pub async fn serve(
             }
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let s = store.clone();
+                    let l = ledger.clone();
+                    let permit = slots.clone().try_acquire_owned();
                     tokio::spawn(async move {
-                        if let Err(e) = connection(stream, s).await {
+                        let Ok(_permit) = permit else {
+                            busy(stream, &l).await;
+                            return;
+                        };
+                        if let Err(e) = connection(stream, l).await {
                             tracing::debug!(%peer, "ledger connection ended: {e}");
                         }
                     });
@@ -62,9 +73,20 @@ pub async fn serve(
     }
 }
 
-async fn connection(mut stream: TcpStream, store: Arc<LedgerStore>) -> Result<(), LedgerError> {
+/// Tells a connection over the cap why it is closed.
+async fn busy(mut stream: TcpStream, ledger: &Ledger) {
+    let reply = Reply::Error(ErrorBody {
+        code: "busy".into(),
+        message: "ledger at its connection limit; retry shortly".into(),
+    });
+    let body = ledger.sign_reply(b"", &reply);
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, proto::write_frame(&mut stream, &body)).await;
+}
+
+async fn connection(mut stream: TcpStream, ledger: Arc<Ledger>) -> Result<(), LedgerError> {
+    let idle = ledger.config().idle_timeout;
     loop {
-        let frame = match tokio::time::timeout(IDLE_TIMEOUT, proto::read_frame(&mut stream)).await {
+        let frame = match tokio::time::timeout(idle, proto::read_frame(&mut stream)).await {
             Err(_) | Ok(Ok(None)) => return Ok(()),
             Ok(Ok(Some(f))) => f,
             Ok(Err(e)) => {
@@ -73,50 +95,47 @@ async fn connection(mut stream: TcpStream, store: Arc<LedgerStore>) -> Result<()
                     code: "malformed".into(),
                     message: e.to_string(),
                 });
-                let body =
-                    serde_json::to_vec(&reply).map_err(|e| LedgerError::Protocol(e.to_string()))?;
-                let _ = proto::write_frame(&mut stream, &body).await;
+                let body = ledger.sign_reply(b"", &reply);
+                let _ = tokio::time::timeout(WRITE_TIMEOUT, proto::write_frame(&mut stream, &body))
+                    .await;
                 return Err(e.into());
             }
         };
-        let reply = match serde_json::from_slice::<Request>(&frame) {
-            Err(e) => Reply::Error(ErrorBody {
-                code: "malformed".into(),
-                message: format!("malformed request: {e}"),
-            }),
-            Ok(req) => {
-                let s = store.clone();
-                // sled flushes block on fsync: keep them off the async workers.
-                match tokio::task::spawn_blocking(move || s.handle(req, keys::now_secs())).await {
-                    Ok(Ok(outcome)) => Reply::Ok(Box::new(outcome)),
-                    Ok(Err(e)) => Reply::Error(ErrorBody {
-                        code: e.code(),
-                        message: e.to_string(),
-                    }),
-                    Err(e) => Reply::Error(ErrorBody {
-                        code: "internal".into(),
-                        message: e.to_string(),
-                    }),
-                }
+        let l = ledger.clone();
+        // Store calls block (sled fsync, PostgreSQL round trips): keep them off the workers.
+        let body = match tokio::task::spawn_blocking(move || {
+            let body = l.answer(&frame, keys::now_secs());
+            (frame, body)
+        })
+        .await
+        {
+            Ok((_, body)) => body,
+            Err(e) => {
+                let reply = Reply::Error(ErrorBody {
+                    code: "internal".into(),
+                    message: e.to_string(),
+                });
+                ledger.sign_reply(b"", &reply)
             }
         };
-        let body = serde_json::to_vec(&reply).map_err(|e| LedgerError::Protocol(e.to_string()))?;
-        proto::write_frame(&mut stream, &body).await?;
+        tokio::time::timeout(WRITE_TIMEOUT, proto::write_frame(&mut stream, &body))
+            .await
+            .map_err(|_| LedgerError::Protocol("client did not read its reply".into()))??;
     }
 }
 
 /// A ledger running inside this process on 127.0.0.1 (for `demo` and tests). Dropping it
 /// stops the server.
 pub struct EmbeddedLedger {
-    store: Arc<LedgerStore>,
+    ledger: Arc<Ledger>,
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), LedgerError>>>,
 }
 
 impl EmbeddedLedger {
-    /// Opens (or creates) the ledger in `db_dir` and serves it on an ephemeral loopback port.
-    /// Must be called within a tokio runtime.
+    /// Opens (or creates) the sled ledger in `db_dir` and serves it on an ephemeral loopback
+    /// port. Must be called within a tokio runtime.
     pub async fn start(db_dir: &Path) -> Result<(EmbeddedLedger, SocketAddr), LedgerError> {
         EmbeddedLedger::start_with(db_dir, LedgerConfig::default()).await
     }
@@ -125,20 +144,31 @@ impl EmbeddedLedger {
         db_dir: &Path,
         config: LedgerConfig,
     ) -> Result<(EmbeddedLedger, SocketAddr), LedgerError> {
+        EmbeddedLedger::start_on(db_dir, None, config).await
+    }
+
+    /// Like `start_with`, on the store `url` (`None`: sled in `db_dir`; keys stay in `db_dir`).
+    pub async fn start_on(
+        db_dir: &Path,
+        url: Option<&str>,
+        config: LedgerConfig,
+    ) -> Result<(EmbeddedLedger, SocketAddr), LedgerError> {
         let dir = db_dir.to_path_buf();
-        let store = tokio::task::spawn_blocking(move || LedgerStore::open(&dir, config))
-            .await
-            .map_err(|e| LedgerError::Storage(e.to_string()))??;
-        let store = Arc::new(store);
+        let url = url.map(str::to_string);
+        let ledger =
+            tokio::task::spawn_blocking(move || Ledger::open_with(&dir, url.as_deref(), config))
+                .await
+                .map_err(|e| LedgerError::Storage(e.to_string()))??;
+        let ledger = Arc::new(ledger);
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(serve(listener, store.clone(), async {
+        let task = tokio::spawn(serve(listener, ledger.clone(), async {
             let _ = rx.await;
         }));
         Ok((
             EmbeddedLedger {
-                store,
+                ledger,
                 addr,
                 stop: Some(tx),
                 task: Some(task),
@@ -152,15 +182,17 @@ impl EmbeddedLedger {
     }
 
     pub fn id(&self) -> LedgerId {
-        self.store.id()
+        self.ledger.id()
     }
 
-    pub fn store(&self) -> &Arc<LedgerStore> {
-        &self.store
+    /// The ledger itself (its store calls block: from async code on a PostgreSQL store,
+    /// call them through `spawn_blocking`).
+    pub fn store(&self) -> &Arc<Ledger> {
+        &self.ledger
     }
 
     pub fn admin_key(&self) -> Result<SigningKey, LedgerError> {
-        self.store.admin_key()
+        self.ledger.admin_key()
     }
 
     /// A client for this ledger.
@@ -184,7 +216,7 @@ impl EmbeddedLedger {
             task.await
                 .map_err(|e| LedgerError::Storage(e.to_string()))??;
         }
-        self.store.flush()
+        self.ledger.flush()
     }
 }
 
