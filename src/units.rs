@@ -113,3 +113,16 @@ mod tests {
         assert_eq!(from_hex("0"), None);
     }
 }
+
+/// Text from outside (a torrent's name, a label) made safe for a terminal: control characters
+/// (escape sequences among them) become `?`.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        s.chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
+    }
+}

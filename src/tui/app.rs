@@ -72,10 +72,11 @@ pub enum Column {
     Peers,
     Ratio,
     Price,
+    Label,
 }
 
 impl Column {
-    pub const ALL: [Column; 10] = [
+    pub const ALL: [Column; 11] = [
         Column::Name,
         Column::Size,
         Column::Progress,
@@ -86,6 +87,7 @@ impl Column {
         Column::Peers,
         Column::Ratio,
         Column::Price,
+        Column::Label,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -99,6 +101,7 @@ impl Column {
             Column::Peers => "peers",
             Column::Ratio => "ratio",
             Column::Price => "price",
+            Column::Label => "label",
         }
     }
     pub fn parse(s: &str) -> Option<Column> {
@@ -324,6 +327,7 @@ impl App {
                     let p = |t: &TorrentRow| t.market.as_ref().and_then(|m| m.price);
                     p(x).cmp(&p(y))
                 }
+                Column::Label => x.label.cmp(&y.label),
             };
             // Ties by name, then id, so the order never flickers between polls.
             let ord = ord

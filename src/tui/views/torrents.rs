@@ -22,6 +22,7 @@ const COLUMNS: &[(Column, u16)] = &[
     (Column::Peers, 5),
     (Column::Price, 15),
     (Column::Ratio, 5),
+    (Column::Label, 12),
 ];
 
 const NAME_MIN: u16 = 16;
@@ -47,6 +48,7 @@ fn fit_columns(width: u16) -> Vec<(Column, u16)> {
         Column::Eta,
         Column::Peers,
         Column::Ratio,
+        Column::Label,
         Column::Price,
     ];
     cols.sort_by_key(|(c, _)| order.iter().position(|o| o == c));
@@ -65,6 +67,7 @@ fn header_name(c: Column) -> &'static str {
         Column::Peers => "Peers",
         Column::Ratio => "Ratio",
         Column::Price => "Market",
+        Column::Label => "Label",
     }
 }
 
@@ -132,6 +135,10 @@ pub fn render(f: &mut Frame, app: &App, area: Rect) {
                             Span::raw(" "),
                             Span::raw(super::opt_tokens(m.price)),
                         ])),
+                        None => Cell::from("—").style(th.dim),
+                    },
+                    Column::Label => match &t.label {
+                        Some(l) => Cell::from(truncate(l, 12)),
                         None => Cell::from("—").style(th.dim),
                     },
                     Column::Name => Cell::from(""),
