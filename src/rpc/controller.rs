@@ -101,6 +101,25 @@ pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
     (bits < 6 && pad <= 2).then_some(out)
 }
 
+/// Standard base64 with padding (the inverse of [`base64_decode`]).
+pub fn base64_encode(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(c.get(1).copied().unwrap_or(0)) << 8)
+            | u32::from(c.get(2).copied().unwrap_or(0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(char::from(ABC[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// Labels as given, checked: non-empty, at most 64 characters, no commas (Transmission
 /// separates them with commas) and no control characters; duplicates dropped.
 pub fn check_labels(labels: &[String]) -> Result<Vec<String>, String> {
@@ -1586,6 +1605,29 @@ mod tests {
                 .collect(),
             ..SavedState::default()
         }
+    }
+
+    #[test]
+    fn base64_round_trip() {
+        for n in 0..40usize {
+            let data: Vec<u8> = (0..n).map(|i| (i * 37 + n) as u8).collect();
+            let enc = base64_encode(&data);
+            assert_eq!(base64_decode(&enc).as_deref(), Some(&data[..]), "{n}");
+        }
+        assert_eq!(base64_encode(b"u:p:w"), "dTpwOnc=");
+        assert!(base64_decode("dTpwOnc=x").is_none(), "data after padding");
+        assert!(base64_decode("d!").is_none());
+        assert!(base64_decode("dTpwO").is_none(), "a lone 6-bit group");
+    }
+
+    #[test]
+    fn labels_are_checked() {
+        let l = |v: &[&str]| check_labels(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(l(&["tv", " tv ", "hd"]), Ok(vec!["tv".into(), "hd".into()]));
+        assert!(l(&[""]).is_err());
+        assert!(l(&["a,b"]).is_err());
+        assert!(l(&["a\x1b[2J"]).is_err());
+        assert!(l(&[&"x".repeat(65)]).is_err());
     }
 
     #[test]
