@@ -94,6 +94,19 @@ pub fn from_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Text from outside (a torrent's name, a label) made safe for a terminal: control characters
+/// (escape sequences among them) become `?`.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        s.chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,18 +124,5 @@ mod tests {
         assert_eq!(to_hex(&[0, 0xab]), "00ab");
         assert_eq!(from_hex("00AB"), Some(vec![0, 0xab]));
         assert_eq!(from_hex("0"), None);
-    }
-}
-
-/// Text from outside (a torrent's name, a label) made safe for a terminal: control characters
-/// (escape sequences among them) become `?`.
-pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.chars().any(char::is_control) {
-        s.chars()
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect::<String>()
-            .into()
-    } else {
-        s.into()
     }
 }

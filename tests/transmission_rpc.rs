@@ -659,6 +659,11 @@ fn labels_and_seed_rules_persist_across_both_doors() {
     assert_eq!(ls[0]["seed"]["ratio_mode"], "unlimited");
     let g = again.json(&["seeding", "--json"]);
     assert_eq!(g["global"]["ratio"], 3.0, "{g}");
+    // The dashboard's row carries the labels (its Label column and `label:` filter read it).
+    let summary: bidtorrent::rpc::proto::TorrentSummary =
+        serde_json::from_value(ls[0].clone()).expect("summary");
+    let row = bidtorrent::tui::control_source::row(&summary);
+    assert_eq!(row.label.as_deref(), Some("keep"));
 }
 
 /// 1,000 torrent-get requests from 50 concurrent clients (the `-l` fields), bounded in time,

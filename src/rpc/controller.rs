@@ -147,6 +147,8 @@ pub fn check_labels(labels: &[String]) -> Result<Vec<String>, String> {
 pub struct AddExtras {
     pub labels: Vec<String>,
     pub seed: SeedRules,
+    /// A market strategy for it, already validated.
+    pub strategy: Option<StrategyChoice>,
 }
 
 /// How long `add` waits for a magnet's metadata before reporting the item as failed.
@@ -397,7 +399,6 @@ impl Controller {
             paused,
             sequential,
             peers,
-            None,
             &AddExtras::default(),
         )
         .await
@@ -412,7 +413,6 @@ impl Controller {
         paused: bool,
         sequential: bool,
         peers: &[String],
-        strategy: Option<&StrategyChoice>,
         extras: &AddExtras,
     ) -> ItemResult {
         let mut res = ItemResult {
@@ -420,7 +420,7 @@ impl Controller {
             ..ItemResult::default()
         };
         match self
-            .try_add(source, dir, paused, sequential, peers, strategy, extras)
+            .try_add(source, dir, paused, sequential, peers, extras)
             .await
         {
             Ok((id, ih, name)) => {
@@ -470,9 +470,9 @@ impl Controller {
         paused: bool,
         sequential: bool,
         peers: &[String],
-        strategy: Option<&StrategyChoice>,
         extras: &AddExtras,
     ) -> Result<(u32, String, String), String> {
+        let strategy = extras.strategy.as_ref();
         let labels = check_labels(&extras.labels)?;
         let mut peer_addrs = peers
             .iter()
@@ -895,6 +895,7 @@ impl Controller {
                 check_labels(&a.labels)?;
                 let mut extras = AddExtras {
                     labels: a.labels.clone(),
+                    strategy: choice,
                     ..AddExtras::default()
                 };
                 if let Some(r) = a.seed_ratio {
@@ -904,15 +905,7 @@ impl Controller {
                 let mut results = Vec::with_capacity(a.sources.len());
                 for src in &a.sources {
                     let r = self
-                        .add_with(
-                            src,
-                            dir.clone(),
-                            a.paused,
-                            a.sequential,
-                            &a.peers,
-                            choice.as_ref(),
-                            &extras,
-                        )
+                        .add_with(src, dir.clone(), a.paused, a.sequential, &a.peers, &extras)
                         .await;
                     if let Some(m) = r.message.as_ref().filter(|_| !r.ok) {
                         tracing::warn!("add {src}: {m}");
@@ -1456,6 +1449,7 @@ impl Controller {
 }
 
 /// A strategy name and parameters given with `add`.
+#[derive(Debug, Clone)]
 pub struct StrategyChoice {
     pub name: Option<String>,
     pub params: Vec<(String, String)>,

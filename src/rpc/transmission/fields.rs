@@ -375,12 +375,7 @@ pub async fn torrent_get(
         // A torrent that is not loaded answers these with an error; its row still shows.
         let get = |cmd: Command| {
             let ctl = ctl.clone();
-            async move {
-                match ctl.handle(cmd).await {
-                    Ok(v) => Some(v),
-                    Err(_) => None,
-                }
-            }
+            async move { ctl.handle(cmd).await.ok() }
         };
         let x = Extra {
             files: if need_files {

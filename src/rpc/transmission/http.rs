@@ -203,11 +203,7 @@ pub fn parse_head(buf: &[u8], lim: &Limits) -> Result<Option<Head>, HttpError> {
                     }
                 }
             }
-            "expect" => {
-                if v.eq_ignore_ascii_case("100-continue") {
-                    expect_continue = true;
-                }
-            }
+            "expect" if v.eq_ignore_ascii_case("100-continue") => expect_continue = true,
             _ => {}
         }
     }

@@ -45,7 +45,7 @@ pub async fn dispatch(door: &Door, method: &str, args: &Args) -> Result<Value, S
         "torrent-reannounce" => background(ctl, args, Command::Reannounce).await,
         "torrent-remove" => {
             let targets = targets(ctl, args).await?;
-            let delete_data = args.get("delete-local-data").is_some_and(|v| truthy(v));
+            let delete_data = args.get("delete-local-data").is_some_and(truthy);
             if targets.torrents.is_empty() && !targets.all {
                 return Ok(json!({}));
             }
