@@ -43,6 +43,9 @@ _bidtorrent() {
             bidtorrent,info)
                 cmd="bidtorrent__subcmd__info"
                 ;;
+            bidtorrent,label)
+                cmd="bidtorrent__subcmd__label"
+                ;;
             bidtorrent,ledger)
                 cmd="bidtorrent__subcmd__ledger"
                 ;;
@@ -75,6 +78,9 @@ _bidtorrent() {
                 ;;
             bidtorrent,seed)
                 cmd="bidtorrent__subcmd__seed"
+                ;;
+            bidtorrent,seeding)
+                cmd="bidtorrent__subcmd__seeding"
                 ;;
             bidtorrent,status)
                 cmd="bidtorrent__subcmd__status"
@@ -139,6 +145,9 @@ _bidtorrent() {
             bidtorrent__subcmd__help,info)
                 cmd="bidtorrent__subcmd__help__subcmd__info"
                 ;;
+            bidtorrent__subcmd__help,label)
+                cmd="bidtorrent__subcmd__help__subcmd__label"
+                ;;
             bidtorrent__subcmd__help,ledger)
                 cmd="bidtorrent__subcmd__help__subcmd__ledger"
                 ;;
@@ -171,6 +180,9 @@ _bidtorrent() {
                 ;;
             bidtorrent__subcmd__help,seed)
                 cmd="bidtorrent__subcmd__help__subcmd__seed"
+                ;;
+            bidtorrent__subcmd__help,seeding)
+                cmd="bidtorrent__subcmd__help__subcmd__seeding"
                 ;;
             bidtorrent__subcmd__help,status)
                 cmd="bidtorrent__subcmd__help__subcmd__status"
@@ -329,7 +341,7 @@ _bidtorrent() {
 
     case "${cmd}" in
         bidtorrent)
-            opts="-v -q -d -h -V --config --data-dir --socket --verbose --quiet --theme --standalone --dir --listen --limit-down --limit-up --refresh-ms --add --help --version tui download seed wallet ledger create demo daemon add status ls info peers pause resume rm recheck reannounce limit strategy config completions man help"
+            opts="-v -q -d -h -V --config --data-dir --socket --verbose --quiet --theme --standalone --dir --listen --limit-down --limit-up --no-dht --persist --refresh-ms --add --help --version tui download seed wallet ledger create demo daemon add status ls info peers pause resume rm recheck reannounce limit strategy label seeding config completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -387,7 +399,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__add)
-            opts="-d -v -q -h --dir --paused --sequential --peer --wait --strategy --param --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-d -v -q -h --dir --paused --sequential --peer --wait --strategy --param --label --seed-ratio --json --config --data-dir --socket --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -410,6 +422,14 @@ _bidtorrent() {
                     return 0
                     ;;
                 --param)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seed-ratio)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -833,7 +853,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__help)
-            opts="tui download seed wallet ledger create demo daemon add status ls info peers pause resume rm recheck reannounce limit strategy config completions man help"
+            opts="tui download seed wallet ledger create demo daemon add status ls info peers pause resume rm recheck reannounce limit strategy label seeding config completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1001,6 +1021,20 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__help__subcmd__info)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__help__subcmd__label)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1197,6 +1231,20 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__help__subcmd__seed)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__help__subcmd__seeding)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1408,6 +1456,32 @@ _bidtorrent() {
             ;;
         bidtorrent__subcmd__info)
             opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__label)
+            opts="-v -q -h --clear --json --config --data-dir --socket --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1669,12 +1743,16 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ls)
-            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --label --json --config --data-dir --socket --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1938,6 +2016,44 @@ _bidtorrent() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bidtorrent__subcmd__seeding)
+            opts="-v -q -h --ratio --idle --action --json --config --data-dir --socket --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ratio)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --idle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --action)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bidtorrent__subcmd__status)
             opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1995,7 +2111,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__tui)
-            opts="-d -v -q -h --theme --standalone --dir --listen --limit-down --limit-up --refresh-ms --add --config --data-dir --socket --verbose --quiet --help"
+            opts="-d -v -q -h --theme --standalone --dir --listen --limit-down --limit-up --no-dht --persist --refresh-ms --add --config --data-dir --socket --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

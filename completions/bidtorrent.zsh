@@ -19,18 +19,20 @@ _bidtorrent() {
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '--theme=[Theme name (default, dusk, light, mono, or one in \$XDG_CONFIG_HOME/bidtorrent/themes) or a path to a theme file; overrides the config and NO_COLOR]:NAME:_default' \
-'-d+[Download directory for torrents added in standalone mode]:D:_files' \
-'--dir=[Download directory for torrents added in standalone mode]:D:_files' \
-'--listen=[Address the standalone engine listens on for peers (a free port if taken)]:ADDR:_default' \
-'--limit-down=[Global download limit for the standalone engine (e.g. 10M; 0 = unlimited)]:RATE:_default' \
-'--limit-up=[Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited)]:RATE:_default' \
+'-d+[Download directory for torrents added in standalone mode \[default\: the config'\''s download_dir\]]:D:_files' \
+'--dir=[Download directory for torrents added in standalone mode \[default\: the config'\''s download_dir\]]:D:_files' \
+'--listen=[Address the standalone engine listens on for peers, a free port if taken \[default\: the config'\''s listen\]]:ADDR:_default' \
+'--limit-down=[Global download limit for the standalone engine (e.g. 10M; 0 = unlimited) \[default\: the config'\''s\]]:RATE:_default' \
+'--limit-up=[Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited) \[default\: the config'\''s\]]:RATE:_default' \
 '--refresh-ms=[How often to poll the engine, in milliseconds \[default\: 1000, or refresh_ms in config\]]:MS:_default' \
-'*--add=[A .torrent file to add at start (standalone; repeatable)]:TORRENT:_default' \
+'*--add=[A .torrent file or magnet link to add at start (repeatable)]:TORRENT:_default' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \
 '--quiet[Less output]' \
 '--standalone[Run the engine in this process even if a daemon is running]' \
+'--no-dht[Do not join the DHT in standalone mode (overrides the config'\''s \`\[dht\] enabled\`)]' \
+'--persist[Keep the standalone session (torrents, strategies, limits) in the data dir and restore it next time, as the daemon does; off by default, so standalone writes no session file]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '-V[Print version]' \
@@ -47,17 +49,19 @@ _bidtorrent() {
             (tui)
 _arguments "${_arguments_options[@]}" : \
 '--theme=[Theme name (default, dusk, light, mono, or one in \$XDG_CONFIG_HOME/bidtorrent/themes) or a path to a theme file; overrides the config and NO_COLOR]:NAME:_default' \
-'-d+[Download directory for torrents added in standalone mode]:D:_files' \
-'--dir=[Download directory for torrents added in standalone mode]:D:_files' \
-'--listen=[Address the standalone engine listens on for peers (a free port if taken)]:ADDR:_default' \
-'--limit-down=[Global download limit for the standalone engine (e.g. 10M; 0 = unlimited)]:RATE:_default' \
-'--limit-up=[Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited)]:RATE:_default' \
+'-d+[Download directory for torrents added in standalone mode \[default\: the config'\''s download_dir\]]:D:_files' \
+'--dir=[Download directory for torrents added in standalone mode \[default\: the config'\''s download_dir\]]:D:_files' \
+'--listen=[Address the standalone engine listens on for peers, a free port if taken \[default\: the config'\''s listen\]]:ADDR:_default' \
+'--limit-down=[Global download limit for the standalone engine (e.g. 10M; 0 = unlimited) \[default\: the config'\''s\]]:RATE:_default' \
+'--limit-up=[Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited) \[default\: the config'\''s\]]:RATE:_default' \
 '--refresh-ms=[How often to poll the engine, in milliseconds \[default\: 1000, or refresh_ms in config\]]:MS:_default' \
-'*--add=[A .torrent file to add at start (standalone; repeatable)]:TORRENT:_default' \
+'*--add=[A .torrent file or magnet link to add at start (repeatable)]:TORRENT:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '--standalone[Run the engine in this process even if a daemon is running]' \
+'--no-dht[Do not join the DHT in standalone mode (overrides the config'\''s \`\[dht\] enabled\`)]' \
+'--persist[Keep the standalone session (torrents, strategies, limits) in the data dir and restore it next time, as the daemon does; off by default, so standalone writes no session file]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \
@@ -543,6 +547,8 @@ _arguments "${_arguments_options[@]}" : \
 '*--peer=[Also dial this peer directly, IP\:PORT (repeatable)]:ADDR:_default' \
 '--strategy=[Market strategy for these torrents\: a buyer strategy (off, fixed, auto, budget, target-rate) or a seller strategy (tit-for-tat, highest-bid, uniform-price, proportional, hybrid)]:NAME:_default' \
 '*--param=[Strategy parameter for these torrents, e.g. price=0.05 (repeatable)]:K=V:_default' \
+'*--label=[Label these torrents (repeatable)]:L:_default' \
+'--seed-ratio=[Stop seeding these torrents at this upload ratio (their own limit; see \`seeding\`)]:RATIO:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
@@ -575,6 +581,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (ls)
 _arguments "${_arguments_options[@]}" : \
+'*--label=[Only torrents with this label (repeatable\: any of them)]:L:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
@@ -729,6 +736,41 @@ _arguments "${_arguments_options[@]}" : \
 '-h[Print help]' \
 '--help[Print help]' \
 '*::args -- Torrent id or info-hash prefix (omit for the global strategies), then the strategy name to set (omit to show)\: `strategy`, `strategy 3`, `strategy proportional`, `strategy 3 fixed --param price=0.2`:_default' \
+&& ret=0
+;;
+(label)
+_arguments "${_arguments_options[@]}" : \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'()--clear[Remove every label]' \
+'--json[Print JSON on stdout (stable field names, see RPC.md)]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':torrent -- Torrent id or info-hash prefix, then its labels\: `label 3 tv hd`:_default' \
+'*::labels -- The labels (they replace the torrent'\''s):_default' \
+&& ret=0
+;;
+(seeding)
+_arguments "${_arguments_options[@]}" : \
+'--ratio=[Ratio limit\: a number, \`none\` (no limit) or, on a torrent, \`global\`]:R:_default' \
+'--idle=[Idle limit in minutes without upload\: a number, \`none\` or, on a torrent, \`global\`]:MIN:_default' \
+'--action=[At the limit\: \`stop\`, \`slow-to RATE\` or \`keep-while-earning PRICE\` (tokens per MiB); on a torrent also \`global\`]:ACTION:_default' \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--json[Print JSON on stdout (stable field names, see RPC.md)]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'::torrent -- Torrent id or info-hash prefix; without it the global rules:_default' \
 && ret=0
 ;;
 (config)
@@ -1022,6 +1064,14 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(label)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(seeding)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (config)
 _arguments "${_arguments_options[@]}" : \
 ":: :_bidtorrent__subcmd__help__subcmd__config_commands" \
@@ -1094,6 +1144,8 @@ _bidtorrent_commands() {
 'reannounce:Announce to the trackers now' \
 'limit:Show or set rate limits, global or of one torrent' \
 'strategy:Show or set the market'\''s buyer and seller strategies, global or of one torrent' \
+'label:Set the labels of torrents (replacing theirs), or clear them with --clear' \
+'seeding:Show or set seeding rules (ratio and idle limits, the action at the limit), global or of one torrent' \
 'config:The configuration file\: where it is, its defaults, whether it is valid' \
 'completions:Print shell completions (also committed under completions/)' \
 'man:Print the man page (roff; the pages of every command are committed under man/)' \
@@ -1209,6 +1261,8 @@ _bidtorrent__subcmd__help_commands() {
 'reannounce:Announce to the trackers now' \
 'limit:Show or set rate limits, global or of one torrent' \
 'strategy:Show or set the market'\''s buyer and seller strategies, global or of one torrent' \
+'label:Set the labels of torrents (replacing theirs), or clear them with --clear' \
+'seeding:Show or set seeding rules (ratio and idle limits, the action at the limit), global or of one torrent' \
 'config:The configuration file\: where it is, its defaults, whether it is valid' \
 'completions:Print shell completions (also committed under completions/)' \
 'man:Print the man page (roff; the pages of every command are committed under man/)' \
@@ -1279,6 +1333,11 @@ _bidtorrent__subcmd__help__subcmd__help_commands() {
 _bidtorrent__subcmd__help__subcmd__info_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent help info commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__help__subcmd__label_commands] )) ||
+_bidtorrent__subcmd__help__subcmd__label_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent help label commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__help__subcmd__ledger_commands] )) ||
 _bidtorrent__subcmd__help__subcmd__ledger_commands() {
@@ -1353,6 +1412,11 @@ _bidtorrent__subcmd__help__subcmd__rm_commands() {
 _bidtorrent__subcmd__help__subcmd__seed_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent help seed commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__help__subcmd__seeding_commands] )) ||
+_bidtorrent__subcmd__help__subcmd__seeding_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent help seeding commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__help__subcmd__status_commands] )) ||
 _bidtorrent__subcmd__help__subcmd__status_commands() {
@@ -1439,6 +1503,11 @@ _bidtorrent__subcmd__help__subcmd__wallet__subcmd__show_commands() {
 _bidtorrent__subcmd__info_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent info commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__label_commands] )) ||
+_bidtorrent__subcmd__label_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent label commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__ledger_commands] )) ||
 _bidtorrent__subcmd__ledger_commands() {
@@ -1544,6 +1613,11 @@ _bidtorrent__subcmd__rm_commands() {
 _bidtorrent__subcmd__seed_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent seed commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__seeding_commands] )) ||
+_bidtorrent__subcmd__seeding_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent seeding commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__status_commands] )) ||
 _bidtorrent__subcmd__status_commands() {
