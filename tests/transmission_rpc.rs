@@ -784,3 +784,72 @@ fn rate_bound_answers_429() {
         "the burst is served: {statuses:?}"
     );
 }
+
+/// Seeding actions applied by the controller's task: `slow-to` caps the upload and keeps
+/// seeding; `keep-while-earning` without a market stops (nothing can be earned). Both are
+/// recorded and survive a restart.
+#[test]
+fn seeding_actions_slow_to_and_keep_while_earning() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let a = make_torrent(
+        &tmp.path().join("a"),
+        "a.bin",
+        &[("a.bin", 100_000)],
+        16 * 1024,
+    );
+    let b = make_torrent(
+        &tmp.path().join("b"),
+        "b.bin",
+        &[("b.bin", 100_000)],
+        16 * 1024,
+    );
+    let (mut daemon, _port) = daemon_with_rpc(&tmp.path().join("d"), "");
+    for (t, dir) in [(&a, "a"), (&b, "b")] {
+        let out = daemon.cli(&["add", s(t), "--dir", s(&tmp.path().join(dir).join("src"))]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = daemon.cli(&["seeding", "1", "--ratio", "0", "--action", "slow-to 50K"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = daemon.cli(&[
+        "seeding",
+        "2",
+        "--ratio",
+        "0",
+        "--action",
+        "keep-while-earning 0.05",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A bad action is one clear line.
+    let out = daemon.cli(&["seeding", "1", "--action", "slow"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("seeding action"), "{}", stderr(&out));
+
+    wait_until("both rules applied", Duration::from_secs(20), || {
+        let ls = daemon.ls();
+        ls[0]["seed_limit"].is_string() && ls[1]["seed_limit"].is_string()
+    });
+    let ls = daemon.ls();
+    assert_eq!(ls[0]["up_limit"], 50 * 1024, "{}", ls[0]);
+    assert_eq!(ls[0]["paused"], false, "slow-to keeps seeding: {}", ls[0]);
+    assert!(
+        ls[0]["seed_limit"]
+            .as_str()
+            .expect("note")
+            .contains("slowed")
+    );
+    assert_eq!(ls[1]["paused"], true, "{}", ls[1]);
+    assert!(
+        ls[1]["seed_limit"]
+            .as_str()
+            .expect("note")
+            .contains("market is off"),
+        "{}",
+        ls[1]
+    );
+    assert!(daemon.terminate().success());
+    let again = Daemon::start(&tmp.path().join("d"), None);
+    let ls = again.ls();
+    assert_eq!(ls[0]["up_limit"], 50 * 1024);
+    assert_eq!(ls[1]["paused"], true, "a seeding stop survives a restart");
+    assert_eq!(ls[1]["seed"]["action"], "keep-while-earning 0.050000");
+}

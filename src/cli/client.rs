@@ -681,6 +681,15 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
         crate::units::limit(s.up_limit)
     );
     println!("  directory   {}", s.download_dir);
+    if !s.labels.is_empty() {
+        println!(
+            "  labels      {}",
+            crate::units::printable(&s.labels.join(", "))
+        );
+    }
+    if let Some(note) = &s.seed_limit {
+        println!("  seeding     {note}");
+    }
     println!(
         "  pieces      {} × {}{}",
         s.num_pieces,
