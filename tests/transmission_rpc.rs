@@ -278,6 +278,24 @@ fn gate_refuses_bad_credentials_missing_session_and_foreign_hosts() {
         )
         .expect("write");
     assert_eq!(c.read_reply().status, 413);
+    // A refused client never gets a body read: 401 comes back on the head alone, so nobody
+    // without the password makes the daemon buffer megabytes.
+    let mut c = Client::new(port, None);
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    c.stream
+        .write_all(
+            format!(
+                "POST /transmission/rpc HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n",
+                8 << 20
+            )
+            .as_bytes(),
+        )
+        .expect("write");
+    let r = c.read_reply();
+    assert_eq!(r.status, 401);
+    assert_eq!(r.header("Connection"), Some("close"));
     // Another path is not served.
     let mut c = Client::new(port, Some(basic(USER, PASS)));
     let mut raw = Vec::new();

@@ -337,11 +337,23 @@ impl Default for Timeouts {
     }
 }
 
+/// A refused request's body up to this size is read and dropped so the connection stays
+/// open (a client's first call, without a session id, is refused and retried on it); a
+/// larger one is not read at all: the connection closes.
+const DISCARD_MAX: usize = 64 << 10;
+
 /// Serves requests on one connection until it closes, a bound is crossed or a timeout runs
-/// out; `handle` answers each request.
-pub async fn serve_connection<S, F, Fut>(mut stream: S, lim: Limits, t: Timeouts, handle: F)
-where
+/// out. `gate` sees each head before its body is read and may answer at once (so nobody
+/// unauthenticated makes the server buffer a body); `handle` answers the rest.
+pub async fn serve_connection<S, G, F, Fut>(
+    mut stream: S,
+    lim: Limits,
+    t: Timeouts,
+    gate: G,
+    handle: F,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    G: Fn(&Head) -> Option<Response>,
     F: Fn(Head, Vec<u8>) -> Fut,
     Fut: std::future::Future<Output = Response>,
 {
@@ -380,7 +392,20 @@ where
             }
         };
         let total = head.head_len + head.content_length;
-        if head.expect_continue && buf.len() < total {
+        let refused = gate(&head);
+        if let Some(r) = &refused {
+            // Keep the connection only when the body is small and on its way (a client
+            // that waits for 100-continue never sends it).
+            let keep = head.keep_alive
+                && head.content_length <= DISCARD_MAX
+                && (!head.expect_continue || buf.len() >= total);
+            if !keep {
+                let _ = tokio::time::timeout(t.write, stream.write_all(&r.to_bytes(false))).await;
+                let _ = stream.shutdown().await;
+                return;
+            }
+        }
+        if refused.is_none() && head.expect_continue && buf.len() < total {
             let go = b"HTTP/1.1 100 Continue\r\n\r\n";
             if tokio::time::timeout(t.write, stream.write_all(go))
                 .await
@@ -400,7 +425,10 @@ where
         let body = buf[head.head_len..total].to_vec();
         buf.drain(..total);
         let keep = head.keep_alive;
-        let resp = handle(head, body).await;
+        let resp = match refused {
+            Some(r) => r,
+            None => handle(head, body).await,
+        };
         let bytes = resp.to_bytes(keep);
         match tokio::time::timeout(t.write, stream.write_all(&bytes)).await {
             Ok(Ok(())) => {}

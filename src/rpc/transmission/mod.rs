@@ -99,34 +99,48 @@ impl Door {
         self.started.elapsed().as_secs()
     }
 
-    /// One request through the gate.
-    pub async fn answer(&self, peer: IpAddr, head: Head, body: Vec<u8>) -> Response {
+    /// The gate, on a request's head, before its body is read: `Some` is the refusal to
+    /// send instead.
+    pub fn gate(&self, peer: IpAddr, head: &Head) -> Option<Response> {
         if !self.rate.allow(peer) {
-            return Response::text(429, "too many requests; slow down")
-                .with("Retry-After", "1".into());
+            return Some(
+                Response::text(429, "too many requests; slow down").with("Retry-After", "1".into()),
+            );
         }
         let path = head.path();
         if path != RPC_PATH && path != "/transmission/rpc/" {
-            return Response::text(404, "the Transmission RPC is at /transmission/rpc");
+            return Some(Response::text(
+                404,
+                "the Transmission RPC is at /transmission/rpc",
+            ));
         }
-        if !authorized(&self.cfg, &head) {
-            return Response::text(401, "wrong or missing username and password")
-                .with("WWW-Authenticate", "Basic realm=\"bidtorrent\"".into());
+        if !authorized(&self.cfg, head) {
+            return Some(
+                Response::text(401, "wrong or missing username and password")
+                    .with("WWW-Authenticate", "Basic realm=\"bidtorrent\"".into()),
+            );
         }
-        if !host_allowed(&self.cfg, &head) {
-            return Response::text(
+        if !host_allowed(&self.cfg, head) {
+            return Some(Response::text(
                 421,
                 "this Host is not accepted (DNS rebinding protection); add it to \
                  [rpc.http] host_whitelist",
-            );
+            ));
         }
         if head.header("x-transmission-session-id") != Some(self.session_id.as_str()) {
-            return Response::text(409, &format!("{SESSION_HEADER}: {}", self.session_id))
-                .with(SESSION_HEADER, self.session_id.clone());
+            return Some(
+                Response::text(409, &format!("{SESSION_HEADER}: {}", self.session_id))
+                    .with(SESSION_HEADER, self.session_id.clone()),
+            );
         }
         if head.method != "POST" {
-            return Response::text(405, "use POST").with("Allow", "POST".into());
+            return Some(Response::text(405, "use POST").with("Allow", "POST".into()));
         }
+        None
+    }
+
+    /// A request that passed the gate: the JSON call.
+    pub async fn answer(&self, body: Vec<u8>) -> Response {
         let req: serde_json::Value = match serde_json::from_slice(&body) {
             Ok(v) => v,
             Err(_) => {
@@ -267,10 +281,16 @@ pub async fn serve(
         tokio::spawn(async move {
             let _permit = permit;
             let ip = peer.ip();
-            http::serve_connection(stream, limits, Timeouts::default(), |head, body| {
-                let door = door.clone();
-                async move { door.answer(ip, head, body).await }
-            })
+            http::serve_connection(
+                stream,
+                limits,
+                Timeouts::default(),
+                |head| door.gate(ip, head),
+                |_head, body| {
+                    let door = door.clone();
+                    async move { door.answer(body).await }
+                },
+            )
             .await;
         });
     }
