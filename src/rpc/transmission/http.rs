@@ -521,6 +521,31 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// What the fuzz target checks, on every run: arbitrary bytes, and a valid request
+        /// with bytes flipped, never panic; a complete request's body is exactly
+        /// Content-Length bytes inside the input.
+        #[test]
+        fn never_panics(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            flips in proptest::collection::vec((0usize..200, proptest::prelude::any::<u8>()), 0..4),
+        ) {
+            let lim = Limits { max_head: 256, max_headers: 8, max_body: 64 };
+            let _ = parse_request(&bytes, &lim);
+            let mut req = b"POST /transmission/rpc HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+                Content-Length: 12\r\nConnection: keep-alive\r\n\r\n{\"method\":1}".to_vec();
+            for (i, b) in flips {
+                let n = req.len();
+                req[i % n] = b;
+            }
+            if let Ok(Some((head, body))) = parse_request(&req, &lim) {
+                proptest::prop_assert_eq!(body.len(), head.content_length);
+                proptest::prop_assert!(head.head_len + body.len() <= req.len());
+                proptest::prop_assert!(head.headers.len() <= lim.max_headers);
+            }
+        }
+    }
+
     #[test]
     fn keep_alive_rules() {
         let lim = Limits::default();
