@@ -871,3 +871,73 @@ fn seeding_actions_slow_to_and_keep_while_earning() {
     assert_eq!(ls[1]["paused"], true, "a seeding stop survives a restart");
     assert_eq!(ls[1]["seed"]["action"], "keep-while-earning 0.050000");
 }
+
+/// Serves `body` once per connection on loopback, as a minimal HTTP/1.0 server would.
+fn serve_file(body: Vec<u8>) -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for mut conn in l.incoming().map_while(Result::ok) {
+            let mut req = [0u8; 4096];
+            let _ = conn.read(&mut req);
+            let _ = conn.write_all(
+                format!(
+                    "HTTP/1.0 200 OK\r\nContent-Type: application/x-bittorrent\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+            let _ = conn.write_all(&body);
+        }
+    });
+    port
+}
+
+/// torrent-add by URL: the daemon fetches the .torrent itself, within a size bound.
+#[test]
+fn torrent_add_by_url_is_fetched_and_bounded() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = make_torrent(
+        &tmp.path().join("u"),
+        "u.bin",
+        &[("u.bin", 40_000)],
+        16 * 1024,
+    );
+    let (daemon, port) = daemon_with_rpc(&tmp.path().join("d"), "");
+    let mut c = Client::new(port, Some(basic(USER, PASS)));
+    let web = serve_file(std::fs::read(&t).expect("torrent"));
+    let src = tmp.path().join("u").join("src");
+    let got = c.ok(
+        "torrent-add",
+        json!({"filename": format!("http://127.0.0.1:{web}/u.torrent"), "download-dir": s(&src)}),
+    );
+    assert_eq!(got["torrent-added"]["hashString"], info_hash(&t));
+    assert_eq!(daemon.ls()[0]["name"], "u.bin");
+    // Too big: refused with one clear reason, nothing added.
+    let big = serve_file(vec![b'x'; (10 << 20) + 1]);
+    let v = c.call(
+        "torrent-add",
+        json!({"filename": format!("http://127.0.0.1:{big}/big.torrent")}),
+    );
+    assert!(
+        v["result"]
+            .as_str()
+            .expect("result")
+            .contains("larger than"),
+        "{v}"
+    );
+    // Not a torrent: the controller's reason.
+    let junk = serve_file(b"<html>not a torrent</html>".to_vec());
+    let v = c.call(
+        "torrent-add",
+        json!({"filename": format!("http://127.0.0.1:{junk}/x.torrent")}),
+    );
+    assert!(
+        v["result"]
+            .as_str()
+            .expect("result")
+            .contains("not a valid torrent"),
+        "{v}"
+    );
+    assert_eq!(daemon.ls().len(), 1);
+}
