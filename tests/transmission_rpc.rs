@@ -503,10 +503,13 @@ fn sonarr_request_sequence() {
     let hash = added["torrent-added"]["hashString"].as_str().expect("hash");
     assert_eq!(hash, info_hash(&t));
     let id = added["torrent-added"]["id"].as_u64().expect("id");
-    // The user's seeding rule for this torrent: stop at once when complete, so Sonarr sees
-    // isFinished.
-    let out = daemon.cli(&["seeding", &id.to_string(), "--ratio", "0"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(id > 0);
+    // Sonarr then sends the indexer's seed criteria by hash (here: a ratio reached at once,
+    // so the torrent stops when complete and Sonarr sees isFinished).
+    c.ok(
+        "torrent-set",
+        json!({"ids": [hash], "seedRatioLimit": 0.0, "seedRatioMode": 1}),
+    );
 
     // 4. torrent-get polling with Sonarr's fields until finished.
     let fields = [
