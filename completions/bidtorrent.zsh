@@ -113,6 +113,7 @@ _arguments "${_arguments_options[@]}" : \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '--json[Print one JSON event object per line on stdout]' \
+'(--dht-bootstrap)--no-dht[Stay off the DHT (the default for \`seed\` without --dht-bootstrap; accepted as in \`download\`, so one script line works for both)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \
@@ -624,6 +625,37 @@ _arguments "${_arguments_options[@]}" : \
 ':torrent -- Torrent id or info-hash prefix (8+ hex digits):_default' \
 && ret=0
 ;;
+(files)
+_arguments "${_arguments_options[@]}" : \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--json[Print JSON on stdout (stable field names, see RPC.md)]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':torrent -- Torrent id or info-hash prefix (8+ hex digits):_default' \
+&& ret=0
+;;
+(prio)
+_arguments "${_arguments_options[@]}" : \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--json[Print JSON on stdout (stable field names, see RPC.md)]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':torrent -- Torrent id or info-hash prefix:_default' \
+'*::args -- File numbers (as `files` shows them) or `all`, then the priority\: high, normal, low or skip (skip stops fetching the file):_default' \
+&& ret=0
+;;
 (pause)
 _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
@@ -1036,6 +1068,14 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(files)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(prio)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (pause)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -1136,7 +1176,9 @@ _bidtorrent_commands() {
 'status:Show the daemon\: pid, port, rates, limits, and whether the market trades' \
 'ls:List the daemon'\''s torrents' \
 'info:Show one torrent\: progress, files, trackers' \
-'peers:Show the peers of one torrent' \
+'peers:Show the peers of one torrent (flags, rates, market bids and payments)' \
+'files:Show the files of one torrent with their progress and priority' \
+'prio:Set file priorities\: \`prio ID 0 2 skip\`, \`prio ID all normal\`' \
 'pause:Pause torrents\: close their peers and stop announcing' \
 'resume:Resume paused torrents' \
 'rm:Remove torrents from the daemon (the data stays unless --delete-data)' \
@@ -1238,6 +1280,11 @@ _bidtorrent__subcmd__download_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent download commands' commands "$@"
 }
+(( $+functions[_bidtorrent__subcmd__files_commands] )) ||
+_bidtorrent__subcmd__files_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent files commands' commands "$@"
+}
 (( $+functions[_bidtorrent__subcmd__help_commands] )) ||
 _bidtorrent__subcmd__help_commands() {
     local commands; commands=(
@@ -1253,7 +1300,9 @@ _bidtorrent__subcmd__help_commands() {
 'status:Show the daemon\: pid, port, rates, limits, and whether the market trades' \
 'ls:List the daemon'\''s torrents' \
 'info:Show one torrent\: progress, files, trackers' \
-'peers:Show the peers of one torrent' \
+'peers:Show the peers of one torrent (flags, rates, market bids and payments)' \
+'files:Show the files of one torrent with their progress and priority' \
+'prio:Set file priorities\: \`prio ID 0 2 skip\`, \`prio ID all normal\`' \
 'pause:Pause torrents\: close their peers and stop announcing' \
 'resume:Resume paused torrents' \
 'rm:Remove torrents from the daemon (the data stays unless --delete-data)' \
@@ -1324,6 +1373,11 @@ _bidtorrent__subcmd__help__subcmd__download_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent help download commands' commands "$@"
 }
+(( $+functions[_bidtorrent__subcmd__help__subcmd__files_commands] )) ||
+_bidtorrent__subcmd__help__subcmd__files_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent help files commands' commands "$@"
+}
 (( $+functions[_bidtorrent__subcmd__help__subcmd__help_commands] )) ||
 _bidtorrent__subcmd__help__subcmd__help_commands() {
     local commands; commands=()
@@ -1387,6 +1441,11 @@ _bidtorrent__subcmd__help__subcmd__pause_commands() {
 _bidtorrent__subcmd__help__subcmd__peers_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent help peers commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__help__subcmd__prio_commands] )) ||
+_bidtorrent__subcmd__help__subcmd__prio_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent help prio commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__help__subcmd__reannounce_commands] )) ||
 _bidtorrent__subcmd__help__subcmd__reannounce_commands() {
@@ -1588,6 +1647,11 @@ _bidtorrent__subcmd__pause_commands() {
 _bidtorrent__subcmd__peers_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent peers commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__prio_commands] )) ||
+_bidtorrent__subcmd__prio_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent prio commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__reannounce_commands] )) ||
 _bidtorrent__subcmd__reannounce_commands() {

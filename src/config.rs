@@ -398,6 +398,22 @@ earning_window_secs = 600
 # burst = 200
 # Connections served at once.
 # max_connections = 128
+
+# The dashboard (`bidtorrent` with no command). Commented out: these are the defaults.
+# [tui]
+# Theme: default, dusk, light, mono, a file in ~/.config/bidtorrent/themes/, or a path.
+# theme = "default"
+# Colours: auto, truecolor, 256, 16 or none (COLORTERM is often lost over ssh).
+# color = "auto"
+# Mouse: wheel scrolls, click selects; off so the terminal's copy works.
+# mouse = false
+# How often the dashboard polls, in milliseconds.
+# refresh_ms = 1000
+#
+# [tui.keys]
+# Action = key or [keys]; the `?` overlay lists every action with its keys.
+# quit = ["q", "ctrl-c"]
+# remove = "d"
 "#;
 
 /// A problem with a configuration file, naming the file, the line and the key.

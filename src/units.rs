@@ -61,6 +61,19 @@ pub fn limit(r: u64) -> String {
     }
 }
 
+/// Micro-tokens as tokens for reading, without the trailing zeros the ledger's six decimals
+/// leave: `1.25`, `0.20`, `0.001852` (at least two decimals, as money reads).
+pub fn tokens(micro: u64) -> String {
+    let s = format!("{}.{:06}", micro / 1_000_000, micro % 1_000_000);
+    let trimmed = s.trim_end_matches('0');
+    let decimals = trimmed.len() - trimmed.find('.').map_or(trimmed.len(), |i| i + 1);
+    if decimals < 2 {
+        s[..s.find('.').map_or(s.len(), |i| i + 3)].to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
+
 /// `1 torrent`, `2 torrents`.
 pub fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
@@ -94,17 +107,22 @@ pub fn from_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Text from outside (a torrent's name, a label) made safe for a terminal: control characters
-/// (escape sequences among them) become `?`.
+/// Text from outside (a tracker's failure reason, a torrent's name, a peer's client name) made
+/// safe for a terminal: control characters, including ESC and the C1 range that starts
+/// terminal escape sequences, are shown as `\u{..}` escapes instead of being sent raw.
 pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.chars().any(char::is_control) {
-        s.chars()
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect::<String>()
-            .into()
-    } else {
-        s.into()
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
     }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -121,8 +139,18 @@ mod tests {
         assert_eq!(limit(0), "unlimited");
         assert_eq!(plural(1, "file"), "1 file");
         assert_eq!(plural(0, "file"), "0 files");
+        assert_eq!(tokens(1_250_000), "1.25");
+        assert_eq!(tokens(200_000), "0.20");
+        assert_eq!(tokens(1_852), "0.001852");
+        assert_eq!(tokens(0), "0.00");
+        assert_eq!(tokens(12_000_000), "12.00");
         assert_eq!(to_hex(&[0, 0xab]), "00ab");
         assert_eq!(from_hex("00AB"), Some(vec![0, 0xab]));
         assert_eq!(from_hex("0"), None);
+        assert_eq!(printable("plain ünïcode"), "plain ünïcode");
+        assert_eq!(
+            printable("a\x1b[2Jb\u{9b}c\n"),
+            "a\\u{1b}[2Jb\\u{9b}c\\u{a}"
+        );
     }
 }

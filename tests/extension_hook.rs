@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bidtorrent::bencode::{self, Dict, Owned};
-use bidtorrent::engine::extension::{Extension, ExtensionFactory, PeerLink};
+use bidtorrent::engine::extension::{Extension, ExtensionFactory, PeerLink, TorrentHandle};
 use bidtorrent::engine::metainfo::Metainfo;
 use bidtorrent::engine::session::{Session, SessionConfig};
-use bidtorrent::engine::torrent::{Torrent, TorrentOptions};
+use bidtorrent::engine::torrent::TorrentOptions;
 use bidtorrent::engine::types::PeerId;
 use bidtorrent::engine::wire::{Handshake, Message};
 use bytes::{Bytes, BytesMut};
@@ -28,7 +28,7 @@ impl Extension for Hello {
     fn name(&self) -> &'static str {
         "x_hello"
     }
-    fn handshake_fields(&self, _t: &Torrent, hs: &mut Owned) {
+    fn handshake_fields(&self, _t: &TorrentHandle, hs: &mut Owned) {
         hs.insert("x_hello_ver", 7i64);
     }
     fn on_handshake(&self, link: &PeerLink, hs: &Dict<'_>, supported: bool) {
@@ -53,7 +53,7 @@ impl Extension for Hello {
 struct Factory(Arc<Hello>);
 
 impl ExtensionFactory for Factory {
-    fn create(&self, _t: &Arc<Torrent>) -> Option<Arc<dyn Extension>> {
+    fn create(&self, _t: &TorrentHandle) -> Option<Arc<dyn Extension>> {
         Some(self.0.clone())
     }
 }

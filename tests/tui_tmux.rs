@@ -516,3 +516,122 @@ fn standalone_dashboard_follows_the_config_and_completes_a_magnet() {
     // Standalone keeps no session file unless --persist.
     assert!(!root.join("state/session.json").exists());
 }
+
+/// Skipping a torrent's only file makes it `finished` (not a seed, nothing more fetched);
+/// wanting it again resumes the download at once, with no pause and resume, and it completes
+/// with the seeder's bytes.
+#[test]
+fn skipping_and_unskipping_a_file_resumes_the_download() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "tmux is missing under CI");
+        eprintln!("tmux not installed; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let src = root.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let payload: Vec<u8> = (0..3u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 9) as u8)
+        .collect();
+    std::fs::write(src.join("skip.bin"), &payload).unwrap();
+    let torrent = root.join("skip.torrent");
+    let st = Command::new(BIN)
+        .args(["-q", "create"])
+        .arg(src.join("skip.bin"))
+        .arg("-o")
+        .arg(&torrent)
+        .args(["--piece-size", "16K", "--no-date"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let socket = format!("bt-tui-skip-{}", std::process::id());
+    let mut cleanup = Cleanup {
+        socket: socket.clone(),
+        seeder: None,
+    };
+    let mut seeder = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(root.join("seed-state"))
+        .arg("seed")
+        .arg(&torrent)
+        .arg("--dir")
+        .arg(&src)
+        .args(["--listen", "127.0.0.1:0", "--json", "--no-dht"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = seeder.stdout.take().unwrap();
+    cleanup.seeder = Some(seeder);
+    let mut port = None;
+    for line in BufReader::new(out).lines() {
+        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if v["event"] == "listening" {
+            port = v["port"].as_u64();
+        }
+        if v["event"] == "seeding" {
+            break;
+        }
+    }
+    let port = port.expect("seeder reported its port");
+    let dl = root.join("dl");
+    std::fs::create_dir_all(&dl).unwrap();
+    let state = root.join("xdg");
+    let cmd = format!(
+        "env XDG_STATE_HOME={s}/state XDG_CONFIG_HOME={s}/config XDG_RUNTIME_DIR={s}/run \
+         {BIN} --data-dir {d} tui --dir {dl} --listen 127.0.0.1:0 --limit-down 256K \
+         --refresh-ms 250 --no-dht",
+        s = state.display(),
+        d = root.join("state").display(),
+        dl = dl.display(),
+    );
+    let o = tmux(
+        &socket,
+        &[
+            "new-session",
+            "-d",
+            "-s",
+            "tui",
+            "-x",
+            "160",
+            "-y",
+            "48",
+            &cmd,
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    wait_for(&socket, "STANDALONE", Duration::from_secs(10));
+    tmux(&socket, &["send-keys", "-t", "tui", "a"]);
+    let arg = format!("{} --peer 127.0.0.1:{port}", torrent.display());
+    tmux(&socket, &["send-keys", "-t", "tui", "-l", &arg]);
+    tmux(&socket, &["send-keys", "-t", "tui", "Enter"]);
+    wait_for(&socket, "downloading", Duration::from_secs(10));
+
+    let command = |line: &str| {
+        tmux(&socket, &["send-keys", "-t", "tui", ":"]);
+        tmux(&socket, &["send-keys", "-t", "tui", "-l", line]);
+        tmux(&socket, &["send-keys", "-t", "tui", "Enter"]);
+    };
+    // The only file skipped: finished, not seeding, and not complete.
+    command("prio all skip");
+    let s = wait_for(&socket, "finished", Duration::from_secs(10));
+    let row = s
+        .lines()
+        .find(|l| l.contains("skip.bin") && l.contains("finished"))
+        .expect("the torrent's row");
+    assert!(!row.contains("100.0%"), "not complete: {row}");
+    assert!(
+        !s.contains("seeding"),
+        "not a seed with the file missing:\n{s}"
+    );
+    // Wanted again: it downloads again by itself; the limit lifted, it completes.
+    command("prio all normal");
+    wait_for(&socket, "downloading", Duration::from_secs(10));
+    command("limit 0 0");
+    wait_for(&socket, "seeding", Duration::from_secs(30));
+    let got = std::fs::read(dl.join("skip.bin")).unwrap();
+    assert!(got == payload, "bytes match the seeder's");
+    tmux(&socket, &["send-keys", "-t", "tui", "q"]);
+}

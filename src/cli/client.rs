@@ -6,7 +6,7 @@
 //! why, and the exit code is 1 when any item failed.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -18,8 +18,9 @@ use crate::cli::{GlobalArgs, parse_size};
 use crate::market::config::{BuyerStrategy, SellerStrategy};
 use crate::rpc::Client;
 use crate::rpc::proto::{
-    AddArgs as AddReq, BatchResult, Command, ItemResult, LimitArgs as LimitReq, Limits, PeerList,
-    Status, StrategyArgs as StrategyReq, StrategyInfo, Targets, TorrentInfo, TorrentSummary,
+    AddArgs as AddReq, BatchResult, Command, FileList, ItemResult, LimitArgs as LimitReq, Limits,
+    PeerList, Status, StrategyArgs as StrategyReq, StrategyInfo, Targets, TorrentInfo,
+    TorrentSummary,
 };
 
 #[derive(Debug, Args)]
@@ -168,10 +169,12 @@ pub struct LimitArgs {
     #[arg(value_name = "ID")]
     pub torrent: Option<String>,
     /// Download rate, e.g. 10M or 512K; 0 = unlimited
-    #[arg(long, value_name = "RATE", value_parser = parse_size)]
+    // Hyphen values reach parse_size, which names the mistake ("-5M" must be non-negative)
+    // instead of clap's tip to use `--`.
+    #[arg(long, value_name = "RATE", value_parser = parse_size, allow_hyphen_values = true)]
     pub down: Option<u64>,
     /// Upload rate, e.g. 1M; 0 = unlimited
-    #[arg(long, value_name = "RATE", value_parser = parse_size)]
+    #[arg(long, value_name = "RATE", value_parser = parse_size, allow_hyphen_values = true)]
     pub up: Option<u64>,
     #[command(flatten)]
     pub out: OutputArgs,
@@ -198,9 +201,7 @@ fn connect(global: &GlobalArgs) -> anyhow::Result<Client> {
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, v)?;
-    writeln!(out)?;
+    outln!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
@@ -218,7 +219,7 @@ fn report(verb: &str, past: &str, r: &BatchResult, json: bool, quiet: bool) -> E
                     .as_deref()
                     .map(|m| format!(" ({m})"))
                     .unwrap_or_default();
-                println!("{past} {}{note}", describe(item));
+                outln!("{past} {}{note}", describe(item));
             }
         } else {
             failed = true;
@@ -420,14 +421,16 @@ pub fn ls(global: &GlobalArgs, args: LsArgs) -> anyhow::Result<ExitCode> {
             String::new()
         }
     };
-    println!(
-        "{:>4}  {:<11} {:>6}  {:>9}  {:>10}  {:>10}  {:>5}{}{}  NAME",
+    outln!(
+        "{:>4}  {:<11} {:>6}  {:>9}  {:>10}  {:>10}  {:>8}  {:>5}  {:>5}{}{}  NAME",
         "ID",
         "STATE",
         "DONE",
         "SIZE",
         "DOWN",
         "UP",
+        "ETA",
+        "RATIO",
         "PEERS",
         mcols("ROLE", "PRICE/MiB"),
         lcol("LABELS"),
@@ -439,14 +442,16 @@ pub fn ls(global: &GlobalArgs, args: LsArgs) -> anyhow::Result<ExitCode> {
             None => ("-".to_string(), "-".to_string()),
         };
         let labels: String = t.labels.join(",").chars().take(label_w).collect();
-        println!(
-            "{:>4}  {:<11} {:>5.1}%  {:>9}  {:>10}  {:>10}  {:>5}{}{}  {}",
+        outln!(
+            "{:>4}  {:<11} {:>5.1}%  {:>9}  {:>10}  {:>10}  {:>8}  {:>5}  {:>5}{}{}  {}",
             t.id,
             t.phase,
             t.progress * 100.0,
             crate::units::bytes(t.total_bytes),
             crate::units::rate(t.down_rate),
             crate::units::rate(t.up_rate),
+            eta(t),
+            ratio(t),
             t.peers,
             mcols(&role, &price),
             lcol(&labels),
@@ -511,7 +516,7 @@ pub fn seeding(global: &GlobalArgs, a: SeedingArgs) -> anyhow::Result<ExitCode> 
     }
     let g = &info.global;
     let limit = |on: bool, v: String| if on { v } else { "none".to_string() };
-    println!(
+    outln!(
         "global  ratio {}, idle {}, then {}",
         limit(g.ratio > 0.0, format!("{:.2}", g.ratio)),
         limit(g.idle_minutes > 0, format!("{} min", g.idle_minutes)),
@@ -523,7 +528,7 @@ pub fn seeding(global: &GlobalArgs, a: SeedingArgs) -> anyhow::Result<ExitCode> 
             LimitMode::Single => v,
             LimitMode::Unlimited => "none".to_string(),
         };
-        println!(
+        outln!(
             "#{:<6} ratio {}, idle {}, then {}",
             info.scope,
             mode(t.ratio_mode, format!("{:.2}", t.ratio)),
@@ -533,6 +538,30 @@ pub fn seeding(global: &GlobalArgs, a: SeedingArgs) -> anyhow::Result<ExitCode> 
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Time left at the current rate: `-` when done, `∞` when stalled (as transmission-remote).
+fn eta(t: &TorrentSummary) -> String {
+    if t.left_bytes == 0 {
+        return "-".into();
+    }
+    if t.down_rate < 1.0 || t.phase == "paused" {
+        return "∞".into();
+    }
+    let s = (t.left_bytes as f64 / t.down_rate) as u64;
+    match s {
+        s if s >= 86_400 => format!("{}d{}h", s / 86_400, s % 86_400 / 3600),
+        s if s >= 3600 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        s => format!("{}m{:02}s", s / 60, s % 60),
+    }
+}
+
+/// Uploaded over size, as every client's ratio column.
+fn ratio(t: &TorrentSummary) -> String {
+    if t.total_bytes == 0 {
+        return "-".into();
+    }
+    format!("{:.2}", t.uploaded as f64 / t.total_bytes as f64)
 }
 
 /// Micro-tokens as tokens ("0.050000").
@@ -553,10 +582,10 @@ pub fn status(global: &GlobalArgs, out: OutputArgs) -> anyhow::Result<ExitCode> 
         print_json(&st)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("daemon      pid {}, version {}", st.pid, st.version);
-    println!("peers on    port {}", st.listen_port);
-    println!("torrents    {}", st.torrents);
-    println!(
+    outln!("daemon      pid {}, version {}", st.pid, st.version);
+    outln!("peers on    port {}", st.listen_port);
+    outln!("torrents    {}", st.torrents);
+    outln!(
         "rates       down {} (limit {}), up {} (limit {})",
         crate::units::rate(st.down_rate),
         crate::units::limit(st.down_limit),
@@ -564,13 +593,13 @@ pub fn status(global: &GlobalArgs, out: OutputArgs) -> anyhow::Result<ExitCode> 
         crate::units::limit(st.up_limit)
     );
     match &st.dht {
-        Some(d) => println!("dht         {} ({} nodes)", d.addr, d.nodes),
-        None => println!("dht         off"),
+        Some(d) => outln!("dht         {} ({} nodes)", d.addr, d.nodes),
+        None => outln!("dht         off"),
     }
-    println!("data dir    {}", st.data_dir);
-    println!("downloads   {}", st.download_dir);
+    outln!("data dir    {}", st.data_dir);
+    outln!("downloads   {}", st.download_dir);
     // "market unavailable: <reason>" reads as a sentence, so scripts can grep for it.
-    println!(
+    outln!(
         "market {}",
         if st.market.starts_with("unavailable") {
             st.market.clone()
@@ -581,6 +610,13 @@ pub fn status(global: &GlobalArgs, out: OutputArgs) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
+/// An id (`3`, `#3`) or an info-hash prefix (8 to 40 hex digits), as the daemon resolves them.
+fn looks_like_torrent(s: &str) -> bool {
+    let s = s.trim_start_matches('#');
+    (!s.is_empty() && s.len() <= 7 && s.bytes().all(|b| b.is_ascii_digit()))
+        || ((8..=40).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// `strategy [ID] [NAME] [--param k=v ...]`.
 pub fn strategy(global: &GlobalArgs, a: StrategyArgs) -> anyhow::Result<ExitCode> {
     let is_name = |s: &str| BuyerStrategy::parse(s).is_some() || SellerStrategy::parse(s).is_some();
@@ -588,7 +624,13 @@ pub fn strategy(global: &GlobalArgs, a: StrategyArgs) -> anyhow::Result<ExitCode
         [] => (None, None),
         // One word: a strategy name sets the global one; anything else is a torrent to show.
         [one] if is_name(one) => (None, Some(one.clone())),
-        [one] => (Some(one.clone()), None),
+        [one] if looks_like_torrent(one) => (Some(one.clone()), None),
+        [one] => anyhow::bail!(
+            "{}: neither a strategy (buyer: {}; seller: {}) nor a torrent id",
+            crate::units::printable(one),
+            crate::tui::source::BUYER_STRATEGIES.join(", "),
+            crate::tui::source::SELLER_STRATEGIES.join(", ")
+        ),
         [id, name, ..] => (Some(id.clone()), Some(name.clone())),
     };
     let info: StrategyInfo = connect(global)?.call(Command::Strategy(StrategyReq {
@@ -607,7 +649,7 @@ pub fn strategy(global: &GlobalArgs, a: StrategyArgs) -> anyhow::Result<ExitCode
     };
     let b = &info.buyer;
     let s = &info.seller;
-    println!("{scope}");
+    outln!("{scope}");
     let buyer_detail = match b.strategy {
         BuyerStrategy::Off => String::new(),
         BuyerStrategy::Fixed => format!("price {}", b.price.0),
@@ -619,8 +661,8 @@ pub fn strategy(global: &GlobalArgs, a: StrategyArgs) -> anyhow::Result<ExitCode
             b.max_price.0
         ),
     };
-    println!("  buyer   {:<14} {buyer_detail}", b.strategy.name());
-    println!(
+    outln!("  buyer   {:<14} {buyer_detail}", b.strategy.name());
+    outln!(
         "  seller  {:<14} reserve_price {}, non_market_share {}, slots {}{}",
         s.strategy.name(),
         s.reserve_price.0,
@@ -632,7 +674,7 @@ pub fn strategy(global: &GlobalArgs, a: StrategyArgs) -> anyhow::Result<ExitCode
             String::new()
         }
     );
-    println!(
+    outln!(
         "          window {}, grace_secs {}, ban_strikes {}, per_ip {}",
         crate::units::bytes(s.window),
         s.grace_secs,
@@ -649,9 +691,9 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let s = &t.summary;
-    println!("#{} {}", s.id, s.name);
-    println!("  info-hash   {}", s.info_hash);
-    println!(
+    outln!("#{} {}", s.id, crate::units::printable(&s.name));
+    outln!("  info-hash   {}", s.info_hash);
+    outln!(
         "  state       {}{}",
         s.phase,
         s.error
@@ -659,7 +701,7 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
             .map(|e| format!(" ({e})"))
             .unwrap_or_default()
     );
-    println!(
+    outln!(
         "  progress    {:.1}% ({} of {} pieces, {} left of {})",
         s.progress * 100.0,
         s.have_pieces,
@@ -667,7 +709,7 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
         crate::units::bytes(s.left_bytes),
         crate::units::bytes(s.total_bytes)
     );
-    println!(
+    outln!(
         "  transfer    down {} ({}), up {} ({}), {} peers",
         crate::units::bytes(s.downloaded),
         crate::units::rate(s.down_rate),
@@ -675,47 +717,58 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
         crate::units::rate(s.up_rate),
         s.peers
     );
-    println!(
+    outln!("  eta         {}", eta(s));
+    outln!(
+        "  ratio       {} (uploaded {})",
+        ratio(s),
+        crate::units::bytes(s.uploaded)
+    );
+    outln!(
         "  limits      down {}, up {}",
         crate::units::limit(s.down_limit),
         crate::units::limit(s.up_limit)
     );
-    println!("  directory   {}", s.download_dir);
+    outln!("  directory   {}", s.download_dir);
     if !s.labels.is_empty() {
-        println!(
+        outln!(
             "  labels      {}",
             crate::units::printable(&s.labels.join(", "))
         );
     }
     if let Some(note) = &s.seed_limit {
-        println!("  seeding     {note}");
+        outln!("  seeding     {note}");
     }
-    println!(
+    outln!(
         "  pieces      {} × {}{}",
         s.num_pieces,
         crate::units::bytes(t.piece_length),
         if t.private { ", private" } else { "" }
     );
     if let Some(c) = &t.comment {
-        println!("  comment     {c}");
+        outln!("  comment     {}", crate::units::printable(c));
     }
-    println!("  trackers");
+    outln!("  trackers");
     for (i, tier) in t.trackers.iter().enumerate() {
         for url in tier {
-            println!("    tier {i}  {url}");
+            outln!("    tier {i}  {}", crate::units::printable(url));
         }
     }
-    println!("  files");
+    outln!("  files");
     for f in &t.files {
-        println!("    {:>9}  {}", crate::units::bytes(f.length), f.path);
+        outln!(
+            "    {:>9}  {}",
+            crate::units::bytes(f.length),
+            crate::units::printable(&f.path)
+        );
     }
     if let Some(m) = &t.market_report {
-        println!("  market");
-        println!(
+        outln!("  market");
+        outln!(
             "    strategy  buyer {}, seller {}",
-            m.buyer_strategy, m.seller_strategy
+            m.buyer_strategy,
+            m.seller_strategy
         );
-        println!(
+        outln!(
             "    tokens    paid {}, earned {}, clearing price {}/MiB{}",
             m.spent,
             m.earned,
@@ -729,7 +782,7 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
         for p in &m.peers {
             let opt =
                 |a: Option<crate::wallet::Amount>| a.map_or("-".to_string(), |a| a.to_string());
-            println!(
+            outln!(
                 "    {:<22} bid {} award {} earned {} | my bid {} award {} paid {}",
                 p.addr,
                 opt(p.bid),
@@ -741,7 +794,7 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
             );
         }
         for c in &m.channels {
-            println!(
+            outln!(
                 "    channel   {} to {}: paid {}, acknowledged {}",
                 c.channel.as_deref().unwrap_or("(opening)"),
                 c.seller,
@@ -753,38 +806,160 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What the flags column means (also in RPC.md).
+const FLAG_LEGEND: &str = "flags: D/d downloading from it (choked: d), U/u uploading to it \
+                           (choked: u), O outgoing, I incoming, F fast extension, X token market";
+
 pub fn peers(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
-    let p: PeerList = connect(global)?.call(Command::Peers { torrent: a.torrent })?;
+    let mut client = connect(global)?;
+    let p: PeerList = client.call(Command::Peers {
+        torrent: a.torrent.clone(),
+    })?;
     if a.out.json {
         print_json(&p)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
-        "{:<22} {:<5} {:>6}  {:>10}  {:>10}  CLIENT",
-        "ADDRESS", "FLAGS", "HAS", "DOWN", "UP"
+    if p.peers.is_empty() {
+        outln!("#{}: no peers connected", p.id);
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Market columns when the daemon trades on this torrent; a plain daemon answers no.
+    let report: Option<crate::market::MarketReport> = client
+        .call(Command::Market {
+            torrent: a.torrent.clone(),
+        })
+        .ok();
+    let by_addr: std::collections::HashMap<&str, _> = report
+        .as_ref()
+        .map(|r| r.peers.iter().map(|m| (m.addr.as_str(), m)).collect())
+        .unwrap_or_default();
+    let market = report.is_some();
+    outln!(
+        "{:<22} {:<6} {:>6}  {:>10}  {:>10}{}  CLIENT",
+        "ADDRESS",
+        "FLAGS",
+        "HAS",
+        "DOWN",
+        "UP",
+        if market {
+            format!(
+                "  {:>9} {:>9} {:>10} {:>10}",
+                "BID", "MY BID", "PAID", "EARNED"
+            )
+        } else {
+            String::new()
+        }
     );
     for x in &p.peers {
-        let flags: String = [
-            (x.outgoing, 'O'),
-            (!x.peer_choking, 'D'),
-            (!x.am_choking, 'U'),
-            (x.am_interested, 'i'),
-            (x.peer_interested, 'I'),
-        ]
-        .iter()
-        .map(|&(on, c)| if on { c } else { '.' })
-        .collect();
-        println!(
-            "{:<22} {:<5} {:>5.1}%  {:>10}  {:>10}  {}",
+        let mcols = if market {
+            let opt =
+                |a: Option<crate::wallet::Amount>| a.map_or("-".to_string(), |a| a.to_string());
+            match by_addr.get(x.addr.as_str()) {
+                Some(m) => format!(
+                    "  {:>9} {:>9} {:>10} {:>10}",
+                    opt(m.bid),
+                    opt(m.my_bid),
+                    m.paid,
+                    m.earned
+                ),
+                None => format!("  {:>9} {:>9} {:>10} {:>10}", "-", "-", "-", "-"),
+            }
+        } else {
+            String::new()
+        };
+        outln!(
+            "{:<22} {:<6} {:>5.1}%  {:>10}  {:>10}{}  {}",
             x.addr,
-            flags,
+            x.flags,
             x.progress * 100.0,
             crate::units::rate(x.down_rate),
             crate::units::rate(x.up_rate),
-            x.client
+            mcols,
+            crate::units::printable(&x.client)
+        );
+    }
+    if std::io::stdout().is_terminal() {
+        outln!("{FLAG_LEGEND}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `files ID`: the files with their progress and priority, numbered as `prio` takes them.
+pub fn files(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
+    let f: FileList = connect(global)?.call(Command::Files { torrent: a.torrent })?;
+    print_files(&f, a.out.json)
+}
+
+fn print_files(f: &FileList, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        print_json(f)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln!(
+        "{:>4}  {:>6}  {:<8} {:>9}  NAME",
+        "#",
+        "DONE",
+        "PRIORITY",
+        "SIZE"
+    );
+    for x in &f.files {
+        outln!(
+            "{:>4}  {:>5.1}%  {:<8} {:>9}  {}",
+            x.index,
+            x.progress * 100.0,
+            x.priority,
+            crate::units::bytes(x.length),
+            crate::units::printable(&x.path)
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct PrioArgs {
+    /// Torrent id or info-hash prefix
+    #[arg(value_name = "ID")]
+    pub torrent: String,
+    /// File numbers (as `files` shows them) or `all`, then the priority: high, normal, low or
+    /// skip (skip stops fetching the file)
+    #[arg(value_name = "FILE… LEVEL", num_args = 2.., required = true)]
+    pub args: Vec<String>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// `prio ID FILE… LEVEL`.
+pub fn prio(global: &GlobalArgs, a: PrioArgs) -> anyhow::Result<ExitCode> {
+    let Some((level, files)) = a.args.split_last() else {
+        anyhow::bail!("give the file numbers and a priority: prio ID 0 2 skip");
+    };
+    let level = level.to_ascii_lowercase();
+    if !["high", "normal", "low", "skip"].contains(&level.as_str()) {
+        anyhow::bail!(
+            "{}: not a priority (high, normal, low or skip)",
+            crate::units::printable(&level)
+        );
+    }
+    let mut numbers = Vec::new();
+    for f in files {
+        if f.eq_ignore_ascii_case("all") {
+            numbers.clear();
+            break;
+        }
+        numbers.push(f.parse::<usize>().map_err(|_| {
+            anyhow::anyhow!(
+                "{}: not a file number (see `bidtorrent files {}`)",
+                crate::units::printable(f),
+                a.torrent
+            )
+        })?);
+    }
+    let r: FileList = connect(global)?.call(Command::Prio {
+        torrent: a.torrent,
+        files: numbers,
+        priority: level,
+    })?;
+    print_files(&r, a.out.json)
 }
 
 fn targets(t: &TargetArgs) -> Targets {
@@ -834,7 +1009,7 @@ pub fn limit(global: &GlobalArgs, a: LimitArgs) -> anyhow::Result<ExitCode> {
         } else {
             format!("#{}", l.scope)
         };
-        println!(
+        outln!(
             "{scope}: down {}, up {}",
             crate::units::limit(l.down),
             crate::units::limit(l.up)
@@ -846,15 +1021,44 @@ pub fn limit(global: &GlobalArgs, a: LimitArgs) -> anyhow::Result<ExitCode> {
 pub fn config(global: &GlobalArgs, a: ConfigArgs) -> anyhow::Result<ExitCode> {
     let path = global.config_path()?;
     match a.command {
-        ConfigCommand::Path => println!("{}", path.display()),
-        ConfigCommand::Default => print!("{}", crate::config::DEFAULT_FILE),
+        ConfigCommand::Path => outln!("{}", path.display()),
+        ConfigCommand::Default => out!("{}", crate::config::DEFAULT_FILE),
         ConfigCommand::Check => {
             if global.config.is_none() && !path.exists() {
-                println!("{}: not present; the defaults apply", path.display());
+                outln!("{}: not present; the defaults apply", path.display());
                 return Ok(ExitCode::SUCCESS);
             }
-            crate::config::Config::load(&path, true)?;
-            println!("{}: ok", path.display());
+            let cfg = crate::config::Config::load(&path, true)?;
+            // `[tui]` is read leniently by the dashboard (it starts with defaults and shows a
+            // warning); here every mistake fails the check, with its line.
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let label = path.display().to_string();
+            let tui = crate::tui::parse_config(&label, &text);
+            let mut problems = tui.warnings.clone();
+            if let Some(name) = &tui.theme
+                && let (_, Some(w)) = crate::tui::theme::load(name)
+            {
+                let line = text
+                    .lines()
+                    .position(|l| l.trim_start().starts_with("theme"))
+                    .map_or(1, |i| i + 1);
+                problems.push(format!(
+                    "{label}: line {line}: [tui] {}",
+                    w.trim_end_matches("; using default")
+                ));
+            }
+            if !problems.is_empty() {
+                for p in &problems {
+                    eprintln!(
+                        "bidtorrent: {}",
+                        crate::units::printable(p.trim_end_matches("; using defaults"))
+                    );
+                }
+                return Ok(ExitCode::FAILURE);
+            }
+            let _ = cfg;
+            outln!("{}: ok", path.display());
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -122,7 +122,7 @@ pub fn run_create(args: CreateArgs) -> anyhow::Result<ExitCode> {
 
     write_output(&args.output, &bytes, args.force)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
-    println!("info hash: {}", meta.info_hash);
+    outln!("info hash: {}", meta.info_hash);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -61,6 +61,7 @@ pub fn run(global: &GlobalArgs, args: DaemonArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let quiet = global.quiet;
     let result = runtime.block_on(serve_until_stopped(
         cfg,
         cfg_path,
@@ -68,6 +69,7 @@ pub fn run(global: &GlobalArgs, args: DaemonArgs) -> anyhow::Result<ExitCode> {
         data_dir,
         socket.clone(),
         std_listener,
+        quiet,
     ));
     let _ = std::fs::remove_file(&socket);
     result
@@ -80,7 +82,9 @@ async fn serve_until_stopped(
     data_dir: PathBuf,
     socket: PathBuf,
     std_listener: std::os::unix::net::UnixListener,
+    quiet: bool,
 ) -> anyhow::Result<ExitCode> {
+    let log_file = cfg.log.file;
     let ctl = start_controller(
         &cfg,
         &data_dir,
@@ -130,6 +134,21 @@ async fn serve_until_stopped(
         let dir = std::path::absolute(&dir).unwrap_or(dir);
         let every = Duration::from_secs(cfg.watch.interval_secs);
         tokio::spawn(watch_dir(ctl.clone(), dir, every, stop_rx));
+    }
+    // In the foreground a person is watching: one line says it is up and where to look,
+    // whatever the log settings (the log has the rest).
+    if !quiet {
+        eprintln!(
+            "bidtorrent daemon ready: pid {}, control socket {}, peers on port {}{}",
+            std::process::id(),
+            socket.display(),
+            session.listen_port(),
+            if log_file {
+                ", log daemon.log in the state dir"
+            } else {
+                ""
+            }
+        );
     }
     tracing::info!(
         "daemon ready: pid {}, control socket {}, peers on port {}, config {}",

@@ -143,6 +143,7 @@ async fn run_demo(root: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let mut swarm = Swarm::start(root, &spec).await?;
     let live = !args.headless && !args.json;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut last_note = std::time::Instant::now();
     let interrupted = loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -151,6 +152,20 @@ async fn run_demo(root: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         let done = swarm.poll();
         if live {
             draw_table(&swarm);
+        } else if !args.json && last_note.elapsed() >= Duration::from_secs(5) {
+            // Headless runs take a minute: say now and then that it is alive, on stderr so
+            // the report on stdout stays clean.
+            last_note = std::time::Instant::now();
+            let leechers = swarm.members.iter().filter(|m| !m.spec.seeder).count();
+            let finished = swarm
+                .members
+                .iter()
+                .filter(|m| !m.spec.seeder && m.done_at.is_some())
+                .count();
+            eprintln!(
+                "demo: {:.0} s, {finished} of {leechers} leechers complete",
+                swarm.started.elapsed().as_secs_f64()
+            );
         }
         if done {
             break false;
@@ -229,16 +244,24 @@ fn print_report(swarm: &Swarm, settlement: &Settlement, args: &DemoArgs) {
             "speedup": ratio,
             "settlement": settlement,
         });
-        println!("{r}");
+        outln!("{r}");
         return;
     }
-    println!(
+    outln!(
         "{:<11} {:<8} {:<14} {:>8} {:>10} {:>10} {:>10} {:>10} {:>9}",
-        "peer", "role", "strategy", "bid", "down MiB", "up MiB", "paid", "earned", "done (s)"
+        "peer",
+        "role",
+        "strategy",
+        "bid",
+        "down MiB",
+        "up MiB",
+        "paid",
+        "earned",
+        "done (s)"
     );
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     for r in &rows {
-        println!(
+        outln!(
             "{:<11} {:<8} {:<14} {:>8} {:>10.1} {:>10.1} {:>10} {:>10} {:>9}",
             r.peer,
             r.role,
@@ -258,9 +281,9 @@ fn print_report(swarm: &Swarm, settlement: &Settlement, args: &DemoArgs) {
         );
     }
     if let Some(x) = ratio {
-        println!("\nbidders finished {x:.2}× faster than non-bidders on average");
+        outln!("\nbidders finished {x:.2}× faster than non-bidders on average");
     }
-    println!(
+    outln!(
         "settlement: paid {} = earned {} (redeemed {}), ledger {}",
         Amount(settlement.paid),
         Amount(settlement.earned),

@@ -6,6 +6,22 @@ use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
+/// `println!` for command output. A reader that goes away early (`bidtorrent ls | head -3`)
+/// ends the command at once with status 0 and nothing on stderr, as `ls` or `grep` do; any
+/// other write error is reported once. (Rust ignores SIGPIPE, so a plain `println!` panics.)
+macro_rules! outln {
+    ($($t:tt)*) => {
+        $crate::cli::write_out(format_args!("{}\n", format_args!($($t)*)))
+    };
+}
+
+/// `print!` counterpart of [`outln!`].
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::cli::write_out(format_args!($($t)*))
+    };
+}
+
 pub mod client;
 pub mod create;
 pub mod daemon;
@@ -32,23 +48,33 @@ pub struct Cli {
     pub tui: tui::TuiArgs,
 }
 
+/// The heading global options are listed under in every command's help, apart from the
+/// command's own.
+const GLOBAL: &str = "Global options";
+
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
     /// Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
     /// Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR", help_heading = GLOBAL)]
     pub data_dir: Option<PathBuf>,
     /// Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or
     /// control.sock in the data dir when --data-dir is given or there is no runtime dir)
-    #[arg(long, global = true, value_name = "PATH", env = "BIDTORRENT_SOCKET")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "BIDTORRENT_SOCKET",
+        help_heading = GLOBAL
+    )]
     pub socket: Option<PathBuf>,
     /// More log output (repeat for more)
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
     /// Less output
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
 }
 
@@ -78,8 +104,12 @@ pub enum Command {
     Ls(client::LsArgs),
     /// Show one torrent: progress, files, trackers
     Info(client::OneArgs),
-    /// Show the peers of one torrent
+    /// Show the peers of one torrent (flags, rates, market bids and payments)
     Peers(client::OneArgs),
+    /// Show the files of one torrent with their progress and priority
+    Files(client::OneArgs),
+    /// Set file priorities: `prio ID 0 2 skip`, `prio ID all normal`
+    Prio(client::PrioArgs),
     /// Pause torrents: close their peers and stop announcing
     Pause(client::TargetArgs),
     /// Resume paused torrents
@@ -172,10 +202,38 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("bidtorrent: {e:#}");
+            eprintln!("bidtorrent: {}", error_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, each cause once: many errors already quote their
+/// source in their own message ("cannot read X: No such file"), and anyhow's `{:#}` would
+/// print it again.
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || line.contains(&text) {
+            continue;
+        }
+        // A bare label ("notatorrent") that the cause repeats in full sentence form.
+        if !line.is_empty() && text.contains(line.as_str()) {
+            line = text;
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    // Outside text (a file name, a tracker's reason) may hold escapes; line breaks in our own
+    // multi-line messages (a config error's snippet) stay.
+    line.split('\n')
+        .map(|l| crate::units::printable(l).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -199,6 +257,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ls(a) => client::ls(&cli.global, a),
         Command::Info(a) => client::info(&cli.global, a),
         Command::Peers(a) => client::peers(&cli.global, a),
+        Command::Files(a) => client::files(&cli.global, a),
+        Command::Prio(a) => client::prio(&cli.global, a),
         Command::Pause(a) => client::batch(&cli.global, "pause", a),
         Command::Resume(a) => client::batch(&cli.global, "resume", a),
         Command::Rm(a) => client::rm(&cli.global, a),
@@ -231,8 +291,57 @@ pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
 pub fn man_page() -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+    out.extend_from_slice(MAN_EXTRA.as_bytes());
     Ok(out)
 }
+
+/// Sections clap does not write: what a reader of `man bidtorrent` looks for first.
+const MAN_EXTRA: &str = r#".SH EXAMPLES
+.TP
+\fBbidtorrent daemon &\fR
+Run the engine in the background (or under systemd or tmux).
+.TP
+\fBbidtorrent add ~/t/*.torrent \-\-dir /data\fR
+Add torrents to the daemon; \fB\-\fR reads one source per line from stdin.
+.TP
+\fBbidtorrent ls\fR; \fBbidtorrent info 3\fR; \fBbidtorrent peers 3\fR
+List torrents with ETA and ratio; one torrent; its peers.
+.TP
+\fBbidtorrent prio 3 0 2 skip\fR
+Stop fetching files 0 and 2 of torrent 3 (\fBbidtorrent files 3\fR numbers them).
+.TP
+\fBbidtorrent\fR
+Open the dashboard: attached to the daemon, or with the engine in this process.
+.TP
+\fBbidtorrent download 'magnet:?xt=urn:btih:...' \-\-dir .\fR
+Download one torrent in the foreground and exit when it is complete.
+.SH FILES
+.TP
+\fI$XDG_CONFIG_HOME/bidtorrent/config.toml\fR
+The configuration (\fBbidtorrent config default\fR prints every key).
+.TP
+\fI$XDG_DATA_HOME/bidtorrent/\fR
+Session, resume data, .torrent copies, the wallet (\fB\-\-data\-dir\fR moves it).
+.TP
+\fI$XDG_RUNTIME_DIR/bidtorrent/control.sock\fR
+The daemon's control socket, owner-only.
+.TP
+\fI$XDG_STATE_HOME/bidtorrent/daemon.log\fR, \fItui.log\fR
+Logs of the daemon and the dashboard.
+.SH ENVIRONMENT
+.TP
+\fBBIDTORRENT_SOCKET\fR
+The control socket, as \fB\-\-socket\fR.
+.TP
+\fBRUST_LOG\fR
+Log filter, e.g. \fBbidtorrent=debug\fR.
+.TP
+\fBNO_COLOR\fR
+The dashboard uses the \fBmono\fR theme unless \fB\-\-theme\fR is given.
+.TP
+\fBXDG_CONFIG_HOME\fR, \fBXDG_DATA_HOME\fR, \fBXDG_STATE_HOME\fR, \fBXDG_RUNTIME_DIR\fR
+Where the files above live.
+"#;
 
 /// `bidtorrent.1` and one `bidtorrent-CMD.1` per subcommand, as (file name, roff).
 pub fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
@@ -248,24 +357,40 @@ pub fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
     Ok(pages)
 }
 
-/// Logs go to stderr for foreground commands; `-v` raises the level, `-q` lowers it, and
-/// `RUST_LOG` overrides both.
-/// SIGTERM or SIGINT, whichever comes first; names the one that came (for the log).
-pub async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return "SIGINT";
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+/// Writes command output to stdout; see [`outln!`].
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    if let Err(e) = o.write_fmt(args).and_then(|_| o.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("bidtorrent: writing the output: {e}");
+            std::process::exit(1);
+        }
+        std::process::exit(0);
     }
 }
 
+/// SIGTERM or SIGINT, whichever comes first; names the one that came (for the log). The
+/// handlers are installed when this is called, not when the future is first polled, so a
+/// signal sent the moment a command says it is ready is never the default (fatal) one.
+pub fn shutdown_signal() -> impl std::future::Future<Output = &'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        let (Ok(mut term), Ok(mut int)) = (term, int) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        };
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
+    }
+}
+
+/// Logs go to stderr for foreground commands; `-v` raises the level, `-q` lowers it, and
+/// `RUST_LOG` overrides both.
 pub fn init_stderr_logging(global: &GlobalArgs) {
     let level = match (global.quiet, global.verbose) {
         (true, _) => "error",

@@ -193,7 +193,7 @@ impl DataSource for DemoSource {
 /// A member's detail tabs, read through the same mapping the controller answers with.
 fn member_detail(m: &Member, ih: &crate::engine::types::InfoHash) -> Detail {
     let t = &m.torrent;
-    let paths = t.storage.file_paths();
+    let paths = t.file_paths();
     // The demo's payload is one file: show it relative to the member's download dir.
     let base = paths
         .first()

@@ -225,7 +225,7 @@ impl DhtService {
             loop {
                 let Some(dht) = weak.upgrade() else { return };
                 let port = torrent
-                    .ctx
+                    .ctx()
                     .listen_port
                     .load(std::sync::atomic::Ordering::Relaxed);
                 let complete = torrent.stats().left_bytes == 0;

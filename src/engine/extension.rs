@@ -4,59 +4,72 @@
 //!
 //! Local message ids are the extension's position in the torrent's list plus one, so they are
 //! stable for the life of a torrent and never 0 (the handshake's id).
+//!
+//! Extensions see their torrent only through a [`TorrentHandle`] and each connection through a
+//! [`PeerLink`]: both hold the torrent weakly and expose a few operations, never its state. The
+//! engine may call an extension with the torrent's state lock held (`keep_open`, and the
+//! choker an extension installs), so an extension never calls back into the torrent while it
+//! holds its own lock; see the lock order in [`crate::engine::torrent`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 use crate::bencode::{Dict, Owned};
-use crate::engine::torrent::{PeerCmd, Torrent};
 use crate::engine::types::PeerId;
-use crate::engine::wire::Message;
+
+pub use crate::engine::torrent::TorrentHandle;
 
 /// One peer connection as an extension sees it.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct PeerLink {
-    pub torrent: Arc<Torrent>,
-    /// The torrent's key for this connection (the same key the choker sees).
-    pub key: usize,
-    pub addr: SocketAddr,
-    pub peer_id: PeerId,
+    torrent: TorrentHandle,
+    key: usize,
+    addr: SocketAddr,
+    peer_id: PeerId,
 }
 
 impl PeerLink {
+    pub(crate) fn new(
+        torrent: TorrentHandle,
+        key: usize,
+        addr: SocketAddr,
+        peer_id: PeerId,
+    ) -> Self {
+        PeerLink {
+            torrent,
+            key,
+            addr,
+            peer_id,
+        }
+    }
+
+    /// The torrent this connection belongs to.
+    pub fn torrent(&self) -> &TorrentHandle {
+        &self.torrent
+    }
+
+    /// The torrent's key for this connection (the same key the choker sees).
+    pub fn key(&self) -> usize {
+        self.key
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
     /// Sends `payload` as the peer's message id for `name`. False when the peer did not announce
     /// that extension (so plain peers are never sent a message they did not ask for) or is gone.
     pub fn send(&self, name: &str, payload: Vec<u8>) -> bool {
-        let st = self.torrent.state();
-        let Some(p) = st.peers.get(&self.key) else {
-            return false;
-        };
-        let Some(&id) = p.ext_ids.get(name) else {
-            return false;
-        };
-        p.tx.send(PeerCmd::Send(Message::Extended {
-            id,
-            payload: Bytes::from(payload),
-        }))
-        .is_ok()
-    }
-
-    /// Whether the peer announced `name` in its extended handshake.
-    pub fn supports(&self, name: &str) -> bool {
-        self.torrent
-            .state()
-            .peers
-            .get(&self.key)
-            .is_some_and(|p| p.ext_ids.contains_key(name))
+        self.torrent.send_extended(self.key, name, payload)
     }
 
     /// Drops the connection (a hostile or broken peer).
     pub fn close(&self) {
-        if let Some(p) = self.torrent.state().peers.get(&self.key) {
-            let _ = p.tx.send(PeerCmd::Close);
-        }
+        self.torrent.close_peer(self.key);
     }
 }
 
@@ -65,7 +78,7 @@ pub trait Extension: Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
     /// Adds keys to our extended handshake (e.g. `metadata_size`).
-    fn handshake_fields(&self, _torrent: &Torrent, _handshake: &mut Owned) {}
+    fn handshake_fields(&self, _torrent: &TorrentHandle, _handshake: &mut Owned) {}
 
     /// The peer's extended handshake arrived; `supported` says whether it announced us.
     fn on_handshake(&self, _link: &PeerLink, _handshake: &Dict<'_>, _supported: bool) {}
@@ -86,7 +99,7 @@ pub trait Extension: Send + Sync + 'static {
     /// `contributors` lists (peer key, bytes delivered) — a buyer pays for verified bytes only.
     fn on_piece(
         &self,
-        _torrent: &Arc<Torrent>,
+        _torrent: &TorrentHandle,
         _index: u32,
         _ok: bool,
         _contributors: &[(usize, u64)],
@@ -94,11 +107,11 @@ pub trait Extension: Send + Sync + 'static {
     }
 
     /// Called once a second from the torrent's timer (PEX rounds, market bookkeeping).
-    fn on_tick(&self, _torrent: &Arc<Torrent>) {}
+    fn on_tick(&self, _torrent: &TorrentHandle) {}
 }
 
 /// Makes a torrent's instance of an extension; `None` leaves it off for that torrent (PEX and
 /// DHT-fed extensions stay off for private torrents, BEP 27).
 pub trait ExtensionFactory: Send + Sync + 'static {
-    fn create(&self, torrent: &Arc<Torrent>) -> Option<Arc<dyn Extension>>;
+    fn create(&self, torrent: &TorrentHandle) -> Option<Arc<dyn Extension>>;
 }

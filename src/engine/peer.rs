@@ -1,23 +1,23 @@
 //! One peer connection: handshake, then a reader and a writer running side by side so that a
 //! peer that stops reading can never stall what we read from it (and the other way round).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use crate::bencode::{self, Owned};
 use crate::engine::bitfield::Bitfield;
 use crate::engine::extension::PeerLink;
-use crate::engine::ratelimit::acquire_all;
-use crate::engine::torrent::{MAX_QUEUED_UPLOADS, PeerCmd, PeerCounters, Torrent, UploadQueue};
+use crate::engine::ratelimit::{RateLimiter, acquire_all};
+use crate::engine::torrent::{Torrent, TorrentHandle, lock};
 use crate::engine::wire::{BlockRef, HANDSHAKE_LEN, Handshake, Message, WireError};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -26,6 +26,64 @@ const KEEPALIVE: Duration = Duration::from_secs(90);
 /// Blocks served per write batch (1 MiB of 16 KiB blocks): few syscalls, and still small
 /// enough to notice Cancels and chokes quickly.
 const SERVE_BATCH: usize = 64;
+/// More queued requests than this from one peer is a flood.
+pub const MAX_QUEUED_UPLOADS: usize = 2048;
+
+/// Commands to a peer's writer (from the torrent, under its state lock: never blocking).
+#[derive(Debug)]
+pub enum PeerCmd {
+    Send(Message),
+    Requests(Vec<BlockRef>),
+    Choke,
+    Unchoke,
+    Close,
+}
+
+/// Per-peer counters the peer task updates without the torrent lock, and the peer's own
+/// upload limit (set from the choker's shares).
+pub struct PeerCounters {
+    pub downloaded: AtomicU64,
+    pub uploaded: AtomicU64,
+    pub last_recv_ms: AtomicU64,
+    pub up_limit: RateLimiter,
+    /// The most payload this peer may have been sent in total (`uploaded` never passes it);
+    /// `u64::MAX` = no cap. The market's credit window: checked before every block, so a buyer
+    /// that stops paying gets at most the window it was granted.
+    pub up_allowance: AtomicU64,
+}
+
+impl Default for PeerCounters {
+    fn default() -> Self {
+        PeerCounters {
+            downloaded: AtomicU64::new(0),
+            uploaded: AtomicU64::new(0),
+            last_recv_ms: AtomicU64::new(0),
+            up_limit: RateLimiter::unlimited(),
+            up_allowance: AtomicU64::new(u64::MAX),
+        }
+    }
+}
+
+impl PeerCounters {
+    /// Whether `len` more bytes may be sent under the allowance.
+    pub fn may_upload(&self, len: u64) -> bool {
+        self.uploaded.load(Ordering::Relaxed).saturating_add(len)
+            <= self.up_allowance.load(Ordering::Relaxed)
+    }
+}
+
+/// What a peer asked us for and we have not sent yet.
+#[derive(Default)]
+pub struct UploadQueue {
+    pub queue: Mutex<VecDeque<BlockRef>>,
+    pub notify: Notify,
+}
+
+impl UploadQueue {
+    pub fn lock(&self) -> MutexGuard<'_, VecDeque<BlockRef>> {
+        lock(&self.queue)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
@@ -50,7 +108,7 @@ pub async fn connect(torrent: Arc<Torrent>, addr: SocketAddr) {
             .await
             .map_err(|_| PeerError::Timeout)??;
         stream.set_nodelay(true)?;
-        let ours = Handshake::new(torrent.info_hash(), torrent.ctx.peer_id);
+        let ours = Handshake::new(torrent.info_hash(), torrent.ctx().peer_id);
         stream.write_all(&ours.encode()).await?;
         let theirs = read_handshake(&mut stream).await?;
         if theirs.info_hash != torrent.info_hash() {
@@ -88,7 +146,7 @@ pub async fn accept(
     addr: SocketAddr,
     theirs: Handshake,
 ) {
-    let ours = Handshake::new(torrent.info_hash(), torrent.ctx.peer_id);
+    let ours = Handshake::new(torrent.info_hash(), torrent.ctx().peer_id);
     if stream.write_all(&ours.encode()).await.is_err() {
         return;
     }
@@ -117,21 +175,16 @@ async fn run(
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
 
-    let link = PeerLink {
-        torrent: torrent.clone(),
-        key,
-        addr,
-        peer_id: theirs.peer_id,
-    };
+    let link = PeerLink::new(torrent.handle(), key, addr, theirs.peer_id);
     let mut first = Vec::new();
     if theirs.supports_extended() {
-        first.push(extended_handshake(&torrent, addr));
+        first.push(extended_handshake(&torrent, link.torrent(), addr));
     }
     if let Some(m) = torrent.initial_have(fast) {
         first.push(m);
     }
     let writer = write_loop(&torrent, key, wr, rx, &uploads, &counters, first, fast);
-    let reader = read_loop(&link, rd, &uploads, &counters, fast);
+    let reader = read_loop(&torrent, &link, rd, &uploads, &counters, fast);
     let result = tokio::select! {
         r = writer => r,
         r = reader => r,
@@ -144,7 +197,7 @@ async fn run(
     }
 }
 
-fn extended_handshake(torrent: &Torrent, addr: SocketAddr) -> Message {
+fn extended_handshake(torrent: &Torrent, handle: &TorrentHandle, addr: SocketAddr) -> Message {
     let exts = torrent.extensions();
     let mut m = Owned::dict();
     for (i, e) in exts.iter().enumerate() {
@@ -154,13 +207,16 @@ fn extended_handshake(torrent: &Torrent, addr: SocketAddr) -> Message {
         .with("m", m)
         .with("v", format!("bidtorrent {}", env!("CARGO_PKG_VERSION")))
         .with("reqq", 500u32)
-        .with("p", torrent.ctx.listen_port.load(Ordering::Relaxed) as u16);
+        .with(
+            "p",
+            torrent.ctx().listen_port.load(Ordering::Relaxed) as u16,
+        );
     match addr.ip() {
         std::net::IpAddr::V4(ip) => d.insert("yourip", ip.octets().to_vec()),
         std::net::IpAddr::V6(ip) => d.insert("yourip", ip.octets().to_vec()),
     }
     for e in &exts {
-        e.handshake_fields(torrent, &mut d);
+        e.handshake_fields(handle, &mut d);
     }
     Message::Extended {
         id: 0,
@@ -222,7 +278,7 @@ async fn write_loop(
             }
             acquire_all(
                 &[
-                    &torrent.ctx.global_up,
+                    &torrent.ctx().global_up,
                     &torrent.up_limit,
                     &counters.up_limit,
                 ],
@@ -250,9 +306,7 @@ async fn write_loop(
             counters
                 .uploaded
                 .fetch_add(u64::from(b.length), Ordering::Relaxed);
-            torrent
-                .uploaded
-                .fetch_add(u64::from(b.length), Ordering::Relaxed);
+            torrent.add_uploaded(u64::from(b.length));
         }
     }
 }
@@ -287,14 +341,14 @@ fn apply(
 }
 
 async fn read_loop(
+    torrent: &Arc<Torrent>,
     link: &PeerLink,
     mut rd: OwnedReadHalf,
     uploads: &UploadQueue,
     counters: &PeerCounters,
     fast: bool,
 ) -> Result<(), PeerError> {
-    let torrent = &link.torrent;
-    let key = link.key;
+    let key = link.key();
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let n = torrent.meta.num_pieces();
     loop {
@@ -344,7 +398,7 @@ async fn read_loop(
                 let have = torrent.check_request(&b).map_err(PeerError::Protocol)?;
                 if !have || torrent.am_choking(key) {
                     if fast {
-                        let _ = send(torrent, key, Message::Reject(b));
+                        let _ = torrent.send_to(key, Message::Reject(b));
                     }
                     continue;
                 }
@@ -363,16 +417,14 @@ async fn read_loop(
             }
             Message::Piece { index, begin, data } => {
                 acquire_all(
-                    &[&torrent.ctx.global_down, &torrent.down_limit],
+                    &[&torrent.ctx().global_down, &torrent.down_limit],
                     data.len() as u64,
                 )
                 .await;
                 counters
                     .downloaded
                     .fetch_add(data.len() as u64, Ordering::Relaxed);
-                torrent
-                    .downloaded
-                    .fetch_add(data.len() as u64, Ordering::Relaxed);
+                torrent.add_downloaded(data.len() as u64);
                 if let Some(piece) = torrent.on_block(key, index, begin, &data) {
                     let mut piece = Unverified {
                         torrent: torrent.clone(),
@@ -382,7 +434,7 @@ async fn read_loop(
                     // the peer: completed pieces never pile up in memory faster than they are
                     // hashed and written. The wait may be cancelled (the connection closes);
                     // `Unverified` then hands the piece back to the picker.
-                    let Ok(slot) = torrent.verify_slots.clone().acquire_owned().await else {
+                    let Some(slot) = torrent.verify_slot().await else {
                         return Err(PeerError::Closed);
                     };
                     if let Some(p) = piece.piece.take() {
@@ -402,7 +454,7 @@ async fn read_loop(
             }
             Message::AllowedFast(i) => torrent.on_allowed_fast(key, i),
             Message::Suggest(_) | Message::Port(_) => {}
-            Message::Extended { id: 0, payload } => on_extended_handshake(link, &payload),
+            Message::Extended { id: 0, payload } => on_extended_handshake(torrent, link, &payload),
             Message::Extended { id, payload } => {
                 // Ids we never assigned are ignored, as BEP 10 asks.
                 if let Some(ext) = torrent.extension(id) {
@@ -425,22 +477,13 @@ struct Unverified {
 impl Drop for Unverified {
     fn drop(&mut self) {
         if let Some(p) = self.piece.take() {
-            self.torrent.state().picker.piece_checked(p.index, false);
+            self.torrent.return_unverified(p.index);
         }
     }
 }
 
-fn send(torrent: &Torrent, key: usize, m: Message) -> bool {
-    torrent
-        .state()
-        .peers
-        .get(&key)
-        .is_some_and(|p| p.tx.send(PeerCmd::Send(m)).is_ok())
-}
-
-fn on_extended_handshake(link: &PeerLink, payload: &[u8]) {
-    let torrent = &link.torrent;
-    let key = link.key;
+fn on_extended_handshake(torrent: &Torrent, link: &PeerLink, payload: &[u8]) {
+    let key = link.key();
     // A malformed extended handshake only costs the peer its extensions, as in libtorrent.
     let Ok(v) = bencode::decode(payload) else {
         return;

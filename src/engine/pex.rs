@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::bencode::{self, Dict, Owned};
 use crate::engine::extension::{Extension, ExtensionFactory, PeerLink};
-use crate::engine::torrent::{Torrent, lock};
+use crate::engine::torrent::{TorrentHandle, lock};
 use crate::engine::types::PeerId;
 
 pub const NAME: &str = "ut_pex";
@@ -194,10 +194,10 @@ impl Extension for Pex {
     fn on_handshake(&self, link: &PeerLink, _handshake: &Dict<'_>, supported: bool) {
         if supported {
             lock(&self.peers).insert(
-                link.key,
+                link.key(),
                 PeerPex {
-                    addr: link.addr,
-                    peer_id: link.peer_id,
+                    addr: link.addr(),
+                    peer_id: link.peer_id(),
                     told: HashSet::new(),
                     last_sent: None,
                     last_recv: None,
@@ -209,51 +209,48 @@ impl Extension for Pex {
     fn on_message(&self, link: &PeerLink, payload: &[u8]) -> Result<(), String> {
         {
             let mut peers = lock(&self.peers);
-            let Some(p) = peers.get_mut(&link.key) else {
+            let Some(p) = peers.get_mut(&link.key()) else {
                 return Ok(());
             };
             let now = Instant::now();
             if p.last_recv
                 .is_some_and(|t| now.duration_since(t) < MIN_RECV_GAP)
             {
-                tracing::debug!("{}: ut_pex faster than once a minute; ignored", link.addr);
+                tracing::debug!("{}: ut_pex faster than once a minute; ignored", link.addr());
                 return Ok(());
             }
             p.last_recv = Some(now);
         }
         let msg = PexMsg::parse(payload, MAX_ENTRIES).map_err(|e| e.to_string())?;
         if !msg.added.is_empty() {
-            tracing::debug!("{}: ut_pex: {} peers", link.addr, msg.added.len());
-            link.torrent
+            tracing::debug!("{}: ut_pex: {} peers", link.addr(), msg.added.len());
+            link.torrent()
                 .add_peers(msg.added.into_iter().map(|(a, _)| a));
         }
         Ok(())
     }
 
     fn on_disconnect(&self, link: &PeerLink) {
-        lock(&self.peers).remove(&link.key);
+        lock(&self.peers).remove(&link.key());
     }
 
-    fn on_tick(&self, torrent: &Arc<Torrent>) {
+    fn on_tick(&self, torrent: &TorrentHandle) {
         let now = Instant::now();
         // Our peers' dialable addresses, with BEP 11 flags.
-        let current: HashMap<SocketAddr, u8> = {
-            let st = torrent.state();
-            st.peers
-                .values()
-                .filter_map(|p| {
-                    let port = p.listen_port?;
-                    let mut f = 0;
-                    if p.outgoing {
-                        f |= FLAG_CONNECTABLE;
-                    }
-                    if p.is_seed() {
-                        f |= FLAG_SEED;
-                    }
-                    Some((SocketAddr::new(p.addr.ip(), port), f))
-                })
-                .collect()
-        };
+        let current: HashMap<SocketAddr, u8> = torrent
+            .dialable_peers()
+            .into_iter()
+            .map(|p| {
+                let mut f = 0;
+                if p.outgoing {
+                    f |= FLAG_CONNECTABLE;
+                }
+                if p.seed {
+                    f |= FLAG_SEED;
+                }
+                (p.addr, f)
+            })
+            .collect();
         let mut out = Vec::new();
         {
             let mut peers = lock(&self.peers);
@@ -273,12 +270,7 @@ impl Extension for Pex {
             }
         }
         for (key, addr, peer_id, m) in out {
-            let link = PeerLink {
-                torrent: torrent.clone(),
-                key,
-                addr,
-                peer_id,
-            };
+            let link = PeerLink::new(torrent.clone(), key, addr, peer_id);
             link.send(NAME, m.encode());
         }
     }
@@ -287,8 +279,8 @@ impl Extension for Pex {
 pub struct PexFactory;
 
 impl ExtensionFactory for PexFactory {
-    fn create(&self, torrent: &Arc<Torrent>) -> Option<Arc<dyn Extension>> {
-        if torrent.meta.info.private {
+    fn create(&self, torrent: &TorrentHandle) -> Option<Arc<dyn Extension>> {
+        if torrent.meta().info.private {
             return None;
         }
         Some(Arc::new(Pex::default()))

@@ -101,8 +101,27 @@ impl Picker {
     }
 
     /// Whether every wanted piece is verified.
+    /// Every wanted piece is verified (skipped files may still be missing).
     pub fn is_complete(&self) -> bool {
         (0..self.num_pieces as usize).all(|i| self.have.get(i) || !self.wanted.get(i))
+    }
+
+    /// Every piece of the torrent is verified: a seed.
+    pub fn has_all(&self) -> bool {
+        (0..self.num_pieces as usize).all(|i| self.have.get(i))
+    }
+
+    /// The phase a running torrent is in by what it has: `Seeding` with every piece,
+    /// `Finished` with every wanted one, else `Downloading`.
+    pub fn running_phase(&self) -> crate::engine::torrent::Phase {
+        use crate::engine::torrent::Phase;
+        if self.has_all() {
+            Phase::Seeding
+        } else if self.is_complete() {
+            Phase::Finished
+        } else {
+            Phase::Downloading
+        }
     }
 
     pub fn bytes_left(&self) -> u64 {

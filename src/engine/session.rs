@@ -49,7 +49,7 @@ pub enum SessionError {
     Storage(#[from] crate::engine::storage::StorageError),
     #[error("internal task failed: {0}")]
     Task(String),
-    // ----- magnet / DHT / LSD (issue 7) -----
+    // Magnet links, DHT and LSD.
     #[error("{0}")]
     Metadata(#[from] crate::engine::metadata::MetadataError),
     #[error("{0}")]
@@ -179,8 +179,9 @@ impl Session {
             .map_err(|e| SessionError::Task(e.to_string()))??;
         let torrent = Torrent::new(meta, storage, opts, self.ctx.clone());
         let factories: Vec<Arc<dyn ExtensionFactory>> = lock(&self.extensions).clone();
+        let handle = torrent.handle();
         for f in factories {
-            if let Some(ext) = f.create(&torrent) {
+            if let Some(ext) = f.create(&handle) {
                 torrent.add_extension(ext);
             }
         }
@@ -196,7 +197,7 @@ impl Session {
         Ok(torrent)
     }
 
-    // ----- magnet links, DHT, LSD (issue 7) -----------------------------------------------
+    // Magnet links, DHT and LSD.
 
     /// Adds a magnet link: fetches its info dict from the swarm (trackers, `x.pe`, `opts.peers`
     /// and the DHT when enabled), verifies it against the info-hash, then adds it like

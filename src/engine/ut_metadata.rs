@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::bencode::{self, Owned};
 use crate::engine::extension::{Extension, ExtensionFactory, PeerLink};
-use crate::engine::torrent::{Torrent, lock};
+use crate::engine::torrent::{TorrentHandle, lock};
 
 pub const NAME: &str = "ut_metadata";
 /// BEP 9 pieces are 16 KiB; only the last one may be shorter.
@@ -147,16 +147,16 @@ impl Extension for UtMetadata {
         NAME
     }
 
-    fn handshake_fields(&self, torrent: &Torrent, handshake: &mut Owned) {
-        handshake.insert("metadata_size", torrent.meta.info_bytes.len());
+    fn handshake_fields(&self, torrent: &TorrentHandle, handshake: &mut Owned) {
+        handshake.insert("metadata_size", torrent.meta().info_bytes.len());
     }
 
     fn on_message(&self, link: &PeerLink, payload: &[u8]) -> Result<(), String> {
         match MetadataMsg::parse(payload).map_err(|e| e.to_string())? {
             MetadataMsg::Request { piece } => {
-                let info = &link.torrent.meta.info_bytes;
+                let info = &link.torrent().meta().info_bytes;
                 let start = piece as usize * PIECE;
-                let reply = if start < info.len() && self.allow(link.key) {
+                let reply = if start < info.len() && self.allow(link.key()) {
                     let end = (start + PIECE).min(info.len());
                     MetadataMsg::Data {
                         piece,
@@ -175,15 +175,15 @@ impl Extension for UtMetadata {
     }
 
     fn on_disconnect(&self, link: &PeerLink) {
-        lock(&self.windows).remove(&link.key);
+        lock(&self.windows).remove(&link.key());
     }
 }
 
 pub struct UtMetadataFactory;
 
 impl ExtensionFactory for UtMetadataFactory {
-    fn create(&self, torrent: &Arc<Torrent>) -> Option<Arc<dyn Extension>> {
-        if torrent.meta.info.private {
+    fn create(&self, torrent: &TorrentHandle) -> Option<Arc<dyn Extension>> {
+        if torrent.meta().info.private {
             return None;
         }
         Some(Arc::new(UtMetadata::default()))

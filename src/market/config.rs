@@ -446,7 +446,7 @@ fn set_param(
     let tokens = || {
         Amount::from_str(value)
             .map(Tokens)
-            .map_err(|e| bad(&format!("not a token amount: {e}")))
+            .map_err(|e| bad(&e.to_string()))
     };
     let float = || {
         value

@@ -1,8 +1,11 @@
 //! The bidding engine (SPEC §4): the `bt_market` BEP 10 extension, the bid book, buyer and
 //! seller strategies, and the credit window. Wire format: PROTOCOL.md.
 //!
-//! It depends on the engine only through its extension and choker traits, and on the wallet
-//! only through its public API. A session trades once a [`Market`] is registered:
+//! It depends on the engine only through its extension door (`Extension`, `TorrentHandle`,
+//! `PeerLink`) and the `Choker` trait, and on the wallet only through its public API. The core
+//! of one torrent's market is [`torrent_market::TorrentMarket`] (see its module docs for the
+//! lock order); what the torrents of a session share is in [`shared`]. A session trades once a
+//! [`Market`] is registered:
 //!
 //! ```ignore
 //! let market = Market::new(wallet, ledger_client, config).await?;
@@ -12,9 +15,15 @@
 pub mod book;
 pub mod config;
 pub mod credit;
-pub mod extension;
 pub mod proto;
+pub mod shared;
 pub mod strategy;
+pub mod torrent_market;
+
+/// The market core's former path, for callers not yet moved to [`torrent_market`].
+pub mod extension {
+    pub use super::torrent_market::{BuyChannel, MarketReport, PeerMarket};
+}
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,7 +33,7 @@ use crate::engine::types::InfoHash;
 use crate::wallet::{LedgerClient, Wallet, WalletError};
 
 pub use config::{ConfigError, Effective, MarketConfig};
-pub use extension::{MarketReport, PeerMarket};
+pub use torrent_market::{BuyChannel, MarketReport, PeerMarket};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MarketError {
@@ -37,7 +46,7 @@ pub enum MarketError {
 /// The market of one session: register [`Market::factory`] before adding torrents.
 #[derive(Clone)]
 pub struct Market {
-    shared: Arc<extension::MarketShared>,
+    shared: Arc<shared::MarketShared>,
 }
 
 impl Market {
@@ -52,7 +61,7 @@ impl Market {
         let known = wallet.connect(&ledger).await?;
         let balance = wallet.refresh(&ledger).await.unwrap_or(known.balance);
         Ok(Market {
-            shared: Arc::new(extension::MarketShared {
+            shared: Arc::new(shared::MarketShared {
                 wallet,
                 ledger,
                 ledger_id: known.ledger,
@@ -65,7 +74,7 @@ impl Market {
     }
 
     pub fn factory(&self) -> Arc<dyn ExtensionFactory> {
-        Arc::new(extension::Factory(self.shared.clone()))
+        Arc::new(shared::Factory(self.shared.clone()))
     }
 
     pub fn wallet(&self) -> &Arc<Wallet> {
@@ -78,7 +87,7 @@ impl Market {
     }
 
     pub fn config(&self) -> MarketConfig {
-        extension::lock(&self.shared.config).clone()
+        shared::lock(&self.shared.config).clone()
     }
 
     /// The strategies in force globally (`None`) or for one torrent.
@@ -86,7 +95,7 @@ impl Market {
         match torrent {
             Some(ih) => self.shared.effective(ih),
             None => {
-                let c = extension::lock(&self.shared.config);
+                let c = shared::lock(&self.shared.config);
                 Effective {
                     buyer: c.buyer.clone(),
                     seller: c.seller.clone(),
@@ -110,7 +119,7 @@ impl Market {
     /// What is stored for one torrent: only the settings that differ from the global ones
     /// (what the daemon persists so a choice survives a restart).
     pub fn torrent_override(&self, torrent: &InfoHash) -> Option<toml::Table> {
-        extension::lock(&self.shared.config)
+        shared::lock(&self.shared.config)
             .torrent
             .get(&torrent.to_hex())
             .cloned()
@@ -123,7 +132,7 @@ impl Market {
         torrent: &InfoHash,
         ov: Option<toml::Table>,
     ) -> Result<(), ConfigError> {
-        let mut cfg = extension::lock(&self.shared.config);
+        let mut cfg = shared::lock(&self.shared.config);
         let mut next = cfg.clone();
         match ov {
             Some(t) => next.torrent.insert(torrent.to_hex(), t),
@@ -142,7 +151,7 @@ impl Market {
         buyer: config::BuyerConfig,
         seller: config::SellerConfig,
     ) -> Result<(), ConfigError> {
-        let mut cfg = extension::lock(&self.shared.config);
+        let mut cfg = shared::lock(&self.shared.config);
         let mut next = cfg.clone();
         next.buyer = buyer;
         next.seller = seller;
@@ -155,7 +164,7 @@ impl Market {
 
     /// Live market state of a torrent (bids, awards, payments), for the dashboard and reports.
     pub fn report(&self, torrent: &InfoHash) -> Option<MarketReport> {
-        let list = extension::lock(&self.shared.torrents);
+        let list = shared::lock(&self.shared.torrents);
         list.iter()
             .filter_map(|w| w.upgrade())
             .find(|t| t.info_hash() == *torrent)

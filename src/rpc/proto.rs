@@ -13,6 +13,16 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Longest request line the server reads; longer lines close the connection.
 pub const MAX_LINE: usize = 1 << 20;
 
+/// Rates go out as whole bytes per second (`48047391`, not `48047390.720000006`): nobody
+/// reads fractions of a byte, and scripts compare integers. Readers accept either.
+fn whole_rate<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(if v.is_finite() && *v > 0.0 {
+        v.round() as u64
+    } else {
+        0
+    })
+}
+
 /// How a `wallet` error begins when there is no wallet in the data dir yet.
 pub const NO_WALLET: &str = "no wallet";
 /// How a `wallet` error begins when another process holds the wallet's lock.
@@ -421,7 +431,9 @@ pub struct Status {
     pub torrents: usize,
     pub down_limit: u64,
     pub up_limit: u64,
+    #[serde(serialize_with = "whole_rate")]
     pub down_rate: f64,
+    #[serde(serialize_with = "whole_rate")]
     pub up_rate: f64,
     /// "off", "on", or "unavailable: <reason>" (enabled, but the wallet or the ledger failed;
     /// the daemon then runs as plain BitTorrent).
@@ -489,7 +501,8 @@ pub struct TorrentSummary {
     pub id: u32,
     pub info_hash: String,
     pub name: String,
-    /// "checking", "downloading", "seeding", "paused" or "error".
+    /// "checking", "downloading", "finished" (every wanted file done, skipped ones missing),
+    /// "seeding", "paused" or "error".
     pub phase: String,
     /// 0.0 ..= 1.0, by bytes verified.
     pub progress: f64,
@@ -500,7 +513,9 @@ pub struct TorrentSummary {
     pub downloaded: u64,
     pub uploaded: u64,
     /// Bytes/s.
+    #[serde(serialize_with = "whole_rate")]
     pub down_rate: f64,
+    #[serde(serialize_with = "whole_rate")]
     pub up_rate: f64,
     pub peers: usize,
     pub download_dir: String,
@@ -704,7 +719,9 @@ pub struct PeerInfo {
     pub flags: String,
     pub outgoing: bool,
     pub progress: f64,
+    #[serde(serialize_with = "whole_rate")]
     pub down_rate: f64,
+    #[serde(serialize_with = "whole_rate")]
     pub up_rate: f64,
     pub downloaded: u64,
     pub uploaded: u64,

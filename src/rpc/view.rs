@@ -174,7 +174,7 @@ pub fn real_files(t: &Torrent) -> Vec<usize> {
 /// priorities given (`normal` where none is).
 pub fn files(t: &Torrent, base: &std::path::Path, priorities: &[String]) -> Vec<FileState> {
     let have = t.have();
-    let paths = t.storage.file_paths();
+    let paths = t.file_paths();
     real_files(t)
         .into_iter()
         .zip(paths)

@@ -62,6 +62,7 @@ pub enum Focus {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Column {
+    Id,
     Name,
     Size,
     Progress,
@@ -76,7 +77,8 @@ pub enum Column {
 }
 
 impl Column {
-    pub const ALL: [Column; 11] = [
+    pub const ALL: [Column; 12] = [
+        Column::Id,
         Column::Name,
         Column::Size,
         Column::Progress,
@@ -91,6 +93,7 @@ impl Column {
     ];
     pub fn name(self) -> &'static str {
         match self {
+            Column::Id => "id",
             Column::Name => "name",
             Column::Size => "size",
             Column::Progress => "progress",
@@ -175,6 +178,8 @@ pub struct App {
     pub prompt: Option<Prompt>,
     pub input: String,
     pub help: bool,
+    /// First line of the help overlay shown (it scrolls at 80×24).
+    pub help_scroll: usize,
     /// Status-bar message and whether it is an error.
     pub message: Option<(String, bool)>,
     /// Startup warnings (bad theme or keymap), shown until the first key.
@@ -211,6 +216,7 @@ impl App {
             prompt: None,
             input: String::new(),
             help: false,
+            help_scroll: 0,
             message: None,
             history: History::default(),
             should_quit: false,
@@ -314,6 +320,7 @@ impl App {
             let (x, y) = (&rows[a], &rows[b]);
             let f = |o: Option<f64>| o.unwrap_or(f64::INFINITY);
             let ord = match key {
+                Column::Id => x.num.cmp(&y.num),
                 Column::Name => x.name.to_lowercase().cmp(&y.name.to_lowercase()),
                 Column::Size => x.size.cmp(&y.size),
                 Column::Progress => x.progress.total_cmp(&y.progress),
@@ -436,10 +443,21 @@ impl App {
             return self.prompt_key(k);
         }
         if self.help {
-            // Any key closes help; the help key itself too.
-            self.help = false;
-            if matches!(self.keymap.action(&k), Some(Action::Quit)) {
-                return self.update(Action::Quit);
+            // Moving keys scroll the overlay (it is taller than 24 lines); any other key
+            // closes it, the help key too.
+            match self.keymap.action(&k) {
+                Some(Action::Down) => self.help_scroll += 1,
+                Some(Action::Up) => self.help_scroll = self.help_scroll.saturating_sub(1),
+                Some(Action::PageDown) => self.help_scroll += 10,
+                Some(Action::PageUp) => self.help_scroll = self.help_scroll.saturating_sub(10),
+                Some(Action::Quit) => {
+                    self.help = false;
+                    return self.update(Action::Quit);
+                }
+                _ => {
+                    self.help = false;
+                    self.help_scroll = 0;
+                }
             }
             return Vec::new();
         }
@@ -456,7 +474,14 @@ impl App {
         match prompt {
             Prompt::Confirm { ids, delete_data } => {
                 self.prompt = None;
-                if matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                // `y` does what was asked; `D` also deletes the data (a capital, so a stray
+                // key cannot delete files).
+                let delete_data = match k.code {
+                    KeyCode::Char('y') | KeyCode::Char('Y') => Some(delete_data),
+                    KeyCode::Char('D') => Some(true),
+                    _ => None,
+                };
+                if let Some(delete_data) = delete_data {
                     for id in &ids {
                         self.marked.remove(id);
                     }
@@ -905,6 +930,12 @@ impl App {
                     self.sort = c;
                     self.sort_desc = args.get(1).is_some_and(|d| *d == "desc");
                     self.refresh_visible();
+                    // Replaces whatever the status bar said before (a stale message misleads).
+                    self.say(format!(
+                        "sorted by {} {}",
+                        c.name(),
+                        if self.sort_desc { "▼" } else { "▲" }
+                    ));
                 }
                 None => self.warn(format!(
                     "sort by one of: {}",

@@ -216,6 +216,7 @@ impl<C: Control + 'static> ControlSource<C> {
 pub fn row(t: &proto::TorrentSummary) -> TorrentRow {
     TorrentRow {
         id: t.info_hash.clone(),
+        num: Some(t.id),
         name: t.name.clone(),
         size: t.total_bytes,
         progress: t.progress,

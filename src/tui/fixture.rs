@@ -80,6 +80,7 @@ pub fn torrent(i: usize) -> TorrentRow {
     };
     TorrentRow {
         id: id(i),
+        num: Some(i as u32 + 1),
         name,
         size,
         progress,

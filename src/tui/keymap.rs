@@ -235,6 +235,9 @@ impl Keymap {
         keys: &BTreeMap<String, toml::Spanned<toml::Value>>,
     ) -> Vec<ConfigIssue> {
         let mut issues = Vec::new();
+        // Keys the file itself binds, to catch one key given to two actions (the later would
+        // silently win).
+        let mut claimed: BTreeMap<Key, (Action, usize)> = BTreeMap::new();
         for (name, value) in keys {
             let line = line_of(text, value.span().start);
             let Some(action) = Action::from_name(name) else {
@@ -269,10 +272,35 @@ impl Keymap {
             if !ok {
                 continue;
             }
+            for k in &parsed {
+                if let Some((other, other_line)) = claimed.get(k)
+                    && *other != action
+                {
+                    issues.push(ConfigIssue {
+                        line,
+                        message: format!(
+                            "key {k} is bound to both {} (line {other_line}) and {name}",
+                            other.name()
+                        ),
+                    });
+                }
+                claimed.insert(*k, (action, line));
+            }
             self.map.retain(|_, a| *a != action);
             for k in parsed {
                 self.map.insert(k, action);
             }
+        }
+        // Keys moved from one action to another can leave the dashboard with no way out.
+        if !self.map.values().any(|a| *a == Action::Quit) {
+            issues.push(ConfigIssue {
+                line: keys
+                    .values()
+                    .map(|v| line_of(text, v.span().start))
+                    .min()
+                    .unwrap_or(1),
+                message: "no key is left for quit; bind one (quit = \"q\")".into(),
+            });
         }
         issues
     }
@@ -324,5 +352,26 @@ mod tests {
         // `down` had a bad key: its defaults stay.
         let j = KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE);
         assert_eq!(km.action(&j), Some(Action::Down));
+    }
+
+    #[test]
+    fn conflicts_and_no_way_to_quit_are_reported() {
+        #[derive(serde::Deserialize)]
+        struct F {
+            tui: T,
+        }
+        #[derive(serde::Deserialize)]
+        struct T {
+            keys: BTreeMap<String, toml::Spanned<toml::Value>>,
+        }
+        let text = "[tui.keys]\ndown = [\"q\", \"ctrl-c\"]\nup = \"q\"\n";
+        let f: F = toml::from_str(text).unwrap();
+        let issues = Keymap::default().apply_overrides(text, &f.tui.keys);
+        let all: Vec<&str> = issues.iter().map(|i| i.message.as_str()).collect();
+        assert!(all.iter().any(|m| m.contains("bound to both")), "{all:?}");
+        assert!(
+            all.iter().any(|m| m.contains("no key is left for quit")),
+            "{all:?}"
+        );
     }
 }

@@ -99,7 +99,7 @@ pub fn market_view(
                 price: b.0,
                 max_spend: 0,
                 status: match p.awarded {
-                    Some(a) => format!("won @ {a}"),
+                    Some(a) => format!("won, pays {}", crate::units::tokens(a.0)),
                     None => "lost".into(),
                 },
             });
@@ -111,7 +111,7 @@ pub fn market_view(
                 price: b.0,
                 max_spend: 0,
                 status: match p.my_award {
-                    Some(a) => format!("won @ {a}"),
+                    Some(a) => format!("won, we pay {}", crate::units::tokens(a.0)),
                     None => "pending".into(),
                 },
             });
@@ -146,9 +146,10 @@ pub fn market_view(
     {
         v.channels.push(ChannelRow {
             id: c.channel.as_deref().map_or_else(|| "—".into(), short),
+            // A seller no longer connected is known only by its key: say that it is one.
             peer: addr_of
                 .get(c.seller.as_str())
-                .map_or_else(|| short(&c.seller), |a| a.to_string()),
+                .map_or_else(|| format!("key {}…", short(&c.seller)), |a| a.to_string()),
             direction: "out".into(),
             state: if c.channel.is_some() {
                 "open".into()

@@ -116,7 +116,8 @@ pub fn parse_config(label: &str, text: &str) -> TuiConfig {
         match ColorDepth::parse(&c) {
             Some(d) => cfg.color = d,
             None => cfg.warnings.push(format!(
-                "{label}: [tui] color = {c:?}: use auto, truecolor, 256, 16 or none"
+                "{label}: line {}: [tui] color = {c:?}: use auto, truecolor, 256, 16 or none",
+                key_line(text, "color")
             )),
         }
     }
@@ -143,6 +144,18 @@ pub fn parse_config(label: &str, text: &str) -> TuiConfig {
             .push(format!("{label}: {issue}; default keys kept for it"));
     }
     cfg
+}
+
+/// The 1-based line where `key = …` is written (the first one), for messages about a value
+/// whose span was lost in conversion.
+fn key_line(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+        })
+        .map_or(1, |i| i + 1)
 }
 
 fn default_config_path() -> Option<PathBuf> {

@@ -69,6 +69,10 @@ pub struct Totals {
 pub struct TorrentRow {
     /// Info hash, hex; the id every command uses.
     pub id: String,
+    /// The controller's number for it (`#4`, what `bidtorrent ls` and messages show); `None`
+    /// where there is none (the demo's members).
+    #[serde(default)]
+    pub num: Option<u32>,
     pub name: String,
     pub size: u64,
     /// 0.0 ..= 1.0

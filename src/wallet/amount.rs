@@ -59,6 +59,8 @@ pub enum AmountError {
     Empty,
     #[error("amount {0:?} is not a number of tokens (expected e.g. 12 or 1.5)")]
     Invalid(String),
+    #[error("amount {0:?} is negative; token amounts are 0 or more")]
+    Negative(String),
     #[error("amount {0:?} has more than 6 decimal places")]
     TooPrecise(String),
     #[error("amount {0:?} is too large")]
@@ -73,6 +75,13 @@ impl FromStr for Amount {
         let s = s.trim();
         if s.is_empty() {
             return Err(AmountError::Empty);
+        }
+        if s.starts_with('-')
+            && s[1..]
+                .trim_start()
+                .starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        {
+            return Err(AmountError::Negative(s.to_string()));
         }
         let (whole, frac) = match s.split_once('.') {
             Some((w, f)) => (w, f),

@@ -24,11 +24,12 @@ pub fn render(f: &mut Frame, app: &App, area: Rect) {
         let peak = data.iter().copied().max().unwrap_or(0);
         let fmt = |v: u64| {
             if money {
-                format!("{}/s", tokens(v))
+                format!("{} tokens/s", tokens(v))
             } else {
                 rate(v as f64)
             }
         };
+        // Money graphs name their unit; byte rates carry theirs (`MiB/s`).
         let title = format!(" {name}  now {}  peak {} ", fmt(last), fmt(peak));
         let block = Block::default()
             .borders(Borders::ALL)

@@ -39,7 +39,7 @@ pub fn render(f: &mut Frame, app: &App, d: &Detail, area: Rect) {
         app.key_for(Action::PriceUp),
         app.key_for(Action::PriceDown)
     );
-    let summary = vec![
+    let mut summary = vec![
         Line::from(vec![
             Span::styled("buyer  ", th.header),
             Span::raw(show(&m.buyer)),
@@ -58,16 +58,30 @@ pub fn render(f: &mut Frame, app: &App, d: &Detail, area: Rect) {
             Span::raw("  "),
             status,
         ]),
-        Line::styled(hint, th.dim),
     ];
-    let [top, bottom] = Layout::vertical([Constraint::Length(4), Constraint::Fill(1)]).areas(area);
+    // How the price came about, in the terms of the seller strategy in force.
+    let rule = match m.seller.name.as_str() {
+        "uniform-price" => {
+            Some("uniform price: all winners pay the highest losing bid (or the reserve)")
+        }
+        "highest-bid" => Some("highest bid: each winner pays its own bid"),
+        "proportional" => Some("proportional: upload shared in proportion to the bids"),
+        "hybrid" => Some("hybrid: slots by bid blended with bytes received"),
+        _ => None,
+    };
+    if let Some(r) = rule.filter(|_| m.active) {
+        summary.push(Line::styled(r, th.dim));
+    }
+    summary.push(Line::styled(hint, th.dim));
+    let top_h = u16::try_from(summary.len()).unwrap_or(5);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(top_h), Constraint::Fill(1)]).areas(area);
     f.render_widget(Paragraph::new(summary), top);
 
-    let split = if bottom.width >= 120 {
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).split(bottom)
-    } else {
-        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).split(bottom)
-    };
+    // The bid book and the channels are different things (who bids what; where the money
+    // moves): one above the other, each under its own title, never side by side on shared rows.
+    let split =
+        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).split(bottom);
     // Bid book.
     let h = usize::from(split[0].height.saturating_sub(1));
     let start = scroll_start(app.detail_cursor, h);
@@ -108,7 +122,7 @@ pub fn render(f: &mut Frame, app: &App, d: &Detail, area: Rect) {
                 ],
             )
             .header(
-                Row::new(["Bidder/Seller", "Dir", "Price/MiB", "Max spend", "Status"])
+                Row::new(["Bid book: peer", "Dir", "Bid/MiB", "Max spend", "Outcome"])
                     .style(th.header),
             )
             .column_spacing(1),
@@ -163,7 +177,7 @@ pub fn channels(f: &mut Frame, app: &App, chans: &[ChannelRow], area: Rect, empt
             ],
         )
         .header(
-            Row::new(["Channel", "Peer", "Dir", "State", "Used/Cap", "Credit"]).style(th.header),
+            Row::new(["Channels", "Peer", "Dir", "State", "Used/Cap", "Credit"]).style(th.header),
         )
         .column_spacing(1),
         area,

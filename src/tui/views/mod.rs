@@ -173,7 +173,8 @@ pub fn scroll_start(cursor: usize, height: usize) -> usize {
 pub fn mode_span(app: &App) -> Span<'static> {
     let th = &app.theme;
     match &app.mode {
-        Mode::Attached(_) => Span::styled(format!(" {} ", app.mode.label()), th.mode_attached),
+        // The socket path would fill an 80-column status bar; `?` and the log name it.
+        Mode::Attached(_) => Span::styled(" ATTACHED ", th.mode_attached),
         Mode::Standalone { .. } => Span::styled(" STANDALONE ", th.mode_standalone),
         Mode::Scripted => Span::styled(" SCRIPTED ", th.mode_standalone),
         Mode::Demo => Span::styled(" DEMO ", th.mode_attached),
@@ -213,8 +214,10 @@ pub fn pct(p: f64) -> String {
 }
 
 /// Micro-tokens (6 decimals, SPEC §5) as a token amount.
+/// Token amounts as people read them (`1.25`, `0.001852`); strategy parameters keep the
+/// config's six decimals, since they are what the keyboard sends back.
 pub fn tokens(micro: u64) -> String {
-    crate::wallet::Amount(micro).to_string()
+    crate::units::tokens(micro)
 }
 
 pub fn opt_tokens(micro: Option<u64>) -> String {
@@ -235,7 +238,7 @@ pub fn state_style(app: &App, state: &str) -> Style {
     let th = &app.theme;
     match state {
         "downloading" => th.state_downloading,
-        "seeding" => th.state_seeding,
+        "seeding" | "finished" => th.state_seeding,
         "paused" => th.state_paused,
         "error" => th.state_error,
         _ => th.dim,

@@ -100,9 +100,16 @@ pub fn overlays(f: &mut Frame, app: &App, area: Rect) {
                 lines.push(Line::raw(format!("  … and {} more", ids.len() - 5)));
             }
             lines.push(Line::raw(""));
-            lines.push(Line::styled("y: remove   any other key: cancel", th.prompt));
+            lines.push(Line::styled(
+                if *delete_data {
+                    "y: remove and delete data   any other key: cancel"
+                } else {
+                    "y: remove, keep data   D: remove and delete data   other: cancel"
+                },
+                th.prompt,
+            ));
             let h = lines.len() as u16 + 2;
-            let r = popup_rect(area, 60, h);
+            let r = popup_rect(area, 70, h);
             f.render_widget(Clear, r);
             f.render_widget(
                 Paragraph::new(lines).style(th.base).block(
