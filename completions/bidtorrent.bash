@@ -46,6 +46,9 @@ _bidtorrent() {
             bidtorrent,info)
                 cmd="bidtorrent__subcmd__info"
                 ;;
+            bidtorrent,label)
+                cmd="bidtorrent__subcmd__label"
+                ;;
             bidtorrent,ledger)
                 cmd="bidtorrent__subcmd__ledger"
                 ;;
@@ -81,6 +84,9 @@ _bidtorrent() {
                 ;;
             bidtorrent,seed)
                 cmd="bidtorrent__subcmd__seed"
+                ;;
+            bidtorrent,seeding)
+                cmd="bidtorrent__subcmd__seeding"
                 ;;
             bidtorrent,status)
                 cmd="bidtorrent__subcmd__status"
@@ -148,6 +154,9 @@ _bidtorrent() {
             bidtorrent__subcmd__help,info)
                 cmd="bidtorrent__subcmd__help__subcmd__info"
                 ;;
+            bidtorrent__subcmd__help,label)
+                cmd="bidtorrent__subcmd__help__subcmd__label"
+                ;;
             bidtorrent__subcmd__help,ledger)
                 cmd="bidtorrent__subcmd__help__subcmd__ledger"
                 ;;
@@ -183,6 +192,9 @@ _bidtorrent() {
                 ;;
             bidtorrent__subcmd__help,seed)
                 cmd="bidtorrent__subcmd__help__subcmd__seed"
+                ;;
+            bidtorrent__subcmd__help,seeding)
+                cmd="bidtorrent__subcmd__help__subcmd__seeding"
                 ;;
             bidtorrent__subcmd__help,status)
                 cmd="bidtorrent__subcmd__help__subcmd__status"
@@ -359,7 +371,7 @@ _bidtorrent() {
 
     case "${cmd}" in
         bidtorrent)
-            opts="-v -q -d -h -V --config --data-dir --socket --verbose --quiet --theme --standalone --dir --listen --limit-down --limit-up --no-dht --persist --refresh-ms --add --help --version tui download seed wallet ledger create demo daemon add status ls info peers files prio pause resume rm recheck reannounce limit strategy config completions man help"
+            opts="-v -q -d -h -V --config --data-dir --socket --verbose --quiet --theme --standalone --dir --listen --limit-down --limit-up --no-dht --persist --refresh-ms --add --help --version tui download seed wallet ledger create demo daemon add status ls info peers files prio pause resume rm recheck reannounce limit strategy label seeding config completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -417,7 +429,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__add)
-            opts="-d -v -q -h --dir --paused --sequential --peer --wait --strategy --param --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-d -v -q -h --dir --paused --sequential --peer --wait --strategy --param --label --seed-ratio --json --config --data-dir --socket --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -440,6 +452,14 @@ _bidtorrent() {
                     return 0
                     ;;
                 --param)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seed-ratio)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -889,7 +909,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__help)
-            opts="tui download seed wallet ledger create demo daemon add status ls info peers files prio pause resume rm recheck reannounce limit strategy config completions man help"
+            opts="tui download seed wallet ledger create demo daemon add status ls info peers files prio pause resume rm recheck reannounce limit strategy label seeding config completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1071,6 +1091,20 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__help__subcmd__info)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__help__subcmd__label)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1322,6 +1356,20 @@ _bidtorrent() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bidtorrent__subcmd__help__subcmd__seeding)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bidtorrent__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1520,6 +1568,32 @@ _bidtorrent() {
             ;;
         bidtorrent__subcmd__info)
             opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__label)
+            opts="-v -q -h --clear --json --config --data-dir --socket --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1905,12 +1979,16 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ls)
-            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --label --json --config --data-dir --socket --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2178,6 +2256,44 @@ _bidtorrent() {
                     return 0
                     ;;
                 --dht-bootstrap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__seeding)
+            opts="-v -q -h --ratio --idle --action --json --config --data-dir --socket --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ratio)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --idle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --action)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -595,6 +595,8 @@ _arguments "${_arguments_options[@]}" : \
 '*--peer=[Also dial this peer directly, IP\:PORT (repeatable)]:ADDR:_default' \
 '--strategy=[Market strategy for these torrents\: a buyer strategy (off, fixed, auto, budget, target-rate) or a seller strategy (tit-for-tat, highest-bid, uniform-price, proportional, hybrid)]:NAME:_default' \
 '*--param=[Strategy parameter for these torrents, e.g. price=0.05 (repeatable)]:K=V:_default' \
+'*--label=[Label these torrents (repeatable)]:L:_default' \
+'--seed-ratio=[Stop seeding these torrents at this upload ratio (their own limit; see \`seeding\`)]:RATIO:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
@@ -627,6 +629,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (ls)
 _arguments "${_arguments_options[@]}" : \
+'*--label=[Only torrents with this label (repeatable\: any of them)]:L:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
@@ -812,6 +815,41 @@ _arguments "${_arguments_options[@]}" : \
 '-h[Print help]' \
 '--help[Print help]' \
 '*::args -- Torrent id or info-hash prefix (omit for the global strategies), then the strategy name to set (omit to show)\: `strategy`, `strategy 3`, `strategy proportional`, `strategy 3 fixed --param price=0.2`:_default' \
+&& ret=0
+;;
+(label)
+_arguments "${_arguments_options[@]}" : \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'()--clear[Remove every label]' \
+'--json[Print JSON on stdout (stable field names, see RPC.md)]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':torrent -- Torrent id or info-hash prefix, then its labels\: `label 3 tv hd`:_default' \
+'*::labels -- The labels (they replace the torrent'\''s):_default' \
+&& ret=0
+;;
+(seeding)
+_arguments "${_arguments_options[@]}" : \
+'--ratio=[Ratio limit\: a number, \`none\` (no limit) or, on a torrent, \`global\`]:R:_default' \
+'--idle=[Idle limit in minutes without upload\: a number, \`none\` or, on a torrent, \`global\`]:MIN:_default' \
+'--action=[At the limit\: \`stop\`, \`slow-to RATE\` or \`keep-while-earning PRICE\` (tokens per MiB); on a torrent also \`global\`]:ACTION:_default' \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--json[Print JSON on stdout (stable field names, see RPC.md)]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'::torrent -- Torrent id or info-hash prefix; without it the global rules:_default' \
 && ret=0
 ;;
 (config)
@@ -1121,6 +1159,14 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(label)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(seeding)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (config)
 _arguments "${_arguments_options[@]}" : \
 ":: :_bidtorrent__subcmd__help__subcmd__config_commands" \
@@ -1195,6 +1241,8 @@ _bidtorrent_commands() {
 'reannounce:Announce to the trackers now' \
 'limit:Show or set rate limits, global or of one torrent' \
 'strategy:Show or set the market'\''s buyer and seller strategies, global or of one torrent' \
+'label:Set the labels of torrents (replacing theirs), or clear them with --clear' \
+'seeding:Show or set seeding rules (ratio and idle limits, the action at the limit), global or of one torrent' \
 'config:The configuration file\: where it is, its defaults, whether it is valid' \
 'completions:Print shell completions (also committed under completions/)' \
 'man:Print the man page (roff; the pages of every command are committed under man/)' \
@@ -1317,6 +1365,8 @@ _bidtorrent__subcmd__help_commands() {
 'reannounce:Announce to the trackers now' \
 'limit:Show or set rate limits, global or of one torrent' \
 'strategy:Show or set the market'\''s buyer and seller strategies, global or of one torrent' \
+'label:Set the labels of torrents (replacing theirs), or clear them with --clear' \
+'seeding:Show or set seeding rules (ratio and idle limits, the action at the limit), global or of one torrent' \
 'config:The configuration file\: where it is, its defaults, whether it is valid' \
 'completions:Print shell completions (also committed under completions/)' \
 'man:Print the man page (roff; the pages of every command are committed under man/)' \
@@ -1392,6 +1442,11 @@ _bidtorrent__subcmd__help__subcmd__help_commands() {
 _bidtorrent__subcmd__help__subcmd__info_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent help info commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__help__subcmd__label_commands] )) ||
+_bidtorrent__subcmd__help__subcmd__label_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent help label commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__help__subcmd__ledger_commands] )) ||
 _bidtorrent__subcmd__help__subcmd__ledger_commands() {
@@ -1484,6 +1539,11 @@ _bidtorrent__subcmd__help__subcmd__seed_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent help seed commands' commands "$@"
 }
+(( $+functions[_bidtorrent__subcmd__help__subcmd__seeding_commands] )) ||
+_bidtorrent__subcmd__help__subcmd__seeding_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent help seeding commands' commands "$@"
+}
 (( $+functions[_bidtorrent__subcmd__help__subcmd__status_commands] )) ||
 _bidtorrent__subcmd__help__subcmd__status_commands() {
     local commands; commands=()
@@ -1569,6 +1629,11 @@ _bidtorrent__subcmd__help__subcmd__wallet__subcmd__show_commands() {
 _bidtorrent__subcmd__info_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent info commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__label_commands] )) ||
+_bidtorrent__subcmd__label_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent label commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__ledger_commands] )) ||
 _bidtorrent__subcmd__ledger_commands() {
@@ -1703,6 +1768,11 @@ _bidtorrent__subcmd__rm_commands() {
 _bidtorrent__subcmd__seed_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent seed commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__seeding_commands] )) ||
+_bidtorrent__subcmd__seeding_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent seeding commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__status_commands] )) ||
 _bidtorrent__subcmd__status_commands() {

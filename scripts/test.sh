@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 # command -> Debian package
 declare -A pkgs=(
   [transmission-cli]=transmission-cli
+  [transmission-remote]=transmission-cli
   [transmission-daemon]=transmission-daemon
   [aria2c]=aria2
   [opentracker]=opentracker

@@ -22,6 +22,10 @@ pub struct Config {
     pub log: Log,
     pub dht: Dht,
     pub market: Market,
+    /// `[seeding]`: global seeding rules (ratio and idle limits, the action at the limit).
+    pub seeding: crate::rpc::proto::GlobalSeeding,
+    /// `[rpc]`: remote-control endpoints besides the control socket.
+    pub rpc: Rpc,
     /// The dashboard's `[tui]` table (theme, colour, mouse, refresh, keys). Kept as a table
     /// here and checked, with line numbers, by `tui::parse_config`.
     #[serde(skip_serializing_if = "toml::Table::is_empty")]
@@ -89,6 +93,51 @@ impl Market {
             buyer: self.buyer.clone(),
             seller: self.seller.clone(),
             torrent: self.torrent.clone(),
+        }
+    }
+}
+
+/// `[rpc]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rpc {
+    /// `[rpc.http]`: the Transmission-compatible HTTP endpoint; absent = off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<RpcHttp>,
+}
+
+/// `[rpc.http]`: Transmission's RPC (rpc-version 17) at `POST /transmission/rpc`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RpcHttp {
+    /// Address to listen on; loopback unless a username and password are set.
+    pub listen: SocketAddr,
+    /// HTTP Basic credentials; both empty = no authentication (loopback only).
+    pub username: String,
+    pub password: String,
+    /// Host names accepted in the Host header besides IP addresses and `localhost` (against
+    /// DNS rebinding); a leading `*.` matches subdomains.
+    pub host_whitelist: Vec<String>,
+    /// Largest request body, bytes.
+    pub max_body: Rate,
+    /// Requests per second each client address may make (bursts of `burst`).
+    pub requests_per_sec: u32,
+    pub burst: u32,
+    /// Connections served at once.
+    pub max_connections: usize,
+}
+
+impl Default for RpcHttp {
+    fn default() -> Self {
+        RpcHttp {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9091)),
+            username: String::new(),
+            password: String::new(),
+            host_whitelist: Vec::new(),
+            max_body: Rate(16 << 20),
+            requests_per_sec: 50,
+            burst: 200,
+            max_connections: 128,
         }
     }
 }
@@ -168,6 +217,8 @@ impl Default for Config {
             log: Log::default(),
             dht: Dht::default(),
             market: Market::default(),
+            seeding: Default::default(),
+            rpc: Rpc::default(),
             tui: toml::Table::new(),
         }
     }
@@ -313,6 +364,41 @@ ban_strikes = 3
 # [market.torrent.0123456789abcdef0123456789abcdef01234567]
 # buyer = { strategy = "fixed", price = "0.2" }
 
+[seeding]
+# When a complete torrent has seeded enough. A torrent can have limits of its own
+# (`add --seed-ratio`, `bidtorrent seeding ID`, Transmission's torrent-set), or none.
+# Upload ratio (uploaded / downloaded) at which the action applies; 0 = no limit.
+ratio = 0.0
+# Minutes without uploading anything after which the action applies; 0 = no limit.
+idle_minutes = 0
+# What happens at the limit:
+#   "stop" (pause the torrent), "slow-to RATE" (cap its upload, e.g. "slow-to 100K", and
+#   keep seeding), "keep-while-earning PRICE" (keep seeding while the market pays at least
+#   PRICE tokens per MiB uploaded, measured over the window below; stop when it pays less).
+action = "stop"
+# Seconds over which keep-while-earning measures what the market pays.
+earning_window_secs = 600
+
+# A Transmission-compatible RPC (rpc-version 17) at POST /transmission/rpc, for
+# transmission-remote, Sonarr, Radarr, Flood and other Transmission remotes. Off unless this
+# table is present.
+# [rpc.http]
+# Address to listen on. A non-loopback address needs a username and password.
+# listen = "127.0.0.1:9091"
+# HTTP Basic credentials (both empty: no authentication, loopback only).
+# username = ""
+# password = ""
+# Host names accepted in the Host header besides IP addresses and localhost (DNS rebinding
+# protection); "*.example.org" matches subdomains.
+# host_whitelist = []
+# Largest request body (a .torrent sent as base64 must fit).
+# max_body = "16M"
+# Requests per second per client address, and the burst allowed above it.
+# requests_per_sec = 50
+# burst = 200
+# Connections served at once.
+# max_connections = 128
+
 # The dashboard (`bidtorrent` with no command). Commented out: these are the defaults.
 # [tui]
 # Theme: default, dusk, light, mono, a file in ~/.config/bidtorrent/themes/, or a path.
@@ -408,6 +494,34 @@ impl Config {
         }
         if self.download_dir.trim().is_empty() {
             return bad("download_dir", "must not be empty".into());
+        }
+        if let Err(e) = crate::rpc::seeding::check_ratio(self.seeding.ratio) {
+            return bad("ratio", e);
+        }
+        if self.seeding.earning_window_secs == 0 {
+            return bad("earning_window_secs", "must be at least 1".into());
+        }
+        if let Some(h) = &self.rpc.http {
+            let open = h.username.is_empty() || h.password.is_empty();
+            if open && !h.listen.ip().is_loopback() {
+                return bad(
+                    "listen",
+                    format!(
+                        "[rpc.http] on {} (not loopback) needs a username and a password",
+                        h.listen
+                    ),
+                );
+            }
+            if h.requests_per_sec == 0 || h.burst == 0 || h.max_connections == 0 {
+                return bad(
+                    "requests_per_sec",
+                    "[rpc.http] requests_per_sec, burst and max_connections must be at least 1"
+                        .into(),
+                );
+            }
+            if h.max_body.0 < 4096 {
+                return bad("max_body", "must be at least 4K".into());
+            }
         }
         if self.market.ledger.trim().is_empty() {
             return bad("ledger", "must be an address like 127.0.0.1:7171".into());
@@ -564,6 +678,24 @@ mod tests {
         .expect_err("bad override");
         assert!(e.to_string().starts_with("c:1:"), "{e}");
         assert!(e.to_string().contains("abcd"), "{e}");
+    }
+
+    #[test]
+    fn rpc_http_off_by_default_and_guarded() {
+        assert!(Config::default().rpc.http.is_none());
+        let cfg = Config::parse("[rpc.http]\n", Path::new("c")).expect("parses");
+        let h = cfg.rpc.http.expect("on when the table is present");
+        assert!(h.listen.ip().is_loopback());
+        let e = Config::parse("[rpc.http]\nlisten = \"0.0.0.0:9091\"\n", Path::new("c"))
+            .expect_err("open on every address");
+        assert!(e.to_string().contains("needs a username"), "{e}");
+        Config::parse(
+            "[rpc.http]\nlisten = \"0.0.0.0:9091\"\nusername = \"u\"\npassword = \"p\"\n",
+            Path::new("c"),
+        )
+        .expect("with credentials");
+        let e = Config::parse("[seeding]\naction = \"slow\"\n", Path::new("c")).expect_err("bad");
+        assert!(e.to_string().contains("seeding action"), "{e}");
     }
 
     #[test]

@@ -336,3 +336,86 @@ fn config_check_names_a_bad_strategy_and_its_line() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("config.toml:4:"), "{}", stderr(&out));
 }
+
+/// The seeding action `keep-while-earning`: past its ratio limit a seeder keeps seeding while
+/// the buyer pays at least the set price per MiB, and stops once a whole window pays less
+/// (here: nothing, when the buyer is done).
+#[test]
+fn keep_while_earning_seeds_while_paid_then_stops() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ledger = start_ledger(&tmp.path().join("ledger"));
+    let laddr = ledger.addr.to_string();
+    let (sdir, ldir) = (tmp.path().join("seeder"), tmp.path().join("leecher"));
+    let _seller_key = wallet_address(&sdir);
+    let buyer_key = wallet_address(&ldir);
+    mint(&ledger, &buyer_key, "50");
+    let torrent = make_torrent(tmp.path(), "paid.bin", &[("paid.bin", 6 << 20)], 65536);
+    // Each buyer pays its own bid (0.2 per MiB), well above the 0.01 the seeder asks to keep
+    // seeding; the upload limit makes the transfer last several earning windows.
+    let seeder = Daemon::start(
+        &sdir,
+        Some(&format!(
+            "[limits]\nupload = \"512K\"\n[seeding]\naction = \"keep-while-earning 0.01\"\nearning_window_secs = 3\n{}",
+            market_config(
+                &laddr,
+                "[market.seller]\nstrategy = \"highest-bid\"\nnon_market_share = 0.1\n"
+            )
+        )),
+    );
+    seeder.json(&[
+        "add",
+        s(&torrent),
+        "--dir",
+        s(&tmp.path().join("src")),
+        "--json",
+    ]);
+    seeder.wait_seeding(Duration::from_secs(20));
+    let peer = format!("127.0.0.1:{}", seeder.port());
+    let leecher = Daemon::start(&ldir, Some(&market_config(&laddr, "")));
+    leecher.json(&[
+        "add",
+        s(&torrent),
+        "--dir",
+        s(&ldir.join("dl")),
+        "--peer",
+        &peer,
+        "--strategy",
+        "fixed",
+        "--param",
+        "price=0.2",
+        "--json",
+    ]);
+    // Once payments flow, the seeder's ratio limit is reached at once (0): from then on only
+    // the market keeps it seeding.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while leecher.ls()[0]["left_bytes"].as_u64().expect("left") > (5 << 20) {
+        assert!(Instant::now() < deadline, "the buyer made no progress");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = seeder.cli(&["seeding", "1", "--ratio", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut kept = false;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while leecher.ls()[0]["left_bytes"] != 0 {
+        let t = &seeder.ls()[0];
+        assert_eq!(t["paused"], false, "stopped while the buyer pays: {t}");
+        kept |= t["seed_limit"]
+            .as_str()
+            .is_some_and(|n| n.contains("while the market pays"));
+        assert!(Instant::now() < deadline, "the buyer did not finish");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(kept, "the rule never said it keeps seeding for the market");
+    // Done buying: the next whole window earns nothing, and the seeder stops.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let t = seeder.ls()[0].clone();
+        if t["paused"] == true {
+            let note = t["seed_limit"].as_str().expect("recorded").to_string();
+            assert!(note.contains("below 0.010000"), "{note}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "still seeding unpaid: {t}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

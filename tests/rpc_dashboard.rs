@@ -78,6 +78,7 @@ async fn pieces_files_prio_and_trackers() {
             sequential: false,
             tracker_interval: Some(Duration::from_secs(3600)),
             persist: true,
+            seeding: Default::default(),
         },
     );
     // Seeding from the source directory: every piece verified.

@@ -58,6 +58,55 @@ pub struct AddArgs {
     /// Strategy parameter for these torrents, e.g. price=0.05 (repeatable)
     #[arg(long = "param", value_name = "K=V", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
+    /// Label these torrents (repeatable)
+    #[arg(long = "label", value_name = "L")]
+    pub labels: Vec<String>,
+    /// Stop seeding these torrents at this upload ratio (their own limit; see `seeding`)
+    #[arg(long, value_name = "RATIO")]
+    pub seed_ratio: Option<f64>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Only torrents with this label (repeatable: any of them)
+    #[arg(long = "label", value_name = "L")]
+    pub labels: Vec<String>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LabelArgs {
+    /// Torrent id or info-hash prefix, then its labels: `label 3 tv hd`
+    #[arg(value_name = "ID")]
+    pub torrent: String,
+    /// The labels (they replace the torrent's)
+    #[arg(value_name = "LABEL", required_unless_present = "clear")]
+    pub labels: Vec<String>,
+    /// Remove every label
+    #[arg(long, conflicts_with = "labels")]
+    pub clear: bool,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedingArgs {
+    /// Torrent id or info-hash prefix; without it the global rules
+    #[arg(value_name = "ID")]
+    pub torrent: Option<String>,
+    /// Ratio limit: a number, `none` (no limit) or, on a torrent, `global`
+    #[arg(long, value_name = "R")]
+    pub ratio: Option<String>,
+    /// Idle limit in minutes without upload: a number, `none` or, on a torrent, `global`
+    #[arg(long, value_name = "MIN")]
+    pub idle: Option<String>,
+    /// At the limit: `stop`, `slow-to RATE` or `keep-while-earning PRICE` (tokens per MiB);
+    /// on a torrent also `global`
+    #[arg(long, value_name = "ACTION")]
+    pub action: Option<String>,
     #[command(flatten)]
     pub out: OutputArgs,
 }
@@ -253,6 +302,8 @@ pub fn add(global: &GlobalArgs, args: AddArgs) -> anyhow::Result<ExitCode> {
             peers: args.peers.clone(),
             strategy: args.strategy.clone(),
             params: params_map(&args.params),
+            labels: args.labels.clone(),
+            seed_ratio: args.seed_ratio,
         }))?;
         // Report items as the user wrote them.
         for (item, name) in r.results.iter_mut().zip(names) {
@@ -337,8 +388,12 @@ fn wait_for(client: &mut Client, ids: &[u32], hidden: bool) -> anyhow::Result<Ex
     })
 }
 
-pub fn ls(global: &GlobalArgs, out: OutputArgs) -> anyhow::Result<ExitCode> {
-    let list: Vec<TorrentSummary> = connect(global)?.call(Command::List)?;
+pub fn ls(global: &GlobalArgs, args: LsArgs) -> anyhow::Result<ExitCode> {
+    let out = args.out;
+    let mut list: Vec<TorrentSummary> = connect(global)?.call(Command::List)?;
+    if !args.labels.is_empty() {
+        list.retain(|t| t.labels.iter().any(|l| args.labels.contains(l)));
+    }
     if out.json {
         print_json(&list)?;
         return Ok(ExitCode::SUCCESS);
@@ -352,8 +407,22 @@ pub fn ls(global: &GlobalArgs, out: OutputArgs) -> anyhow::Result<ExitCode> {
             String::new()
         }
     };
+    // A label column only when some torrent has one, so unlabelled lists read as before.
+    let label_w = list
+        .iter()
+        .map(|t| t.labels.join(",").chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(0, 24);
+    let lcol = |l: &str| {
+        if label_w > 0 {
+            format!("  {:<label_w$}", crate::units::printable(l))
+        } else {
+            String::new()
+        }
+    };
     outln!(
-        "{:>4}  {:<11} {:>6}  {:>9}  {:>10}  {:>10}  {:>8}  {:>5}  {:>5}{}  NAME",
+        "{:>4}  {:<11} {:>6}  {:>9}  {:>10}  {:>10}  {:>8}  {:>5}  {:>5}{}{}  NAME",
         "ID",
         "STATE",
         "DONE",
@@ -363,7 +432,8 @@ pub fn ls(global: &GlobalArgs, out: OutputArgs) -> anyhow::Result<ExitCode> {
         "ETA",
         "RATIO",
         "PEERS",
-        mcols("ROLE", "PRICE/MiB")
+        mcols("ROLE", "PRICE/MiB"),
+        lcol("LABELS"),
     );
     for t in &list {
         let (role, price) = match &t.market {
@@ -371,8 +441,9 @@ pub fn ls(global: &GlobalArgs, out: OutputArgs) -> anyhow::Result<ExitCode> {
             Some(m) => (m.role.clone(), tokens(m.price)),
             None => ("-".to_string(), "-".to_string()),
         };
+        let labels: String = t.labels.join(",").chars().take(label_w).collect();
         outln!(
-            "{:>4}  {:<11} {:>5.1}%  {:>9}  {:>10}  {:>10}  {:>8}  {:>5}  {:>5}{}  {}",
+            "{:>4}  {:<11} {:>5.1}%  {:>9}  {:>10}  {:>10}  {:>8}  {:>5}  {:>5}{}{}  {}",
             t.id,
             t.phase,
             t.progress * 100.0,
@@ -383,7 +454,87 @@ pub fn ls(global: &GlobalArgs, out: OutputArgs) -> anyhow::Result<ExitCode> {
             ratio(t),
             t.peers,
             mcols(&role, &price),
+            lcol(&labels),
             crate::units::printable(&t.name)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `label ID L…` / `label ID --clear`.
+pub fn label(global: &GlobalArgs, a: LabelArgs) -> anyhow::Result<ExitCode> {
+    let labels = if a.clear { Vec::new() } else { a.labels };
+    let r: BatchResult = connect(global)?.call(Command::Label {
+        targets: Targets {
+            torrents: vec![a.torrent],
+            all: false,
+        },
+        labels: labels.clone(),
+    })?;
+    let past = if labels.is_empty() {
+        "cleared the labels of".to_string()
+    } else {
+        format!("labelled {} as", crate::units::printable(&labels.join(",")))
+    };
+    Ok(report("label", &past, &r, a.out.json, global.quiet))
+}
+
+/// `seeding [ID] [--ratio R] [--idle MIN] [--action A]`.
+pub fn seeding(global: &GlobalArgs, a: SeedingArgs) -> anyhow::Result<ExitCode> {
+    use crate::rpc::proto::{LimitMode, SeedArgs, SeedInfo};
+    let mut req = SeedArgs {
+        torrent: a.torrent.clone(),
+        action: a.action.clone(),
+        ..SeedArgs::default()
+    };
+    match a.ratio.as_deref() {
+        None => {}
+        Some("none") => req.ratio_mode = Some(LimitMode::Unlimited),
+        Some("global") => req.ratio_mode = Some(LimitMode::Global),
+        Some(r) => {
+            req.ratio = Some(
+                r.parse()
+                    .map_err(|_| anyhow::anyhow!("--ratio {r:?}: a number, none or global"))?,
+            )
+        }
+    }
+    match a.idle.as_deref() {
+        None => {}
+        Some("none") => req.idle_mode = Some(LimitMode::Unlimited),
+        Some("global") => req.idle_mode = Some(LimitMode::Global),
+        Some(m) => {
+            req.idle_minutes = Some(
+                m.parse()
+                    .map_err(|_| anyhow::anyhow!("--idle {m:?}: minutes, none or global"))?,
+            )
+        }
+    }
+    let info: SeedInfo = connect(global)?.call(Command::Seed(req))?;
+    if a.out.json {
+        print_json(&info)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let g = &info.global;
+    let limit = |on: bool, v: String| if on { v } else { "none".to_string() };
+    outln!(
+        "global  ratio {}, idle {}, then {}",
+        limit(g.ratio > 0.0, format!("{:.2}", g.ratio)),
+        limit(g.idle_minutes > 0, format!("{} min", g.idle_minutes)),
+        g.action
+    );
+    if let Some(t) = &info.torrent {
+        let mode = |m: LimitMode, v: String| match m {
+            LimitMode::Global => "global".to_string(),
+            LimitMode::Single => v,
+            LimitMode::Unlimited => "none".to_string(),
+        };
+        outln!(
+            "#{:<6} ratio {}, idle {}, then {}",
+            info.scope,
+            mode(t.ratio_mode, format!("{:.2}", t.ratio)),
+            mode(t.idle_mode, format!("{} min", t.idle_minutes)),
+            t.action
+                .map_or_else(|| "the global action".to_string(), |a| a.to_string())
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -578,6 +729,15 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
         crate::units::limit(s.up_limit)
     );
     outln!("  directory   {}", s.download_dir);
+    if !s.labels.is_empty() {
+        outln!(
+            "  labels      {}",
+            crate::units::printable(&s.labels.join(", "))
+        );
+    }
+    if let Some(note) = &s.seed_limit {
+        outln!("  seeding     {note}");
+    }
     outln!(
         "  pieces      {} × {}{}",
         s.num_pieces,

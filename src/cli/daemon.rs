@@ -103,6 +103,33 @@ async fn serve_until_stopped(
     let listener = tokio::net::UnixListener::from_std(std_listener).context("control socket")?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(serve(listener, ctl.clone(), stop_rx.clone()));
+    // The Transmission door: a second way into the same controller, when configured.
+    let transmission = match &cfg.rpc.http {
+        Some(h) => {
+            let l = crate::rpc::transmission::bind(h)
+                .await
+                .with_context(|| format!("[rpc.http] listen {}", h.listen))?;
+            let addr = l
+                .local_addr()
+                .map_or_else(|_| h.listen.to_string(), |a| a.to_string());
+            tracing::info!(
+                "Transmission RPC on http://{addr}{}{}",
+                crate::rpc::transmission::RPC_PATH,
+                if h.username.is_empty() {
+                    ""
+                } else {
+                    " (with a password)"
+                }
+            );
+            Some(tokio::spawn(crate::rpc::transmission::serve(
+                l,
+                ctl.clone(),
+                h.clone(),
+                stop_rx.clone(),
+            )))
+        }
+        None => None,
+    };
     if let Some(dir) = cfg.watch_dir() {
         let dir = std::path::absolute(&dir).unwrap_or(dir);
         let every = Duration::from_secs(cfg.watch.interval_secs);
@@ -138,6 +165,9 @@ async fn serve_until_stopped(
     // Stop accepting first, so no request races the shutdown.
     let _ = stop_tx.send(true);
     let _ = server.await;
+    if let Some(t) = transmission {
+        let _ = t.await;
+    }
     let _ = std::fs::remove_file(&socket);
     ctl.finish().await;
     tracing::info!("stopped");

@@ -101,7 +101,7 @@ pub enum Command {
     /// Show the daemon: pid, port, rates, limits, and whether the market trades
     Status(client::OutputArgs),
     /// List the daemon's torrents
-    Ls(client::OutputArgs),
+    Ls(client::LsArgs),
     /// Show one torrent: progress, files, trackers
     Info(client::OneArgs),
     /// Show the peers of one torrent (flags, rates, market bids and payments)
@@ -124,6 +124,11 @@ pub enum Command {
     Limit(client::LimitArgs),
     /// Show or set the market's buyer and seller strategies, global or of one torrent
     Strategy(client::StrategyArgs),
+    /// Set the labels of torrents (replacing theirs), or clear them with --clear
+    Label(client::LabelArgs),
+    /// Show or set seeding rules (ratio and idle limits, the action at the limit), global or
+    /// of one torrent
+    Seeding(client::SeedingArgs),
     /// The configuration file: where it is, its defaults, whether it is valid
     Config(client::ConfigArgs),
     /// Print shell completions (also committed under completions/)
@@ -261,6 +266,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reannounce(a) => client::batch(&cli.global, "reannounce", a),
         Command::Limit(a) => client::limit(&cli.global, a),
         Command::Strategy(a) => client::strategy(&cli.global, a),
+        Command::Label(a) => client::label(&cli.global, a),
+        Command::Seeding(a) => client::seeding(&cli.global, a),
         Command::Config(a) => client::config(&cli.global, a),
         Command::Completions { shell } => {
             std::io::Write::write_all(&mut std::io::stdout(), &completions(shell))?;

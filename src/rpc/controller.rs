@@ -35,6 +35,8 @@ pub struct ControllerConfig {
     /// Keep the torrent list (and a copy of each .torrent) in the data dir so a restart
     /// restores it. The daemon persists; the standalone dashboard does not unless asked.
     pub persist: bool,
+    /// `[seeding]`: the global seeding rules until `seed` changes them.
+    pub seeding: GlobalSeeding,
 }
 
 pub struct Controller {
@@ -46,6 +48,10 @@ pub struct Controller {
     reg: Mutex<SavedState>,
     events: broadcast::Sender<Event>,
     shutdown: watch::Sender<bool>,
+    /// The global seeding rules in force.
+    seeding: std::sync::Mutex<GlobalSeeding>,
+    /// What the seeding task remembers between rounds (idle time, earnings), by torrent id.
+    seed_tracks: std::sync::Mutex<std::collections::HashMap<u32, super::seeding::Track>>,
 }
 
 fn now_unix() -> i64 {
@@ -53,6 +59,96 @@ fn now_unix() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// How an `add` source carries a .torrent's bytes inline (the Transmission door's `metainfo`
+/// and fetched URLs, or any client without a shared filesystem).
+pub const DATA_URI: &str = "data:application/x-bittorrent;base64,";
+
+/// Standard base64 (RFC 4648, padding optional, whitespace ignored); `None` when malformed.
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() / 4 * 3);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    let mut pad = 0;
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => {
+                pad += 1;
+                continue;
+            }
+            b' ' | b'\n' | b'\r' | b'\t' => continue,
+            _ => return None,
+        };
+        // Data after padding is malformed.
+        if pad > 0 {
+            return None;
+        }
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    // A lone 6-bit group cannot end a valid encoding.
+    (bits < 6 && pad <= 2).then_some(out)
+}
+
+/// Standard base64 with padding (the inverse of [`base64_decode`]).
+pub fn base64_encode(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(c.get(1).copied().unwrap_or(0)) << 8)
+            | u32::from(c.get(2).copied().unwrap_or(0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(char::from(ABC[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Labels as given, checked: non-empty, at most 64 characters, no commas (Transmission
+/// separates them with commas) and no control characters; duplicates dropped.
+pub fn check_labels(labels: &[String]) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for l in labels {
+        let t = l.trim();
+        if t.is_empty() {
+            return Err("a label cannot be empty".into());
+        }
+        if t.chars().count() > 64 {
+            return Err(format!("label {:?}: at most 64 characters", t));
+        }
+        if t.contains(',') || t.chars().any(char::is_control) {
+            return Err(format!("label {:?}: no commas or control characters", t));
+        }
+        if !out.iter().any(|o| o == t) {
+            out.push(t.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// What an `add` sets besides the download options.
+#[derive(Debug, Clone, Default)]
+pub struct AddExtras {
+    pub labels: Vec<String>,
+    pub seed: SeedRules,
+    /// A market strategy for it, already validated.
+    pub strategy: Option<StrategyChoice>,
 }
 
 /// How long `add` waits for a magnet's metadata before reporting the item as failed.
@@ -87,6 +183,11 @@ pub async fn resolve_source(
         let bytes = fetched.meta.to_torrent_bytes();
         return Ok((fetched.meta, bytes, fetched.peers));
     }
+    if let Some(data) = source.strip_prefix(DATA_URI) {
+        let bytes = base64_decode(data).ok_or("the data: source is not valid base64")?;
+        let meta = Metainfo::from_bytes(&bytes).map_err(|e| format!("not a valid torrent: {e}"))?;
+        return Ok((meta, bytes, Vec::new()));
+    }
     let path = Path::new(source);
     if !path.is_absolute() {
         return Err(
@@ -103,6 +204,7 @@ pub async fn resolve_source(
 impl Controller {
     pub fn new(session: Arc<Session>, cfg: ControllerConfig) -> Arc<Controller> {
         let (events, _) = broadcast::channel(4096);
+        let cfg_seeding = cfg.seeding.clone();
         Arc::new(Controller {
             session,
             cfg,
@@ -114,6 +216,8 @@ impl Controller {
             events,
             shutdown: watch::channel(false).0,
             market: std::sync::RwLock::new(MarketSetup::default()),
+            seeding: std::sync::Mutex::new(cfg_seeding),
+            seed_tracks: Default::default(),
         })
     }
 
@@ -184,6 +288,10 @@ impl Controller {
         reg.down_limit = saved.down_limit;
         reg.up_limit = saved.up_limit;
         reg.market = saved.market.clone();
+        if let Some(g) = &saved.seeding {
+            *self.seeding.lock().unwrap_or_else(|p| p.into_inner()) = g.clone();
+        }
+        reg.seeding = saved.seeding.clone();
         let market = self.market_setup().market;
         if let (Some(m), Some(g)) = (&market, &saved.market)
             && let Err(e) = m.set_global(g.buyer.clone(), g.seller.clone())
@@ -285,8 +393,15 @@ impl Controller {
         sequential: bool,
         peers: &[String],
     ) -> ItemResult {
-        self.add_with(source, dir, paused, sequential, peers, None)
-            .await
+        self.add_with(
+            source,
+            dir,
+            paused,
+            sequential,
+            peers,
+            &AddExtras::default(),
+        )
+        .await
     }
 
     /// [`Controller::add_one`], also setting the torrent's market strategy (a name and/or
@@ -298,14 +413,14 @@ impl Controller {
         paused: bool,
         sequential: bool,
         peers: &[String],
-        strategy: Option<&StrategyChoice>,
+        extras: &AddExtras,
     ) -> ItemResult {
         let mut res = ItemResult {
             item: source.to_string(),
             ..ItemResult::default()
         };
         match self
-            .try_add(source, dir, paused, sequential, peers, strategy)
+            .try_add(source, dir, paused, sequential, peers, extras)
             .await
         {
             Ok((id, ih, name)) => {
@@ -314,9 +429,38 @@ impl Controller {
                 res.info_hash = Some(ih);
                 res.name = Some(name);
             }
-            Err(e) => res.message = Some(e),
+            Err(e) => {
+                // Already in the session: say which torrent, so a client can use it.
+                if let Some(dup) = self.duplicate_of(source).await {
+                    res.duplicate = true;
+                    res.id = Some(dup.id);
+                    res.info_hash = Some(dup.info_hash);
+                    res.name = Some(dup.name);
+                }
+                res.message = Some(e);
+            }
         }
         res
+    }
+
+    /// The record of the torrent a source names, when it is already in the session.
+    async fn duplicate_of(&self, source: &str) -> Option<Record> {
+        let hex = if source.starts_with("magnet:") {
+            crate::engine::magnet::Magnet::parse(source)
+                .ok()?
+                .info_hash
+                .to_hex()
+        } else if let Some(data) = source.strip_prefix(DATA_URI) {
+            Metainfo::from_bytes(&base64_decode(data)?)
+                .ok()?
+                .info_hash
+                .to_hex()
+        } else {
+            let bytes = tokio::fs::read(source).await.ok()?;
+            Metainfo::from_bytes(&bytes).ok()?.info_hash.to_hex()
+        };
+        let reg = self.reg.lock().await;
+        reg.torrents.iter().find(|r| r.info_hash == hex).cloned()
     }
 
     async fn try_add(
@@ -326,8 +470,10 @@ impl Controller {
         paused: bool,
         sequential: bool,
         peers: &[String],
-        strategy: Option<&StrategyChoice>,
+        extras: &AddExtras,
     ) -> Result<(u32, String, String), String> {
+        let strategy = extras.strategy.as_ref();
+        let labels = check_labels(&extras.labels)?;
         let mut peer_addrs = peers
             .iter()
             .map(|p| {
@@ -408,6 +554,10 @@ impl Controller {
             added_at: now_unix(),
             strategy: saved_strategy,
             priorities: Vec::new(),
+            labels,
+            seed: extras.seed.clone(),
+            seed_limit: None,
+            done_at: None,
         };
         let t = match self.session.insert(meta, self.options(&rec)).await {
             Ok(t) => t,
@@ -586,6 +736,10 @@ impl Controller {
         s.down_limit = rec.down_limit;
         s.up_limit = rec.up_limit;
         s.added_at = rec.added_at;
+        s.labels = rec.labels.clone();
+        s.seed = rec.seed.clone();
+        s.seed_limit = rec.seed_limit.clone();
+        s.done_at = rec.done_at;
         s
     }
 
@@ -738,17 +892,20 @@ impl Controller {
                 } else {
                     None
                 };
+                check_labels(&a.labels)?;
+                let mut extras = AddExtras {
+                    labels: a.labels.clone(),
+                    strategy: choice,
+                    ..AddExtras::default()
+                };
+                if let Some(r) = a.seed_ratio {
+                    extras.seed.ratio = super::seeding::check_ratio(r)?;
+                    extras.seed.ratio_mode = LimitMode::Single;
+                }
                 let mut results = Vec::with_capacity(a.sources.len());
                 for src in &a.sources {
                     let r = self
-                        .add_with(
-                            src,
-                            dir.clone(),
-                            a.paused,
-                            a.sequential,
-                            &a.peers,
-                            choice.as_ref(),
-                        )
+                        .add_with(src, dir.clone(), a.paused, a.sequential, &a.peers, &extras)
                         .await;
                     if let Some(m) = r.message.as_ref().filter(|_| !r.ok) {
                         tracing::warn!("add {src}: {m}");
@@ -955,6 +1112,20 @@ impl Controller {
                     .collect();
                 Ok(serde_json::json!({ "results": results }))
             }
+            Command::Label { targets, labels } => {
+                let labels = check_labels(&labels)?;
+                to_value(
+                    self.batch(&targets, move |ctl, rec| {
+                        let labels = labels.clone();
+                        async move {
+                            ctl.update_record(rec.id, |r| r.labels = labels).await?;
+                            Ok(None)
+                        }
+                    })
+                    .await,
+                )
+            }
+            Command::Seed(a) => self.seed(a).await,
             Command::Subscribe { .. } => Err("subscribe is handled by the connection".into()),
             Command::Shutdown => {
                 let _ = self.shutdown.send(true);
@@ -999,6 +1170,229 @@ impl Controller {
             info_hash: rec.info_hash,
         });
         Ok(note)
+    }
+
+    /// The global seeding rules in force.
+    pub fn global_seeding(&self) -> GlobalSeeding {
+        self.seeding
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// `seed`: show, or change and persist, a torrent's seeding rules or the global ones. A
+    /// change clears what a rule did before, so a raised limit lets the torrent seed again.
+    async fn seed(&self, a: SeedArgs) -> Result<serde_json::Value, String> {
+        let action = match a.action.as_deref() {
+            None => None,
+            Some("global") if a.torrent.is_some() => Some(None),
+            Some(s) => Some(Some(SeedAction::parse(s)?)),
+        };
+        let ratio = a.ratio.map(super::seeding::check_ratio).transpose()?;
+        let changed = ratio.is_some()
+            || a.ratio_mode.is_some()
+            || a.idle_minutes.is_some()
+            || a.idle_mode.is_some()
+            || action.is_some();
+        match &a.torrent {
+            None => {
+                let mut g = self.global_seeding();
+                if changed {
+                    if let Some(r) = ratio {
+                        g.ratio = r;
+                    }
+                    if a.ratio_mode == Some(LimitMode::Unlimited) {
+                        g.ratio = 0.0;
+                    }
+                    if let Some(m) = a.idle_minutes {
+                        g.idle_minutes = m;
+                    }
+                    if a.idle_mode == Some(LimitMode::Unlimited) {
+                        g.idle_minutes = 0;
+                    }
+                    if let Some(Some(act)) = action {
+                        g.action = act;
+                    }
+                    *self.seeding.lock().unwrap_or_else(|p| p.into_inner()) = g.clone();
+                    let mut reg = self.reg.lock().await;
+                    reg.seeding = Some(g.clone());
+                    for r in reg.torrents.iter_mut() {
+                        r.seed_limit = None;
+                    }
+                    self.persist(&reg).await?;
+                }
+                to_value(SeedInfo {
+                    scope: "global".into(),
+                    global: g,
+                    torrent: None,
+                })
+            }
+            Some(sel) => {
+                let rec = self.one(sel).await?;
+                let mut rules = rec.seed.clone();
+                if changed {
+                    if let Some(r) = ratio {
+                        rules.ratio = r;
+                        rules.ratio_mode = LimitMode::Single;
+                    }
+                    if let Some(m) = a.ratio_mode {
+                        rules.ratio_mode = m;
+                    }
+                    if let Some(m) = a.idle_minutes {
+                        rules.idle_minutes = m;
+                        rules.idle_mode = LimitMode::Single;
+                    }
+                    if let Some(m) = a.idle_mode {
+                        rules.idle_mode = m;
+                    }
+                    if let Some(act) = action {
+                        rules.action = act;
+                    }
+                    let saved = rules.clone();
+                    self.update_record(rec.id, |r| {
+                        r.seed = saved;
+                        r.seed_limit = None;
+                    })
+                    .await?;
+                }
+                to_value(SeedInfo {
+                    scope: rec.id.to_string(),
+                    global: self.global_seeding(),
+                    torrent: Some(rules),
+                })
+            }
+        }
+    }
+
+    /// The seeding task: every `every`, applies the seeding rules to each complete torrent
+    /// (see [`super::seeding`]). Ends when the session's controller is dropped.
+    pub fn spawn_seeding(self: &Arc<Self>, every: Duration) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(ctl) = weak.upgrade() else { return };
+                if *ctl.shutdown.borrow() {
+                    return;
+                }
+                ctl.seeding_round().await;
+            }
+        });
+    }
+
+    async fn seeding_round(self: &Arc<Self>) {
+        let recs = self.reg.lock().await.torrents.clone();
+        let global = self.global_seeding();
+        let market = self.market_setup().market;
+        let now = std::time::Instant::now();
+        let mut live = std::collections::HashSet::new();
+        for rec in recs {
+            live.insert(rec.id);
+            let Ok(t) = self.torrent_of(&rec) else {
+                continue;
+            };
+            let st = t.stats();
+            let complete = st.left_bytes == 0 && st.total_bytes > 0;
+            if complete && rec.done_at.is_none() {
+                let _ = self
+                    .update_record(rec.id, |r| r.done_at = Some(now_unix()))
+                    .await;
+            }
+            if rec.paused || !complete || st.phase != crate::engine::torrent::Phase::Seeding {
+                self.seed_tracks
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&rec.id);
+                continue;
+            }
+            let earned = match (&market, InfoHash::from_hex(&rec.info_hash)) {
+                (Some(m), Ok(ih)) => m.report(&ih).map(|r| r.earned.micro()),
+                _ => None,
+            };
+            let decision = {
+                let mut tracks = self.seed_tracks.lock().unwrap_or_else(|p| p.into_inner());
+                let track = tracks.entry(rec.id).or_default();
+                track.observe(now, st.uploaded, earned, global.earning_window_secs);
+                super::seeding::decide(
+                    &rec.seed,
+                    &global,
+                    super::seeding::Progress {
+                        uploaded: st.uploaded,
+                        downloaded: st.downloaded,
+                        size: st.total_bytes,
+                        idle_secs: track.idle_secs(now),
+                    },
+                    track,
+                    now,
+                    market.is_some(),
+                )
+            };
+            self.apply_decision(&rec, &t, decision).await;
+        }
+        self.seed_tracks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|id, _| live.contains(id));
+    }
+
+    async fn apply_decision(
+        self: &Arc<Self>,
+        rec: &Record,
+        t: &Arc<Torrent>,
+        d: super::seeding::Decision,
+    ) {
+        use super::seeding::Decision;
+        let note = match d {
+            Decision::Keep => return,
+            Decision::Stop(why) => {
+                tracing::info!("#{} {}: {why}: stopping", rec.id, rec.name);
+                let changed = t.pause().await;
+                if let Err(e) = self
+                    .update_record(rec.id, |r| {
+                        r.paused = true;
+                        r.seed_limit = Some(format!("{why}: stopped"));
+                    })
+                    .await
+                {
+                    tracing::warn!("#{}: saving the seeding stop: {e}", rec.id);
+                }
+                if changed {
+                    let _ = self.events.send(Event::Paused { id: rec.id });
+                }
+                return;
+            }
+            Decision::SlowTo(why, rate) => {
+                if rec.up_limit != 0 && rec.up_limit <= rate {
+                    return;
+                }
+                tracing::info!(
+                    "#{} {}: {why}: upload slowed to {rate} B/s",
+                    rec.id,
+                    rec.name
+                );
+                t.up_limit.set_rate(rate);
+                (
+                    format!("{why}: slowed to {}", crate::units::rate(rate as f64)),
+                    Some(rate),
+                )
+            }
+            Decision::Earning(why) => (why, None),
+        };
+        if rec.seed_limit.as_deref() == Some(note.0.as_str()) && note.1.is_none() {
+            return;
+        }
+        let (text, rate) = note;
+        if let Err(e) = self
+            .update_record(rec.id, |r| {
+                if let Some(rate) = rate {
+                    r.up_limit = rate;
+                }
+                r.seed_limit = Some(text);
+            })
+            .await
+        {
+            tracing::warn!("#{}: saving the seeding rule: {e}", rec.id);
+        }
     }
 
     async fn limit(&self, l: LimitArgs) -> Result<serde_json::Value, String> {
@@ -1055,6 +1449,7 @@ impl Controller {
 }
 
 /// A strategy name and parameters given with `add`.
+#[derive(Debug, Clone)]
 pub struct StrategyChoice {
     pub name: Option<String>,
     pub params: Vec<(String, String)>,
@@ -1196,10 +1591,37 @@ mod tests {
                     added_at: 0,
                     strategy: None,
                     priorities: vec![],
+                    labels: vec![],
+                    seed: Default::default(),
+                    seed_limit: None,
+                    done_at: None,
                 })
                 .collect(),
             ..SavedState::default()
         }
+    }
+
+    #[test]
+    fn base64_round_trip() {
+        for n in 0..40usize {
+            let data: Vec<u8> = (0..n).map(|i| (i * 37 + n) as u8).collect();
+            let enc = base64_encode(&data);
+            assert_eq!(base64_decode(&enc).as_deref(), Some(&data[..]), "{n}");
+        }
+        assert_eq!(base64_encode(b"u:p:w"), "dTpwOnc=");
+        assert!(base64_decode("dTpwOnc=x").is_none(), "data after padding");
+        assert!(base64_decode("d!").is_none());
+        assert!(base64_decode("dTpwO").is_none(), "a lone 6-bit group");
+    }
+
+    #[test]
+    fn labels_are_checked() {
+        let l = |v: &[&str]| check_labels(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(l(&["tv", " tv ", "hd"]), Ok(vec!["tv".into(), "hd".into()]));
+        assert!(l(&[""]).is_err());
+        assert!(l(&["a,b"]).is_err());
+        assert!(l(&["a\x1b[2J"]).is_err());
+        assert!(l(&[&"x".repeat(65)]).is_err());
     }
 
     #[test]

@@ -20,6 +20,9 @@ use crate::engine::session::{Session, SessionConfig, SessionError};
 use crate::market::Market;
 use crate::wallet::Wallet;
 
+/// How often the seeding rules are applied.
+const SEEDING_CHECK: Duration = Duration::from_secs(2);
+
 /// The market as the daemon runs it (SPEC §4). Set once, before the session is restored.
 #[derive(Clone, Default)]
 pub struct MarketSetup {
@@ -203,6 +206,7 @@ pub async fn start_controller(
             tracker_interval: (cfg.torrent.tracker_interval > 0)
                 .then(|| Duration::from_secs(cfg.torrent.tracker_interval)),
             persist: opts.persist,
+            seeding: cfg.seeding.clone(),
         },
     );
     ctl.set_market(market);
@@ -211,6 +215,7 @@ pub async fn start_controller(
             tracing::error!("could not restore {problem}");
         }
     }
+    ctl.spawn_seeding(SEEDING_CHECK);
     Ok(ctl)
 }
 

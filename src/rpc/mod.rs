@@ -13,7 +13,9 @@ pub mod controller;
 pub mod host;
 pub mod proto;
 pub mod saved;
+pub mod seeding;
 pub mod server;
+pub mod transmission;
 pub mod view;
 
 pub use client::{Client, ClientError};

@@ -123,6 +123,15 @@ pub enum Command {
         #[serde(default)]
         interval_ms: u64,
     },
+    /// Replaces the labels of the targets (an empty list clears them).
+    Label {
+        #[serde(flatten)]
+        targets: Targets,
+        #[serde(default)]
+        labels: Vec<String>,
+    },
+    /// Shows, or with any field set changes, the seeding rules: a torrent's, or the global ones.
+    Seed(SeedArgs),
     /// Stops the daemon as SIGTERM would.
     Shutdown,
 }
@@ -146,6 +155,168 @@ pub struct AddArgs {
     /// Strategy parameters for each added torrent (`{"price": "0.2"}`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub params: BTreeMap<String, serde_json::Value>,
+    /// Labels for each added torrent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// A ratio limit of its own for each added torrent (`seed` changes it later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed_ratio: Option<f64>,
+}
+
+/// `seed`: every field absent = show. With `torrent`, the torrent's rules; else the global ones
+/// (where `ratio`/`idle_minutes` 0 means no limit and the modes are not used).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SeedArgs {
+    #[serde(default)]
+    pub torrent: Option<String>,
+    /// Ratio limit (uploaded / downloaded); setting it on a torrent makes its mode `single`.
+    #[serde(default)]
+    pub ratio: Option<f64>,
+    #[serde(default)]
+    pub ratio_mode: Option<LimitMode>,
+    /// Idle limit: minutes without upload.
+    #[serde(default)]
+    pub idle_minutes: Option<u64>,
+    #[serde(default)]
+    pub idle_mode: Option<LimitMode>,
+    /// "stop", "slow-to RATE", "keep-while-earning PRICE", or (on a torrent) "global".
+    #[serde(default)]
+    pub action: Option<String>,
+}
+
+/// Which limit applies to a torrent (Transmission's seedRatioMode/seedIdleMode: 0, 1, 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitMode {
+    /// The global limit.
+    #[default]
+    Global,
+    /// The torrent's own limit.
+    Single,
+    /// No limit.
+    Unlimited,
+}
+
+/// What happens when a seeding limit is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeedAction {
+    /// Pause the torrent.
+    Stop,
+    /// Cap its upload at this many bytes/s and keep seeding.
+    SlowTo(u64),
+    /// Keep seeding while the market pays at least this many micro-tokens per MiB uploaded
+    /// (over the earning window); stop when it pays less.
+    KeepWhileEarning(u64),
+}
+
+impl SeedAction {
+    /// "stop", "slow-to 512K", "keep-while-earning 0.05".
+    pub fn parse(s: &str) -> Result<SeedAction, String> {
+        let s = s.trim();
+        let (verb, arg) = match s.split_once(char::is_whitespace) {
+            Some((v, a)) => (v, a.trim()),
+            None => (s, ""),
+        };
+        match (verb, arg) {
+            ("stop", "") => Ok(SeedAction::Stop),
+            ("slow-to", a) if !a.is_empty() => match crate::units::parse_size(a) {
+                Ok(0) => Err("slow-to: the rate must be above 0 (use stop)".into()),
+                Ok(r) => Ok(SeedAction::SlowTo(r)),
+                Err(e) => Err(format!("slow-to: {e}")),
+            },
+            ("keep-while-earning", a) if !a.is_empty() => a
+                .parse::<crate::wallet::Amount>()
+                .map(|p| SeedAction::KeepWhileEarning(p.micro()))
+                .map_err(|e| format!("keep-while-earning: {e}")),
+            _ => Err(format!(
+                "seeding action {s:?}: use stop, slow-to RATE (e.g. slow-to 100K) or \
+                 keep-while-earning PRICE (tokens per MiB, e.g. keep-while-earning 0.05)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for SeedAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SeedAction::Stop => write!(f, "stop"),
+            SeedAction::SlowTo(r) => write!(f, "slow-to {r}"),
+            SeedAction::KeepWhileEarning(p) => {
+                write!(f, "keep-while-earning {}", crate::wallet::Amount(*p))
+            }
+        }
+    }
+}
+
+impl Serialize for SeedAction {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SeedAction {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        SeedAction::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A torrent's own seeding rules (kept in the session file).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SeedRules {
+    #[serde(default)]
+    pub ratio_mode: LimitMode,
+    #[serde(default)]
+    pub ratio: f64,
+    #[serde(default)]
+    pub idle_mode: LimitMode,
+    #[serde(default)]
+    pub idle_minutes: u64,
+    /// `None`: the global action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<SeedAction>,
+}
+
+impl SeedRules {
+    pub fn is_default(&self) -> bool {
+        *self == SeedRules::default()
+    }
+}
+
+/// The global seeding rules: the config's `[seeding]`, changed at run time by `seed` (and
+/// Transmission's `session-set`), which the session file then keeps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GlobalSeeding {
+    /// Ratio limit; 0 = none.
+    pub ratio: f64,
+    /// Minutes without upload; 0 = none.
+    pub idle_minutes: u64,
+    pub action: SeedAction,
+    /// The window over which `keep-while-earning` measures what the market pays.
+    pub earning_window_secs: u64,
+}
+
+impl Default for GlobalSeeding {
+    fn default() -> Self {
+        GlobalSeeding {
+            ratio: 0.0,
+            idle_minutes: 0,
+            action: SeedAction::Stop,
+            earning_window_secs: 600,
+        }
+    }
+}
+
+/// `result` of `seed`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeedInfo {
+    /// "global" or the torrent's id.
+    pub scope: String,
+    pub global: GlobalSeeding,
+    /// The torrent's own rules (with a torrent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub torrent: Option<SeedRules>,
 }
 
 /// `strategy`: neither `name` nor `params` = show.
@@ -236,6 +407,10 @@ pub struct ItemResult {
     /// Why it failed (when `ok` is false) or a note ("already paused").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// `add` only: it failed because the torrent is already in the session; `id`,
+    /// `info_hash` and `name` are that torrent's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
 }
 
 /// `result` of a batch command.
@@ -354,6 +529,18 @@ pub struct TorrentSummary {
     pub error: Option<String>,
     /// Market role, price and tokens; `null` when the market is off.
     pub market: Option<MarketSummary>,
+    /// Labels, in the order set.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// The torrent's own seeding rules.
+    #[serde(default)]
+    pub seed: SeedRules,
+    /// What a seeding rule did ("ratio 2.00 reached: stopped"), once it acted.
+    #[serde(default)]
+    pub seed_limit: Option<String>,
+    /// Unix seconds when it was first seen complete.
+    #[serde(default)]
+    pub done_at: Option<i64>,
 }
 
 /// `result` of `info`.

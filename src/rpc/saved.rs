@@ -24,6 +24,9 @@ pub struct SavedState {
     /// Global market strategies set at run time with `strategy`; override the config's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub market: Option<SavedStrategies>,
+    /// Global seeding rules set at run time with `seed`; override the config's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeding: Option<super::proto::GlobalSeeding>,
     pub torrents: Vec<Record>,
 }
 
@@ -60,6 +63,18 @@ pub struct Record {
     /// empty when never set. Re-applied on restart.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub priorities: Vec<String>,
+    /// Labels (`add --label`, `label`, Transmission's `labels`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// The torrent's own seeding rules.
+    #[serde(default, skip_serializing_if = "super::proto::SeedRules::is_default")]
+    pub seed: super::proto::SeedRules,
+    /// What a seeding rule did, so a restart neither repeats nor forgets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed_limit: Option<String>,
+    /// Unix seconds when it was first seen complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_at: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +186,7 @@ mod tests {
             down_limit: Some(5),
             up_limit: None,
             market: None,
+            seeding: None,
             torrents: vec![Record {
                 id: 2,
                 info_hash: "00".repeat(20),
@@ -188,6 +204,15 @@ mod tests {
                         .expect("toml"),
                 ),
                 priorities: vec![],
+                labels: vec!["tv".into()],
+                seed: crate::rpc::proto::SeedRules {
+                    ratio_mode: crate::rpc::proto::LimitMode::Single,
+                    ratio: 1.5,
+                    action: Some(crate::rpc::proto::SeedAction::SlowTo(1000)),
+                    ..Default::default()
+                },
+                seed_limit: Some("ratio 1.50 reached: slowed".into()),
+                done_at: Some(5),
             }],
         };
         save(&p, &st).expect("save");

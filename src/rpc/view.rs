@@ -109,6 +109,10 @@ pub fn summary(
             (Some(m), Ok(ih)) => Some(market_summary(m, &ih, left)),
             _ => None,
         },
+        labels: Vec::new(),
+        seed: Default::default(),
+        seed_limit: None,
+        done_at: None,
     }
 }
 

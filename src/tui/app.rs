@@ -73,10 +73,11 @@ pub enum Column {
     Peers,
     Ratio,
     Price,
+    Label,
 }
 
 impl Column {
-    pub const ALL: [Column; 11] = [
+    pub const ALL: [Column; 12] = [
         Column::Id,
         Column::Name,
         Column::Size,
@@ -88,6 +89,7 @@ impl Column {
         Column::Peers,
         Column::Ratio,
         Column::Price,
+        Column::Label,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -102,6 +104,7 @@ impl Column {
             Column::Peers => "peers",
             Column::Ratio => "ratio",
             Column::Price => "price",
+            Column::Label => "label",
         }
     }
     pub fn parse(s: &str) -> Option<Column> {
@@ -331,6 +334,7 @@ impl App {
                     let p = |t: &TorrentRow| t.market.as_ref().and_then(|m| m.price);
                     p(x).cmp(&p(y))
                 }
+                Column::Label => x.label.cmp(&y.label),
             };
             // Ties by name, then id, so the order never flickers between polls.
             let ord = ord

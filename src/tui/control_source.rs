@@ -228,7 +228,7 @@ pub fn row(t: &proto::TorrentSummary) -> TorrentRow {
         peers: t.peers,
         uploaded: t.uploaded,
         downloaded: t.downloaded,
-        label: None,
+        label: (!t.labels.is_empty()).then(|| t.labels.join(",")),
         error: t.error.clone(),
         market: t.market.as_ref().map(|m| TorrentMarket {
             role: m.role.clone(),
@@ -432,8 +432,7 @@ impl<C: Control + 'static> DataSource for ControlSource<C> {
                     paused,
                     sequential: false,
                     peers,
-                    strategy: None,
-                    params: Default::default(),
+                    ..AddArgs::default()
                 };
                 if !args.sources.iter().any(|s| s.starts_with("magnet:")) {
                     let r: proto::BatchResult = self.call(proto::Command::Add(args)).await?;

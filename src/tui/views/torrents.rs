@@ -24,6 +24,7 @@ const COLUMNS: &[(Column, u16)] = &[
     (Column::Ratio, 5),
     (Column::Peers, 5),
     (Column::Price, 15),
+    (Column::Label, 12),
 ];
 
 const NAME_MIN: u16 = 20;
@@ -65,6 +66,7 @@ fn fit_columns(width: u16, sort: Column) -> Vec<(Column, u16)> {
         Column::Eta,
         Column::Peers,
         Column::Ratio,
+        Column::Label,
         Column::Price,
     ];
     cols.sort_by_key(|(c, _)| order.iter().position(|o| o == c));
@@ -84,6 +86,7 @@ fn header_name(c: Column) -> &'static str {
         Column::Peers => "Peers",
         Column::Ratio => "Ratio",
         Column::Price => "Market",
+        Column::Label => "Label",
     }
 }
 
@@ -166,6 +169,10 @@ pub fn render(f: &mut Frame, app: &App, area: Rect) {
                             Span::raw(" "),
                             Span::raw(super::opt_tokens(m.price)),
                         ])),
+                        None => Cell::from("—").style(th.dim),
+                    },
+                    Column::Label => match &t.label {
+                        Some(l) => Cell::from(truncate(l, 12)),
                         None => Cell::from("—").style(th.dim),
                     },
                     Column::Name | Column::Id => Cell::from(""),
