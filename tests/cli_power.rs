@@ -416,3 +416,45 @@ fn download_json_reports_progress_twice_a_second() {
         "{events:?}"
     );
 }
+
+/// `add http://…/x.torrent`: the daemon fetches it (bounded), instead of taking the URL for a
+/// path; a URL that serves junk is one line naming it.
+#[test]
+fn add_fetches_a_url() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let t = make_torrent(tmp.path(), "web.bin", &[("web.bin", 20_000)], 16384);
+    let body = std::fs::read(&t).unwrap();
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in server.incoming().take(2) {
+            let mut c = conn.unwrap();
+            let mut req = [0u8; 2048];
+            let n = c.read(&mut req).unwrap_or(0);
+            let path = String::from_utf8_lossy(&req[..n]).to_string();
+            let payload: &[u8] = if path.starts_with("GET /web.torrent") {
+                &body
+            } else {
+                b"this is not a torrent"
+            };
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                payload.len()
+            );
+            let _ = c.write_all(payload);
+        }
+    });
+    let d = Daemon::start(&tmp.path().join("d"), None);
+    let url = format!("http://127.0.0.1:{port}/web.torrent");
+    let added = d.json(&["add", &url, "--dir", s(&tmp.path().join("src")), "--json"]);
+    assert_eq!(added["results"][0]["ok"], true, "{added}");
+    assert_eq!(added["results"][0]["name"], "web.bin", "{added}");
+    let junk = format!("http://127.0.0.1:{port}/junk.torrent");
+    let line = one_error_line(&d.cli(&["add", &junk]));
+    assert!(
+        line.contains("junk.torrent") && line.contains("not a valid torrent"),
+        "{line}"
+    );
+}

@@ -282,7 +282,8 @@ fn dashboard_in_tmux_on_the_demo_market() {
     // are listed with market roles: the seeder sells to it.
     send("g");
     send("P");
-    let s = wait_for(&socket, "seller 0.200000/", Duration::from_secs(15));
+    // Amounts read compactly in the tables (0.20, not 0.200000).
+    let s = wait_for(&socket, "seller 0.20/", Duration::from_secs(15));
     assert!(s.contains("127.0.0.1:"), "{s}");
     assert!(s.contains("bidtorrent"), "client column: {s}");
 
@@ -294,7 +295,7 @@ fn dashboard_in_tmux_on_the_demo_market() {
         Duration::from_secs(5),
     );
     assert!(s.contains("market on"), "{s}");
-    let s = wait_for(&socket, "out  0.200000", Duration::from_secs(10));
+    let s = wait_for(&socket, "out  0.20 ", Duration::from_secs(10));
     assert!(s.contains("clearing "), "{s}");
 
     // `+` raises the price 10 % in the member's market: the tab and the row follow.

@@ -272,7 +272,8 @@ pub fn add(global: &GlobalArgs, args: AddArgs) -> anyhow::Result<ExitCode> {
     let sent: Vec<String> = given
         .iter()
         .map(|s| {
-            if s.starts_with("magnet:") {
+            // Magnets and URLs go as they are: the daemon fetches them.
+            if s.starts_with("magnet:") || crate::rpc::fetch::is_url(s) {
                 s.clone()
             } else {
                 std::path::absolute(s)

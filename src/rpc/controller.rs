@@ -183,6 +183,14 @@ pub async fn resolve_source(
         let bytes = fetched.meta.to_torrent_bytes();
         return Ok((fetched.meta, bytes, fetched.peers));
     }
+    if super::fetch::is_url(source) {
+        let url = source.to_string();
+        let bytes = tokio::task::spawn_blocking(move || super::fetch::torrent(&url))
+            .await
+            .map_err(|e| e.to_string())??;
+        let meta = Metainfo::from_bytes(&bytes).map_err(|e| format!("not a valid torrent: {e}"))?;
+        return Ok((meta, bytes, Vec::new()));
+    }
     if let Some(data) = source.strip_prefix(DATA_URI) {
         let bytes = base64_decode(data).ok_or("the data: source is not valid base64")?;
         let meta = Metainfo::from_bytes(&bytes).map_err(|e| format!("not a valid torrent: {e}"))?;

@@ -10,6 +10,7 @@
 pub mod client;
 pub mod control;
 pub mod controller;
+pub mod fetch;
 pub mod host;
 pub mod proto;
 pub mod saved;

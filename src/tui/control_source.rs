@@ -421,7 +421,8 @@ impl<C: Control + 'static> DataSource for ControlSource<C> {
             } => {
                 // The daemon runs elsewhere in the filesystem's eyes: send absolute paths.
                 let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
-                let source = if source.starts_with("magnet:") {
+                let source = if source.starts_with("magnet:") || crate::rpc::fetch::is_url(&source)
+                {
                     source
                 } else {
                     abs(PathBuf::from(source)).display().to_string()

@@ -3,7 +3,6 @@
 //! (1000 bytes, as `session-get`'s `units` says); ids are the controller's torrent ids.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
@@ -23,8 +22,6 @@ pub const RPC_VERSION_MINIMUM: i64 = 14;
 /// Transmission's speed unit: kB/s.
 const KB: u64 = 1000;
 /// A .torrent fetched for `torrent-add` by URL: at most this big, within this long.
-const FETCH_MAX: u64 = 10 << 20;
-const FETCH_TIMEOUT: Duration = Duration::from_secs(20);
 
 type Args = Map<String, Value>;
 
@@ -384,29 +381,6 @@ async fn session_stats(door: &Door) -> Result<Value, String> {
     }))
 }
 
-/// Fetches a .torrent over HTTP(S), bounded in size and time.
-fn fetch_torrent(url: &str) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(FETCH_TIMEOUT))
-        .build()
-        .into();
-    let resp = agent
-        .get(url)
-        .call()
-        .map_err(|e| format!("fetching {url}: {e}"))?;
-    let mut bytes = Vec::new();
-    resp.into_body()
-        .into_reader()
-        .take(FETCH_MAX + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("fetching {url}: {e}"))?;
-    if bytes.len() as u64 > FETCH_MAX {
-        return Err(format!("{url}: larger than {FETCH_MAX} bytes"));
-    }
-    Ok(bytes)
-}
-
 async fn torrent_add(ctl: &Arc<Controller>, args: &Args) -> Result<Value, String> {
     let source = match (
         args.get("metainfo").and_then(Value::as_str),
@@ -415,7 +389,7 @@ async fn torrent_add(ctl: &Arc<Controller>, args: &Args) -> Result<Value, String
         (Some(m), _) => format!("{DATA_URI}{}", m.trim()),
         (None, Some(f)) if f.starts_with("http://") || f.starts_with("https://") => {
             let url = f.to_string();
-            let bytes = tokio::task::spawn_blocking(move || fetch_torrent(&url))
+            let bytes = tokio::task::spawn_blocking(move || crate::rpc::fetch::torrent(&url))
                 .await
                 .map_err(|e| e.to_string())??;
             format!("{DATA_URI}{}", base64_encode(&bytes))
