@@ -21,8 +21,6 @@ pub const RPC_VERSION: i64 = 17;
 pub const RPC_VERSION_MINIMUM: i64 = 14;
 /// Transmission's speed unit: kB/s.
 const KB: u64 = 1000;
-/// A .torrent fetched for `torrent-add` by URL: at most this big, within this long.
-
 type Args = Map<String, Value>;
 
 pub async fn dispatch(door: &Door, method: &str, args: &Args) -> Result<Value, String> {
