@@ -173,13 +173,15 @@ fn kill_minus_nine_everywhere(store: Option<&str>) {
     let open =
         ok_json(cmd(&buyer).args(["wallet", "--ledger", &laddr, "open", &spk, "500", "--json"]));
     let ch = open["channel"].as_str().unwrap().to_string();
+    // The buyer names its channel by a prefix, as `wallet` shows it (not all 64 digits).
+    let ch_short = ch[..12].to_string();
 
     let stream = || {
         cmd(&buyer)
             .args([
                 "wallet",
                 "pay",
-                &ch,
+                &ch_short,
                 STEP,
                 "--repeat",
                 "100000000",

@@ -26,6 +26,7 @@ pub mod client;
 pub mod create;
 pub mod daemon;
 pub mod demo;
+pub mod ledger;
 pub mod oneshot;
 pub mod tui;
 pub mod wallet;
@@ -89,7 +90,7 @@ pub enum Command {
     /// The wallet: identity, balance, payment channels, vouchers, history
     Wallet(wallet::WalletArgs),
     /// Run and administer a ledger that escrows and settles payment channels
-    Ledger(wallet::LedgerArgs),
+    Ledger(ledger::LedgerArgs),
     /// Make a .torrent from a file or directory
     Create(CreateArgs),
     /// A whole token market on 127.0.0.1: embedded ledger, seeders, bidding and plain leechers
@@ -245,7 +246,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Download(args) => oneshot::download(&cli.global, args),
         Command::Seed(args) => oneshot::seed(&cli.global, args),
         Command::Wallet(args) => wallet::run_wallet(&cli.global, args),
-        Command::Ledger(args) => wallet::run_ledger(&cli.global, args),
+        Command::Ledger(args) => ledger::run_ledger(&cli.global, args),
         Command::Demo(args) => demo::run(&cli.global, args),
         Command::Create(mut args) => {
             args.quiet |= cli.global.quiet;

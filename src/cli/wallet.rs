@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::cli::GlobalArgs;
 use crate::wallet::amount::Amount;
 use crate::wallet::keys::{self, ChannelId, PublicKey};
-use crate::wallet::ledger::{DEFAULT_LEDGER, LedgerClient, LedgerConfig, admin};
+use crate::wallet::ledger::{DEFAULT_LEDGER, LedgerClient};
 use crate::wallet::store::{Wallet, WalletError};
 use crate::wallet::voucher::Payment;
 
@@ -57,12 +57,16 @@ pub enum WalletCommand {
         expiry_secs: u64,
     },
     /// Close a channel (seller: redeem and close now; buyer: refund after the grace period)
-    Close { channel: ChannelId },
+    Close {
+        /// Channel id, or its first 8+ hex digits as `wallet` shows them
+        channel: String,
+    },
     /// Redeem the highest voucher of every incoming channel at the ledger
     Redeem,
     /// Pay AMOUNT more on an outgoing channel and emit a payment (certificate + voucher)
     Pay {
-        channel: ChannelId,
+        /// Channel id, or its first 8+ hex digits as `wallet` shows them
+        channel: String,
         /// Tokens to add to what the seller may redeem
         amount: Amount,
         /// Write the latest payment to FILE (atomically replaced) instead of stdout
@@ -83,102 +87,50 @@ pub enum WalletCommand {
     Payments,
 }
 
-#[derive(Debug, Args)]
-pub struct LedgerArgs {
-    #[command(subcommand)]
-    pub command: LedgerCommand,
+/// A channel named in full (64 hex digits) or by a prefix of at least 8, as torrents are:
+/// the prefix must match exactly one of this wallet's channels, either way.
+fn resolve_channel(wallet: &Wallet, given: &str) -> anyhow::Result<ChannelId> {
+    let s = given.trim().to_ascii_lowercase();
+    if !(8..=64).contains(&s.len()) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!(
+            "{}: not a channel id (8 to 64 hex digits)",
+            crate::units::printable(given)
+        );
+    }
+    if s.len() == 64 {
+        return s
+            .parse::<ChannelId>()
+            .map_err(|e| anyhow::anyhow!("{s}: {e}"));
+    }
+    let mut hits: Vec<ChannelId> = wallet
+        .out_channels()?
+        .into_iter()
+        .map(|c| c.certificate.channel)
+        .chain(
+            wallet
+                .in_channels()?
+                .into_iter()
+                .map(|c| c.certificate.channel),
+        )
+        .filter(|id| id.to_string().starts_with(&s))
+        .collect();
+    hits.sort_by_key(|id| id.to_string());
+    hits.dedup_by_key(|id| id.to_string());
+    match hits.as_slice() {
+        [one] => Ok(*one),
+        [] => bail!("{s}: no channel of this wallet starts with it"),
+        many => bail!("{s}: matches {} channels; give more digits", many.len()),
+    }
 }
 
-#[derive(Debug, Subcommand)]
-pub enum LedgerCommand {
-    /// Run a ledger service (loopback by default)
-    Serve {
-        /// Address to listen on
-        #[arg(long, default_value = DEFAULT_LEDGER, value_name = "ADDR")]
-        listen: String,
-        /// Ledger directory (default: <data-dir>/ledger); created 0700 with admin.key inside
-        #[arg(long, value_name = "DIR")]
-        db: Option<PathBuf>,
-        /// Seconds a seller keeps to redeem after a buyer closes an unexpired channel
-        #[arg(long, default_value_t = 300, value_name = "SECS")]
-        close_grace: u64,
-        /// Store: sled (in --db, the default) or postgres://USER@HOST:PORT/DB (keys stay in --db)
-        #[arg(long, value_name = "URL")]
-        store: Option<String>,
-        /// Signed requests per account per second (0: no limit)
-        #[arg(long, default_value_t = 200, value_name = "N")]
-        rate_per_key: u32,
-        /// Connections served at once
-        #[arg(long, default_value_t = 1024, value_name = "N")]
-        max_connections: usize,
-        /// Print the listening event as JSON
-        #[arg(long)]
-        json: bool,
-    },
-    /// Prepare (or upgrade) a PostgreSQL database for `ledger serve --store URL`
-    Migrate {
-        #[arg(long, value_name = "URL")]
-        store: String,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Drive ledger servers with N concurrent wallets; print ops/s and p50/p99 latency
-    Bench {
-        /// Ledger servers HOST:PORT[,HOST:PORT...] (clients move on when one stops answering)
-        #[arg(long, env = "BIDTORRENT_LEDGER", default_value = DEFAULT_LEDGER, value_name = "ADDRS")]
-        ledger: String,
-        #[arg(long, default_value_t = 8, value_name = "N")]
-        clients: usize,
-        #[arg(long, default_value_t = 10, value_name = "S")]
-        seconds: u64,
-        /// Ledger directory holding admin.key (default: <data-dir>/ledger)
-        #[arg(long, value_name = "DIR")]
-        db: Option<PathBuf>,
-        /// Admin key file, instead of DIR/admin.key
-        #[arg(long, value_name = "FILE")]
-        admin_key: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Mint AMOUNT tokens into ACCOUNT on a running ledger, signed with its admin key
-    Mint {
-        account: PublicKey,
-        amount: Amount,
-        /// Ledger directory holding admin.key (default: <data-dir>/ledger)
-        #[arg(long, value_name = "DIR")]
-        db: Option<PathBuf>,
-        /// Admin key file, instead of DIR/admin.key
-        #[arg(long, value_name = "FILE")]
-        admin_key: Option<PathBuf>,
-        #[arg(long, env = "BIDTORRENT_LEDGER", default_value = DEFAULT_LEDGER, value_name = "ADDR")]
-        ledger: String,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Show a ledger's id and books (minted = balances + escrowed): from a running ledger,
-    /// or straight from its store with --store URL or --db DIR
-    Audit {
-        #[arg(long, env = "BIDTORRENT_LEDGER", default_value = DEFAULT_LEDGER, value_name = "ADDR")]
-        ledger: String,
-        /// Read this store (postgres://…) instead of asking a server
-        #[arg(long, value_name = "URL")]
-        store: Option<String>,
-        /// Read the sled store in DIR (no server may be running on it)
-        #[arg(long, value_name = "DIR")]
-        db: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")
 }
 
-fn owner_only_umask() {
+pub(super) fn owner_only_umask() {
     // Files created by sled and by us under the wallet/ledger dirs must not be readable by
     // others from the first instant, not only after we tighten them.
     // SAFETY: umask only sets the process file-creation mask; it cannot fail.
@@ -187,8 +139,8 @@ fn owner_only_umask() {
     }
 }
 
-fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string(v)?);
+pub(super) fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
+    outln!("{}", serde_json::to_string(v)?);
     Ok(())
 }
 
@@ -233,7 +185,7 @@ pub fn run_wallet(global: &GlobalArgs, args: WalletArgs) -> anyhow::Result<ExitC
             if json {
                 print_json(&serde_json::json!({ "public_key": wallet.public_key() }))?;
             } else {
-                println!("{}", wallet.public_key());
+                outln!("{}", wallet.public_key());
             }
         }
         WalletCommand::Show { offline } => {
@@ -251,7 +203,7 @@ pub fn run_wallet(global: &GlobalArgs, args: WalletArgs) -> anyhow::Result<ExitC
             } else {
                 for e in h {
                     let seq = e.seq.map(|s| format!(" seq {s}")).unwrap_or_default();
-                    println!(
+                    outln!(
                         "{:>6}  {}  {:<15} {:>20}  channel {}{seq}  total {}",
                         e.id,
                         e.time,
@@ -275,7 +227,7 @@ pub fn run_wallet(global: &GlobalArgs, args: WalletArgs) -> anyhow::Result<ExitC
             if json {
                 print_json(&export)?;
             } else {
-                println!("{}", serde_json::to_string_pretty(&export)?);
+                outln!("{}", serde_json::to_string_pretty(&export)?);
             }
         }
         WalletCommand::Open {
@@ -295,7 +247,7 @@ pub fn run_wallet(global: &GlobalArgs, args: WalletArgs) -> anyhow::Result<ExitC
                     "expiry": cert.expiry, "certificate": cert,
                 }))?;
             } else {
-                println!(
+                outln!(
                     "channel {} to {}: {} escrowed, expires {}",
                     cert.channel,
                     seller,
@@ -305,13 +257,14 @@ pub fn run_wallet(global: &GlobalArgs, args: WalletArgs) -> anyhow::Result<ExitC
             }
         }
         WalletCommand::Close { channel } => {
+            let channel = resolve_channel(&wallet, &channel)?;
             let info = rt
                 .block_on(wallet.close_channel(&client, &channel))
                 .with_context(|| format!("cannot close channel {channel}"))?;
             if json {
                 print_json(&info)?;
             } else {
-                println!(
+                outln!(
                     "channel {}: {:?}, redeemed {}, refunded {}, deadline {}",
                     info.channel,
                     info.state,
@@ -328,12 +281,14 @@ pub fn run_wallet(global: &GlobalArgs, args: WalletArgs) -> anyhow::Result<ExitC
             if json {
                 print_json(&done)?;
             } else if done.is_empty() {
-                println!("nothing to redeem");
+                outln!("nothing to redeem");
             } else {
                 for r in done {
-                    println!(
+                    outln!(
                         "channel {}: paid {} (redeemed {} in total)",
-                        r.channel, r.paid, r.redeemed
+                        r.channel,
+                        r.paid,
+                        r.redeemed
                     );
                 }
             }
@@ -345,6 +300,7 @@ pub fn run_wallet(global: &GlobalArgs, args: WalletArgs) -> anyhow::Result<ExitC
             repeat,
             interval_ms,
         } => {
+            let channel = resolve_channel(&wallet, &channel)?;
             let cert = wallet
                 .out_channel(&channel)?
                 .ok_or(WalletError::UnknownChannel(channel))?
@@ -421,7 +377,7 @@ fn through_daemon(global: &GlobalArgs, args: &WalletArgs) -> anyhow::Result<Opti
         Some(WalletCommand::Address) if args.json => {
             print_json(&serde_json::json!({ "public_key": info.public_key }))?
         }
-        Some(WalletCommand::Address) => println!("{}", info.public_key),
+        Some(WalletCommand::Address) => outln!("{}", info.public_key),
         Some(WalletCommand::History) if args.json => print_json(&info.history)?,
         Some(WalletCommand::Payments) => {
             for p in &info.payments {
@@ -430,7 +386,7 @@ fn through_daemon(global: &GlobalArgs, args: &WalletArgs) -> anyhow::Result<Opti
         }
         Some(WalletCommand::History) => {
             for e in &info.history {
-                println!(
+                outln!(
                     "{:>6}  {}  {:<15} {:>20}  channel {}  total {}",
                     e.id,
                     e.time,
@@ -443,21 +399,21 @@ fn through_daemon(global: &GlobalArgs, args: &WalletArgs) -> anyhow::Result<Opti
         }
         _ if args.json => print_json(&info)?,
         _ => {
-            println!("address  {} (through the daemon)", info.public_key);
-            println!(
+            outln!("address  {} (through the daemon)", info.public_key);
+            outln!(
                 "ledger   {}\nbalance  {}{}",
                 info.ledger,
                 Amount(info.balance),
                 if info.fresh { "" } else { " (last known)" }
             );
-            println!(
+            outln!(
                 "tokens   paid {}, earned {}, redeemed {}",
                 Amount(info.paid),
                 Amount(info.earned),
                 Amount(info.redeemed)
             );
             for c in &info.outgoing {
-                println!(
+                outln!(
                     "  out {}  to {}  spent {} of {}  {:?}",
                     c.certificate.channel,
                     c.certificate.seller,
@@ -467,7 +423,7 @@ fn through_daemon(global: &GlobalArgs, args: &WalletArgs) -> anyhow::Result<Opti
                 );
             }
             for c in &info.incoming {
-                println!(
+                outln!(
                     "  in  {}  from {}  earned {}  redeemed {}  {:?}",
                     c.certificate.channel,
                     c.certificate.buyer,
@@ -513,14 +469,18 @@ fn accept_through_daemon(
         match (&a.earned, a.ok) {
             (Some(e), true) if json => print_json(e)?,
             (Some(e), true) if e.duplicate => {
-                println!(
+                outln!(
                     "channel {}: voucher seq {} already stored",
-                    e.channel, e.seq
+                    e.channel,
+                    e.seq
                 )
             }
-            (Some(e), true) => println!(
+            (Some(e), true) => outln!(
                 "channel {}: earned {} (seq {}, total {})",
-                e.channel, e.delta, e.seq, e.cumulative
+                e.channel,
+                e.delta,
+                e.seq,
+                e.cumulative
             ),
             _ => {
                 refused += 1;
@@ -567,24 +527,24 @@ fn show(wallet: &Wallet, json: bool) -> anyhow::Result<()> {
             "incoming": inc,
         }));
     }
-    println!("address  {}", wallet.public_key());
+    outln!("address  {}", wallet.public_key());
     match &ledger {
         Some(l) => {
-            println!("ledger   {} at {}", l.ledger, l.addr);
+            outln!("ledger   {} at {}", l.ledger, l.addr);
             let when = if l.updated == 0 {
                 "never fetched".into()
             } else {
                 format!("as of {}", time_str(l.updated))
             };
-            println!("balance  {} ({when})", l.balance);
+            outln!("balance  {} ({when})", l.balance);
         }
-        None => println!("ledger   none yet (use --ledger ADDR)"),
+        None => outln!("ledger   none yet (use --ledger ADDR)"),
     }
     if !out.is_empty() {
-        println!("outgoing channels:");
+        outln!("outgoing channels:");
         for c in out {
             let cert = &c.certificate;
-            println!(
+            outln!(
                 "  {}  to {}  spent {} of {}  seq {}  {:?}  expires {}",
                 cert.channel,
                 cert.seller,
@@ -597,10 +557,10 @@ fn show(wallet: &Wallet, json: bool) -> anyhow::Result<()> {
         }
     }
     if !inc.is_empty() {
-        println!("incoming channels:");
+        outln!("incoming channels:");
         for c in inc {
             let cert = &c.certificate;
-            println!(
+            outln!(
                 "  {}  from {}  earned {}  redeemed {}  cap {}  {:?}  expires {}",
                 cert.channel,
                 cert.buyer,
@@ -653,14 +613,18 @@ fn accept(
                 if json {
                     print_json(&e)?;
                 } else if e.duplicate {
-                    println!(
+                    outln!(
                         "channel {}: voucher seq {} already stored",
-                        e.channel, e.seq
+                        e.channel,
+                        e.seq
                     );
                 } else {
-                    println!(
+                    outln!(
                         "channel {}: earned {} (seq {}, total {})",
-                        e.channel, e.delta, e.seq, e.cumulative
+                        e.channel,
+                        e.delta,
+                        e.seq,
+                        e.cumulative
                     );
                 }
             }
@@ -679,7 +643,7 @@ fn accept(
 
 fn report_refusal(json: bool, what: &str, code: &str, message: &str) {
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({ "refused": code, "input": what, "message": message })
         );
@@ -697,103 +661,4 @@ fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path)
-}
-
-pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitCode> {
-    owner_only_umask();
-    let default_db = || -> anyhow::Result<PathBuf> { Ok(global.data_dir()?.join("ledger")) };
-    let rt = runtime()?;
-    match args.command {
-        LedgerCommand::Serve {
-            listen,
-            db,
-            close_grace,
-            store,
-            rate_per_key,
-            max_connections,
-            json,
-        } => {
-            let db = match db {
-                Some(d) => d,
-                None => default_db()?,
-            };
-            let config = LedgerConfig {
-                close_grace_secs: close_grace,
-                rate_per_key: (rate_per_key > 0).then_some(rate_per_key),
-                max_connections,
-                ..LedgerConfig::default()
-            };
-            drop(rt);
-            admin::serve(&listen, &db, store.as_deref(), config, json)
-                .with_context(|| format!("ledger in {} failed", db.display()))?;
-        }
-        LedgerCommand::Migrate { store, json } => {
-            admin::migrate(&store, json).context("cannot migrate the ledger database")?;
-        }
-        LedgerCommand::Bench {
-            ledger,
-            clients,
-            seconds,
-            db,
-            admin_key,
-            json,
-        } => {
-            let key_path = match (admin_key, db) {
-                (Some(k), _) => k,
-                (None, Some(d)) => d.join("admin.key"),
-                (None, None) => default_db()?.join("admin.key"),
-            };
-            let admin = keys::read_key_file(&key_path)
-                .with_context(|| format!("cannot read the admin key {}", key_path.display()))?;
-            drop(rt);
-            let r = admin::bench(&ledger, &admin, clients, seconds, json)
-                .with_context(|| format!("bench against {ledger} failed"))?;
-            if !r.books_balance {
-                bail!("the books do not balance after the bench");
-            }
-        }
-        LedgerCommand::Mint {
-            account,
-            amount,
-            db,
-            admin_key,
-            ledger,
-            json,
-        } => {
-            let key_path = match (admin_key, db) {
-                (Some(k), _) => k,
-                (None, Some(d)) => d.join("admin.key"),
-                (None, None) => default_db()?.join("admin.key"),
-            };
-            let admin = keys::read_key_file(&key_path)
-                .with_context(|| format!("cannot read the admin key {}", key_path.display()))?;
-            let client = LedgerClient::new(ledger.clone());
-            let balance = rt
-                .block_on(client.mint(&admin, account, amount))
-                .with_context(|| {
-                    format!("cannot mint {amount} into {account} at ledger {ledger}")
-                })?;
-            if json {
-                print_json(
-                    &serde_json::json!({ "account": account, "minted": amount, "balance": balance }),
-                )?;
-            } else {
-                println!("minted {amount} into {account}; balance {balance}");
-            }
-        }
-        LedgerCommand::Audit {
-            ledger,
-            store,
-            db,
-            json,
-        } => {
-            drop(rt);
-            let consistent = admin::audit(&ledger, db.as_deref(), store.as_deref(), json)
-                .with_context(|| format!("cannot audit ledger at {ledger}"))?;
-            if !consistent {
-                bail!("ledger at {ledger} fails its invariant: minted != balances + escrowed");
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }
