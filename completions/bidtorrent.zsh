@@ -239,7 +239,7 @@ _arguments "${_arguments_options[@]}" : \
 '--quiet[Less output]' \
 '-h[Print help]' \
 '--help[Print help]' \
-':channel:_default' \
+':channel -- Channel id, or its first 8+ hex digits as `wallet` shows them:_default' \
 && ret=0
 ;;
 (redeem)
@@ -273,7 +273,7 @@ _arguments "${_arguments_options[@]}" : \
 '--quiet[Less output]' \
 '-h[Print help]' \
 '--help[Print help]' \
-':channel:_default' \
+':channel -- Channel id, or its first 8+ hex digits as `wallet` shows them:_default' \
 ':amount -- Tokens to add to what the seller may redeem:_default' \
 && ret=0
 ;;
