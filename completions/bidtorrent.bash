@@ -371,7 +371,7 @@ _bidtorrent() {
 
     case "${cmd}" in
         bidtorrent)
-            opts="-v -q -d -h -V --config --data-dir --socket --verbose --quiet --theme --standalone --dir --listen --limit-down --limit-up --no-dht --persist --refresh-ms --add --help --version tui download seed wallet ledger create demo daemon add status ls info peers files prio pause resume rm recheck reannounce limit strategy label seeding config completions man help"
+            opts="-v -q -d -h -V --config --data-dir --socket --verbose --quiet --theme --standalone --dir --listen --limit-down --limit-up --no-dht --persist --refresh-ms --add --help --version tui wallet daemon add status ls info peers files prio pause resume rm recheck reannounce limit strategy label seeding help create download seed demo ledger completions man config"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -483,7 +483,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__completions)
-            opts="-v -q -h --config --data-dir --socket --verbose --quiet --help bash elvish fish powershell zsh"
+            opts="-v -q -h --config --data-dir --verbose --quiet --help --socket bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -509,7 +509,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__config)
-            opts="-v -q -h --config --data-dir --socket --verbose --quiet --help path default check help"
+            opts="-v -q -h --config --data-dir --verbose --quiet --help --socket path default check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -683,7 +683,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__create)
-            opts="-o -t -v -q -h --output --tracker --piece-size --private --comment --name --no-date --force --config --data-dir --socket --verbose --quiet --help"
+            opts="-o -t -v -q -h --output --tracker --piece-size --private --comment --name --no-date --force --config --data-dir --verbose --quiet --help --socket"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -767,7 +767,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__demo)
-            opts="-v -q -h --seeders --leechers --size --seed-upload --leech-upload --headless --json --keep --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --seeders --leechers --size --seed-upload --leech-upload --headless --json --keep --config --data-dir --verbose --quiet --help --socket"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -817,7 +817,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__download)
-            opts="-d -v -q -h --dir --seed-ratio --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --sequential --no-dht --dht-bootstrap --lsd --config --data-dir --socket --verbose --quiet --help"
+            opts="-d -v -q -h --dir --seed-ratio --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --sequential --no-dht --dht-bootstrap --lsd --config --data-dir --verbose --quiet --help --socket"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1619,7 +1619,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ledger)
-            opts="-v -q -h --config --data-dir --socket --verbose --quiet --help serve migrate bench mint audit help"
+            opts="-v -q -h --config --data-dir --verbose --quiet --help --socket serve migrate bench mint audit help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2009,7 +2009,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__man)
-            opts="-v -q -h --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --config --data-dir --verbose --quiet --help --socket"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2217,7 +2217,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__seed)
-            opts="-d -v -q -h --dir --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --dht-bootstrap --no-dht --config --data-dir --socket --verbose --quiet --help"
+            opts="-d -v -q -h --dir --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --dht-bootstrap --no-dht --config --data-dir --verbose --quiet --help --socket"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

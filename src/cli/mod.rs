@@ -199,7 +199,13 @@ impl GlobalArgs {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match command()
+        .try_get_matches()
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
+    {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -284,14 +290,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// The completion script for `shell`, generated from the clap definitions.
 pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
     let mut out = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "bidtorrent", &mut out);
+    clap_complete::generate(shell, &mut command(), "bidtorrent", &mut out);
     out
 }
 
 /// The man page (roff), generated from the clap definitions.
+/// Commands that never talk to a daemon: `--socket` is hidden from their help (it still parses,
+/// so a script that always passes it keeps working).
+const NO_SOCKET: &[&str] = &[
+    "create",
+    "download",
+    "seed",
+    "demo",
+    "ledger",
+    "completions",
+    "man",
+    "config",
+];
+
+/// The command line as parsed, completed and documented.
+pub fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    // Global options reach subcommands when the command is built; only then can a
+    // subcommand's copy be hidden.
+    cmd.build();
+    for name in NO_SOCKET {
+        cmd = cmd.mut_subcommand(*name, |sub| sub.mut_arg("socket", |a| a.hide(true)));
+    }
+    cmd
+}
+
 pub fn man_page() -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
-    clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+    clap_mangen::Man::new(command()).render(&mut out)?;
     out.extend_from_slice(MAN_EXTRA.as_bytes());
     Ok(out)
 }
@@ -347,7 +378,7 @@ Where the files above live.
 /// `bidtorrent.1` and one `bidtorrent-CMD.1` per subcommand, as (file name, roff).
 pub fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
     let mut pages = vec![("bidtorrent.1".to_string(), man_page()?)];
-    let mut cmd = Cli::command();
+    let mut cmd = command();
     cmd.build();
     for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
         let name = format!("bidtorrent-{}", sub.get_name());

@@ -286,8 +286,8 @@ impl<C: Control + 'static> ControlSource<C> {
             shown = super::app::format_strategy(&view);
         }
         Ok(format!(
-            "strategy {shown} set for {n} torrent{}",
-            if n == 1 { "" } else { "s" }
+            "strategy {shown} set for {}",
+            crate::units::plural(n, "torrent")
         ))
     }
 

@@ -86,9 +86,8 @@ pub fn overlays(f: &mut Frame, app: &App, area: Rect) {
                 .map(|t| format!("  {}", truncate(&t.name, 50)))
                 .collect();
             let mut lines = vec![Line::raw(format!(
-                "Remove {} torrent{}{}?",
-                ids.len(),
-                if ids.len() == 1 { "" } else { "s" },
+                "Remove {}{}?",
+                crate::units::plural(ids.len(), "torrent"),
                 if *delete_data {
                     " AND DELETE THEIR DATA"
                 } else {
