@@ -86,6 +86,23 @@ impl Raw {
         .await;
     }
 
+    /// Whether the other side hangs up within `wait` (messages before that are read and
+    /// dropped); false when the connection is still open after it.
+    async fn closed_within(&mut self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        loop {
+            self.buf.clear();
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return false;
+            };
+            match tokio::time::timeout(left, self.s.read_buf(&mut self.buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) => {}
+                Err(_) => return false,
+            }
+        }
+    }
+
     /// Next message; `None` when the connection closed or `wait` passed.
     async fn next(&mut self, wait: Duration) -> Option<Message> {
         let deadline = Instant::now() + wait;
@@ -410,7 +427,23 @@ async fn forged_replayed_and_over_cap_vouchers_are_refused() {
     assert!(
         matches!(answer(&mut raw).await, Some(MarketMsg::Reject { reason: RejectReason::BadVoucher, detail: Some(d) }) if d == "bad_signature")
     );
-    while raw.next(Duration::from_secs(5)).await.is_some() {}
+    assert!(
+        raw.closed_within(Duration::from_secs(10)).await,
+        "the forger is hung up on"
+    );
+
+    // Another buyer relays the first buyer's (valid) voucher to be let through on its money:
+    // refused as not its channel, and dropped.
+    let key2 = SigningKey::from_bytes(&[8; 32]);
+    let (mut relay, _) = awarded_buyer(&seller, &ledger, &key2, b"-RW0001-voucher00002").await;
+    relay.market(&MarketMsg::Voucher(v(4, 6_000))).await;
+    assert!(
+        matches!(answer(&mut relay).await, Some(MarketMsg::Reject { reason: RejectReason::BadVoucher, detail: Some(d) }) if d == "not_your_channel")
+    );
+    assert!(
+        relay.closed_within(Duration::from_secs(10)).await,
+        "the relay is hung up on"
+    );
     // Only the good voucher counted.
     let w = seller.market.wallet();
     let ch = w.in_channel(&cert.channel).expect("db").expect("channel");

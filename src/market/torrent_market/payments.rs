@@ -267,6 +267,21 @@ impl TorrentMarket {
                     self.run(torrent, vec![a]);
                     return;
                 };
+                // A voucher is the channel's buyer's money: credited to the peer that sent it
+                // only when that peer is the buyer. Another peer relaying it (to be let
+                // through on someone else's payment) is refused and hung up on.
+                if cert.buyer != pk {
+                    tracing::info!(
+                        "{} sent a voucher of channel {} whose buyer is another key",
+                        link.addr(),
+                        cert.channel
+                    );
+                    self.state().credits.entry(pk).or_default().strikes += 1;
+                    let a =
+                        TorrentMarket::reject(&link, RejectReason::BadVoucher, "not_your_channel");
+                    self.run(torrent, vec![a, Action::Close(link)]);
+                    return;
+                }
                 let w = wallet.clone();
                 let v = voucher.clone();
                 let r = tokio::task::spawn_blocking(move || w.accept_voucher(&v, &cert)).await;
