@@ -189,6 +189,9 @@ async fn node(
     let market = Market::new(wallet, ledger.client(), cfg)
         .await
         .expect("market");
+    market
+        .persist_bans(&tmp.join(name).join("market-bans.json"))
+        .expect("bans");
     let session = Session::start(SessionConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
         data_dir: tmp.join(name).join("state"),
@@ -354,6 +357,38 @@ async fn a_buyer_that_stops_paying_loses_at_most_one_window_and_is_banned() {
     assert!(
         start.elapsed() < Duration::from_secs(9),
         "a banned buyer was let back in"
+    );
+    // The ban is the session's and on disk: another torrent refuses the key, and a restart
+    // would read it back.
+    let bans = bidtorrent::market::bans::Bans::load(&tmp.path().join("seller/market-bans.json"))
+        .expect("ban file");
+    assert!(bans.is_banned(&PublicKey::of(&key), None), "persisted");
+    let t2 = engine_util::make_torrent(tmp.path(), "q.bin", &[("q.bin", 1 << 20)], 65536);
+    let meta2 = Metainfo::from_file(&t2).expect("torrent");
+    let second = seller
+        .session
+        .add(
+            meta2.clone(),
+            TorrentOptions {
+                download_dir: tmp.path().join("src"),
+                ..TorrentOptions::default()
+            },
+        )
+        .await
+        .expect("add");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while second.stats().phase != Phase::Seeding {
+        assert!(Instant::now() < deadline, "second torrent never seeding");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let s = TcpStream::connect(seller.session.listen_addr())
+        .await
+        .expect("connect");
+    let mut other = Raw::handshake(s, meta2.info_hash, b"-RW0001-nonpayer0003", true).await;
+    other.ext_handshake(PublicKey::of(&key), ledger.id()).await;
+    assert!(
+        other.closed_within(Duration::from_secs(10)).await,
+        "banned on one torrent, refused on another"
     );
     seller.session.shutdown().await;
 }

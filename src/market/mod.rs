@@ -12,6 +12,7 @@
 //! session.register_extension(market.factory());
 //! ```
 
+pub mod bans;
 pub mod book;
 pub mod config;
 pub mod credit;
@@ -69,8 +70,18 @@ impl Market {
                 generation: AtomicU64::new(0),
                 balance: AtomicU64::new(balance.micro()),
                 torrents: std::sync::Mutex::new(Vec::new()),
+                bans: std::sync::Mutex::new(bans::Bans::default()),
             }),
         })
+    }
+
+    /// Keeps the session's bans in `path` (loading those already there), so a buyer banned
+    /// for not paying stays banned across restarts. Returns how many are in force.
+    pub fn persist_bans(&self, path: &std::path::Path) -> Result<usize, bans::BanError> {
+        let loaded = bans::Bans::load(path)?;
+        let n = loaded.len();
+        *shared::lock(&self.shared.bans) = loaded;
+        Ok(n)
     }
 
     pub fn factory(&self) -> Arc<dyn ExtensionFactory> {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::engine::extension::{Extension, ExtensionFactory, TorrentHandle};
 use crate::engine::types::InfoHash;
+use crate::market::bans::Bans;
 use crate::market::config::{ConfigError, Effective, MarketConfig};
 use crate::market::torrent_market::TorrentMarket;
 use crate::wallet::{LedgerClient, LedgerId, Wallet};
@@ -26,6 +27,9 @@ pub struct MarketShared {
     pub generation: AtomicU64,
     pub balance: AtomicU64,
     pub torrents: Mutex<Vec<Weak<TorrentMarket>>>,
+    /// Buyers banned for not paying, on any torrent of the session (see `bans`). Taken after
+    /// a torrent market's own lock, never before it.
+    pub bans: Mutex<Bans>,
 }
 
 impl MarketShared {

@@ -251,6 +251,12 @@ pub async fn start_market(cfg: &Config, data_dir: &Path) -> MarketSetup {
     .await;
     match joined {
         Ok(Ok(m)) => {
+            // Bans outlive the process: a buyer that did not pay stays refused after a restart.
+            match m.persist_bans(&data_dir.join("market-bans.json")) {
+                Ok(n) if n > 0 => tracing::info!("{n} market bans in force"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("{e}; bans are kept in memory only"),
+            }
             tracing::info!(
                 "market on: wallet {}, ledger {}, balance {}",
                 m.wallet().public_key(),

@@ -143,6 +143,8 @@ enum Action {
     Allowance(usize, Option<u64>),
     Rechoke,
     Job(Job),
+    /// Record a ban session-wide and on disk (see `market::bans`).
+    Ban(PublicKey, IpAddr),
 }
 
 /// What every market peer's tick reads, taken once per tick.
@@ -177,10 +179,13 @@ impl TorrentMarket {
         let info_hash = torrent.info_hash();
         let settings = shared.effective(&info_hash);
         let generation = shared.generation.load(Ordering::SeqCst);
+        let mut state = MarketState::new(generation, settings);
+        // Bans from other torrents and earlier runs hold here from the start.
+        state.banned = lock(&shared.bans).keys().copied().collect();
         let market = Arc::new(TorrentMarket {
             shared,
             info_hash,
-            state: Mutex::new(MarketState::new(generation, settings)),
+            state: Mutex::new(state),
             jobs,
         });
         runtime.spawn(payments::worker(
@@ -243,6 +248,11 @@ impl TorrentMarket {
                 Action::Rechoke => torrent.request_rechoke(),
                 Action::Job(j) => {
                     let _ = self.jobs.send(j);
+                }
+                Action::Ban(key, ip) => {
+                    if let Err(e) = lock(&self.shared.bans).ban(key, Some(ip)) {
+                        tracing::warn!("{e}");
+                    }
                 }
             }
         }
@@ -466,6 +476,9 @@ impl TorrentMarket {
             Verdict::Ban => {
                 tracing::warn!("{}: banning {} for not paying", ctx.stats.name, link.addr());
                 state.banned.insert(public_key);
+                // Session-wide and on disk, so neither another torrent nor a restart lets the
+                // same key start over with a fresh credit window.
+                out.push(Action::Ban(public_key, link.addr().ip()));
                 // Loopback is never banned by address: every peer of a local swarm shares it.
                 // Elsewhere the address goes too (whitewashing, A9).
                 if !link.addr().ip().is_loopback() {
@@ -595,7 +608,12 @@ impl Extension for TorrentMarket {
             return;
         };
         let mut state = self.state();
-        if state.banned.contains(&info.public_key) || state.banned_ips.contains(&link.addr().ip()) {
+        let banned_here =
+            state.banned.contains(&info.public_key) || state.banned_ips.contains(&link.addr().ip());
+        if banned_here
+            || lock(&self.shared.bans).is_banned(&info.public_key, Some(link.addr().ip()))
+        {
+            state.banned.insert(info.public_key);
             drop(state);
             link.close();
             return;
