@@ -846,6 +846,7 @@ mod fixtures {
             generation: AtomicU64::new(0),
             balance: AtomicU64::new(0),
             torrents: Mutex::new(Vec::new()),
+            bans: Mutex::new(crate::market::bans::Bans::default()),
         });
         let (jobs, _) = mpsc::unbounded_channel();
         Arc::new(TorrentMarket {
