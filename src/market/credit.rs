@@ -66,6 +66,15 @@ impl Credit {
         self.over_since = None;
     }
 
+    /// Nothing owed beyond what was paid, no strikes, no award being billed: forgetting this
+    /// buyer loses nothing.
+    pub fn is_clear(&self) -> bool {
+        self.billing.is_none()
+            && !self.delinquent
+            && self.strikes == 0
+            && self.owed().micro() <= self.paid
+    }
+
     pub fn owed(&self) -> Amount {
         Amount((self.owed_scaled / u128::from(MIB)).min(u128::from(u64::MAX)) as u64)
     }

@@ -111,6 +111,28 @@ struct MarketState {
 }
 
 impl MarketState {
+    /// Forgets keys that are gone and leave nothing behind, so a long-running daemon meeting
+    /// thousands of peers does not keep every one forever: a buyer whose credit is clear, a
+    /// seller we hold no channel with and owe nothing, and the certificates and connection
+    /// keys that only pointed at them. Debts, channels and strikes are kept (reconnecting must
+    /// not wipe them).
+    fn prune(&mut self) {
+        let connected: HashSet<PublicKey> =
+            self.peers.values().map(|p| p.info.public_key).collect();
+        self.credits
+            .retain(|pk, c| connected.contains(pk) || !c.is_clear());
+        self.purchases.retain(|pk, b| {
+            connected.contains(pk) || b.channel.is_some() || b.opening || b.unsettled()
+        });
+        let credits = &self.credits;
+        self.certs
+            .retain(|_, c| connected.contains(&c.buyer) || credits.contains_key(&c.buyer));
+        let (peers, purchases) = (&self.peers, &self.purchases);
+        self.public_keys.retain(|key, pk| {
+            peers.contains_key(key) || purchases.contains_key(pk) || credits.contains_key(pk)
+        });
+    }
+
     fn new(generation: u64, settings: Effective) -> MarketState {
         MarketState {
             generation,
@@ -386,6 +408,7 @@ impl TorrentMarket {
                 state.last_refresh = Some(now);
                 out.push(Action::Job(Job::Refresh));
             }
+            state.prune();
             let interested: HashSet<usize> = infos
                 .iter()
                 .filter(|p| p.peer_interested)
@@ -873,7 +896,7 @@ mod fixtures {
 
 #[cfg(test)]
 mod tests {
-    use super::fixtures::{addr, connect, me, pk, state};
+    use super::fixtures::{addr, cert, connect, me, pk, state};
     use super::*;
     use crate::engine::torrent::Phase;
     use crate::market::strategy::buyer::MIB;
@@ -1000,6 +1023,43 @@ mod tests {
         assert_eq!(s.peers[&1].award_sent, None);
         assert_eq!(s.credits[&pk(1)].billing_price(), None);
         assert!(out.iter().any(|a| matches!(a, Action::Allowance(1, None))));
+    }
+
+    #[test]
+    fn keys_that_are_gone_and_clear_are_forgotten_and_debts_are_kept() {
+        let mut s = state(SellerStrategy::UniformPrice);
+        // Buyer 1 paid up and left; buyer 2 left owing; buyer 3 is still here.
+        s.credits
+            .insert(pk(1), crate::market::credit::Credit::default());
+        let mut debt = crate::market::credit::Credit::default();
+        debt.strikes = 1;
+        s.credits.insert(pk(2), debt);
+        connect(&mut s, 3, pk(3));
+        s.credits
+            .insert(pk(3), crate::market::credit::Credit::default());
+        s.certs.insert(ChannelId([1; 32]), cert(pk(1)));
+        s.certs.insert(ChannelId([2; 32]), cert(pk(2)));
+        s.public_keys.insert(1, pk(1));
+        s.public_keys.insert(2, pk(2));
+        // Seller 5: a settled purchase, no channel; seller 6: we hold a channel with it.
+        s.purchases.insert(pk(5), Purchase::default());
+        s.purchases.insert(
+            pk(6),
+            Purchase {
+                channel: Some(cert(me())),
+                ..Purchase::default()
+            },
+        );
+        s.prune();
+        assert!(!s.credits.contains_key(&pk(1)));
+        assert!(s.credits.contains_key(&pk(2)), "a debt survives");
+        assert!(s.credits.contains_key(&pk(3)), "connected");
+        assert!(!s.certs.contains_key(&ChannelId([1; 32])));
+        assert!(s.certs.contains_key(&ChannelId([2; 32])));
+        assert!(!s.public_keys.contains_key(&1));
+        assert!(s.public_keys.contains_key(&2));
+        assert!(!s.purchases.contains_key(&pk(5)));
+        assert!(s.purchases.contains_key(&pk(6)), "a channel survives");
     }
 
     #[test]
