@@ -22,6 +22,7 @@ async fn member(
     name: &str,
     ledger: &EmbeddedLedger,
     config: MarketConfig,
+    upload_limit: u64,
 ) -> (Arc<Session>, Market) {
     let wallet = Arc::new(Wallet::open(&root.join(name).join("wallet")).expect("wallet"));
     ledger
@@ -35,7 +36,7 @@ async fn member(
         listen: "127.0.0.1:0".parse().expect("addr"),
         data_dir: root.join(name).join("state"),
         download_limit: 0,
-        upload_limit: 0,
+        upload_limit,
     })
     .await
     .expect("session");
@@ -60,7 +61,11 @@ async fn transmission_and_aria2_complete_from_a_uniform_price_seller_with_bidder
     let mut seller_cfg = MarketConfig::default();
     seller_cfg.seller.strategy = SellerStrategy::UniformPrice;
     let seller_cfg = seller_cfg;
-    let (seller, seller_market) = member(root.path(), "seller", &ledger, seller_cfg).await;
+    // The seller's upload is the bottleneck, so the transfer lasts long enough for the bidder
+    // to win a slot and pay for what comes through it (unlimited, it finishes on free slots
+    // before the first award).
+    let (seller, seller_market) =
+        member(root.path(), "seller", &ledger, seller_cfg, 384 * 1024).await;
     // Transmission ignores loopback peers from trackers: our seeder dials it, learning its
     // address from the tracker on a short interval.
     seller
@@ -78,7 +83,7 @@ async fn transmission_and_aria2_complete_from_a_uniform_price_seller_with_bidder
         buyer: bidtorrent::demo::buyer(BuyerStrategy::Fixed, 50_000),
         ..MarketConfig::default()
     };
-    let (bidder, _) = member(root.path(), "bidder", &ledger, bidder_cfg).await;
+    let (bidder, bidder_market) = member(root.path(), "bidder", &ledger, bidder_cfg, 0).await;
     bidder
         .add(
             meta.clone(),
@@ -128,8 +133,24 @@ async fn transmission_and_aria2_complete_from_a_uniform_price_seller_with_bidder
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(bt.stats().phase, Phase::Seeding);
-    let r = seller_market.report(&meta.info_hash).expect("report");
-    eprintln!("seller earned {}", r.earned);
+    // Money moved, and the books of both sides agree: what the bidder paid the seller earned
+    // (vouchers trail the pieces a little, so wait for the last one).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let (spent, earned) = loop {
+        let paid = bidder_market
+            .report(&meta.info_hash)
+            .map_or(Default::default(), |r| r.spent);
+        let got = seller_market
+            .report(&meta.info_hash)
+            .map_or(Default::default(), |r| r.earned);
+        if (paid.micro() > 0 && paid == got) || std::time::Instant::now() > deadline {
+            break (paid, got);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    eprintln!("bidder paid {spent}, seller earned {earned}");
+    assert!(spent.micro() > 0, "the bidder paid nothing for its slot");
+    assert_eq!(spent, earned, "paid = earned");
     seller.shutdown().await;
     bidder.shutdown().await;
 }

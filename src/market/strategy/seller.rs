@@ -291,6 +291,33 @@ mod tests {
     }
 
     #[test]
+    fn the_optimistic_slot_is_never_auctioned() {
+        // Six bidders for three market slots: three winners, the rest lose; plus non-bidders.
+        let c = cfg(SellerStrategy::UniformPrice);
+        let mut peers: Vec<Candidate> = (1..=6)
+            .map(|k| cand(k, k as u8, Some(20 + 10 * k as u64), 0.0))
+            .collect();
+        peers.extend((7..=9).map(|k| cand(k, k as u8, None, 1.0)));
+        let mut optimistic = None;
+        let mut holders = std::collections::HashSet::new();
+        for round in 0..60 {
+            let o = decide(&c, &peers, round % 3 == 0, &mut optimistic);
+            let opt = o.optimistic.expect("an optimistic slot every round");
+            holders.insert(opt);
+            assert_eq!(o.awards.len(), 3, "round {round}: {o:?}");
+            assert!(
+                !o.awards.iter().any(|(k, _)| *k == opt),
+                "round {round}: the optimistic peer {opt} was sold its slot: {o:?}"
+            );
+            assert!(o.unchoke.contains(&opt));
+            // It goes to someone who won nothing else: never a winner's second slot.
+            assert!(!o.non_market.contains(&opt), "{o:?}");
+        }
+        // It rotates over the losing bidders and the non-bidders alike.
+        assert!(holders.len() > 1, "{holders:?}");
+    }
+
+    #[test]
     fn uncontested_auction_clears_at_the_reserve_and_ties_go_to_the_first_bid() {
         let c = cfg(SellerStrategy::UniformPrice);
         let o = decide(&c, &[cand(1, 1, Some(100), 0.0)], false, &mut None);

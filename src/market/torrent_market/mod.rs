@@ -1026,6 +1026,32 @@ mod tests {
     }
 
     #[test]
+    fn a_buyer_pays_the_award_when_below_its_bid_and_never_above_its_bid() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = state(SellerStrategy::UniformPrice);
+        connect(&mut s, 1, pk(1));
+        s.purchases.insert(
+            pk(1),
+            Purchase {
+                my_bid: Some(Amount(100)),
+                ..Purchase::default()
+            },
+        );
+        let m = super::fixtures::market(dir.path(), s);
+        let link = m.state().peers[&1].link.clone();
+        let award = |price| MarketMsg::Award {
+            price: Amount(price),
+            window: 0,
+        };
+        // Uniform pricing awarded below the bid: the award is what is paid.
+        m.on_message(&link, &award(40).encode()).unwrap();
+        assert_eq!(m.state().purchases[&pk(1)].award_price, Some(Amount(40)));
+        // A seller claiming more than was bid gets the bid, no more.
+        m.on_message(&link, &award(250).encode()).unwrap();
+        assert_eq!(m.state().purchases[&pk(1)].award_price, Some(Amount(100)));
+    }
+
+    #[test]
     fn keys_that_are_gone_and_clear_are_forgotten_and_debts_are_kept() {
         let mut s = state(SellerStrategy::UniformPrice);
         // Buyer 1 paid up and left; buyer 2 left owing; buyer 3 is still here.
