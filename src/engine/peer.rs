@@ -402,7 +402,7 @@ async fn read_loop(
             }
             Message::AllowedFast(i) => torrent.on_allowed_fast(key, i),
             Message::Suggest(_) | Message::Port(_) => {}
-            Message::Extended { id: 0, payload } => on_extended_handshake(link, &payload),
+            Message::Extended { id: 0, payload } => on_extended_handshake(link, &payload)?,
             Message::Extended { id, payload } => {
                 // Ids we never assigned are ignored, as BEP 10 asks.
                 if let Some(ext) = torrent.extension(id) {
@@ -438,14 +438,28 @@ fn send(torrent: &Torrent, key: usize, m: Message) -> bool {
         .is_some_and(|p| p.tx.send(PeerCmd::Send(m)).is_ok())
 }
 
-fn on_extended_handshake(link: &PeerLink, payload: &[u8]) {
+/// Real extended handshakes are a few hundred bytes. A bigger one is a peer making us parse
+/// (and keep) what it likes, so it is a protocol violation rather than something to decode.
+const MAX_EXTENDED_HANDSHAKE: usize = 64 * 1024;
+
+fn on_extended_handshake(link: &PeerLink, payload: &[u8]) -> Result<(), PeerError> {
     let torrent = &link.torrent;
     let key = link.key;
-    // A malformed extended handshake only costs the peer its extensions, as in libtorrent.
-    let Ok(v) = bencode::decode(payload) else {
-        return;
+    if payload.len() > MAX_EXTENDED_HANDSHAKE {
+        return Err(PeerError::Protocol(format!(
+            "extended handshake of {} bytes",
+            payload.len()
+        )));
+    }
+    // A peer that cannot encode its handshake (or nests it past the decoder's depth limit) is
+    // broken or hostile: drop it rather than keep a connection we understand nothing of.
+    let v = bencode::decode(payload)
+        .map_err(|e| PeerError::Protocol(format!("extended handshake: {e}")))?;
+    let Some(d) = v.as_dict() else {
+        return Err(PeerError::Protocol(
+            "extended handshake is not a dictionary".into(),
+        ));
     };
-    let Some(d) = v.as_dict() else { return };
     let mut ids = HashMap::new();
     if let Some(m) = d.get_dict("m") {
         for (name, id) in m.iter() {
@@ -466,4 +480,5 @@ fn on_extended_handshake(link: &PeerLink, payload: &[u8]) {
         let supported = names.iter().any(|n| n == ext.name());
         ext.on_handshake(link, d, supported);
     }
+    Ok(())
 }
