@@ -329,7 +329,7 @@ _bidtorrent() {
 
     case "${cmd}" in
         bidtorrent)
-            opts="-v -q -d -h -V --config --data-dir --socket --verbose --quiet --theme --standalone --dir --listen --limit-down --limit-up --refresh-ms --add --help --version tui download seed wallet ledger create demo daemon add status ls info peers pause resume rm recheck reannounce limit strategy config completions man help"
+            opts="-v -q -d -h -V --config --data-dir --socket --verbose --quiet --timeout --theme --standalone --dir --listen --limit-down --limit-up --no-dht --persist --refresh-ms --add --help --version tui download seed wallet ledger create demo daemon add status ls info peers pause resume rm recheck reannounce limit strategy config completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -344,6 +344,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -387,7 +391,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__add)
-            opts="-d -v -q -h --dir --paused --sequential --peer --wait --strategy --param --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-d -v -q -h --dir --paused --sequential --peer --wait --strategy --param --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -425,6 +429,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -433,7 +441,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__completions)
-            opts="-v -q -h --config --data-dir --socket --verbose --quiet --help bash elvish fish powershell zsh"
+            opts="-v -q -h --config --data-dir --socket --verbose --quiet --timeout --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -448,6 +456,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -459,7 +471,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__config)
-            opts="-v -q -h --config --data-dir --socket --verbose --quiet --help path default check help"
+            opts="-v -q -h --config --data-dir --socket --verbose --quiet --timeout --help path default check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -477,6 +489,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -485,7 +501,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__config__subcmd__check)
-            opts="-v -q -h --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -500,6 +516,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -511,7 +531,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__config__subcmd__default)
-            opts="-v -q -h --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -526,6 +546,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -607,7 +631,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__config__subcmd__path)
-            opts="-v -q -h --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -625,6 +649,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -633,7 +661,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__create)
-            opts="-o -t -v -q -h --output --tracker --piece-size --private --comment --name --no-date --force --config --data-dir --socket --verbose --quiet --help"
+            opts="-o -t -v -q -h --output --tracker --piece-size --private --comment --name --no-date --force --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -679,6 +707,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -687,7 +719,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__daemon)
-            opts="-v -q -h --listen --log-stderr --no-dht --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --listen --log-stderr --no-dht --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -709,6 +741,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -717,7 +753,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__demo)
-            opts="-v -q -h --seeders --leechers --size --seed-upload --leech-upload --headless --json --keep --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --seeders --leechers --size --seed-upload --leech-upload --headless --json --keep --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -759,6 +795,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -767,7 +807,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__download)
-            opts="-d -v -q -h --dir --seed-ratio --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --sequential --no-dht --dht-bootstrap --lsd --config --data-dir --socket --verbose --quiet --help"
+            opts="-d -v -q -h --dir --seed-ratio --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --sequential --no-dht --dht-bootstrap --lsd --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -822,6 +862,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1407,7 +1451,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__info)
-            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1422,6 +1466,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1433,7 +1481,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ledger)
-            opts="-v -q -h --config --data-dir --socket --verbose --quiet --help serve mint audit help"
+            opts="-v -q -h --config --data-dir --socket --verbose --quiet --timeout --help serve mint audit help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1451,6 +1499,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1459,7 +1511,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ledger__subcmd__audit)
-            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1478,6 +1530,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1559,7 +1615,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ledger__subcmd__mint)
-            opts="-v -q -h --db --admin-key --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --db --admin-key --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1589,6 +1645,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1597,7 +1657,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ledger__subcmd__serve)
-            opts="-v -q -h --listen --db --close-grace --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --listen --db --close-grace --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1627,6 +1687,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1635,7 +1699,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__limit)
-            opts="-v -q -h --down --up --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --down --up --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1661,6 +1725,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1669,7 +1737,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ls)
-            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1684,6 +1752,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1695,7 +1767,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__man)
-            opts="-v -q -h --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1710,6 +1782,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1721,7 +1797,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__pause)
-            opts="-v -q -h --all --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --all --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1736,6 +1812,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1747,7 +1827,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__peers)
-            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1762,6 +1842,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1773,7 +1857,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__reannounce)
-            opts="-v -q -h --all --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --all --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1788,6 +1872,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1799,7 +1887,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__recheck)
-            opts="-v -q -h --all --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --all --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1814,6 +1902,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1825,7 +1917,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__resume)
-            opts="-v -q -h --all --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --all --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1840,6 +1932,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1851,7 +1947,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__rm)
-            opts="-v -q -h --all --json --delete-data --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --all --json --delete-data --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1869,6 +1965,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1877,7 +1977,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__seed)
-            opts="-d -v -q -h --dir --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --dht-bootstrap --config --data-dir --socket --verbose --quiet --help"
+            opts="-d -v -q -h --dir --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --dht-bootstrap --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1931,6 +2031,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1939,7 +2043,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__status)
-            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1957,6 +2061,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1965,7 +2073,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__strategy)
-            opts="-v -q -h --param --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --param --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1987,6 +2095,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1995,7 +2107,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__tui)
-            opts="-d -v -q -h --theme --standalone --dir --listen --limit-down --limit-up --refresh-ms --add --config --data-dir --socket --verbose --quiet --help"
+            opts="-d -v -q -h --theme --standalone --dir --listen --limit-down --limit-up --no-dht --persist --refresh-ms --add --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2045,6 +2157,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2053,7 +2169,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet)
-            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --help show address history export open close redeem pay accept payments help"
+            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help show address history export open close redeem pay accept payments help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2075,6 +2191,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2083,7 +2203,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__accept)
-            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2102,6 +2222,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2113,7 +2237,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__address)
-            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2132,6 +2256,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2143,7 +2271,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__close)
-            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2165,6 +2293,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2173,7 +2305,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__export)
-            opts="-v -q -h --secret-key --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --secret-key --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2196,6 +2328,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2375,7 +2511,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__history)
-            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2397,6 +2533,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2405,7 +2545,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__open)
-            opts="-v -q -h --expiry-secs --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --expiry-secs --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2431,6 +2571,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2439,7 +2583,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__pay)
-            opts="-v -q -h --out --repeat --interval-ms --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --out --repeat --interval-ms --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2473,6 +2617,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2481,7 +2629,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__payments)
-            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2500,6 +2648,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2511,7 +2663,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__redeem)
-            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2530,6 +2682,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2541,7 +2697,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__show)
-            opts="-v -q -h --offline --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --offline --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2560,6 +2716,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_bidtorrent_global_optspecs
-    string join \n config= data-dir= socket= v/verbose q/quiet theme= standalone d/dir= listen= limit-down= limit-up= refresh-ms= add= h/help V/version
+    string join \n config= data-dir= socket= v/verbose q/quiet timeout= theme= standalone d/dir= listen= limit-down= limit-up= no-dht persist refresh-ms= add= h/help V/version
 end
 
 function __fish_bidtorrent_needs_command
@@ -27,16 +27,19 @@ end
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l theme -d 'Theme name (default, dusk, light, mono, or one in $XDG_CONFIG_HOME/bidtorrent/themes) or a path to a theme file; overrides the config and NO_COLOR' -r
-complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -s d -l dir -d 'Download directory for torrents added in standalone mode' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l listen -d 'Address the standalone engine listens on for peers (a free port if taken)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l limit-down -d 'Global download limit for the standalone engine (e.g. 10M; 0 = unlimited)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l limit-up -d 'Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -s d -l dir -d 'Download directory for torrents added in standalone mode [default: the config\'s download_dir]' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l listen -d 'Address the standalone engine listens on for peers, a free port if taken [default: the config\'s listen]' -r
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l limit-down -d 'Global download limit for the standalone engine (e.g. 10M; 0 = unlimited) [default: the config\'s]' -r
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l limit-up -d 'Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited) [default: the config\'s]' -r
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l refresh-ms -d 'How often to poll the engine, in milliseconds [default: 1000, or refresh_ms in config]' -r
-complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l add -d 'A .torrent file to add at start (standalone; repeatable)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l add -d 'A .torrent file or magnet link to add at start (repeatable)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l standalone -d 'Run the engine in this process even if a daemon is running'
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l no-dht -d 'Do not join the DHT in standalone mode (overrides the config\'s `[dht] enabled`)'
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l persist -d 'Keep the standalone session (torrents, strategies, limits) in the data dir and restore it next time, as the daemon does; off by default, so standalone writes no session file'
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -s h -l help -d 'Print help'
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -s V -l version -d 'Print version'
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "tui" -d 'Open the dashboard: attach to a running daemon, or run the engine in this process'
@@ -64,16 +67,19 @@ complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "completions" 
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "man" -d 'Print the man page (roff; the pages of every command are committed under man/)'
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l theme -d 'Theme name (default, dusk, light, mono, or one in $XDG_CONFIG_HOME/bidtorrent/themes) or a path to a theme file; overrides the config and NO_COLOR' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -s d -l dir -d 'Download directory for torrents added in standalone mode' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l listen -d 'Address the standalone engine listens on for peers (a free port if taken)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l limit-down -d 'Global download limit for the standalone engine (e.g. 10M; 0 = unlimited)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l limit-up -d 'Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -s d -l dir -d 'Download directory for torrents added in standalone mode [default: the config\'s download_dir]' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l listen -d 'Address the standalone engine listens on for peers, a free port if taken [default: the config\'s listen]' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l limit-down -d 'Global download limit for the standalone engine (e.g. 10M; 0 = unlimited) [default: the config\'s]' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l limit-up -d 'Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited) [default: the config\'s]' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l refresh-ms -d 'How often to poll the engine, in milliseconds [default: 1000, or refresh_ms in config]' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l add -d 'A .torrent file to add at start (standalone; repeatable)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l add -d 'A .torrent file or magnet link to add at start (repeatable)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l standalone -d 'Run the engine in this process even if a daemon is running'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l no-dht -d 'Do not join the DHT in standalone mode (overrides the config\'s `[dht] enabled`)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l persist -d 'Keep the standalone session (torrents, strategies, limits) in the data dir and restore it next time, as the daemon does; off by default, so standalone writes no session file'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -s h -l help -d 'Print help'
@@ -89,6 +95,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l dht-b
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l json -d 'Print one JSON event object per line on stdout'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l sequential -d 'Download pieces in order (for streaming) instead of rarest first'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l no-dht -d 'Do not use the DHT (BEP 5)'
@@ -107,6 +114,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l dht-boots
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l json -d 'Print one JSON event object per line on stdout'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -s q -l quiet -d 'Less output'
@@ -115,6 +123,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -s q -l quiet -d 'Less output'
@@ -134,6 +143,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from show" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from show" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from show" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from show" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from show" -l offline -d 'Do not contact the ledger; show the last known state'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from show" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More log output (repeat for more)'
@@ -143,6 +153,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from address" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from address" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from address" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from address" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from address" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from address" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from address" -s q -l quiet -d 'Less output'
@@ -151,6 +162,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -s q -l quiet -d 'Less output'
@@ -160,6 +172,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from export" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from export" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from export" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from export" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from export" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from export" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from export" -s q -l quiet -d 'Less output'
@@ -169,6 +182,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from open" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from open" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from open" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from open" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from open" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from open" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from open" -s q -l quiet -d 'Less output'
@@ -177,6 +191,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from close" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from close" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from close" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from close" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from close" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from close" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from close" -s q -l quiet -d 'Less output'
@@ -185,6 +200,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from redeem" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from redeem" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from redeem" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from redeem" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from redeem" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from redeem" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from redeem" -s q -l quiet -d 'Less output'
@@ -196,6 +212,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from pay" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from pay" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from pay" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from pay" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from pay" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from pay" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from pay" -s q -l quiet -d 'Less output'
@@ -204,6 +221,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from accept" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from accept" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from accept" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from accept" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from accept" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from accept" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from accept" -s q -l quiet -d 'Less output'
@@ -212,6 +230,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from payments" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from payments" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from payments" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from payments" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from payments" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from payments" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from payments" -s q -l quiet -d 'Less output'
@@ -230,6 +249,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve mint audit help" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve mint audit help" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve mint audit help" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve mint audit help" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve mint audit help" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve mint audit help" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve mint audit help" -s h -l help -d 'Print help'
@@ -243,6 +263,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l json -d 'Print the listening event as JSON'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -s q -l quiet -d 'Less output'
@@ -253,6 +274,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l json
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -s q -l quiet -d 'Less output'
@@ -261,6 +283,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l json
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -s q -l quiet -d 'Less output'
@@ -277,6 +300,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l name -d
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l private -d 'Mark the torrent private (BEP 27): peers only from its trackers, no DHT or PEX'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l no-date -d 'Leave out the creation date, so the same input always gives the same file'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l force -d 'Overwrite OUT if it exists'
@@ -292,6 +316,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l keep -d '
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l headless -d 'No live table; print only the final report'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l json -d 'Print the report as JSON'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -s v -l verbose -d 'More log output (repeat for more)'
@@ -301,6 +326,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -l listen 
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -l log-stderr -d 'Also log to stderr (the log file is written as well unless the config turns it off)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -l no-dht -d 'Do not join the DHT (overrides the config\'s `[dht] enabled`)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -s v -l verbose -d 'More log output (repeat for more)'
@@ -313,6 +339,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand add" -l param -d '
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand add" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand add" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand add" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand add" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand add" -l paused -d 'Add without starting'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand add" -l sequential -d 'Download pieces in order (for streaming)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand add" -l wait -d 'Show progress bars until the added torrents are complete'
@@ -323,6 +350,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand add" -s h -l help 
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand status" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand status" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand status" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand status" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand status" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand status" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand status" -s q -l quiet -d 'Less output'
@@ -330,6 +358,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand status" -s h -l he
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ls" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ls" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ls" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ls" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ls" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ls" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ls" -s q -l quiet -d 'Less output'
@@ -337,6 +366,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ls" -s h -l help -
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand info" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand info" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand info" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand info" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand info" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand info" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand info" -s q -l quiet -d 'Less output'
@@ -344,6 +374,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand info" -s h -l help
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand peers" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand peers" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand peers" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand peers" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand peers" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand peers" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand peers" -s q -l quiet -d 'Less output'
@@ -351,6 +382,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand peers" -s h -l hel
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand pause" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand pause" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand pause" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand pause" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand pause" -l all -d 'Every torrent of the daemon'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand pause" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand pause" -s v -l verbose -d 'More log output (repeat for more)'
@@ -359,6 +391,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand pause" -s h -l hel
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand resume" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand resume" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand resume" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand resume" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand resume" -l all -d 'Every torrent of the daemon'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand resume" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand resume" -s v -l verbose -d 'More log output (repeat for more)'
@@ -367,6 +400,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand resume" -s h -l he
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand rm" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand rm" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand rm" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand rm" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand rm" -l all -d 'Every torrent of the daemon'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand rm" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand rm" -l delete-data -d 'Also delete the downloaded files'
@@ -376,6 +410,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand rm" -s h -l help -
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand recheck" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand recheck" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand recheck" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand recheck" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand recheck" -l all -d 'Every torrent of the daemon'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand recheck" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand recheck" -s v -l verbose -d 'More log output (repeat for more)'
@@ -384,6 +419,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand recheck" -s h -l h
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand reannounce" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand reannounce" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand reannounce" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand reannounce" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand reannounce" -l all -d 'Every torrent of the daemon'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand reannounce" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand reannounce" -s v -l verbose -d 'More log output (repeat for more)'
@@ -394,6 +430,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand limit" -l up -d 'U
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand limit" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand limit" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand limit" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand limit" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand limit" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand limit" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand limit" -s q -l quiet -d 'Less output'
@@ -402,6 +439,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand strategy" -l param
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand strategy" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand strategy" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand strategy" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand strategy" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand strategy" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand strategy" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand strategy" -s q -l quiet -d 'Less output'
@@ -409,6 +447,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand strategy" -s h -l 
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -s h -l help -d 'Print help'
@@ -419,18 +458,21 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -s h -l help -d 'Print help'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -s h -l help -d 'Print help'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
@@ -441,12 +483,14 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -s h -l help -d 'Print help'

@@ -18,19 +18,22 @@ _bidtorrent() {
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--theme=[Theme name (default, dusk, light, mono, or one in \$XDG_CONFIG_HOME/bidtorrent/themes) or a path to a theme file; overrides the config and NO_COLOR]:NAME:_default' \
-'-d+[Download directory for torrents added in standalone mode]:D:_files' \
-'--dir=[Download directory for torrents added in standalone mode]:D:_files' \
-'--listen=[Address the standalone engine listens on for peers (a free port if taken)]:ADDR:_default' \
-'--limit-down=[Global download limit for the standalone engine (e.g. 10M; 0 = unlimited)]:RATE:_default' \
-'--limit-up=[Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited)]:RATE:_default' \
+'-d+[Download directory for torrents added in standalone mode \[default\: the config'\''s download_dir\]]:D:_files' \
+'--dir=[Download directory for torrents added in standalone mode \[default\: the config'\''s download_dir\]]:D:_files' \
+'--listen=[Address the standalone engine listens on for peers, a free port if taken \[default\: the config'\''s listen\]]:ADDR:_default' \
+'--limit-down=[Global download limit for the standalone engine (e.g. 10M; 0 = unlimited) \[default\: the config'\''s\]]:RATE:_default' \
+'--limit-up=[Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited) \[default\: the config'\''s\]]:RATE:_default' \
 '--refresh-ms=[How often to poll the engine, in milliseconds \[default\: 1000, or refresh_ms in config\]]:MS:_default' \
-'*--add=[A .torrent file to add at start (standalone; repeatable)]:TORRENT:_default' \
+'*--add=[A .torrent file or magnet link to add at start (repeatable)]:TORRENT:_default' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \
 '--quiet[Less output]' \
 '--standalone[Run the engine in this process even if a daemon is running]' \
+'--no-dht[Do not join the DHT in standalone mode (overrides the config'\''s \`\[dht\] enabled\`)]' \
+'--persist[Keep the standalone session (torrents, strategies, limits) in the data dir and restore it next time, as the daemon does; off by default, so standalone writes no session file]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '-V[Print version]' \
@@ -47,17 +50,20 @@ _bidtorrent() {
             (tui)
 _arguments "${_arguments_options[@]}" : \
 '--theme=[Theme name (default, dusk, light, mono, or one in \$XDG_CONFIG_HOME/bidtorrent/themes) or a path to a theme file; overrides the config and NO_COLOR]:NAME:_default' \
-'-d+[Download directory for torrents added in standalone mode]:D:_files' \
-'--dir=[Download directory for torrents added in standalone mode]:D:_files' \
-'--listen=[Address the standalone engine listens on for peers (a free port if taken)]:ADDR:_default' \
-'--limit-down=[Global download limit for the standalone engine (e.g. 10M; 0 = unlimited)]:RATE:_default' \
-'--limit-up=[Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited)]:RATE:_default' \
+'-d+[Download directory for torrents added in standalone mode \[default\: the config'\''s download_dir\]]:D:_files' \
+'--dir=[Download directory for torrents added in standalone mode \[default\: the config'\''s download_dir\]]:D:_files' \
+'--listen=[Address the standalone engine listens on for peers, a free port if taken \[default\: the config'\''s listen\]]:ADDR:_default' \
+'--limit-down=[Global download limit for the standalone engine (e.g. 10M; 0 = unlimited) \[default\: the config'\''s\]]:RATE:_default' \
+'--limit-up=[Global upload limit for the standalone engine (e.g. 512K; 0 = unlimited) \[default\: the config'\''s\]]:RATE:_default' \
 '--refresh-ms=[How often to poll the engine, in milliseconds \[default\: 1000, or refresh_ms in config\]]:MS:_default' \
-'*--add=[A .torrent file to add at start (standalone; repeatable)]:TORRENT:_default' \
+'*--add=[A .torrent file or magnet link to add at start (repeatable)]:TORRENT:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--standalone[Run the engine in this process even if a daemon is running]' \
+'--no-dht[Do not join the DHT in standalone mode (overrides the config'\''s \`\[dht\] enabled\`)]' \
+'--persist[Keep the standalone session (torrents, strategies, limits) in the data dir and restore it next time, as the daemon does; off by default, so standalone writes no session file]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \
@@ -81,6 +87,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Print one JSON event object per line on stdout]' \
 '--sequential[Download pieces in order (for streaming) instead of rarest first]' \
 '(--dht-bootstrap)--no-dht[Do not use the DHT (BEP 5)]' \
@@ -108,6 +115,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Print one JSON event object per line on stdout]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -124,6 +132,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -147,6 +156,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--offline[Do not contact the ledger; show the last known state]' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
@@ -163,6 +173,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -178,6 +189,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -194,6 +206,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -210,6 +223,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -227,6 +241,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -243,6 +258,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -261,6 +277,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -278,6 +295,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -294,6 +312,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -372,6 +391,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \
@@ -396,6 +416,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Print the listening event as JSON]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -413,6 +434,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -430,6 +452,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -487,6 +510,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--private[Mark the torrent private (BEP 27)\: peers only from its trackers, no DHT or PEX]' \
 '--no-date[Leave out the creation date, so the same input always gives the same file]' \
 '--force[Overwrite OUT if it exists]' \
@@ -510,6 +534,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--headless[No live table; print only the final report]' \
 '--json[Print the report as JSON]' \
 '*-v[More log output (repeat for more)]' \
@@ -526,6 +551,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--log-stderr[Also log to stderr (the log file is written as well unless the config turns it off)]' \
 '--no-dht[Do not join the DHT (overrides the config'\''s \`\[dht\] enabled\`)]' \
 '*-v[More log output (repeat for more)]' \
@@ -546,6 +572,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--paused[Add without starting]' \
 '--sequential[Download pieces in order (for streaming)]' \
 '--wait[Show progress bars until the added torrents are complete]' \
@@ -564,6 +591,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -578,6 +606,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -592,6 +621,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -607,6 +637,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -622,6 +653,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '()--all[Every torrent of the daemon]' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
@@ -638,6 +670,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '()--all[Every torrent of the daemon]' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
@@ -654,6 +687,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '()--all[Every torrent of the daemon]' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '--delete-data[Also delete the downloaded files]' \
@@ -671,6 +705,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '()--all[Every torrent of the daemon]' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
@@ -687,6 +722,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '()--all[Every torrent of the daemon]' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
@@ -705,6 +741,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -721,6 +758,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -736,6 +774,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \
@@ -757,6 +796,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \
@@ -770,6 +810,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \
@@ -783,6 +824,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \
@@ -832,6 +874,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \
@@ -846,6 +889,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \

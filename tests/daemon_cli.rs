@@ -584,3 +584,58 @@ fn add_magnet_fetches_metadata_and_survives_restart() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("btih"), "{}", stderr(&out));
 }
+
+/// A "daemon" that accepts connections and never says a word, or greets and then never
+/// answers: `bidtorrent ls` must give up with one clear line and a failure status instead of
+/// hanging (issue 17). Bounds are generous: the regression hangs for ten minutes or forever.
+#[test]
+fn ls_against_a_silent_daemon_times_out_with_one_line() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for greet in [false, true] {
+        let sock = tmp.path().join(format!("silent-{greet}.sock"));
+        let listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
+        let held = std::thread::spawn(move || {
+            let mut conns = Vec::new();
+            for c in listener.incoming().take(1) {
+                let mut c = c.expect("accept");
+                if greet {
+                    c.write_all(b"{\"bidtorrent\":1,\"version\":\"0\",\"pid\":1}\n")
+                        .expect("greet");
+                }
+                conns.push(c);
+            }
+            // Keep the connection open, unanswered, until the client gives up.
+            std::thread::sleep(Duration::from_secs(60));
+            drop(conns);
+        });
+        let started = Instant::now();
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--socket", s(&sock), "ls"]);
+        if greet {
+            cmd.args(["--timeout", "1"]);
+        }
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn ls");
+        while child.try_wait().expect("wait").is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(45),
+                "ls still waiting after 45 s (greeting sent: {greet})"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().expect("output");
+        let err = stderr(&out);
+        assert!(
+            !out.status.success(),
+            "ls succeeded against a silent daemon"
+        );
+        assert!(out.stdout.is_empty(), "stdout: {:?}", out.stdout);
+        assert_eq!(err.lines().count(), 1, "not one line: {err:?}");
+        assert!(err.contains("did not answer within"), "{err}");
+        eprintln!("greeting {greet}: {:?}: {err}", started.elapsed());
+        drop(held);
+    }
+}

@@ -145,7 +145,11 @@ pub enum ConfigCommand {
 }
 
 fn connect(global: &GlobalArgs) -> anyhow::Result<Client> {
-    Ok(Client::connect(&global.socket_path()?)?)
+    let mut client = Client::connect(&global.socket_path()?)?;
+    if let Some(secs) = global.timeout {
+        client.set_timeout((secs > 0).then(|| std::time::Duration::from_secs(secs)));
+    }
+    Ok(client)
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {

@@ -50,6 +50,10 @@ pub struct GlobalArgs {
     /// Less output
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Seconds to wait for the daemon's answer (default per command: 30, add and rm 600,
+    /// recheck 3600; 0 = no limit)
+    #[arg(long, global = true, value_name = "SECS", env = "BIDTORRENT_TIMEOUT")]
+    pub timeout: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
