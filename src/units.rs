@@ -94,9 +94,52 @@ pub fn from_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Text from outside (torrent and file names, tracker failure reasons, peer client names,
+/// messages from peers, the ledger or the daemon) made safe to print: control characters,
+/// including ESC and the C1 set a terminal reads as escape sequences, and the bidirectional
+/// overrides that reorder what is shown are written as visible escapes (`\x1b`, `\n`,
+/// `\u{202e}`). Borrowed when there is nothing to escape, as for nearly every name.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) && (c as u32) < 0x80 => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_escapes_what_a_terminal_would_obey() {
+        assert!(matches!(
+            printable("ubuntu-24.04.iso"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(printable("Ünïcødé 名前"), "Ünïcødé 名前");
+        assert_eq!(printable("\x1b[31mred\x1b[0m"), "\\x1b[31mred\\x1b[0m");
+        assert_eq!(printable("a\nb\rc\td\0"), "a\\nb\\rc\\td\\x00");
+        assert_eq!(printable("\u{9b}2J"), "\\u{9b}2J"); // C1 CSI
+        assert_eq!(printable("evil\u{202e}gpj.exe"), "evil\\u{202e}gpj.exe");
+        assert_eq!(printable("\x7f"), "\\x7f");
+    }
 
     #[test]
     fn formats() {

@@ -5,6 +5,7 @@
 //! Batch commands attempt every item; each failure is one line on stderr naming the item and
 //! why, and the exit code is 1 when any item failed.
 
+use crate::units::printable;
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -171,20 +172,22 @@ fn report(verb: &str, past: &str, r: &BatchResult, json: bool, quiet: bool) -> E
                 let note = item
                     .message
                     .as_deref()
-                    .map(|m| format!(" ({m})"))
+                    .map(|m| format!(" ({})", printable(m)))
                     .unwrap_or_default();
                 println!("{past} {}{note}", describe(item));
             }
         } else {
             failed = true;
+            // The message may quote a tracker's failure reason (issue 17: escape sequences
+            // reached the terminal through `reannounce`).
             eprintln!(
                 "bidtorrent: {verb}: {}: {}",
                 if item.item.is_empty() {
-                    "-"
+                    "-".into()
                 } else {
-                    &item.item
+                    printable(&item.item)
                 },
-                item.message.as_deref().unwrap_or("failed")
+                printable(item.message.as_deref().unwrap_or("failed"))
             );
         }
     }
@@ -199,7 +202,7 @@ fn describe(item: &ItemResult) -> String {
     format!(
         "#{} {} ({})",
         item.id.unwrap_or(0),
-        item.name.as_deref().unwrap_or("?"),
+        printable(item.name.as_deref().unwrap_or("?")),
         item.info_hash
             .as_deref()
             .map_or("", |h| &h[..h.len().min(8)])
@@ -311,15 +314,15 @@ fn wait_for(client: &mut Client, ids: &[u32], hidden: bool) -> anyhow::Result<Ex
                 failed = true;
                 continue;
             };
-            bar.set_message(t.name.clone());
+            bar.set_message(printable(&t.name).into_owned());
             bar.set_length(t.total_bytes);
             bar.set_position(t.total_bytes - t.left_bytes);
             if t.phase == "error" {
                 bar.abandon();
                 eprintln!(
                     "bidtorrent: #{id} {}: {}",
-                    t.name,
-                    t.error.as_deref().unwrap_or("error")
+                    printable(&t.name),
+                    printable(t.error.as_deref().unwrap_or("error"))
                 );
                 failed = true;
             } else if t.left_bytes == 0 && t.phase != "checking" {
@@ -382,7 +385,7 @@ pub fn ls(global: &GlobalArgs, out: OutputArgs) -> anyhow::Result<ExitCode> {
             crate::units::rate(t.up_rate),
             t.peers,
             mcols(&role, &price),
-            t.name
+            printable(&t.name)
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -502,14 +505,14 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let s = &t.summary;
-    println!("#{} {}", s.id, s.name);
+    println!("#{} {}", s.id, printable(&s.name));
     println!("  info-hash   {}", s.info_hash);
     println!(
         "  state       {}{}",
         s.phase,
         s.error
             .as_deref()
-            .map(|e| format!(" ({e})"))
+            .map(|e| format!(" ({})", printable(e)))
             .unwrap_or_default()
     );
     println!(
@@ -533,7 +536,7 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
         crate::units::limit(s.down_limit),
         crate::units::limit(s.up_limit)
     );
-    println!("  directory   {}", s.download_dir);
+    println!("  directory   {}", printable(&s.download_dir));
     println!(
         "  pieces      {} × {}{}",
         s.num_pieces,
@@ -541,17 +544,21 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
         if t.private { ", private" } else { "" }
     );
     if let Some(c) = &t.comment {
-        println!("  comment     {c}");
+        println!("  comment     {}", printable(c));
     }
     println!("  trackers");
     for (i, tier) in t.trackers.iter().enumerate() {
         for url in tier {
-            println!("    tier {i}  {url}");
+            println!("    tier {i}  {}", printable(url));
         }
     }
     println!("  files");
     for f in &t.files {
-        println!("    {:>9}  {}", crate::units::bytes(f.length), f.path);
+        println!(
+            "    {:>9}  {}",
+            crate::units::bytes(f.length),
+            printable(&f.path)
+        );
     }
     if let Some(m) = &t.market_report {
         println!("  market");
@@ -625,7 +632,7 @@ pub fn peers(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
             x.progress * 100.0,
             crate::units::rate(x.down_rate),
             crate::units::rate(x.up_rate),
-            x.client
+            printable(&x.client)
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -172,7 +172,8 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("bidtorrent: {e:#}");
+            // The chain may quote a tracker, the ledger or a torrent: never raw to a terminal.
+            eprintln!("bidtorrent: {}", crate::units::printable(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

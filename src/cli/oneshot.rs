@@ -105,7 +105,8 @@ impl Reporter {
             let _ = writeln!(out, "{obj}");
             let _ = out.flush();
         } else if !self.quiet {
-            eprintln!("{}", human());
+            // Human lines quote names and tracker messages: escape what a terminal obeys.
+            eprintln!("{}", crate::units::printable(&human()));
         }
     }
 }
@@ -520,7 +521,7 @@ fn progress_bar(rep: &Reporter, torrent: &Torrent) -> indicatif::ProgressBar {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
         .progress_chars("=> "),
     );
-    bar.set_message(s.name);
+    bar.set_message(crate::units::printable(&s.name).into_owned());
     bar
 }
 
