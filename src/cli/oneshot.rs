@@ -134,7 +134,7 @@ pub fn download(global: &GlobalArgs, args: DownloadArgs) -> anyhow::Result<ExitC
         }
     };
     let opts = torrent_options(&args.net, args.dir.clone(), args.sequential);
-    let data_dir = global.data_dir()?;
+    let data_dir = crate::cli::daemon::private_data_dir(global)?;
     // DHT on by default for `download`; explicit bootstrap nodes replace the public routers.
     let discovery = Discovery {
         dht: (!args.no_dht)
@@ -176,7 +176,7 @@ pub fn seed(global: &GlobalArgs, args: SeedArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let opts = torrent_options(&args.net, args.dir.clone(), false);
-    let data_dir = global.data_dir()?;
+    let data_dir = crate::cli::daemon::private_data_dir(global)?;
     let discovery = Discovery {
         dht: (!args.dht_bootstrap.is_empty()).then(|| Some(args.dht_bootstrap.clone())),
         lsd: false,
