@@ -639,3 +639,93 @@ fn ls_against_a_silent_daemon_times_out_with_one_line() {
         drop(held);
     }
 }
+
+/// `add` of a FIFO used to block for good, and of a huge file to read it whole (1.5 GiB)
+/// before refusing it. Both are refused at once, and the daemon stays usable.
+#[test]
+fn add_refuses_a_fifo_and_a_huge_file_at_once() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let daemon = Daemon::start(tmp.path(), None);
+    let fifo = tmp.path().join("fifo.torrent");
+    let c = std::ffi::CString::new(fifo.to_str().expect("utf-8")).expect("path");
+    // SAFETY: mkfifo with a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    let huge = tmp.path().join("huge.torrent");
+    // Sparse: 65 MiB of nothing on disk.
+    std::fs::File::create(&huge)
+        .and_then(|f| f.set_len(65 << 20))
+        .expect("huge file");
+    for (path, why) in [(&fifo, "not a regular file"), (&huge, "too big")] {
+        let started = Instant::now();
+        let out = daemon.cli(&["add", s(path), "--timeout", "60"]);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{}: added", path.display());
+        assert!(err.contains(why), "{}: {err}", path.display());
+        eprintln!("{}: refused in {:?}", path.display(), started.elapsed());
+    }
+    assert!(daemon.ls().is_empty());
+}
+
+/// Adds are persisted through a journal now, not a rewrite of session.json each: a `kill -9`
+/// while adds stream in must lose no add the daemon acknowledged. One request per add, so
+/// every reply is an acknowledgement, and the kill lands among them.
+#[test]
+fn kill_9_among_adds_loses_no_acknowledged_add() {
+    use bidtorrent::rpc::proto::{AddArgs, BatchResult, Command as Rpc};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let n = 400;
+    let torrents: Vec<PathBuf> = (0..n)
+        .map(|i| {
+            let name = format!("k{i:03}.bin");
+            make_torrent(tmp.path(), &name, &[(&name, 500 + i)], 16 * 1024)
+        })
+        .collect();
+    let mut daemon = Daemon::start(tmp.path(), None);
+    let pid = daemon.child.id() as i32;
+    let mut client = bidtorrent::rpc::Client::connect(&daemon.socket).expect("connect");
+    let dir = tmp.path().join("src").display().to_string();
+    let mut acked = Vec::new();
+    let mut killer = None;
+    for t in &torrents {
+        let r: Result<BatchResult, _> = client.call(Rpc::Add(AddArgs {
+            sources: vec![t.display().to_string()],
+            dir: Some(dir.clone()),
+            paused: true,
+            ..AddArgs::default()
+        }));
+        let Ok(r) = r else { break };
+        let item = &r.results[0];
+        assert!(item.ok, "{item:?}");
+        acked.push(item.name.clone().expect("name"));
+        if acked.len() == 150 {
+            // SAFETY: kill(2) on our own child, from another thread while adds go on.
+            killer = Some(std::thread::spawn(move || unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }));
+        }
+    }
+    killer.expect("150 adds").join().expect("kill");
+    let _ = daemon.child.wait();
+    assert!(
+        acked.len() < n,
+        "every add was answered: the kill came too late"
+    );
+
+    let daemon = Daemon::spawn(
+        daemon.data.clone(),
+        daemon.socket.clone(),
+        daemon.config.clone(),
+    );
+    let listed: Vec<String> = daemon
+        .ls()
+        .iter()
+        .map(|t| t["name"].as_str().expect("name").to_string())
+        .collect();
+    let lost: Vec<&String> = acked.iter().filter(|n| !listed.contains(n)).collect();
+    assert!(lost.is_empty(), "lost after kill -9: {lost:?}");
+    eprintln!(
+        "{} acknowledged before the kill, {} restored",
+        acked.len(),
+        listed.len()
+    );
+}
