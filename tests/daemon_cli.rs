@@ -308,12 +308,28 @@ fn kill_9_mid_download_then_complete() {
     // Pausing a running torrent closes its peers and stops the transfer; resume restarts it.
     let out = daemon.cli(&["pause", "1"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    std::thread::sleep(Duration::from_millis(500));
-    let a = daemon.ls()[0].clone();
-    std::thread::sleep(Duration::from_millis(1000));
-    let b = daemon.ls()[0].clone();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let a = loop {
+        let t = daemon.ls()[0].clone();
+        if t["phase"] == "paused" && t["peers"] == 0 {
+            break t;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pause did not close the peers: {t}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Not a synchronisation: a window in which a paused torrent must not move (a regression
+    // that keeps downloading shows here; a correct one can never fail it).
+    let window = Instant::now() + Duration::from_secs(1);
+    let mut b = a.clone();
+    while Instant::now() < window {
+        b = daemon.ls()[0].clone();
+        assert_eq!(b["peers"], 0, "a peer came back while paused: {b}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert_eq!(b["phase"], "paused", "{b}");
-    assert_eq!(b["peers"], 0, "{b}");
     assert_eq!(
         a["have_pieces"], b["have_pieces"],
         "still downloading while paused"
@@ -378,10 +394,22 @@ fn add_wait_pause_resume_and_events() {
 
     let out = daemon.cli(&["add", s(&t), "--dir", s(&dl), "--paused", "--peer", &peer]);
     assert!(out.status.success(), "{}", stderr(&out));
-    std::thread::sleep(Duration::from_millis(1500));
-    let t0 = &daemon.ls()[0];
-    assert_eq!(t0["phase"], "paused", "{t0}");
-    assert_eq!(t0["have_pieces"], 0, "paused must not download: {t0}");
+    // The `added` event, then a window in which the paused torrent must neither connect nor
+    // download (an observation, not a wait for something to happen).
+    let mut seen: Vec<serde_json::Value> = Vec::new();
+    while !seen.iter().any(|e| e["event"] == "added") {
+        line.clear();
+        reader.read_line(&mut line).expect("added event");
+        seen.push(serde_json::from_str(&line).expect("event json"));
+    }
+    let window = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < window {
+        let t0 = &daemon.ls()[0];
+        assert_eq!(t0["phase"], "paused", "{t0}");
+        assert_eq!(t0["peers"], 0, "paused must not connect: {t0}");
+        assert_eq!(t0["have_pieces"], 0, "paused must not download: {t0}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let out = daemon.cli(&["resume", "--all"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -389,7 +417,6 @@ fn add_wait_pause_resume_and_events() {
         assert!(Instant::now() < deadline, "did not complete");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let mut seen = Vec::new();
     let has = |seen: &[serde_json::Value], ev: &str| seen.iter().any(|e| e["event"] == ev);
     while !(has(&seen, "complete") && has(&seen, "resumed")) {
         line.clear();

@@ -50,9 +50,15 @@ async fn session_connection_cap_refuses_extra_peers() {
             .await
             .expect("handshake");
         conns.push(s);
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        if i < 2 {
+            // Each of the first two is registered before the next one dials.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while session.connections() < usize::from(i) + 1 {
+                assert!(Instant::now() < deadline, "peer {i} never registered");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
     }
-    assert_eq!(session.connections(), 2);
     // The third was closed right after the handshake exchange.
     let third = conns.last_mut().expect("third");
     let closed = tokio::time::timeout(Duration::from_secs(5), async {
@@ -66,6 +72,7 @@ async fn session_connection_cap_refuses_extra_peers() {
     })
     .await;
     assert!(closed.is_ok(), "peer over the cap still connected");
+    assert_eq!(session.connections(), 2);
 }
 
 #[test]
