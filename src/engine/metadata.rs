@@ -378,7 +378,7 @@ pub async fn fetch_from(
 }
 
 /// The peer's ut_metadata id and metadata_size from its extended handshake.
-fn parse_handshake(payload: &[u8]) -> Result<(u8, usize), PeerFetchError> {
+pub fn parse_handshake(payload: &[u8]) -> Result<(u8, usize), PeerFetchError> {
     let v = bencode::decode(payload)
         .map_err(|e| PeerFetchError::Protocol(format!("extended handshake: {e}")))?;
     let d = v

@@ -440,11 +440,23 @@ fn send(torrent: &Torrent, key: usize, m: Message) -> bool {
 
 /// Real extended handshakes are a few hundred bytes. A bigger one is a peer making us parse
 /// (and keep) what it likes, so it is a protocol violation rather than something to decode.
-const MAX_EXTENDED_HANDSHAKE: usize = 64 * 1024;
+pub const MAX_EXTENDED_HANDSHAKE: usize = 64 * 1024;
 
-fn on_extended_handshake(link: &PeerLink, payload: &[u8]) -> Result<(), PeerError> {
-    let torrent = &link.torrent;
-    let key = link.key;
+/// What a peer's BEP 10 extended handshake says, as far as the engine reads it.
+#[derive(Debug)]
+pub struct ExtendedHandshake<'a> {
+    /// The whole dictionary, for the extensions' own keys.
+    pub dict: bencode::Dict<'a>,
+    /// Extension name → the id the peer wants its messages sent with (0 and non-u8 dropped).
+    pub ids: HashMap<String, u8>,
+    /// `v`, at most 64 characters.
+    pub client: Option<String>,
+    pub reqq: Option<usize>,
+    pub port: Option<u16>,
+}
+
+/// Parses an extended handshake (message id 0). Public so the fuzz target reaches it.
+pub fn parse_extended_handshake(payload: &[u8]) -> Result<ExtendedHandshake<'_>, PeerError> {
     if payload.len() > MAX_EXTENDED_HANDSHAKE {
         return Err(PeerError::Protocol(format!(
             "extended handshake of {} bytes",
@@ -455,7 +467,7 @@ fn on_extended_handshake(link: &PeerLink, payload: &[u8]) -> Result<(), PeerErro
     // broken or hostile: drop it rather than keep a connection we understand nothing of.
     let v = bencode::decode(payload)
         .map_err(|e| PeerError::Protocol(format!("extended handshake: {e}")))?;
-    let Some(d) = v.as_dict() else {
+    let bencode::Value::Dict(d) = v else {
         return Err(PeerError::Protocol(
             "extended handshake is not a dictionary".into(),
         ));
@@ -471,14 +483,23 @@ fn on_extended_handshake(link: &PeerLink, payload: &[u8]) -> Result<(), PeerErro
             }
         }
     }
-    let client = d.get_str("v").map(|s| s.chars().take(64).collect());
-    let reqq = d.get_int("reqq").and_then(|q| usize::try_from(q).ok());
-    let port = d.get_int("p").and_then(|p| u16::try_from(p).ok());
-    let names: Vec<String> = ids.keys().cloned().collect();
-    torrent.on_extended_handshake(key, ids, client, reqq, port);
+    Ok(ExtendedHandshake {
+        client: d.get_str("v").map(|s| s.chars().take(64).collect()),
+        reqq: d.get_int("reqq").and_then(|q| usize::try_from(q).ok()),
+        port: d.get_int("p").and_then(|p| u16::try_from(p).ok()),
+        ids,
+        dict: d,
+    })
+}
+
+fn on_extended_handshake(link: &PeerLink, payload: &[u8]) -> Result<(), PeerError> {
+    let torrent = &link.torrent;
+    let hs = parse_extended_handshake(payload)?;
+    let names: Vec<String> = hs.ids.keys().cloned().collect();
+    torrent.on_extended_handshake(link.key, hs.ids, hs.client, hs.reqq, hs.port);
     for ext in torrent.extensions() {
         let supported = names.iter().any(|n| n == ext.name());
-        ext.on_handshake(link, d, supported);
+        ext.on_handshake(link, &hs.dict, supported);
     }
     Ok(())
 }
