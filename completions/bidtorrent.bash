@@ -371,7 +371,7 @@ _bidtorrent() {
 
     case "${cmd}" in
         bidtorrent)
-            opts="-v -q -d -h -V --config --data-dir --socket --verbose --quiet --theme --standalone --dir --listen --limit-down --limit-up --no-dht --persist --refresh-ms --add --help --version tui wallet daemon add status ls info peers files prio pause resume rm recheck reannounce limit strategy label seeding help create download seed demo ledger completions man config"
+            opts="-v -q -d -h -V --config --data-dir --socket --verbose --quiet --timeout --theme --standalone --dir --listen --limit-down --limit-up --no-dht --persist --refresh-ms --add --help --version tui wallet daemon add status ls info peers files prio pause resume rm recheck reannounce limit strategy label seeding help create download seed demo ledger completions man config"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -386,6 +386,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -429,7 +433,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__add)
-            opts="-d -v -q -h --dir --paused --sequential --peer --wait --strategy --param --label --seed-ratio --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-d -v -q -h --dir --paused --sequential --peer --wait --strategy --param --label --seed-ratio --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -475,6 +479,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -483,7 +491,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__completions)
-            opts="-v -q -h --config --data-dir --verbose --quiet --help --socket bash elvish fish powershell zsh"
+            opts="-v -q -h --config --data-dir --verbose --quiet --timeout --help --socket bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -494,6 +502,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -509,7 +521,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__config)
-            opts="-v -q -h --config --data-dir --verbose --quiet --help --socket path default check help"
+            opts="-v -q -h --config --data-dir --verbose --quiet --timeout --help --socket path default check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -520,6 +532,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -535,7 +551,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__config__subcmd__check)
-            opts="-v -q -h --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -550,6 +566,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -561,7 +581,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__config__subcmd__default)
-            opts="-v -q -h --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -576,6 +596,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -657,7 +681,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__config__subcmd__path)
-            opts="-v -q -h --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -675,6 +699,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -683,7 +711,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__create)
-            opts="-o -t -v -q -h --output --tracker --piece-size --private --comment --name --no-date --force --config --data-dir --verbose --quiet --help --socket"
+            opts="-o -t -v -q -h --output --tracker --piece-size --private --comment --name --no-date --force --config --data-dir --verbose --quiet --timeout --help --socket"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -725,6 +753,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -737,7 +769,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__daemon)
-            opts="-v -q -h --listen --log-stderr --no-dht --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --listen --log-stderr --no-dht --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -759,6 +791,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -767,7 +803,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__demo)
-            opts="-v -q -h --seeders --leechers --size --seed-upload --leech-upload --headless --json --keep --config --data-dir --verbose --quiet --help --socket"
+            opts="-v -q -h --seeders --leechers --size --seed-upload --leech-upload --headless --json --keep --config --data-dir --verbose --quiet --timeout --help --socket"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -805,6 +841,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -817,7 +857,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__download)
-            opts="-d -v -q -h --dir --seed-ratio --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --sequential --no-dht --dht-bootstrap --lsd --config --data-dir --verbose --quiet --help --socket"
+            opts="-d -v -q -h --dir --seed-ratio --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --sequential --no-dht --dht-bootstrap --lsd --config --data-dir --verbose --quiet --timeout --help --socket"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -871,6 +911,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -883,7 +927,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__files)
-            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -898,6 +942,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1567,7 +1615,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__info)
-            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1582,6 +1630,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1593,7 +1645,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__label)
-            opts="-v -q -h --clear --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --clear --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1611,6 +1663,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1619,7 +1675,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ledger)
-            opts="-v -q -h --config --data-dir --verbose --quiet --help --socket serve migrate bench mint audit help"
+            opts="-v -q -h --config --data-dir --verbose --quiet --timeout --help --socket serve migrate bench mint audit help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1630,6 +1686,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1645,7 +1705,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ledger__subcmd__audit)
-            opts="-v -q -h --ledger --store --db --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --ledger --store --db --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1675,6 +1735,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1683,7 +1747,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ledger__subcmd__bench)
-            opts="-v -q -h --ledger --clients --seconds --db --admin-key --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --ledger --clients --seconds --db --admin-key --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1718,6 +1782,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1827,7 +1895,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ledger__subcmd__migrate)
-            opts="-v -q -h --store --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --store --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1849,6 +1917,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1857,7 +1929,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ledger__subcmd__mint)
-            opts="-v -q -h --db --admin-key --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --db --admin-key --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1887,6 +1959,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1895,7 +1971,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ledger__subcmd__serve)
-            opts="-v -q -h --listen --db --close-grace --store --rate-per-key --max-connections --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --listen --db --close-grace --store --rate-per-key --max-connections --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1937,6 +2013,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1945,7 +2025,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__limit)
-            opts="-v -q -h --down --up --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --down --up --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1971,6 +2051,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1979,7 +2063,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ls)
-            opts="-v -q -h --label --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --label --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2001,6 +2085,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2009,7 +2097,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__man)
-            opts="-v -q -h --config --data-dir --verbose --quiet --help --socket"
+            opts="-v -q -h --config --data-dir --verbose --quiet --timeout --help --socket"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2020,6 +2108,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2035,7 +2127,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__pause)
-            opts="-v -q -h --all --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --all --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2050,6 +2142,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2061,7 +2157,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__peers)
-            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2076,6 +2172,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2087,7 +2187,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__prio)
-            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2102,6 +2202,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2113,7 +2217,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__reannounce)
-            opts="-v -q -h --all --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --all --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2128,6 +2232,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2139,7 +2247,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__recheck)
-            opts="-v -q -h --all --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --all --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2154,6 +2262,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2165,7 +2277,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__resume)
-            opts="-v -q -h --all --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --all --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2180,6 +2292,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2191,7 +2307,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__rm)
-            opts="-v -q -h --all --json --delete-data --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --all --json --delete-data --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2209,6 +2325,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2217,7 +2337,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__seed)
-            opts="-d -v -q -h --dir --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --dht-bootstrap --no-dht --config --data-dir --verbose --quiet --help --socket"
+            opts="-d -v -q -h --dir --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --dht-bootstrap --no-dht --config --data-dir --verbose --quiet --timeout --help --socket"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2267,6 +2387,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2279,7 +2403,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__seeding)
-            opts="-v -q -h --ratio --idle --action --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --ratio --idle --action --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2309,6 +2433,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2317,7 +2445,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__status)
-            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2335,6 +2463,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2343,7 +2475,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__strategy)
-            opts="-v -q -h --param --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --param --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2365,6 +2497,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2373,7 +2509,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__tui)
-            opts="-d -v -q -h --theme --standalone --dir --listen --limit-down --limit-up --no-dht --persist --refresh-ms --add --config --data-dir --socket --verbose --quiet --help"
+            opts="-d -v -q -h --theme --standalone --dir --listen --limit-down --limit-up --no-dht --persist --refresh-ms --add --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2423,6 +2559,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2431,7 +2571,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet)
-            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --help show address history export open close redeem pay accept payments help"
+            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help show address history export open close redeem pay accept payments help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2453,6 +2593,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2461,7 +2605,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__accept)
-            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2480,6 +2624,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2491,7 +2639,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__address)
-            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2510,6 +2658,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2521,7 +2673,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__close)
-            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2543,6 +2695,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2551,7 +2707,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__export)
-            opts="-v -q -h --secret-key --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --secret-key --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2574,6 +2730,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2753,7 +2913,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__history)
-            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2775,6 +2935,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2783,7 +2947,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__open)
-            opts="-v -q -h --expiry-secs --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --expiry-secs --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2809,6 +2973,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2817,7 +2985,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__pay)
-            opts="-v -q -h --out --repeat --interval-ms --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --out --repeat --interval-ms --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2851,6 +3019,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2859,7 +3031,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__payments)
-            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2878,6 +3050,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2889,7 +3065,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__redeem)
-            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2908,6 +3084,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2919,7 +3099,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__show)
-            opts="-v -q -h --offline --ledger --json --config --data-dir --socket --verbose --quiet --help"
+            opts="-v -q -h --offline --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2938,6 +3118,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

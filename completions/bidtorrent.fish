@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_bidtorrent_global_optspecs
-    string join \n config= data-dir= socket= v/verbose q/quiet theme= standalone d/dir= listen= limit-down= limit-up= no-dht persist refresh-ms= add= h/help V/version
+    string join \n config= data-dir= socket= v/verbose q/quiet timeout= theme= standalone d/dir= listen= limit-down= limit-up= no-dht persist refresh-ms= add= h/help V/version
 end
 
 function __fish_bidtorrent_needs_command
@@ -27,6 +27,7 @@ end
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l theme -d 'Theme name (default, dusk, light, mono, or one in $XDG_CONFIG_HOME/bidtorrent/themes) or a path to a theme file; overrides the config and NO_COLOR' -r
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -s d -l dir -d 'Download directory for torrents added in standalone mode [default: the config\'s download_dir]' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l listen -d 'Address the standalone engine listens on for peers, a free port if taken [default: the config\'s listen]' -r
@@ -79,6 +80,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l add -d 'A 
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l standalone -d 'Run the engine in this process even if a daemon is running'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l no-dht -d 'Do not join the DHT in standalone mode (overrides the config\'s `[dht] enabled`)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l persist -d 'Keep the standalone session (torrents, strategies, limits) in the data dir and restore it next time, as the daemon does; off by default, so standalone writes no session file'
@@ -89,6 +91,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -s q -l quiet -d 'Less output'
@@ -108,6 +111,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from show" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from show" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from show" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from show" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from show" -l offline -d 'Do not contact the ledger; show the last known state'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from show" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More log output (repeat for more)'
@@ -117,6 +121,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from address" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from address" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from address" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from address" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from address" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from address" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from address" -s q -l quiet -d 'Less output'
@@ -125,6 +130,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -s q -l quiet -d 'Less output'
@@ -134,6 +140,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from export" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from export" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from export" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from export" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from export" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from export" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from export" -s q -l quiet -d 'Less output'
@@ -143,6 +150,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from open" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from open" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from open" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from open" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from open" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from open" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from open" -s q -l quiet -d 'Less output'
@@ -151,6 +159,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from close" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from close" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from close" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from close" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from close" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from close" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from close" -s q -l quiet -d 'Less output'
@@ -159,6 +168,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from redeem" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from redeem" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from redeem" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from redeem" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from redeem" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from redeem" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from redeem" -s q -l quiet -d 'Less output'
@@ -170,6 +180,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from pay" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from pay" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from pay" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from pay" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from pay" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from pay" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from pay" -s q -l quiet -d 'Less output'
@@ -178,6 +189,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from accept" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from accept" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from accept" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from accept" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from accept" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from accept" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from accept" -s q -l quiet -d 'Less output'
@@ -186,6 +198,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from payments" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from payments" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from payments" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from payments" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from payments" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from payments" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from payments" -s q -l quiet -d 'Less output'
@@ -205,6 +218,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -l listen 
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -l log-stderr -d 'Also log to stderr (the log file is written as well unless the config turns it off)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -l no-dht -d 'Do not join the DHT (overrides the config\'s `[dht] enabled`)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -s v -l verbose -d 'More log output (repeat for more)'
@@ -219,6 +233,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand add" -l seed-ratio
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand add" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand add" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand add" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand add" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand add" -l paused -d 'Add without starting'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand add" -l sequential -d 'Download pieces in order (for streaming)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand add" -l wait -d 'Show progress bars until the added torrents are complete'
@@ -229,6 +244,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand add" -s h -l help 
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand status" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand status" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand status" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand status" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand status" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand status" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand status" -s q -l quiet -d 'Less output'
@@ -237,6 +253,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ls" -l label -d 'O
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ls" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ls" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ls" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ls" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ls" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ls" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ls" -s q -l quiet -d 'Less output'
@@ -244,6 +261,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ls" -s h -l help -
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand info" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand info" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand info" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand info" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand info" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand info" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand info" -s q -l quiet -d 'Less output'
@@ -251,6 +269,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand info" -s h -l help
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand peers" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand peers" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand peers" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand peers" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand peers" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand peers" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand peers" -s q -l quiet -d 'Less output'
@@ -258,6 +277,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand peers" -s h -l hel
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand files" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand files" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand files" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand files" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand files" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand files" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand files" -s q -l quiet -d 'Less output'
@@ -265,6 +285,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand files" -s h -l hel
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand prio" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand prio" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand prio" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand prio" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand prio" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand prio" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand prio" -s q -l quiet -d 'Less output'
@@ -272,6 +293,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand prio" -s h -l help
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand pause" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand pause" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand pause" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand pause" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand pause" -l all -d 'Every torrent of the daemon'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand pause" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand pause" -s v -l verbose -d 'More log output (repeat for more)'
@@ -280,6 +302,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand pause" -s h -l hel
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand resume" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand resume" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand resume" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand resume" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand resume" -l all -d 'Every torrent of the daemon'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand resume" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand resume" -s v -l verbose -d 'More log output (repeat for more)'
@@ -288,6 +311,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand resume" -s h -l he
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand rm" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand rm" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand rm" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand rm" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand rm" -l all -d 'Every torrent of the daemon'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand rm" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand rm" -l delete-data -d 'Also delete the downloaded files'
@@ -297,6 +321,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand rm" -s h -l help -
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand recheck" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand recheck" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand recheck" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand recheck" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand recheck" -l all -d 'Every torrent of the daemon'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand recheck" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand recheck" -s v -l verbose -d 'More log output (repeat for more)'
@@ -305,6 +330,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand recheck" -s h -l h
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand reannounce" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand reannounce" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand reannounce" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand reannounce" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand reannounce" -l all -d 'Every torrent of the daemon'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand reannounce" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand reannounce" -s v -l verbose -d 'More log output (repeat for more)'
@@ -315,6 +341,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand limit" -l up -d 'U
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand limit" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand limit" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand limit" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand limit" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand limit" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand limit" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand limit" -s q -l quiet -d 'Less output'
@@ -323,6 +350,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand strategy" -l param
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand strategy" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand strategy" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand strategy" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand strategy" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand strategy" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand strategy" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand strategy" -s q -l quiet -d 'Less output'
@@ -330,6 +358,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand strategy" -s h -l 
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand label" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand label" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand label" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand label" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand label" -l clear -d 'Remove every label'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand label" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand label" -s v -l verbose -d 'More log output (repeat for more)'
@@ -341,6 +370,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seeding" -l action
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seeding" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seeding" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seeding" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seeding" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seeding" -l json -d 'Print JSON on stdout (stable field names, see RPC.md)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seeding" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seeding" -s q -l quiet -d 'Less output'
@@ -398,6 +428,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l comment
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l name -d 'Name of the torrent (default: the file or directory name)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l private -d 'Mark the torrent private (BEP 27): peers only from its trackers, no DHT or PEX'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l no-date -d 'Leave out the creation date, so the same input always gives the same file'
@@ -416,6 +447,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l max-p
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l dht-bootstrap -d 'DHT bootstrap node (repeatable); without it the public routers and the nodes saved from the last run are used' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l json -d 'Print one JSON event object per line on stdout'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l sequential -d 'Download pieces in order (for streaming) instead of rarest first'
@@ -434,6 +466,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l max-peers
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l dht-bootstrap -d 'Join the DHT through this bootstrap node (repeatable) and announce there; without it `seed` stays off the DHT' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l json -d 'Print one JSON event object per line on stdout'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l no-dht -d 'Stay off the DHT (the default for `seed` without --dht-bootstrap; accepted as in `download`, so one script line works for both)'
@@ -448,6 +481,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l leech-upl
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l keep -d 'Keep the payload and downloads in this directory instead of a temporary one' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l headless -d 'No live table; print only the final report'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l json -d 'Print the report as JSON'
@@ -456,6 +490,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -s q -l quie
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -s q -l quiet -d 'Less output'
@@ -475,6 +510,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l json -d 'Print the listening event as JSON'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -s q -l quiet -d 'Less output'
@@ -483,6 +519,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -l json
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -s q -l quiet -d 'Less output'
@@ -495,6 +532,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l json
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -s q -l quiet -d 'Less output'
@@ -505,6 +543,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l json
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -s q -l quiet -d 'Less output'
@@ -515,6 +554,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l json
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -s q -l quiet -d 'Less output'
@@ -527,18 +567,21 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -s h -l help -d 'Print help'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -s q -l quiet -d 'Less output'
@@ -550,18 +593,21 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -s h -l help -d 'Print help'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -s h -l help -d 'Print help'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'

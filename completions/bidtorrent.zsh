@@ -18,6 +18,7 @@ _bidtorrent() {
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--theme=[Theme name (default, dusk, light, mono, or one in \$XDG_CONFIG_HOME/bidtorrent/themes) or a path to a theme file; overrides the config and NO_COLOR]:NAME:_default' \
 '-d+[Download directory for torrents added in standalone mode \[default\: the config'\''s download_dir\]]:D:_files' \
 '--dir=[Download directory for torrents added in standalone mode \[default\: the config'\''s download_dir\]]:D:_files' \
@@ -59,6 +60,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--standalone[Run the engine in this process even if a daemon is running]' \
 '--no-dht[Do not join the DHT in standalone mode (overrides the config'\''s \`\[dht\] enabled\`)]' \
 '--persist[Keep the standalone session (torrents, strategies, limits) in the data dir and restore it next time, as the daemon does; off by default, so standalone writes no session file]' \
@@ -76,6 +78,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -99,6 +102,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--offline[Do not contact the ledger; show the last known state]' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
@@ -115,6 +119,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -130,6 +135,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -146,6 +152,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -162,6 +169,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -179,6 +187,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -195,6 +204,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -213,6 +223,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -230,6 +241,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -246,6 +258,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -325,6 +338,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--log-stderr[Also log to stderr (the log file is written as well unless the config turns it off)]' \
 '--no-dht[Do not join the DHT (overrides the config'\''s \`\[dht\] enabled\`)]' \
 '*-v[More log output (repeat for more)]' \
@@ -347,6 +361,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--paused[Add without starting]' \
 '--sequential[Download pieces in order (for streaming)]' \
 '--wait[Show progress bars until the added torrents are complete]' \
@@ -365,6 +380,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -380,6 +396,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -394,6 +411,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -409,6 +427,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -424,6 +443,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -439,6 +459,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -455,6 +476,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '()--all[Every torrent of the daemon]' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
@@ -471,6 +493,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '()--all[Every torrent of the daemon]' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
@@ -487,6 +510,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '()--all[Every torrent of the daemon]' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '--delete-data[Also delete the downloaded files]' \
@@ -504,6 +528,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '()--all[Every torrent of the daemon]' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
@@ -520,6 +545,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '()--all[Every torrent of the daemon]' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
@@ -538,6 +564,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -554,6 +581,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -569,6 +597,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '()--clear[Remove every label]' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
@@ -589,6 +618,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Print JSON on stdout (stable field names, see RPC.md)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -846,6 +876,7 @@ _arguments "${_arguments_options[@]}" : \
 '--name=[Name of the torrent (default\: the file or directory name)]:NAME:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '--private[Mark the torrent private (BEP 27)\: peers only from its trackers, no DHT or PEX]' \
 '--no-date[Leave out the creation date, so the same input always gives the same file]' \
@@ -873,6 +904,7 @@ _arguments "${_arguments_options[@]}" : \
 '*--dht-bootstrap=[DHT bootstrap node (repeatable); without it the public routers and the nodes saved from the last run are used]:HOST:PORT:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '--json[Print one JSON event object per line on stdout]' \
 '--sequential[Download pieces in order (for streaming) instead of rarest first]' \
@@ -900,6 +932,7 @@ _arguments "${_arguments_options[@]}" : \
 '*--dht-bootstrap=[Join the DHT through this bootstrap node (repeatable) and announce there; without it \`seed\` stays off the DHT]:HOST:PORT:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '--json[Print one JSON event object per line on stdout]' \
 '(--dht-bootstrap)--no-dht[Stay off the DHT (the default for \`seed\` without --dht-bootstrap; accepted as in \`download\`, so one script line works for both)]' \
@@ -922,6 +955,7 @@ _arguments "${_arguments_options[@]}" : \
 '--keep=[Keep the payload and downloads in this directory instead of a temporary one]:DIR:_files' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '--headless[No live table; print only the final report]' \
 '--json[Print the report as JSON]' \
@@ -937,6 +971,7 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -965,6 +1000,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[Print the listening event as JSON]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -980,6 +1016,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -999,6 +1036,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -1016,6 +1054,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -1035,6 +1074,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--json[]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -1092,6 +1132,7 @@ esac
 _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -1106,6 +1147,7 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -1119,6 +1161,7 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -1141,6 +1184,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \
@@ -1154,6 +1198,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \
@@ -1167,6 +1212,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \

@@ -43,3 +43,7 @@ fi
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo test
+# Every fuzz target builds and runs for a bounded time on its seed corpus (nightly).
+scripts/fuzz.sh
+# Dependency policy without a network advisory database (see deny.toml for why).
+scripts/deps.sh

@@ -107,19 +107,30 @@ pub fn from_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Text from outside (a tracker's failure reason, a torrent's name, a peer's client name) made
-/// safe for a terminal: control characters, including ESC and the C1 range that starts
-/// terminal escape sequences, are shown as `\u{..}` escapes instead of being sent raw.
+/// Text from outside (torrent and file names, tracker failure reasons, peer client names,
+/// messages from peers, the ledger or the daemon) made safe to print: control characters,
+/// including ESC and the C1 set a terminal reads as escape sequences, and the bidirectional
+/// overrides that reorder what is shown are written as visible escapes (`\x1b`, `\n`,
+/// `\u{202e}`). Borrowed when there is nothing to escape, as for nearly every name.
 pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
+    fn unsafe_char(c: char) -> bool {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !s.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
-        if c.is_control() {
-            out.push_str(&c.escape_unicode().to_string());
-        } else {
-            out.push(c);
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) && (c as u32) < 0x80 => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
         }
     }
     std::borrow::Cow::Owned(out)
@@ -128,6 +139,20 @@ pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_escapes_what_a_terminal_would_obey() {
+        assert!(matches!(
+            printable("ubuntu-24.04.iso"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(printable("Ünïcødé 名前"), "Ünïcødé 名前");
+        assert_eq!(printable("\x1b[31mred\x1b[0m"), "\\x1b[31mred\\x1b[0m");
+        assert_eq!(printable("a\nb\rc\td\0"), "a\\nb\\rc\\td\\x00");
+        assert_eq!(printable("\u{9b}2J"), "\\u{9b}2J"); // C1 CSI
+        assert_eq!(printable("evil\u{202e}gpj.exe"), "evil\\u{202e}gpj.exe");
+        assert_eq!(printable("\x7f"), "\\x7f");
+    }
 
     #[test]
     fn formats() {
@@ -147,10 +172,5 @@ mod tests {
         assert_eq!(to_hex(&[0, 0xab]), "00ab");
         assert_eq!(from_hex("00AB"), Some(vec![0, 0xab]));
         assert_eq!(from_hex("0"), None);
-        assert_eq!(printable("plain ünïcode"), "plain ünïcode");
-        assert_eq!(
-            printable("a\x1b[2Jb\u{9b}c\n"),
-            "a\\u{1b}[2Jb\\u{9b}c\\u{a}"
-        );
     }
 }

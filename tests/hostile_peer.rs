@@ -265,3 +265,50 @@ async fn wrong_block_is_detected_peer_dropped_and_nothing_bad_written() {
     let good = std::fs::read(honest.src.join("h.bin")).expect("src");
     assert_eq!(std::fs::read(f.dir.join("h.bin")).expect("dl"), good);
 }
+
+/// The extended handshakes of the hardening probe: 256 KiB of distinct keys (it cost the
+/// seeder 1.5 CPU-seconds each, on the async runtime, and the connection stayed), nesting past
+/// the decoder's depth limit, and bytes that are not bencode. Each closes the connection, and
+/// soon; a well-formed one afterwards still gets an answer.
+#[tokio::test]
+async fn hostile_extended_handshakes_are_disconnected() {
+    let f = fixture(true, vec![]).await;
+    let many_keys = {
+        let body: String = (0..256 * 1024 / 8)
+            .map(|i| format!("4:{i:04x}0:"))
+            .collect();
+        format!("d{body}e").into_bytes()
+    };
+    assert!(many_keys.len() >= 256 * 1024);
+    let deep = {
+        let mut v = b"d1:m".to_vec();
+        v.extend(std::iter::repeat_n(b'l', 200));
+        v.extend(std::iter::repeat_n(b'e', 201));
+        v
+    };
+    for (what, payload) in [
+        ("256 KiB of keys", many_keys),
+        ("200 levels deep", deep),
+        ("not bencode", b"d1:mi1e".to_vec()),
+    ] {
+        let mut s = handshake(&f).await;
+        let started = std::time::Instant::now();
+        send(
+            &mut s,
+            Message::Extended {
+                id: 0,
+                payload: Bytes::from(payload),
+            },
+        )
+        .await;
+        assert!(closed_within(&mut s, 5).await, "{what}: still connected");
+        eprintln!("{what}: closed after {:?}", started.elapsed());
+    }
+
+    // The seeder is still healthy: a plain peer is unchoked and served.
+    let mut s = handshake(&f).await;
+    let mut buf = BytesMut::new();
+    send(&mut s, Message::Interested).await;
+    until(&mut s, &mut buf, |m| matches!(m, Message::Unchoke)).await;
+    assert_eq!(f.torrent.stats().peers, 1);
+}

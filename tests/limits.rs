@@ -10,6 +10,7 @@ use bidtorrent::engine::session::{Session, SessionConfig};
 use bidtorrent::engine::torrent::TorrentOptions;
 use bidtorrent::engine::types::PeerId;
 use bidtorrent::engine::wire::Handshake;
+use engine_util::daemon::Daemon;
 use engine_util::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -49,9 +50,15 @@ async fn session_connection_cap_refuses_extra_peers() {
             .await
             .expect("handshake");
         conns.push(s);
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        if i < 2 {
+            // Each of the first two is registered before the next one dials.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while session.connections() < usize::from(i) + 1 {
+                assert!(Instant::now() < deadline, "peer {i} never registered");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
     }
-    assert_eq!(session.connections(), 2);
     // The third was closed right after the handshake exchange.
     let third = conns.last_mut().expect("third");
     let closed = tokio::time::timeout(Duration::from_secs(5), async {
@@ -65,6 +72,7 @@ async fn session_connection_cap_refuses_extra_peers() {
     })
     .await;
     assert!(closed.is_ok(), "peer over the cap still connected");
+    assert_eq!(session.connections(), 2);
 }
 
 #[test]
@@ -137,4 +145,69 @@ fn seed_ratio_keeps_seeding_until_reached_then_exits() {
         &tmp.path().join("src/ratio.bin"),
         &tmp.path().join("dl-b/ratio.bin"),
     );
+}
+
+/// Polls `ls --json` of `d` until `pred` holds for torrent #1; returns it and when it held.
+fn wait_row(
+    d: &Daemon,
+    within: Duration,
+    what: &str,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> (serde_json::Value, Instant) {
+    let deadline = Instant::now() + within;
+    loop {
+        let row = d.ls().into_iter().next().expect("one torrent");
+        if pred(&row) {
+            return (row, Instant::now());
+        }
+        assert!(Instant::now() < deadline, "{what}: {row}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Issue 17: `limit --down 1` then `limit --down 0` left the download stalled for good (the
+/// block already reserved at 1 B/s slept for hours). Lifting the limit must resume it at once.
+#[test]
+fn lifting_a_download_limit_resumes_a_stalled_download() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = make_torrent(tmp.path(), "lift.bin", &[("lift.bin", 1 << 20)], 16 * 1024);
+    let seeder = Daemon::start(&tmp.path().join("seeder"), None);
+    let src = tmp.path().join("src");
+    let out = seeder.cli(&["add", s(&t), "--dir", s(&src)]);
+    assert!(out.status.success(), "{}", daemon::stderr(&out));
+    seeder.wait_seeding(Duration::from_secs(30));
+    let peer = format!("127.0.0.1:{}", seeder.port());
+
+    let leecher = Daemon::start(&tmp.path().join("leecher"), None);
+    let out = leecher.cli(&["limit", "--down", "1"]);
+    assert!(out.status.success(), "{}", daemon::stderr(&out));
+    let dl = tmp.path().join("dl");
+    let out = leecher.cli(&["add", s(&t), "--dir", s(&dl), "--peer", &peer]);
+    assert!(out.status.success(), "{}", daemon::stderr(&out));
+
+    // The seeder has sent blocks: the leecher's reader holds one and is asleep on the limit.
+    wait_row(
+        &seeder,
+        Duration::from_secs(30),
+        "seeder never uploaded",
+        |r| r["uploaded"].as_u64() > Some(0),
+    );
+    let (row, _) = wait_row(&leecher, Duration::from_secs(30), "no peer", |r| {
+        r["peers"].as_u64() >= Some(1)
+    });
+    assert_eq!(row["downloaded"], 0, "1 B/s let a block through: {row}");
+
+    let out = leecher.cli(&["limit", "--down", "0"]);
+    assert!(out.status.success(), "{}", daemon::stderr(&out));
+    let lifted = Instant::now();
+    // A second is the target; the bound is generous for a loaded 2-core machine, and the
+    // regression it catches stalls for hours.
+    let (_, moved) = wait_row(&leecher, Duration::from_secs(10), "still stalled", |r| {
+        r["downloaded"].as_u64() > Some(0)
+    });
+    eprintln!("resumed {:?} after the limit was lifted", moved - lifted);
+    wait_row(&leecher, Duration::from_secs(60), "not complete", |r| {
+        r["phase"] == "seeding"
+    });
+    assert_same_tree(&src.join("lift.bin"), &dl.join("lift.bin"));
 }

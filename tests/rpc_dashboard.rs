@@ -25,15 +25,45 @@ fn bitfield_hex_round_trips() {
 
 #[test]
 fn requests_parse_as_documented() {
-    for line in [
-        r#"{"id": 5, "cmd": "pieces", "torrent": "3"}"#,
-        r#"{"id": 6, "cmd": "files", "torrent": "3"}"#,
-        r#"{"id": 7, "cmd": "prio", "torrent": "3", "files": [0, 2], "priority": "skip"}"#,
-        r#"{"id": 8, "cmd": "trackers", "torrent": "3"}"#,
-    ] {
-        let r: Request = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
-        assert!(r.id >= 5);
-    }
+    let parse = |line: &str| -> Request {
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"))
+    };
+    // Each line becomes the command it documents, with every field read (an id alone would
+    // pass whatever the command parsed to).
+    let r = parse(r#"{"id": 5, "cmd": "pieces", "torrent": "3"}"#);
+    assert_eq!(r.id, 5);
+    assert!(
+        matches!(&r.cmd, Command::Pieces { torrent } if torrent == "3"),
+        "{r:?}"
+    );
+    let r = parse(r#"{"id": 6, "cmd": "files", "torrent": "ab12cd34"}"#);
+    assert_eq!(r.id, 6);
+    assert!(
+        matches!(&r.cmd, Command::Files { torrent } if torrent == "ab12cd34"),
+        "{r:?}"
+    );
+    let r =
+        parse(r#"{"id": 7, "cmd": "prio", "torrent": "3", "files": [0, 2], "priority": "skip"}"#);
+    assert_eq!(r.id, 7);
+    assert!(
+        matches!(&r.cmd, Command::Prio { torrent, files, priority }
+            if torrent == "3" && files == &[0, 2] && priority == "skip"),
+        "{r:?}"
+    );
+    // `files` may be left out: every file.
+    let r = parse(r#"{"id": 9, "cmd": "prio", "torrent": "3", "priority": "high"}"#);
+    assert!(
+        matches!(&r.cmd, Command::Prio { files, priority, .. } if files.is_empty() && priority == "high"),
+        "{r:?}"
+    );
+    let r = parse(r#"{"id": 8, "cmd": "trackers", "torrent": "3"}"#);
+    assert_eq!(r.id, 8);
+    assert!(
+        matches!(&r.cmd, Command::Trackers { torrent } if torrent == "3"),
+        "{r:?}"
+    );
+    // A request without its torrent is refused, not defaulted.
+    assert!(serde_json::from_str::<Request>(r#"{"id": 1, "cmd": "pieces"}"#).is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

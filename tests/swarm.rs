@@ -36,9 +36,23 @@ fn stop_and_restart_resumes_without_refetching_verified_pieces() {
     let peer = format!("127.0.0.1:{}", seeder.port());
     let dl = tmp.path().join("dl");
 
-    // First run is slowed down and stopped with SIGTERM part way.
+    // First run is slowed down and stopped with SIGTERM part way: once a verified piece is on
+    // disk (a condition, not a guess at how long that takes).
     let mut first = Bt::spawn_download(tmp.path(), &t, &dl, &[&peer], &["--limit-down", "1M"]);
-    std::thread::sleep(Duration::from_millis(2500));
+    let src = std::fs::read(tmp.path().join("src/resume.bin")).expect("source");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let on_disk = std::fs::read(dl.join("resume.bin")).unwrap_or_default();
+        let piece_written = on_disk
+            .chunks(64 * 1024)
+            .zip(src.chunks(64 * 1024))
+            .any(|(a, b)| a == b && a.iter().any(|&x| x != 0));
+        if piece_written {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no piece written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     first.terminate();
     let events = first.wait_events(Duration::from_secs(20));
     assert!(
@@ -129,42 +143,101 @@ async fn two_seeds_do_not_stay_connected() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let t = make_torrent(tmp.path(), "s.bin", &[("s.bin", 100_000)], 16384);
     let meta = Metainfo::from_file(&t).expect("torrent");
-    let mut sessions = Vec::new();
-    let mut torrents = Vec::new();
-    for i in 0..2 {
-        let s = Session::start(SessionConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            data_dir: tmp.path().join(format!("state{i}")),
-            download_limit: 0,
-            upload_limit: 0,
-        })
-        .await
-        .expect("session");
-        let peers = sessions
-            .iter()
-            .map(|s: &std::sync::Arc<Session>| s.listen_addr())
-            .collect();
-        let tor = s
-            .add(
-                meta.clone(),
-                TorrentOptions {
-                    download_dir: tmp.path().join("src"),
-                    peers,
-                    ..TorrentOptions::default()
-                },
-            )
+    let start = |i: usize, peers: Vec<std::net::SocketAddr>| {
+        let (meta, tmp) = (meta.clone(), tmp.path().to_path_buf());
+        async move {
+            let s = Session::start(SessionConfig {
+                listen: "127.0.0.1:0".parse().expect("addr"),
+                data_dir: tmp.join(format!("state{i}")),
+                download_limit: 0,
+                upload_limit: 0,
+            })
             .await
-            .expect("add");
-        sessions.push(s);
-        torrents.push(tor);
-    }
-    // The second seed dials the first; both see a seed and hang up, and nobody redials.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    for t in &torrents {
+            .expect("session");
+            let tor = s
+                .add(
+                    meta,
+                    TorrentOptions {
+                        download_dir: tmp.join("src"),
+                        peers,
+                        ..TorrentOptions::default()
+                    },
+                )
+                .await
+                .expect("add");
+            (s, tor)
+        }
+    };
+    let (first, first_t) = start(0, vec![]).await;
+
+    // The second seed dials the first through a relay that reports every connection: the
+    // test must see that they did connect (passing because they never met proves nothing).
+    // The relay has the first seed's port on another loopback address, so the address dialled
+    // is the peer's IP with its advertised port, as on a direct connection. (On a different
+    // port the engine marks ip:advertised-port as a seed, not the address it dialled, and
+    // redials it every few seconds: a known gap, reported with issue 17.)
+    let relay = tokio::net::TcpListener::bind(("127.0.0.2", first.listen_addr().port()))
+        .await
+        .expect("relay");
+    let relay_addr = relay.local_addr().expect("addr");
+    let target = first.listen_addr();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let relay_task = tokio::spawn(async move {
+        while let Ok((mut a, _)) = relay.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let Ok(mut b) = tokio::net::TcpStream::connect(target).await else {
+                    return;
+                };
+                let copied = tokio::io::copy_bidirectional(&mut a, &mut b).await;
+                let _ = tx.send(copied.unwrap_or((0, 0)));
+            });
+        }
+    });
+    let (_second, second_t) = start(1, vec![relay_addr]).await;
+
+    let (up, down) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+        .await
+        .expect("the seeds never connected, or never hung up")
+        .expect("relay");
+    // Both BitTorrent handshakes (68 bytes each) crossed before the hang-up.
+    assert!(
+        up >= 68 && down >= 68,
+        "handshakes: {up} B out, {down} B back"
+    );
+    for t in [&first_t, &second_t] {
         assert_eq!(t.stats().peers, 0, "seeds still connected");
     }
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    for t in &torrents {
-        assert_eq!(t.stats().peers, 0, "a seed redialled a seed");
+    // An observation window for what must not happen: nobody redials.
+    // Then a window in which no connection between them may last. One redial does happen:
+    // only the side that hangs up marks the other as a seed, so the other side dials once
+    // more (found by this test; the old one sampled twice and missed it). A connection kept
+    // open, or a redial every few seconds, fails here.
+    let window = std::time::Instant::now() + Duration::from_secs(10);
+    let mut connected_since: Option<std::time::Instant> = None;
+    let mut relayed = 1;
+    while std::time::Instant::now() < window {
+        while rx.try_recv().is_ok() {
+            relayed += 1;
+        }
+        let any = first_t.stats().peers + second_t.stats().peers > 0;
+        match (any, connected_since) {
+            (true, None) => connected_since = Some(std::time::Instant::now()),
+            (true, Some(t)) => assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "two seeds stayed connected for {:?}",
+                t.elapsed()
+            ),
+            (false, _) => connected_since = None,
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert!(
+        relayed <= 2,
+        "{relayed} connections through the relay: seeds keep redialling"
+    );
+    for t in [&first_t, &second_t] {
+        assert_eq!(t.stats().peers, 0, "seeds connected at the end");
+    }
+    relay_task.abort();
 }

@@ -13,6 +13,6 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(s) = std::str::from_utf8(data) {
         let _ = ChannelCertificate::from_hex(s);
-        let _ = serde_json::from_str::<bidtorrent::wallet::cli::Payment>(s);
+        let _ = serde_json::from_str::<bidtorrent::wallet::Payment>(s);
     }
 });

@@ -5,6 +5,7 @@
 //! Batch commands attempt every item; each failure is one line on stderr naming the item and
 //! why, and the exit code is 1 when any item failed.
 
+use crate::units::printable;
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -197,7 +198,11 @@ pub enum ConfigCommand {
 }
 
 fn connect(global: &GlobalArgs) -> anyhow::Result<Client> {
-    Ok(Client::connect(&global.socket_path()?)?)
+    let mut client = Client::connect(&global.socket_path()?)?;
+    if let Some(secs) = global.timeout {
+        client.set_timeout((secs > 0).then(|| std::time::Duration::from_secs(secs)));
+    }
+    Ok(client)
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
@@ -217,20 +222,22 @@ fn report(verb: &str, past: &str, r: &BatchResult, json: bool, quiet: bool) -> E
                 let note = item
                     .message
                     .as_deref()
-                    .map(|m| format!(" ({m})"))
+                    .map(|m| format!(" ({})", printable(m)))
                     .unwrap_or_default();
                 outln!("{past} {}{note}", describe(item));
             }
         } else {
             failed = true;
+            // The message may quote a tracker's failure reason (issue 17: escape sequences
+            // reached the terminal through `reannounce`).
             eprintln!(
                 "bidtorrent: {verb}: {}: {}",
                 if item.item.is_empty() {
-                    "-"
+                    "-".into()
                 } else {
-                    &item.item
+                    printable(&item.item)
                 },
-                item.message.as_deref().unwrap_or("failed")
+                printable(item.message.as_deref().unwrap_or("failed"))
             );
         }
     }
@@ -245,7 +252,7 @@ fn describe(item: &ItemResult) -> String {
     format!(
         "#{} {} ({})",
         item.id.unwrap_or(0),
-        item.name.as_deref().unwrap_or("?"),
+        printable(item.name.as_deref().unwrap_or("?")),
         item.info_hash
             .as_deref()
             .map_or("", |h| &h[..h.len().min(8)])
@@ -360,15 +367,15 @@ fn wait_for(client: &mut Client, ids: &[u32], hidden: bool) -> anyhow::Result<Ex
                 failed = true;
                 continue;
             };
-            bar.set_message(t.name.clone());
+            bar.set_message(printable(&t.name).into_owned());
             bar.set_length(t.total_bytes);
             bar.set_position(t.total_bytes - t.left_bytes);
             if t.phase == "error" {
                 bar.abandon();
                 eprintln!(
                     "bidtorrent: #{id} {}: {}",
-                    t.name,
-                    t.error.as_deref().unwrap_or("error")
+                    printable(&t.name),
+                    printable(t.error.as_deref().unwrap_or("error"))
                 );
                 failed = true;
             } else if t.left_bytes == 0 && t.phase != "checking" {
@@ -699,7 +706,7 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
         s.phase,
         s.error
             .as_deref()
-            .map(|e| format!(" ({e})"))
+            .map(|e| format!(" ({})", printable(e)))
             .unwrap_or_default()
     );
     outln!(
@@ -729,7 +736,7 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
         crate::units::limit(s.down_limit),
         crate::units::limit(s.up_limit)
     );
-    outln!("  directory   {}", s.download_dir);
+    outln!("  directory   {}", crate::units::printable(&s.download_dir));
     if !s.labels.is_empty() {
         outln!(
             "  labels      {}",

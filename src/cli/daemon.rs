@@ -46,8 +46,7 @@ pub fn load_config(global: &GlobalArgs) -> anyhow::Result<(Config, PathBuf)> {
 
 pub fn run(global: &GlobalArgs, args: DaemonArgs) -> anyhow::Result<ExitCode> {
     let (cfg, cfg_path) = load_config(global)?;
-    let data_dir = global.data_dir()?;
-    private_dir(&data_dir)?;
+    let data_dir = private_data_dir(global)?;
     let state_dir = global.state_dir()?;
     private_dir(&state_dir)?;
     init_logging(global, &cfg, &state_dir, args.log_stderr)?;
@@ -174,14 +173,47 @@ async fn serve_until_stopped(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Creates `dir` (and parents) and makes it owner-only when we created it.
-fn private_dir(dir: &Path) -> anyhow::Result<()> {
+/// Creates `dir` (and its parents, as usual) and makes it owner-only when we created it. The
+/// leaf is created 0700 from the start, so there is no moment another user could open it.
+pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
     if dir.is_dir() {
         return Ok(());
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        // Another process made it meanwhile; it made it the same way.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+    }
+    // The umask may only remove bits; set them exactly anyway.
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("making {} owner-only", dir.display()))
+}
+
+/// The data dir, created owner-only by whichever command comes first (daemon, `download`,
+/// `seed`, the dashboard): it holds session.json, the .torrent copies, the wallet. The default
+/// dir is ours alone, so one an older version left open to others (issue 17: `download` made
+/// it 0755) is closed now; a `--data-dir` the user chose is left as they set it.
+pub fn private_data_dir(global: &GlobalArgs) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = global.data_dir()?;
+    private_dir(&dir)?;
+    if global.data_dir.is_none()
+        && let Ok(meta) = std::fs::metadata(&dir)
+        // SAFETY: geteuid has no preconditions.
+        && meta.uid() == unsafe { libc::geteuid() }
+        && meta.mode() & 0o077 != 0
+    {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making {} owner-only", dir.display()))?;
+        tracing::info!("made {} owner-only", dir.display());
+    }
+    Ok(dir)
 }
 
 fn init_logging(

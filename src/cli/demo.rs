@@ -72,7 +72,7 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let tmp;
     let root = match &args.keep {
         Some(d) => {
-            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+            crate::cli::daemon::private_dir(d)?;
             d.clone()
         }
         None => {
@@ -127,7 +127,8 @@ impl TempDir {
             std::process::id(),
             rand::random::<u32>()
         ));
-        std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
+        // Wallets and a ledger live here: owner-only, like every data dir.
+        crate::cli::daemon::private_dir(&base)?;
         Ok(TempDir(base))
     }
 }

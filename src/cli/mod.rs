@@ -77,6 +77,10 @@ pub struct GlobalArgs {
     /// Less output
     #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
+    /// Seconds to wait for the daemon's answer (default per command: 30, add and rm 600,
+    /// recheck 3600; 0 = no limit)
+    #[arg(long, global = true, value_name = "SECS", env = "BIDTORRENT_TIMEOUT")]
+    pub timeout: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,6 +203,7 @@ impl GlobalArgs {
 }
 
 pub fn main() -> ExitCode {
+    raise_fd_limit();
     let cli = match command()
         .try_get_matches()
         .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
@@ -283,6 +288,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Man => {
             std::io::Write::write_all(&mut std::io::stdout(), &man_page()?)?;
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Raises the soft descriptor limit to the hard one. The soft limit is commonly 1 024 while
+/// the hard one is far higher; a session of a thousand torrents plus its peers needs more, and
+/// only the process itself may raise it. Failure is harmless: the storage's descriptor cache
+/// sizes itself from whatever limit is in force.
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read or write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
     }
 }

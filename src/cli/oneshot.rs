@@ -109,7 +109,8 @@ impl Reporter {
             let _ = writeln!(out, "{obj}");
             let _ = out.flush();
         } else if !self.quiet {
-            eprintln!("{}", human());
+            // Human lines quote names and tracker messages: escape what a terminal obeys.
+            eprintln!("{}", crate::units::printable(&human()));
         }
     }
 }
@@ -138,7 +139,7 @@ pub fn download(global: &GlobalArgs, args: DownloadArgs) -> anyhow::Result<ExitC
         }
     };
     let opts = torrent_options(&args.net, args.dir.clone(), args.sequential);
-    let data_dir = global.data_dir()?;
+    let data_dir = crate::cli::daemon::private_data_dir(global)?;
     // DHT on by default for `download`; explicit bootstrap nodes replace the public routers.
     let discovery = Discovery {
         dht: (!args.no_dht)
@@ -180,7 +181,7 @@ pub fn seed(global: &GlobalArgs, args: SeedArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let opts = torrent_options(&args.net, args.dir.clone(), false);
-    let data_dir = global.data_dir()?;
+    let data_dir = crate::cli::daemon::private_data_dir(global)?;
     let discovery = Discovery {
         dht: (!args.no_dht && !args.dht_bootstrap.is_empty())
             .then(|| Some(args.dht_bootstrap.clone())),
@@ -547,7 +548,7 @@ fn progress_bar(rep: &Reporter, torrent: &Torrent) -> indicatif::ProgressBar {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
         .progress_chars("=> "),
     );
-    bar.set_message(s.name);
+    bar.set_message(crate::units::printable(&s.name).into_owned());
     bar
 }
 

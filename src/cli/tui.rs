@@ -75,7 +75,7 @@ pub fn init_file_logging(
     let Some(dir) = dir else {
         return (None, None);
     };
-    if std::fs::create_dir_all(&dir).is_err() {
+    if crate::cli::daemon::private_dir(&dir).is_err() {
         return (None, None);
     }
     let appender = tracing_appender::rolling::never(&dir, "tui.log");
@@ -181,7 +181,7 @@ pub fn run(global: &GlobalArgs, args: TuiArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        std::fs::create_dir_all(&data_dir)?;
+        crate::cli::daemon::private_dir(&data_dir)?;
         // Two engines persisting into one data dir would overwrite each other's session.
         let _lock = if args.persist {
             Some(crate::cli::daemon::lock_data_dir(&data_dir)?)

@@ -1,6 +1,7 @@
 //! `bidtorrent wallet ...` and `bidtorrent ledger ...` (SPEC §2). The binary's edge: anyhow
 //! errors, human or `--json` output.
 
+use crate::units::printable;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -604,8 +605,9 @@ fn accept(
             && let Err(e) = rt.block_on(wallet.connect(client))
         {
             eprintln!(
-                "bidtorrent: cannot reach ledger at {} to learn its id: {e}",
-                client.addr()
+                "bidtorrent: cannot reach ledger at {} to learn its id: {}",
+                client.addr(),
+                printable(&e.to_string())
             );
         }
         match wallet.accept_voucher(&p.voucher, &p.certificate) {
@@ -648,7 +650,11 @@ fn report_refusal(json: bool, what: &str, code: &str, message: &str) {
             serde_json::json!({ "refused": code, "input": what, "message": message })
         );
     }
-    eprintln!("bidtorrent: {what}: voucher refused: {message}");
+    eprintln!(
+        "bidtorrent: {}: voucher refused: {}",
+        printable(what),
+        printable(message)
+    );
 }
 
 /// Replaces `path` atomically (write to a temporary, sync, rename), so a reader or a crash

@@ -7,14 +7,14 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 use crate::engine::metainfo::Metainfo;
 use crate::engine::types::InfoHash;
 
-/// `so` indices at or above this are refused: no real torrent has a million files, and a range
-/// like `0-4000000000` must not make us allocate gigabytes.
+/// `so` indices at or above this are refused: no real torrent has a million files.
 pub const MAX_FILE_INDEX: usize = 1 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,8 +24,10 @@ pub struct Magnet {
     pub trackers: Vec<String>,
     /// `x.pe` peers given as IP:port or [IPv6]:port.
     pub peers: Vec<SocketAddr>,
-    /// BEP 53 `so`: sorted, without duplicates.
-    pub selected_files: Option<Vec<usize>>,
+    /// BEP 53 `so`, as inclusive ranges of file indices: sorted, disjoint, not adjacent.
+    /// Ranges, not indices: `so=0-1048575` expanded to a million indices was 8 MiB for one
+    /// link (issue 17).
+    pub selected_files: Option<Vec<RangeInclusive<usize>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,6 +46,18 @@ pub enum MagnetError {
     BtihChars(&'static str),
     #[error("magnet: so {0:?} is not a list of file indices and ranges")]
     BadSelect(String),
+}
+
+/// Whether file `index` is in a `so` selection.
+pub fn is_selected(ranges: &[RangeInclusive<usize>], index: usize) -> bool {
+    // Sorted and disjoint: the last range starting at or before `index` decides.
+    let i = ranges.partition_point(|r| *r.start() <= index);
+    i > 0 && ranges[i - 1].contains(&index)
+}
+
+/// How many files a `so` selection names.
+pub fn selected_count(ranges: &[RangeInclusive<usize>]) -> usize {
+    ranges.iter().map(|r| r.end() - r.start() + 1).sum()
 }
 
 impl Magnet {
@@ -222,7 +236,7 @@ fn base32_decode(s: &str) -> Option<[u8; 20]> {
     Some(out)
 }
 
-fn parse_select(s: &str) -> Result<Vec<usize>, MagnetError> {
+fn parse_select(s: &str) -> Result<Vec<RangeInclusive<usize>>, MagnetError> {
     let bad = || MagnetError::BadSelect(s.to_string());
     let num = |t: &str| -> Result<usize, MagnetError> {
         let t = t.trim();
@@ -234,8 +248,6 @@ fn parse_select(s: &str) -> Result<Vec<usize>, MagnetError> {
             .filter(|&n| n < MAX_FILE_INDEX)
             .ok_or_else(bad)
     };
-    // Collect ranges first and merge them, so overlapping ranges cost nothing extra and the
-    // expanded list is bounded by MAX_FILE_INDEX.
     let mut ranges = Vec::new();
     for part in s.split(',') {
         let (a, b) = match part.split_once('-') {
@@ -250,41 +262,37 @@ fn parse_select(s: &str) -> Result<Vec<usize>, MagnetError> {
         }
         ranges.push((a, b));
     }
-    ranges.sort_unstable();
-    let mut out: Vec<usize> = Vec::new();
-    for (a, b) in ranges {
-        let from = match out.last() {
-            Some(&last) if last >= b => continue,
-            Some(&last) => a.max(last + 1),
-            None => a,
-        };
-        out.extend(from..=b);
-    }
-    Ok(out)
+    Ok(merge(ranges))
 }
 
-/// Sorted indices back to the compact `0,2,4-6` form.
-fn format_select(files: &[usize]) -> String {
-    let mut sorted = files.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut parts = Vec::new();
-    let mut i = 0;
-    while i < sorted.len() {
-        let start = sorted[i];
-        let mut end = start;
-        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
-            end += 1;
-            i += 1;
+/// Sorts and merges overlapping or adjacent ranges: one canonical form, whatever the input
+/// repeats, and never larger than the input.
+fn merge(mut ranges: Vec<(usize, usize)>) -> Vec<RangeInclusive<usize>> {
+    ranges.sort_unstable();
+    let mut out: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
+    for (a, b) in ranges {
+        match out.last_mut() {
+            Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
         }
-        parts.push(if start == end {
-            start.to_string()
-        } else {
-            format!("{start}-{end}")
-        });
-        i += 1;
     }
-    parts.join(",")
+    out.into_iter().map(|(a, b)| a..=b).collect()
+}
+
+/// Ranges back to the compact `0,2,4-6` form.
+fn format_select(ranges: &[RangeInclusive<usize>]) -> String {
+    let merged = merge(ranges.iter().map(|r| (*r.start(), *r.end())).collect());
+    merged
+        .iter()
+        .map(|r| {
+            if r.start() == r.end() {
+                r.start().to_string()
+            } else {
+                format!("{}-{}", r.start(), r.end())
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]
@@ -338,7 +346,7 @@ mod tests {
                 "[2001:db8::1]:51413".parse().unwrap()
             ]
         );
-        assert_eq!(p.selected_files, Some(vec![0, 2, 4, 5, 6]));
+        assert_eq!(p.selected_files, Some(vec![0..=0, 2..=2, 4..=6]));
     }
 
     #[test]
@@ -396,7 +404,7 @@ mod tests {
             display_name: Some("a & b = c#d+e ü".into()),
             trackers: vec!["udp://t:1/announce".into(), "http://x/a?k=v&w=z".into()],
             peers: vec!["[::1]:80".parse().unwrap(), "1.2.3.4:5".parse().unwrap()],
-            selected_files: Some(vec![0, 1, 2, 5, 7, 8]),
+            selected_files: Some(vec![0..=2, 5..=5, 7..=8]),
         };
         let uri = m.to_uri();
         assert!(uri.contains("&so=0-2,5,7-8"), "{uri}");
@@ -424,9 +432,16 @@ mod tests {
     fn select_ranges_merge_cheaply() {
         let many = vec!["0-1048575"; 500].join(",");
         let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&so={many},3,2-4")).unwrap();
-        assert_eq!(m.selected_files.map(|f| f.len()), Some(MAX_FILE_INDEX));
-        let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&so=5-7,1,6-9,1")).unwrap();
-        assert_eq!(m.selected_files, Some(vec![1, 5, 6, 7, 8, 9]));
+        let so = m.selected_files.unwrap();
+        // One range held, not a million indices (issue 17: 8 MiB for one link).
+        assert_eq!(so, vec![0..=MAX_FILE_INDEX - 1]);
+        assert_eq!(selected_count(&so), MAX_FILE_INDEX);
+        assert!(is_selected(&so, 12345) && !is_selected(&so, MAX_FILE_INDEX));
+        let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&so=5-7,1,6-9,1,10")).unwrap();
+        let so = m.selected_files.unwrap();
+        assert_eq!(so, vec![1..=1, 5..=10]);
+        assert!(!is_selected(&so, 0) && is_selected(&so, 1) && !is_selected(&so, 4));
+        assert!(is_selected(&so, 10) && !is_selected(&so, 11));
     }
 
     #[test]
@@ -466,7 +481,7 @@ mod tests {
                 display_name: dn,
                 trackers: tr,
                 peers: vec![],
-                selected_files: so.map(|s| s.into_iter().collect()),
+                selected_files: so.map(|s| merge(s.into_iter().map(|i| (i, i)).collect())),
             };
             prop_assert_eq!(Magnet::parse(&m.to_uri()).unwrap(), m);
         }

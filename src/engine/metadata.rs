@@ -323,7 +323,7 @@ pub async fn fetch_from(
         if id == 0 {
             let (their_id, size) = parse_handshake(&payload)?;
             // A repeated handshake (allowed by BEP 10) must not make us ask for everything twice.
-            let fresh = fetch.buf.is_empty();
+            let fresh = !fetch.started();
             fetch.start(size)?;
             let wanted = if fresh {
                 ut_metadata::num_pieces(size)
@@ -352,8 +352,9 @@ pub async fn fetch_from(
                     total_size,
                     data,
                 } => {
-                    if fetch.add(piece, total_size, data)? {
-                        let bytes = std::mem::take(&mut fetch.buf);
+                    if fetch.add(piece, total_size, data)?
+                        && let Some(bytes) = fetch.take()
+                    {
                         return Metainfo::from_info_bytes(&bytes, ih, trackers)
                             .map_err(|e| PeerFetchError::BadMetadata(e.to_string()));
                     }
@@ -377,7 +378,7 @@ pub async fn fetch_from(
 }
 
 /// The peer's ut_metadata id and metadata_size from its extended handshake.
-fn parse_handshake(payload: &[u8]) -> Result<(u8, usize), PeerFetchError> {
+pub fn parse_handshake(payload: &[u8]) -> Result<(u8, usize), PeerFetchError> {
     let v = bencode::decode(payload)
         .map_err(|e| PeerFetchError::Protocol(format!("extended handshake: {e}")))?;
     let d = v
@@ -396,37 +397,51 @@ fn parse_handshake(payload: &[u8]) -> Result<(u8, usize), PeerFetchError> {
     }
 }
 
-/// Pieces of one info dict as they arrive from one peer.
+/// Pieces of one info dict as they arrive from one peer. Memory follows the data: the
+/// announced `metadata_size` (up to 16 MiB, from a peer we know nothing of) sizes only a
+/// table of piece slots, and each 16 KiB piece is stored when it comes. Allocating the whole
+/// size up front gave any peer 16 MiB per connection for one handshake (issue 17).
 #[derive(Default)]
 pub struct Assembly {
-    pub buf: Vec<u8>,
-    got: Vec<bool>,
+    /// 0 until the extended handshake announced it.
+    size: usize,
+    pieces: Vec<Option<Vec<u8>>>,
     missing: usize,
     their_id: u8,
 }
 
 impl Assembly {
-    /// Sizes the buffer for `size` bytes (checked by the caller to be within bounds).
+    /// Notes the announced size (checked by the caller to be within bounds).
     pub fn start(&mut self, size: usize) -> Result<(), PeerFetchError> {
-        if !self.buf.is_empty() {
+        if self.size != 0 {
             // A second extended handshake must not change the size under us.
-            return if self.buf.len() == size {
+            return if self.size == size {
                 Ok(())
             } else {
                 Err(PeerFetchError::Protocol(format!(
                     "metadata_size changed from {} to {size}",
-                    self.buf.len()
+                    self.size
                 )))
             };
         }
         if size == 0 || size > MAX_METADATA_SIZE {
             return Err(PeerFetchError::BadSize(size as i64));
         }
-        self.buf = vec![0; size];
+        self.size = size;
         let n = ut_metadata::num_pieces(size);
-        self.got = vec![false; n];
+        self.pieces = vec![None; n];
         self.missing = n;
         Ok(())
+    }
+
+    /// Whether the size is known (the extended handshake came).
+    pub fn started(&self) -> bool {
+        self.size != 0
+    }
+
+    /// Bytes held so far: what the peer actually sent, never what it announced.
+    pub fn held(&self) -> usize {
+        self.pieces.iter().flatten().map(Vec::len).sum()
     }
 
     /// Stores one data piece; true once every piece is in. Refuses pieces that contradict the
@@ -437,24 +452,24 @@ impl Assembly {
         total_size: u64,
         data: &[u8],
     ) -> Result<bool, PeerFetchError> {
-        if self.buf.is_empty() {
+        if self.size == 0 {
             return Err(PeerFetchError::Protocol(
                 "metadata data before the extended handshake".into(),
             ));
         }
-        let size = self.buf.len();
+        let size = self.size;
         if total_size != size as u64 {
             return Err(PeerFetchError::Protocol(format!(
                 "total_size {total_size} differs from metadata_size {size}"
             )));
         }
         let i = piece as usize;
-        if i >= self.got.len() {
+        let Some(slot) = self.pieces.get_mut(i) else {
             return Err(PeerFetchError::Protocol(format!(
                 "metadata piece {piece} of {}",
-                self.got.len()
+                self.pieces.len()
             )));
-        }
+        };
         let start = i * PIECE;
         let len = (size - start).min(PIECE);
         if data.len() != len {
@@ -463,12 +478,24 @@ impl Assembly {
                 data.len()
             )));
         }
-        if !self.got[i] {
-            self.got[i] = true;
+        if slot.is_none() {
+            *slot = Some(data.to_vec());
             self.missing -= 1;
-            self.buf[start..start + len].copy_from_slice(data);
         }
         Ok(self.missing == 0)
+    }
+
+    /// The whole info dict once every piece is in (then the assembly is empty again).
+    pub fn take(&mut self) -> Option<Vec<u8>> {
+        if self.size == 0 || self.missing != 0 {
+            return None;
+        }
+        let mut out = Vec::with_capacity(self.size);
+        for p in std::mem::take(&mut self.pieces).into_iter().flatten() {
+            out.extend_from_slice(&p);
+        }
+        self.size = 0;
+        Some(out)
     }
 }
 
@@ -499,7 +526,24 @@ mod tests {
         assert!(!a.add(0, PIECE as u64 + 10, &[1; PIECE]).expect("piece 0"));
         assert!(!a.add(0, PIECE as u64 + 10, &[1; PIECE]).expect("duplicate"));
         assert!(a.add(1, PIECE as u64 + 10, &[2; 10]).expect("piece 1"));
-        assert_eq!(a.buf.len(), PIECE + 10);
+        let bytes = a.take().expect("complete");
+        assert_eq!(bytes.len(), PIECE + 10);
+        assert_eq!(&bytes[PIECE - 1..PIECE + 1], &[1, 2]);
+    }
+
+    /// A peer announcing the largest size gets nothing allocated for it; memory grows only
+    /// with the pieces it really sends.
+    #[test]
+    fn assembly_allocates_as_data_arrives() {
+        let mut a = Assembly::default();
+        a.start(MAX_METADATA_SIZE).expect("16 MiB announced");
+        assert_eq!(a.held(), 0);
+        // The table of slots is all that exists: a pointer-sized slot per 16 KiB piece.
+        assert!(a.pieces.capacity() * std::mem::size_of::<Option<Vec<u8>>>() <= 64 * 1024);
+        a.add(3, MAX_METADATA_SIZE as u64, &[7; PIECE])
+            .expect("piece 3");
+        assert_eq!(a.held(), PIECE);
+        assert!(a.take().is_none(), "incomplete");
     }
 
     #[test]

@@ -454,7 +454,7 @@ async fn read_loop(
             }
             Message::AllowedFast(i) => torrent.on_allowed_fast(key, i),
             Message::Suggest(_) | Message::Port(_) => {}
-            Message::Extended { id: 0, payload } => on_extended_handshake(torrent, link, &payload),
+            Message::Extended { id: 0, payload } => on_extended_handshake(torrent, link, &payload)?,
             Message::Extended { id, payload } => {
                 // Ids we never assigned are ignored, as BEP 10 asks.
                 if let Some(ext) = torrent.extension(id) {
@@ -482,13 +482,40 @@ impl Drop for Unverified {
     }
 }
 
-fn on_extended_handshake(torrent: &Torrent, link: &PeerLink, payload: &[u8]) {
-    let key = link.key();
-    // A malformed extended handshake only costs the peer its extensions, as in libtorrent.
-    let Ok(v) = bencode::decode(payload) else {
-        return;
+/// Real extended handshakes are a few hundred bytes. A bigger one is a peer making us parse
+/// (and keep) what it likes, so it is a protocol violation rather than something to decode.
+pub const MAX_EXTENDED_HANDSHAKE: usize = 64 * 1024;
+
+/// What a peer's BEP 10 extended handshake says, as far as the engine reads it.
+#[derive(Debug)]
+pub struct ExtendedHandshake<'a> {
+    /// The whole dictionary, for the extensions' own keys.
+    pub dict: bencode::Dict<'a>,
+    /// Extension name → the id the peer wants its messages sent with (0 and non-u8 dropped).
+    pub ids: HashMap<String, u8>,
+    /// `v`, at most 64 characters.
+    pub client: Option<String>,
+    pub reqq: Option<usize>,
+    pub port: Option<u16>,
+}
+
+/// Parses an extended handshake (message id 0). Public so the fuzz target reaches it.
+pub fn parse_extended_handshake(payload: &[u8]) -> Result<ExtendedHandshake<'_>, PeerError> {
+    if payload.len() > MAX_EXTENDED_HANDSHAKE {
+        return Err(PeerError::Protocol(format!(
+            "extended handshake of {} bytes",
+            payload.len()
+        )));
+    }
+    // A peer that cannot encode its handshake (or nests it past the decoder's depth limit) is
+    // broken or hostile: drop it rather than keep a connection we understand nothing of.
+    let v = bencode::decode(payload)
+        .map_err(|e| PeerError::Protocol(format!("extended handshake: {e}")))?;
+    let bencode::Value::Dict(d) = v else {
+        return Err(PeerError::Protocol(
+            "extended handshake is not a dictionary".into(),
+        ));
     };
-    let Some(d) = v.as_dict() else { return };
     let mut ids = HashMap::new();
     if let Some(m) = d.get_dict("m") {
         for (name, id) in m.iter() {
@@ -500,13 +527,26 @@ fn on_extended_handshake(torrent: &Torrent, link: &PeerLink, payload: &[u8]) {
             }
         }
     }
-    let client = d.get_str("v").map(|s| s.chars().take(64).collect());
-    let reqq = d.get_int("reqq").and_then(|q| usize::try_from(q).ok());
-    let port = d.get_int("p").and_then(|p| u16::try_from(p).ok());
-    let names: Vec<String> = ids.keys().cloned().collect();
-    torrent.on_extended_handshake(key, ids, client, reqq, port);
+    Ok(ExtendedHandshake {
+        client: d.get_str("v").map(|s| s.chars().take(64).collect()),
+        reqq: d.get_int("reqq").and_then(|q| usize::try_from(q).ok()),
+        port: d.get_int("p").and_then(|p| u16::try_from(p).ok()),
+        ids,
+        dict: d,
+    })
+}
+
+fn on_extended_handshake(
+    torrent: &Torrent,
+    link: &PeerLink,
+    payload: &[u8],
+) -> Result<(), PeerError> {
+    let hs = parse_extended_handshake(payload)?;
+    let names: Vec<String> = hs.ids.keys().cloned().collect();
+    torrent.on_extended_handshake(link.key(), hs.ids, hs.client, hs.reqq, hs.port);
     for ext in torrent.extensions() {
         let supported = names.iter().any(|n| n == ext.name());
-        ext.on_handshake(link, d, supported);
+        ext.on_handshake(link, &hs.dict, supported);
     }
+    Ok(())
 }

@@ -3,22 +3,23 @@
 //!
 //! Every method takes `&self` so one `Storage` can be shared by all peer tasks through an
 //! `Arc`. I/O is positioned (`pread`/`pwrite`), so concurrent peers never contend on a file
-//! cursor; file handles are opened lazily, cached, and capped per torrent so a torrent with
-//! thousands of files cannot exhaust the process's descriptors.
+//! cursor; file handles are opened lazily and cached, and the cache is bounded across the
+//! whole process (see [`FdCache`]), so neither a torrent with thousands of files nor a session
+//! of a thousand torrents can exhaust the process's descriptors.
 //!
 //! Names from the torrent are outside input: [`sanitize_component`] refuses anything that
 //! could climb out of the download directory, and [`Storage::open`] refuses to follow
 //! symbolic links it finds while creating the tree. All checks run before anything is created,
 //! so a hostile torrent leaves no trace on disk.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::ops::Range;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use sha1::{Digest, Sha1};
@@ -30,9 +31,13 @@ use crate::engine::metainfo::Info;
 const MAX_COMPONENT_BYTES: usize = 255;
 /// An extension longer than this is not worth keeping when a name must be truncated.
 const MAX_KEPT_EXTENSION: usize = 32;
-/// Cached descriptors per torrent; a thousand idle torrents or one with 50 000 files must not
-/// hit the (often 1 024) descriptor limit.
-const MAX_OPEN_FILES: usize = 64;
+/// Cached data-file descriptors across the whole process, at most; fewer when the descriptor
+/// limit is low (a quarter of it), so that sockets, resume saves and the control socket
+/// always find descriptors. A thousand torrents each holding their files open hit the common
+/// 1 024 limit (issue 17).
+const MAX_OPEN_FILES: usize = 512;
+/// The floor of that budget, whatever the limit says: below it every piece would reopen files.
+const MIN_OPEN_FILES: usize = 16;
 /// Read size while hashing: large enough for sequential throughput, small enough that a
 /// 64 MiB piece does not cost 64 MiB of memory.
 const HASH_CHUNK: usize = 1 << 20;
@@ -202,7 +207,7 @@ struct Slot {
     length: u64,
     /// `None` for BEP 47 padding files, which only exist in the piece layout.
     path: Option<PathBuf>,
-    handle: RwLock<Option<Arc<Handle>>>,
+    handle: Arc<HandleCell>,
     /// Written since the last `sync`.
     dirty: AtomicBool,
     /// Created empty by this `open` and not written since: nothing but sparse zeros.
@@ -232,8 +237,6 @@ pub struct Storage {
     real: Vec<usize>,
     /// Directories that belong to the torrent, deepest first (for `delete_files`).
     dirs: Vec<PathBuf>,
-    open_count: AtomicUsize,
-    evict_cursor: AtomicUsize,
 }
 
 impl std::fmt::Debug for Storage {
@@ -278,7 +281,7 @@ impl Storage {
                 offset: f.offset,
                 length: f.length,
                 path,
-                handle: RwLock::new(None),
+                handle: Arc::new(HandleCell::default()),
                 dirty: AtomicBool::new(false),
                 fresh: AtomicBool::new(fresh),
             })
@@ -294,8 +297,6 @@ impl Storage {
             slots,
             real,
             dirs: plan.dirs,
-            open_count: AtomicUsize::new(0),
-            evict_cursor: AtomicUsize::new(0),
         })
     }
 
@@ -513,10 +514,13 @@ impl Storage {
     /// stay valid until that call returns; the next I/O reopens lazily.
     pub fn release_handles(&self) {
         for slot in &self.slots {
-            if lock_write(&slot.handle).take().is_some() {
-                self.open_count.fetch_sub(1, Ordering::AcqRel);
-            }
+            slot.handle.close();
         }
+    }
+
+    /// How many of this torrent's files have a cached descriptor.
+    pub fn open_handles(&self) -> usize {
+        self.slots.iter().filter(|s| s.handle.is_open()).count()
     }
 
     fn real_paths(&self) -> impl Iterator<Item = &Path> {
@@ -628,19 +632,20 @@ impl Storage {
     fn handle(&self, slot: usize, write: bool) -> Result<Arc<Handle>, StorageError> {
         let cell = &self.slots[slot].handle;
         let usable = |h: &Arc<Handle>| h.writable || !write;
-        if let Some(h) = lock_read(cell).as_ref().filter(|h| usable(h)) {
+        cell.used.store(true, Ordering::Relaxed);
+        if let Some(h) = lock_read(&cell.handle).as_ref().filter(|h| usable(h)) {
             return Ok(Arc::clone(h));
         }
         let opened = Arc::new(self.open_with_retry(slot, write)?);
-        let mut guard = lock_write(cell);
+        let mut guard = lock_write(&cell.handle);
         if let Some(h) = guard.as_ref().filter(|h| usable(h)) {
             // Another task opened it meanwhile; ours is dropped.
             return Ok(Arc::clone(h));
         }
         let was_open = guard.replace(Arc::clone(&opened)).is_some();
         drop(guard);
-        if !was_open && self.open_count.fetch_add(1, Ordering::AcqRel) >= MAX_OPEN_FILES {
-            self.evict_one(slot);
+        if !was_open {
+            fd_cache().admit(cell);
         }
         Ok(opened)
     }
@@ -651,7 +656,8 @@ impl Storage {
         };
         match open_file(path, write) {
             Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
-                self.release_handles();
+                // Something else holds the descriptors: give back a share of ours, session-wide.
+                fd_cache().shed(fd_cache().cap() / 4 + 1);
                 open_file(path, write)
             }
             other => other,
@@ -669,18 +675,150 @@ impl Storage {
             )
         })
     }
+}
 
-    /// Closes some other cached handle. Round-robin rather than LRU: cheap, lock-free to
-    /// choose, and good enough to bound descriptors.
-    fn evict_one(&self, keep: usize) {
-        let n = self.slots.len();
-        let from = self.evict_cursor.fetch_add(1, Ordering::Relaxed);
-        for k in 0..n {
-            let i = (from + k) % n;
-            if i != keep && lock_write(&self.slots[i].handle).take().is_some() {
-                self.open_count.fetch_sub(1, Ordering::AcqRel);
-                self.evict_cursor.store(i + 1, Ordering::Relaxed);
-                return;
+/// One file's cached descriptor. Shared (weakly) with the process-wide [`FdCache`] so that
+/// opening a file in one torrent can close an idle one of another.
+#[derive(Default)]
+struct HandleCell {
+    handle: RwLock<Option<Arc<Handle>>>,
+    /// Set on every use and cleared by the cache's clock hand: still clear when the hand comes
+    /// round again means "not used for a whole turn", the least recently used in effect.
+    used: AtomicBool,
+    /// In the cache's ring, so a cell reopened after a close is not queued twice.
+    queued: AtomicBool,
+}
+
+impl HandleCell {
+    /// Closes the cached descriptor, if any (a read or write in flight keeps its own `Arc`
+    /// until it returns).
+    fn close(&self) -> bool {
+        let closed = lock_write(&self.handle).take().is_some();
+        if closed {
+            fd_cache().open.fetch_sub(1, Ordering::AcqRel);
+        }
+        closed
+    }
+
+    fn is_open(&self) -> bool {
+        lock_read(&self.handle).is_some()
+    }
+}
+
+impl Drop for HandleCell {
+    fn drop(&mut self) {
+        let open = self
+            .handle
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .is_some();
+        if open {
+            fd_cache().open.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// The process-wide bound on cached data-file descriptors: a CLOCK cache (the usual cheap
+/// approximation of LRU). A use only sets a flag on the file's cell, so the hot path of every
+/// block read or write takes no shared lock; the ring is touched only when a file is opened.
+struct FdCache {
+    /// Cells that were given a descriptor, oldest first; may hold cells since closed or
+    /// dropped, which the hand discards as it meets them.
+    ring: Mutex<VecDeque<Weak<HandleCell>>>,
+    open: AtomicUsize,
+    cap: OnceLock<usize>,
+}
+
+fn fd_cache() -> &'static FdCache {
+    static CACHE: FdCache = FdCache {
+        ring: Mutex::new(VecDeque::new()),
+        open: AtomicUsize::new(0),
+        cap: OnceLock::new(),
+    };
+    &CACHE
+}
+
+impl FdCache {
+    /// Read once, on the first open: `main` has raised the soft descriptor limit by then.
+    fn cap(&self) -> usize {
+        *self.cap.get_or_init(|| {
+            let mut lim = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: getrlimit only writes the struct we pass.
+            let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+                usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX)
+            } else {
+                1024
+            };
+            (soft / 4).clamp(MIN_OPEN_FILES, MAX_OPEN_FILES)
+        })
+    }
+
+    fn ring(&self) -> std::sync::MutexGuard<'_, VecDeque<Weak<HandleCell>>> {
+        self.ring.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `cell` was just given a descriptor: count it, and close the least recently used other
+    /// ones while the total is over the budget.
+    fn admit(&self, cell: &Arc<HandleCell>) {
+        let open = self.open.fetch_add(1, Ordering::AcqRel) + 1;
+        let mut ring = self.ring();
+        if !cell.queued.swap(true, Ordering::AcqRel) {
+            ring.push_back(Arc::downgrade(cell));
+        }
+        let cap = self.cap();
+        if open > cap {
+            self.sweep(&mut ring, open - cap, Some(cell));
+        }
+        // Cells closed by `release_handles` or dropped with their torrent stay queued until
+        // the hand passes; without sweeps (a session under budget) drop them now and then.
+        if ring.len() > 4 * cap {
+            ring.retain(|w| match w.upgrade() {
+                Some(c) if c.is_open() => true,
+                Some(c) => {
+                    c.queued.store(false, Ordering::Release);
+                    false
+                }
+                None => false,
+            });
+        }
+    }
+
+    /// Closes up to `n` cached descriptors, least recently used first.
+    fn shed(&self, n: usize) {
+        let mut ring = self.ring();
+        self.sweep(&mut ring, n, None);
+    }
+
+    /// Moves the clock hand until `n` descriptors are closed or every cell was visited twice
+    /// (once to clear its flag, once to close it).
+    fn sweep(
+        &self,
+        ring: &mut VecDeque<Weak<HandleCell>>,
+        n: usize,
+        keep: Option<&Arc<HandleCell>>,
+    ) {
+        let mut closed = 0;
+        let mut budget = 2 * ring.len() + 1;
+        while closed < n && budget > 0 {
+            budget -= 1;
+            let Some(w) = ring.pop_front() else { break };
+            let Some(c) = w.upgrade() else { continue };
+            let is_keep = keep.is_some_and(|k| Arc::ptr_eq(k, &c));
+            if !c.is_open() {
+                c.queued.store(false, Ordering::Release);
+                continue;
+            }
+            if is_keep || c.used.swap(false, Ordering::AcqRel) {
+                ring.push_back(w);
+                continue;
+            }
+            c.queued.store(false, Ordering::Release);
+            if c.close() {
+                closed += 1;
             }
         }
     }
@@ -1180,7 +1318,8 @@ mod tests {
 
     #[test]
     fn handles_are_capped_and_released() {
-        let names: Vec<String> = (0..MAX_OPEN_FILES * 2).map(|i| format!("f{i}")).collect();
+        let cap = fd_cache().cap();
+        let names: Vec<String> = (0..cap * 2).map(|i| format!("f{i}")).collect();
         let paths: Vec<[&str; 1]> = names.iter().map(|n| [n.as_str()]).collect();
         let layout: Vec<(&[&str], u64, bool)> =
             paths.iter().map(|p| (&p[..], 3u64, false)).collect();
@@ -1189,15 +1328,44 @@ mod tests {
         let info = info_for("many", 64, &layout, &data);
         let s = Storage::open(&info, dir.path()).expect("open");
         write_all(&s, &info, &data);
-        assert!(s.open_count.load(Ordering::Acquire) <= MAX_OPEN_FILES + 1);
+        // Other tests open files at the same time, so allow each of their threads one.
+        assert!(s.open_handles() <= cap + 16, "{} open", s.open_handles());
         s.sync().expect("sync");
         s.release_handles();
-        assert_eq!(s.open_count.load(Ordering::Acquire), 0);
+        assert_eq!(s.open_handles(), 0);
         assert!(
             s.recheck(&info.pieces, |_| true, |_, _| {})
                 .expect("recheck")
                 .all()
         );
+    }
+
+    /// Issue 17: a thousand one-file torrents each kept their file open and ran the daemon
+    /// out of descriptors. The budget is across torrents, not per torrent.
+    #[test]
+    fn the_budget_holds_across_torrents() {
+        let cap = fd_cache().cap();
+        let layout: Layout<'_> = &[(&["x"], 100, false)];
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = data_for(layout);
+        let storages: Vec<(Storage, Info)> = (0..cap + 64)
+            .map(|i| {
+                let info = info_for(&format!("t{i}"), 64, layout, &data);
+                let s = Storage::open(&info, dir.path()).expect("open");
+                write_all(&s, &info, &data);
+                (s, info)
+            })
+            .collect();
+        let open: usize = storages.iter().map(|(s, _)| s.open_handles()).sum();
+        assert!(open <= cap + 16, "{open} descriptors cached, budget {cap}");
+        // Every torrent still reads and verifies, reopening as needed.
+        for (s, info) in &storages {
+            assert!(
+                s.recheck(&info.pieces, |_| true, |_, _| {})
+                    .expect("recheck")
+                    .all()
+            );
+        }
     }
 
     #[test]

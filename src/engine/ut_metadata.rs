@@ -155,7 +155,7 @@ impl Extension for UtMetadata {
         match MetadataMsg::parse(payload).map_err(|e| e.to_string())? {
             MetadataMsg::Request { piece } => {
                 let info = &link.torrent().meta().info_bytes;
-                let start = piece as usize * PIECE;
+                let start = (piece as usize).saturating_mul(PIECE);
                 let reply = if start < info.len() && self.allow(link.key()) {
                     let end = (start + PIECE).min(info.len());
                     MetadataMsg::Data {

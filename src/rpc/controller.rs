@@ -46,6 +46,8 @@ pub struct Controller {
     /// The session's torrents as persisted; the lock also serialises adds and removes so ids
     /// and the state file stay consistent.
     reg: Mutex<SavedState>,
+    /// Writes `reg` incrementally (saved.rs); saves are serialised by `reg`'s lock.
+    journal: Arc<std::sync::Mutex<Option<state::Journal>>>,
     events: broadcast::Sender<Event>,
     shutdown: watch::Sender<bool>,
     /// The global seeding rules in force.
@@ -202,11 +204,54 @@ pub async fn resolve_source(
             "the path must be absolute (the daemon does not share your working directory)".into(),
         );
     }
-    let bytes = tokio::fs::read(path)
+    let owned = path.to_path_buf();
+    let bytes = tokio::task::spawn_blocking(move || read_torrent_file(&owned))
         .await
-        .map_err(|e| format!("cannot read the file: {e}"))?;
+        .map_err(|e| e.to_string())??;
     let meta = Metainfo::from_bytes(&bytes).map_err(|e| format!("not a valid torrent: {e}"))?;
     Ok((meta, bytes, Vec::new()))
+}
+
+/// A .torrent larger than this is refused before it is read: the biggest real ones are a few
+/// MiB (piece hashes of a multi-TiB torrent), and `add` once read a 1.5 GiB file whole.
+pub const MAX_TORRENT_FILE: u64 = 64 * 1024 * 1024;
+
+/// Reads a .torrent named by a client: a regular file of at most [`MAX_TORRENT_FILE`] bytes.
+/// Opened non-blocking, so a FIFO (or a device) is refused at once instead of blocking the
+/// add for good.
+fn read_torrent_file(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.len() > MAX_TORRENT_FILE {
+        return Err(format!(
+            "{} bytes is too big for a .torrent (at most {})",
+            meta.len(),
+            crate::units::bytes(MAX_TORRENT_FILE)
+        ));
+    }
+    // Bounded again while reading: the file may grow after the stat.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_TORRENT_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    if bytes.len() as u64 > MAX_TORRENT_FILE {
+        return Err(format!(
+            "too big for a .torrent (at most {})",
+            crate::units::bytes(MAX_TORRENT_FILE)
+        ));
+    }
+    Ok(bytes)
 }
 
 impl Controller {
@@ -221,6 +266,7 @@ impl Controller {
                 next_id: 1,
                 ..SavedState::default()
             }),
+            journal: Arc::default(),
             events,
             shutdown: watch::channel(false).0,
             market: std::sync::RwLock::new(MarketSetup::default()),
@@ -274,10 +320,17 @@ impl Controller {
         }
         let path = self.state_path();
         let st = st.clone();
-        tokio::task::spawn_blocking(move || state::save(&path, &st))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())
+        let journal = self.journal.clone();
+        tokio::task::spawn_blocking(move || {
+            journal
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert_with(|| state::Journal::new(&path))
+                .save(&st)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
     }
 
     /// Loads the saved session and starts every torrent in it (checks run in the background;

@@ -33,6 +33,27 @@ impl Daemon {
     }
 
     pub fn spawn(data: PathBuf, socket: PathBuf, config: PathBuf) -> Daemon {
+        Daemon::spawn_with_nofile(data, socket, config, None)
+    }
+
+    /// As [`Daemon::start`], with soft and hard RLIMIT_NOFILE both set to `nofile` in the
+    /// child (so the daemon cannot raise its way out of it).
+    pub fn start_with_nofile(dir: &Path, nofile: u64) -> Daemon {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        let cfg = dir.join("config.toml");
+        if !cfg.exists() {
+            std::fs::write(&cfg, "").expect("config");
+        }
+        let (data, socket) = (dir.join("state"), dir.join("run").join("ctl.sock"));
+        Daemon::spawn_with_nofile(data, socket, cfg, Some(nofile))
+    }
+
+    fn spawn_with_nofile(
+        data: PathBuf,
+        socket: PathBuf,
+        config: PathBuf,
+        nofile: Option<u64>,
+    ) -> Daemon {
         let text = std::fs::read_to_string(&config).unwrap_or_default();
         let dht_configured = text.lines().any(|l| l.trim() == "[dht]");
         let mut cmd = Command::new(BIN);
@@ -40,6 +61,23 @@ impl Daemon {
             .args(["--config", s(&config), "daemon", "--listen", "127.0.0.1:0"]);
         if !dht_configured {
             cmd.arg("--no-dht");
+        }
+        if let Some(n) = nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe, and the closure touches nothing else.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
         }
         let child = cmd
             .env_remove("BIDTORRENT_LEDGER")

@@ -875,11 +875,6 @@ pub struct FakeTracker {
 
 impl FakeTracker {
     pub fn start(peers: Vec<SocketAddr>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake tracker");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let port = listener.local_addr().expect("addr").port();
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stop2 = stop.clone();
         let mut body = Vec::new();
         let mut compact = Vec::new();
         for p in &peers {
@@ -891,6 +886,16 @@ impl FakeTracker {
         body.extend_from_slice(format!("d8:intervali5e5:peers{}:", compact.len()).as_bytes());
         body.extend_from_slice(&compact);
         body.push(b'e');
+        FakeTracker::with_body(body)
+    }
+
+    /// A tracker that answers every announce with `body`, whatever it is (a hostile tracker).
+    pub fn with_body(body: Vec<u8>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake tracker");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
         let thread = thread::spawn(move || {
             use std::io::{Read, Write};
             while !stop2.load(Ordering::SeqCst) {

@@ -65,7 +65,9 @@ fn agent() -> &'static ureq::Agent {
 }
 
 /// One HTTP(S) announce. ureq is blocking, so it runs on the blocking pool, bounded by ureq's
-/// global timeout and, as a backstop, by a tokio timeout slightly longer.
+/// global timeout and, as a backstop, by a tokio timeout slightly longer. The reply is parsed
+/// there too: it may be up to [`MAX_REPLY`] of a hostile tracker's choosing, and decoding it
+/// must never hold up an async worker that serves peers.
 pub async fn announce(
     url: &str,
     req: &AnnounceRequest,
@@ -73,18 +75,18 @@ pub async fn announce(
 ) -> Result<AnnounceResponse, TrackerError> {
     let full = announce_url(url, req);
     let owned_url = url.to_string();
-    let task = tokio::task::spawn_blocking(move || fetch(&owned_url, &full, timeout));
-    let body = match tokio::time::timeout(timeout + Duration::from_millis(500), task).await {
-        Err(_) => {
-            return Err(TrackerError::Timeout {
-                url: url.to_string(),
-                timeout,
-            });
-        }
-        Ok(Err(join)) => return Err(TrackerError::network(url, join)),
-        Ok(Ok(r)) => r?,
-    };
-    parse_reply(&body).map_err(|e| TrackerError::from_reply(url, e))
+    let task = tokio::task::spawn_blocking(move || {
+        let body = fetch(&owned_url, &full, timeout)?;
+        parse_reply(&body).map_err(|e| TrackerError::from_reply(&owned_url, e))
+    });
+    match tokio::time::timeout(timeout + Duration::from_millis(500), task).await {
+        Err(_) => Err(TrackerError::Timeout {
+            url: url.to_string(),
+            timeout,
+        }),
+        Ok(Err(join)) => Err(TrackerError::network(url, join)),
+        Ok(Ok(r)) => r,
+    }
 }
 
 fn fetch(url: &str, full: &str, timeout: Duration) -> Result<Vec<u8>, TrackerError> {

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Dependency audit that needs no network database: sources, licences and banned crates
+# (deny.toml says why advisories are not checked here). Installs cargo-deny from crates.io
+# when it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! cargo deny --version >/dev/null 2>&1; then
+  echo "deps: installing cargo-deny" >&2
+  cargo install cargo-deny --locked
+fi
+cargo deny --offline check --hide-inclusion-graph licenses bans sources
