@@ -191,7 +191,7 @@ pub fn seed(global: &GlobalArgs, args: SeedArgs) -> anyhow::Result<ExitCode> {
             &rep,
             &args.net,
             data_dir,
-            Source::Torrent(meta),
+            Source::Torrent(Box::new(meta)),
             opts,
             &discovery,
         )
@@ -214,7 +214,7 @@ pub fn seed(global: &GlobalArgs, args: SeedArgs) -> anyhow::Result<ExitCode> {
 
 /// What `download` was given.
 enum Source {
-    Torrent(Metainfo),
+    Torrent(Box<Metainfo>),
     Magnet(Magnet),
 }
 
@@ -232,9 +232,9 @@ fn load_source(src: &str) -> anyhow::Result<Source> {
     {
         return Ok(Source::Magnet(Magnet::parse(src)?));
     }
-    Ok(Source::Torrent(
+    Ok(Source::Torrent(Box::new(
         Metainfo::from_file(std::path::Path::new(src)).with_context(|| src.to_string())?,
-    ))
+    )))
 }
 
 /// Reports how the DHT and LSD came up: they never fail the command.
@@ -304,7 +304,7 @@ async fn start(
     );
     report_discovery(rep, &assembled);
     let meta = match source {
-        Source::Torrent(m) => m,
+        Source::Torrent(m) => *m,
         Source::Magnet(magnet) => {
             let ih = magnet.info_hash;
             let shown = magnet.display_name.clone().unwrap_or_else(|| ih.to_hex());

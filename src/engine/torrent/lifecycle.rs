@@ -18,7 +18,7 @@ impl Torrent {
     pub async fn start(self: &Arc<Self>) {
         self.emit(TorrentEvent::Checking);
         let storage = self.storage.clone();
-        let pieces = self.meta.info.pieces.clone();
+        let meta = self.meta.clone();
         let path = resume::resume_path(&self.ctx.data_dir, &self.meta.info_hash);
         let n = self.meta.num_pieces();
         let checked = tokio::task::spawn_blocking(move || {
@@ -29,7 +29,7 @@ impl Torrent {
                     None
                 }
             };
-            resume::startup_bitfield(&storage, &pieces, prior.as_ref(), |_, _| {})
+            resume::startup_bitfield(&storage, &meta.info, prior.as_ref(), |_, _| {})
         })
         .await;
         let have = match checked {
@@ -245,10 +245,12 @@ impl Torrent {
         }
         self.emit(TorrentEvent::Checking);
         let storage = self.storage.clone();
-        let pieces = self.meta.info.pieces.clone();
-        let checked =
-            tokio::task::spawn_blocking(move || storage.recheck(&pieces, |_| true, |_, _| {}))
-                .await;
+        let meta = self.meta.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            use crate::engine::resume::PieceCheck;
+            meta.info.recheck(&storage, &|_| true, &mut |_, _| {})
+        })
+        .await;
         let have = match checked {
             Ok(Ok(have)) => have,
             Ok(Err(e)) => {

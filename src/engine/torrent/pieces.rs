@@ -53,13 +53,12 @@ impl Torrent {
     /// Hashes and writes a completed piece off the async threads, then records the result.
     pub(crate) async fn verify_and_store(self: &Arc<Self>, piece: CompletedPiece) {
         let storage = self.storage.clone();
-        let expected = self.meta.info.pieces[piece.index as usize];
+        let meta = self.meta.clone();
         let index = piece.index;
         let data = piece.data;
         let res = tokio::task::spawn_blocking(move || -> Result<bool, String> {
-            use sha1::{Digest, Sha1};
-            let got: [u8; 20] = Sha1::digest(&data).into();
-            if got != expected {
+            // SHA-1 for v1, merkle for v2, both for a hybrid.
+            if !meta.info.verify_piece(index, &data) {
                 return Ok(false);
             }
             storage
