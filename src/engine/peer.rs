@@ -108,7 +108,7 @@ pub async fn connect(torrent: Arc<Torrent>, addr: SocketAddr) {
             .await
             .map_err(|_| PeerError::Timeout)??;
         stream.set_nodelay(true)?;
-        let ours = Handshake::new(torrent.info_hash(), torrent.ctx().peer_id);
+        let ours = torrent.handshake(torrent.info_hash());
         stream.write_all(&ours.encode()).await?;
         let theirs = read_handshake(&mut stream).await?;
         if theirs.info_hash != torrent.info_hash() {
@@ -146,7 +146,8 @@ pub async fn accept(
     addr: SocketAddr,
     theirs: Handshake,
 ) {
-    let ours = Handshake::new(torrent.info_hash(), torrent.ctx().peer_id);
+    // A hybrid answers to both hashes: echo the one the peer asked for (session.rs routed it).
+    let ours = torrent.handshake(theirs.info_hash);
     if stream.write_all(&ours.encode()).await.is_err() {
         return;
     }
@@ -462,6 +463,12 @@ async fn read_loop(
                         .map_err(|e| PeerError::Protocol(format!("{}: {e}", ext.name())))?;
                 }
             }
+            // BEP 52 (torrent/v2.rs): we answer hash requests; we never send one (a .torrent
+            // carries every piece layer), so hashes and rejects arriving are unsolicited.
+            Message::HashRequest(r) => {
+                let _ = torrent.send_to(key, torrent.answer_hash_request(&r));
+            }
+            Message::Hashes { .. } | Message::HashReject(_) => {}
         }
     }
 }

@@ -143,7 +143,15 @@ impl Session {
                 return;
             }
         };
-        let torrent = lock(&self.torrents).get(&hs.info_hash).cloned();
+        let torrent = {
+            let map = lock(&self.torrents);
+            map.get(&hs.info_hash).cloned().or_else(|| {
+                // A hybrid (BEP 52) also answers to its truncated v2 hash.
+                map.values()
+                    .find(|t| t.meta.info_hash_v2_short() == Some(hs.info_hash))
+                    .cloned()
+            })
+        };
         if let Some(t) = torrent {
             peer::accept(t, stream, addr, hs).await;
         }

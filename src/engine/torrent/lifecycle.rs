@@ -355,9 +355,35 @@ impl Torrent {
             return None;
         }
         let req = self.announce_request(event);
-        match tiers.announce(&req, timeout).await {
+        let r = match tiers.announce(&req, timeout).await {
             Ok((_, resp)) => Some(resp.interval),
             Err(_) => None,
+        };
+        let mut v2_tiers = TrackerTiers::new(self.meta.announce_tiers.clone());
+        self.announce_v2_swarm(&mut v2_tiers, &req).await;
+        r
+    }
+
+    /// For a hybrid torrent, the same announce under the truncated v2 info-hash; peers it
+    /// returns are added like any others. Nothing for v1- or v2-only torrents.
+    async fn announce_v2_swarm(&self, tiers: &mut TrackerTiers, req: &AnnounceRequest) {
+        let Some(v2) = self
+            .meta
+            .info_hash_v2_short()
+            .filter(|h| *h != self.meta.info_hash)
+        else {
+            return;
+        };
+        let mut r2 = req.clone();
+        r2.info_hash = v2;
+        match tiers.announce(&r2, Duration::from_secs(15)).await {
+            Ok((_, resp)) => {
+                // Dialled by the tick's connect_more, like PEX and DHT peers.
+                if req.event != AnnounceEvent::Stopped {
+                    self.add_peers(resp.peers);
+                }
+            }
+            Err(e) => tracing::debug!("v2 swarm announce: {e}"),
         }
     }
 
@@ -368,10 +394,14 @@ impl Torrent {
         }
         let mut event = AnnounceEvent::Started;
         let mut failures = 0u32;
+        // A hybrid joins the v2 swarm as well (BEP 52): its own tiers, so that swarm's
+        // failures do not move the v1 announce from tracker to tracker.
+        let mut v2_tiers = TrackerTiers::new(self.meta.announce_tiers.clone());
         loop {
             let req = self.announce_request(event);
             let result = tiers.announce(&req, Duration::from_secs(15)).await;
             *lock(&self.tracker_status) = tiers.status();
+            self.announce_v2_swarm(&mut v2_tiers, &req).await;
             let wait = match result {
                 Ok((url, resp)) => {
                     tracing::debug!("{url}: {} peers", resp.peers.len());

@@ -56,6 +56,7 @@ mod lifecycle;
 mod peers;
 mod pieces;
 mod tick;
+mod v2;
 mod view;
 
 use std::collections::{HashMap, HashSet};
