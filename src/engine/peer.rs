@@ -111,7 +111,8 @@ pub async fn connect(torrent: Arc<Torrent>, addr: SocketAddr) {
         let ours = torrent.handshake(torrent.info_hash());
         stream.write_all(&ours.encode()).await?;
         let theirs = read_handshake(&mut stream).await?;
-        if theirs.info_hash != torrent.info_hash() {
+        // BEP 52: a v2-capable peer may answer a hybrid's v1 hash with its v2 hash (upgrade).
+        if !torrent.meta.swarm_hashes().contains(&theirs.info_hash) {
             return Err(PeerError::WrongTorrent);
         }
         Ok((stream, theirs))
