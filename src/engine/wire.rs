@@ -345,7 +345,7 @@ impl Message {
                 }
             }
             22 => {
-                if plen < HashRequest::LEN || (plen - HashRequest::LEN) % 32 != 0 {
+                if plen < HashRequest::LEN || !(plen - HashRequest::LEN).is_multiple_of(32) {
                     return Err(bad());
                 }
                 let req = HashRequest::get(&mut body);
