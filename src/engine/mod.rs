@@ -22,4 +22,5 @@ pub mod torrent;
 pub mod tracker;
 pub mod types;
 pub mod ut_metadata;
+pub mod webseed;
 pub mod wire;

@@ -165,6 +165,7 @@ impl Torrent {
                 _ = rx.wait_for(|g| *g != generation) => {}
             }
         });
+        self.spawn_web_seeds(generation);
     }
 
     /// Ends the loops of the current generation and closes every peer. Call with the lock.

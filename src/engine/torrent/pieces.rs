@@ -146,6 +146,7 @@ impl Torrent {
                 }
             }
         }
+        self.web_seed_failed(index, contributors);
         self.emit(TorrentEvent::HashFailed { piece: index });
         for ip in banned {
             self.emit(TorrentEvent::PeerBanned(ip));
