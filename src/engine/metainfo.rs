@@ -311,6 +311,13 @@ impl Info {
             let v2 = metainfo_v2::build(tree, &files, piece_length, false)?;
             let total_length = files.last().map_or(0, |f| f.offset + f.length);
             let single_file = tree.len() == 1 && tree[0].path.len() == 1;
+            // A tree of one top-level file is a single-file torrent whose file is named by
+            // its key (as libtorrent reads it), whatever `name` says.
+            let name = if single_file {
+                tree[0].path[0].clone()
+            } else {
+                name
+            };
             return Ok(Info {
                 name,
                 piece_length,

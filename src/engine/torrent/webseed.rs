@@ -22,8 +22,8 @@ use super::{Phase, Torrent, lock};
 const FETCH_TIMEOUT: Duration = Duration::from_secs(15);
 const BACKOFF_FIRST: Duration = Duration::from_secs(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
-/// Blocks asked of a web seed at once: up to 1 MiB, in as few range requests as the picker's
-/// choice allows.
+/// Blocks asked of a web seed at once: at most one piece's worth (and 1 MiB), so a piece it
+/// lied about is found, and the server dropped, before it is asked for anything else.
 const MAX_BLOCKS: usize = 64;
 
 /// What the dashboard shows for a web seed.
@@ -92,9 +92,22 @@ impl Torrent {
                     Phase::Seeding => return,
                     Phase::Downloading => {
                         let all = Bitfield::full(self.meta.num_pieces());
+                        let per_piece =
+                            crate::engine::merkle::blocks_per_piece(self.meta.info.piece_length);
                         let mut out = Vec::new();
-                        st.picker
-                            .pick(key, &all, MAX_BLOCKS, Instant::now(), &mut out);
+                        st.picker.pick(
+                            key,
+                            &all,
+                            per_piece.min(MAX_BLOCKS),
+                            Instant::now(),
+                            &mut out,
+                        );
+                        // One piece per round: a lie is caught before the next request.
+                        let first = out.first().map(|b| b.index);
+                        for b in out.iter().filter(|b| Some(b.index) != first) {
+                            st.picker.release_block(key, b);
+                        }
+                        out.retain(|b| Some(b.index) == first);
                         out
                     }
                     _ => Vec::new(),
