@@ -165,3 +165,56 @@ fn hybrid_torrents_confuse_old_v1_clients() {
         "transmission-show now parses hybrids: use it as a v1-only peer\n{shown}"
     );
 }
+
+/// Magnets: a hybrid's link (btih and btmh) and a btmh-only link to the same hybrid both
+/// fetch the metadata from libtorrent and complete; a v2-only link is refused with a clear
+/// error once its metadata shows files that need piece layers (not fetched from peers yet).
+#[test]
+fn magnets_with_btmh() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let src = payload(root.path());
+    let hy = root.path().join("hy.torrent");
+    Libtorrent::create("hybrid", &src, &hy, PIECE);
+    let meta = Metainfo::from_file(&hy).expect("parse");
+    let seeder = Libtorrent::seed(&hy, &root.path().join("seed"));
+    let peer = seeder.peer_addr().to_string();
+    let both = bidtorrent::engine::magnet::magnet_for(&meta);
+    assert!(
+        both.contains("xt=urn:btih:") && both.contains("xt=urn:btmh:1220"),
+        "{both}"
+    );
+    let v2_hex = bidtorrent::engine::types::hex(&meta.info_hash_v2.expect("v2"));
+    let btmh_only = format!("magnet:?xt=urn:btmh:1220{v2_hex}");
+    for (i, link) in [both, btmh_only].iter().enumerate() {
+        let dl = root.path().join(format!("dl{i}"));
+        let state = root.path().join(format!("st{i}"));
+        let out = engine_util::Bt::download(&state, Path::new(link), &dl, &[&peer], &[]);
+        assert!(
+            out.status.success(),
+            "{link}: {:?}\n{}\n{}",
+            out.events,
+            out.stderr,
+            seeder.log_tail()
+        );
+        assert_same_tree(&src, &dl.join("payload"));
+    }
+    drop(seeder);
+
+    let v2 = root.path().join("v2.torrent");
+    Libtorrent::create("v2", &src, &v2, PIECE);
+    let meta = Metainfo::from_file(&v2).expect("parse");
+    let seeder = Libtorrent::seed(&v2, &root.path().join("seed"));
+    let peer = seeder.peer_addr().to_string();
+    let link = bidtorrent::engine::magnet::magnet_for(&meta);
+    assert!(!link.contains("btih"), "{link}");
+    let out = engine_util::Bt::download(
+        &root.path().join("st-v2"),
+        Path::new(&link),
+        &root.path().join("dl-v2"),
+        &[&peer],
+        &[],
+    );
+    assert!(!out.status.success());
+    let said = format!("{:?}{}", out.events, out.stderr);
+    assert!(said.contains("piece layers"), "{said}");
+}

@@ -101,7 +101,10 @@ impl Metainfo {
             .ok_or_else(|| invalid("'info' is not a dictionary"))?;
         let mut info = Info::from_dict(info_dict)?;
         if let Some(v2) = info.v2.as_mut() {
-            v2.attach_layers(root.get_dict("piece layers"), info.piece_length, true)?;
+            // A v2-only torrent cannot check a multi-piece file without its layer; a hybrid
+            // still can, by its v1 hashes (a hybrid magnet's saved metadata has no layers).
+            let required = !v2.hybrid;
+            v2.attach_layers(root.get_dict("piece layers"), info.piece_length, required)?;
         }
 
         let mut announce_tiers: Vec<Vec<String>> = Vec::new();

@@ -56,6 +56,9 @@ pub enum SessionError {
     Dht(#[from] crate::engine::dht::DhtError),
     #[error("{0}")]
     Lsd(#[from] crate::engine::lsd::LsdError),
+    /// BEP 52: metadata a magnet fetched that cannot be used (see `check_v2_metadata`).
+    #[error("{0}")]
+    V2Metadata(String),
 }
 
 pub struct Session {
@@ -180,6 +183,7 @@ impl Session {
         if lock(&self.torrents).contains_key(&ih) {
             return Err(SessionError::Duplicate(ih));
         }
+        check_v2_layers(&meta)?;
         let info = meta.info.clone();
         let dir = opts.download_dir.clone();
         let storage = tokio::task::spawn_blocking(move || Storage::open(&info, &dir))
@@ -243,6 +247,7 @@ impl Session {
             fetch,
         )
         .await?;
+        check_v2_metadata(&magnet, &fetched.meta)?;
         for p in fetched.peers {
             if !opts.peers.contains(&p) {
                 opts.peers.push(p);
@@ -386,5 +391,31 @@ impl Session {
 
     pub fn listen_port(&self) -> u16 {
         self.ctx.listen_port.load(Ordering::Relaxed) as u16
+    }
+}
+
+/// BEP 52: metadata a magnet fetched must hash to the link's full v2 hash when it has one.
+fn check_v2_metadata(magnet: &Magnet, meta: &Metainfo) -> Result<(), SessionError> {
+    if let Some(want) = magnet.info_hash_v2
+        && meta.info_hash_v2 != Some(want)
+    {
+        return Err(SessionError::V2Metadata(
+            "magnet: the fetched info dict does not hash to the link's v2 info-hash (btmh)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A v2-only torrent must be checkable: every file larger than a piece needs its piece layer,
+/// which a .torrent carries but a magnet's info dict does not (fetching layers from peers
+/// with hash requests is not implemented). Refused at once rather than failing every piece.
+fn check_v2_layers(meta: &Metainfo) -> Result<(), SessionError> {
+    match &meta.info.v2 {
+        Some(v2) if !v2.hybrid && !v2.complete() => Err(SessionError::V2Metadata(
+            "v2-only torrent without piece layers: files larger than one piece cannot be \
+             checked (layers are not fetched from peers yet); add the .torrent instead"
+                .into(),
+        )),
+        _ => Ok(()),
     }
 }
