@@ -12,11 +12,15 @@ declare -A pkgs=(
   [opentracker]=opentracker
   [mktorrent]=mktorrent
   [tmux]=tmux
+  [nginx]=nginx
 )
 missing=()
 for cmd in "${!pkgs[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkgs[$cmd]}")
+  # nginx lives in /usr/sbin, outside a normal user's PATH.
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${pkgs[$cmd]}")
 done
+# BitTorrent v2 tests drive libtorrent 2.0 from Debian's python3 (tests/support/lt_peer.py).
+/usr/bin/python3 -c 'import libtorrent' >/dev/null 2>&1 || missing+=(python3-libtorrent)
 if ((${#missing[@]})); then
   echo "installing test dependencies: ${missing[*]}" >&2
   sudo=""
