@@ -56,7 +56,8 @@ fn get<'a>(o: &'a mut Owned, key: &str) -> &'a mut Owned {
 fn lying_v2_metadata_is_refused_and_nothing_is_written() {
     let root = tempfile::tempdir().unwrap();
     let torrent = make_v2(root.path());
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut Owned)>, &str)> = vec![
+    type Edit = Box<dyn FnOnce(&mut Owned)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
         (
             "escape",
             Box::new(|o: &mut Owned| {
@@ -138,9 +139,8 @@ fn read_msg(s: &mut TcpStream, buf: &mut BytesMut) -> Message {
 /// Reads until a BEP 52 answer arrives (skipping the bitfield, extended handshake, ...).
 fn next_hash_answer(s: &mut TcpStream, buf: &mut BytesMut) -> Message {
     loop {
-        match read_msg(s, buf) {
-            m @ (Message::Hashes { .. } | Message::HashReject(_)) => return m,
-            _ => {}
+        if let m @ (Message::Hashes { .. } | Message::HashReject(_)) = read_msg(s, buf) {
+            return m;
         }
     }
 }
