@@ -113,6 +113,7 @@ _arguments "${_arguments_options[@]}" : \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '--json[Print one JSON event object per line on stdout]' \
+'(--dht-bootstrap)--no-dht[Stay off the DHT (the default for \`seed\` without --dht-bootstrap; accepted as in \`download\`, so one script line works for both)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \
@@ -488,11 +489,14 @@ _arguments "${_arguments_options[@]}" : \
 '--piece-size=[Piece size in bytes or with K/M (16K, 1M); a power of two from 16 KiB to 64 MiB \[default\: chosen for about 1000-2000 pieces\]]:N:_default' \
 '--comment=[Free-text comment stored in the torrent]:TEXT:_default' \
 '--name=[Name of the torrent (default\: the file or directory name)]:NAME:_default' \
+'*--web-seed=[Web seed\: an HTTP(S) URL serving the same files; repeat for more (BEP 19 url-list)]:URL:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '--private[Mark the torrent private (BEP 27)\: peers only from its trackers, no DHT or PEX]' \
 '--no-date[Leave out the creation date, so the same input always gives the same file]' \
+'(--hybrid)--v2[Make a BitTorrent v2-only torrent (BEP 52); clients without v2 support cannot read it]' \
+'--hybrid[Make a hybrid torrent\: v1 and v2 in one file, readable by every client (BEP 52)]' \
 '--force[Overwrite OUT if it exists]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -619,6 +623,37 @@ _arguments "${_arguments_options[@]}" : \
 '-h[Print help]' \
 '--help[Print help]' \
 ':torrent -- Torrent id or info-hash prefix (8+ hex digits):_default' \
+&& ret=0
+;;
+(files)
+_arguments "${_arguments_options[@]}" : \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--json[Print JSON on stdout (stable field names, see RPC.md)]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':torrent -- Torrent id or info-hash prefix (8+ hex digits):_default' \
+&& ret=0
+;;
+(prio)
+_arguments "${_arguments_options[@]}" : \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--json[Print JSON on stdout (stable field names, see RPC.md)]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':torrent -- Torrent id or info-hash prefix:_default' \
+'*::args -- File numbers (as `files` shows them) or `all`, then the priority\: high, normal, low or skip (skip stops fetching the file):_default' \
 && ret=0
 ;;
 (pause)
@@ -998,6 +1033,14 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(files)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(prio)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (pause)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -1090,7 +1133,9 @@ _bidtorrent_commands() {
 'status:Show the daemon\: pid, port, rates, limits, and whether the market trades' \
 'ls:List the daemon'\''s torrents' \
 'info:Show one torrent\: progress, files, trackers' \
-'peers:Show the peers of one torrent' \
+'peers:Show the peers of one torrent (flags, rates, market bids and payments)' \
+'files:Show the files of one torrent with their progress and priority' \
+'prio:Set file priorities\: \`prio ID 0 2 skip\`, \`prio ID all normal\`' \
 'pause:Pause torrents\: close their peers and stop announcing' \
 'resume:Resume paused torrents' \
 'rm:Remove torrents from the daemon (the data stays unless --delete-data)' \
@@ -1190,6 +1235,11 @@ _bidtorrent__subcmd__download_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent download commands' commands "$@"
 }
+(( $+functions[_bidtorrent__subcmd__files_commands] )) ||
+_bidtorrent__subcmd__files_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent files commands' commands "$@"
+}
 (( $+functions[_bidtorrent__subcmd__help_commands] )) ||
 _bidtorrent__subcmd__help_commands() {
     local commands; commands=(
@@ -1205,7 +1255,9 @@ _bidtorrent__subcmd__help_commands() {
 'status:Show the daemon\: pid, port, rates, limits, and whether the market trades' \
 'ls:List the daemon'\''s torrents' \
 'info:Show one torrent\: progress, files, trackers' \
-'peers:Show the peers of one torrent' \
+'peers:Show the peers of one torrent (flags, rates, market bids and payments)' \
+'files:Show the files of one torrent with their progress and priority' \
+'prio:Set file priorities\: \`prio ID 0 2 skip\`, \`prio ID all normal\`' \
 'pause:Pause torrents\: close their peers and stop announcing' \
 'resume:Resume paused torrents' \
 'rm:Remove torrents from the daemon (the data stays unless --delete-data)' \
@@ -1274,6 +1326,11 @@ _bidtorrent__subcmd__help__subcmd__download_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent help download commands' commands "$@"
 }
+(( $+functions[_bidtorrent__subcmd__help__subcmd__files_commands] )) ||
+_bidtorrent__subcmd__help__subcmd__files_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent help files commands' commands "$@"
+}
 (( $+functions[_bidtorrent__subcmd__help__subcmd__help_commands] )) ||
 _bidtorrent__subcmd__help__subcmd__help_commands() {
     local commands; commands=()
@@ -1332,6 +1389,11 @@ _bidtorrent__subcmd__help__subcmd__pause_commands() {
 _bidtorrent__subcmd__help__subcmd__peers_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent help peers commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__help__subcmd__prio_commands] )) ||
+_bidtorrent__subcmd__help__subcmd__prio_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent help prio commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__help__subcmd__reannounce_commands] )) ||
 _bidtorrent__subcmd__help__subcmd__reannounce_commands() {
@@ -1523,6 +1585,11 @@ _bidtorrent__subcmd__pause_commands() {
 _bidtorrent__subcmd__peers_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent peers commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__prio_commands] )) ||
+_bidtorrent__subcmd__prio_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent prio commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__reannounce_commands] )) ||
 _bidtorrent__subcmd__reannounce_commands() {
