@@ -117,6 +117,14 @@ impl Torrent {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
+            // The same download limits as peers' blocks, taken before asking (a body cannot
+            // be throttled mid-read through ureq).
+            let want: u64 = blocks.iter().map(|b| u64::from(b.length)).sum();
+            crate::engine::ratelimit::acquire_all(
+                &[&self.ctx().global_down, &self.down_limit],
+                want,
+            )
+            .await;
             self.update_web_seed(i, |w| w.last_attempt = Some(Instant::now()));
             match self.fetch_blocks(&base, &blocks).await {
                 Ok(data) => {
