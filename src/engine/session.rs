@@ -56,7 +56,8 @@ pub enum SessionError {
     Dht(#[from] crate::engine::dht::DhtError),
     #[error("{0}")]
     Lsd(#[from] crate::engine::lsd::LsdError),
-    /// BEP 52: metadata a magnet fetched that cannot be used (see `check_v2_metadata`).
+    /// BEP 52: metadata that cannot be used: a magnet's dict not matching its btmh, or a
+    /// v2-only torrent without the piece layers to check it (`check_v2_*` below).
     #[error("{0}")]
     V2Metadata(String),
 }
