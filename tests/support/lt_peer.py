@@ -4,6 +4,7 @@
   lt_peer.py create v2|hybrid SRC OUT PIECE_LEN   make a torrent (no tracker)
   lt_peer.py seed TORRENT SAVE_DIR PORT           check SRC data, seed; prints "seeding"
   lt_peer.py leech TORRENT SAVE_DIR PORT PEER...  download from PEER (host:port); prints "done"
+                                                  (TORRENT may be a magnet link)
   lt_peer.py v1seed TORRENT SAVE_DIR PORT         a minimal v1-only seeder; prints "seeding"
 
 The v1 seeder stands in for v1-only clients in hybrid swarms: aria2 1.36 computes a wrong
@@ -54,8 +55,12 @@ def create(kind, src, out, piece_len):
 
 
 def add(s, torrent, save, seed_mode=False):
-    p = lt.add_torrent_params()
-    p.ti = lt.torrent_info(torrent)
+    if torrent.startswith("magnet:"):
+        # Metadata from the peers; for a v2 torrent the piece layers too, by hash requests.
+        p = lt.parse_magnet_uri(torrent)
+    else:
+        p = lt.add_torrent_params()
+        p.ti = lt.torrent_info(torrent)
     p.save_path = save
     h = s.add_torrent(p)
     return h
