@@ -159,3 +159,37 @@ fn an_erroring_web_seed_does_not_stop_peers() {
     let n = bad.requests.lock().unwrap().len();
     assert!((1..=3).contains(&n), "{n} requests to an erroring web seed");
 }
+
+/// A web seed that accepts and never answers does not hold the download up: peers finish it
+/// while the server's one request is still waiting.
+#[test]
+fn a_stalling_web_seed_does_not_stop_peers() {
+    let root = world_readable_tempdir("webseed-stall");
+    let www = root.path().join("www");
+    write_payload(
+        &www.join("payload"),
+        &[("a.bin", 200_000), ("b.bin", 5)],
+        23,
+    );
+    let bad = BadWebSeed::start(&www, Lie::Stall);
+    let torrent = root.path().join("t.torrent");
+    bt_create(
+        &www.join("payload"),
+        &torrent,
+        &["--hybrid", "--web-seed", &bad.url()],
+    );
+    let seeder = Libtorrent::seed(&torrent, &www);
+    let dl = root.path().join("dl");
+    let peer = seeder.peer_addr().to_string();
+    let started = std::time::Instant::now();
+    let out = engine_util::Bt::download(root.path(), &torrent, &dl, &[&peer], &[]);
+    assert!(out.status.success(), "{:?}\n{}", out.events, out.stderr);
+    assert_same_tree(&www.join("payload"), &dl.join("payload"));
+    // Well inside the web seed's 15 s request timeout: nobody waited for it.
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(bad.requests.lock().unwrap().len(), 1);
+}

@@ -114,6 +114,13 @@ impl Reporter {
     }
 }
 
+/// Ends a command's runtime without waiting for blocking requests still in flight (a web
+/// seed's range request can take its full timeout): the session has already stopped and
+/// saved everything, and dropping the runtime would wait for them.
+fn finish_runtime(rt: tokio::runtime::Runtime) {
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -145,7 +152,8 @@ pub fn download(global: &GlobalArgs, args: DownloadArgs) -> anyhow::Result<ExitC
             .then(|| (!args.dht_bootstrap.is_empty()).then(|| args.dht_bootstrap.clone())),
         lsd: args.lsd,
     };
-    runtime()?.block_on(async move {
+    let rt = runtime()?;
+    let result = rt.block_on(async move {
         let started = start(&rep, &args.net, data_dir, source, opts, &discovery).await;
         let (session, torrent) = match started {
             Ok(x) => x,
@@ -161,7 +169,9 @@ pub fn download(global: &GlobalArgs, args: DownloadArgs) -> anyhow::Result<ExitC
         };
         session.shutdown().await;
         Ok(code)
-    })
+    });
+    finish_runtime(rt);
+    result
 }
 
 pub fn seed(global: &GlobalArgs, args: SeedArgs) -> anyhow::Result<ExitCode> {
@@ -186,7 +196,8 @@ pub fn seed(global: &GlobalArgs, args: SeedArgs) -> anyhow::Result<ExitCode> {
             .then(|| Some(args.dht_bootstrap.clone())),
         lsd: false,
     };
-    runtime()?.block_on(async move {
+    let rt = runtime()?;
+    let result = rt.block_on(async move {
         let started = start(
             &rep,
             &args.net,
@@ -209,7 +220,9 @@ pub fn seed(global: &GlobalArgs, args: SeedArgs) -> anyhow::Result<ExitCode> {
         // Resume data is written and the tracker told: say so last, as `download` does.
         rep.event("stopped", json!({}), || "stopped; resume data saved".into());
         Ok(code)
-    })
+    });
+    finish_runtime(rt);
+    result
 }
 
 /// What `download` was given.

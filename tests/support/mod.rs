@@ -1150,6 +1150,8 @@ pub enum Lie {
     },
     /// Answers 503 to everything.
     Error,
+    /// Reads the request and never answers (the connection stays open).
+    Stall,
 }
 
 /// One request [`BadWebSeed`] answered: (path, first byte, last byte, lied).
@@ -1174,6 +1176,7 @@ impl BadWebSeed {
         let (stop2, reqs2, root) = (stop.clone(), requests.clone(), root.to_path_buf());
         let thread = thread::spawn(move || {
             use std::io::{Read, Write};
+            let mut stalled = Vec::new();
             while !stop2.load(Ordering::SeqCst) {
                 let Ok((mut s, _)) = listener.accept() else {
                     thread::sleep(Duration::from_millis(10));
@@ -1188,6 +1191,11 @@ impl BadWebSeed {
                         Ok(0) | Err(_) => break,
                         Ok(n) => got.extend_from_slice(&buf[..n]),
                     }
+                }
+                if lie == Lie::Stall {
+                    reqs2.lock().unwrap().push((String::new(), 0, 0, true));
+                    stalled.push(s);
+                    continue;
                 }
                 let head = String::from_utf8_lossy(&got).to_string();
                 let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
