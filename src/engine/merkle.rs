@@ -102,9 +102,82 @@ pub fn layer_width(length: u64, height: u32) -> usize {
     (leaves >> height.min(62)).max(1)
 }
 
+/// A layer and every layer above it up to the root, with the padding hash of each: built once
+/// per file so a proof costs a walk up the tree, not a rehash of the whole layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Levels {
+    /// `layers[0]` is the layer given; the last has one hash (or none for an empty layer).
+    layers: Vec<Vec<Hash>>,
+    pads: Vec<Hash>,
+    width: usize,
+}
+
+impl Levels {
+    pub fn new(layer: &[Hash], pad: Hash) -> Levels {
+        let width = layer.len().max(1).next_power_of_two();
+        let mut layers = vec![layer.to_vec()];
+        let mut pads = vec![pad];
+        let mut w = width;
+        while w > 1 {
+            let (Some(last), Some(p)) = (layers.last(), pads.last()) else {
+                break;
+            };
+            let next = reduce(last, p);
+            let up = parent(p, p);
+            layers.push(next);
+            pads.push(up);
+            w /= 2;
+        }
+        Levels {
+            layers,
+            pads,
+            width,
+        }
+    }
+
+    /// The `count` hashes at `index` of the bottom layer (those past its end are padding),
+    /// and up to `proof_layers` uncles proving them, from the nearest layer up. `None` when
+    /// the range is not aligned, not a power of two, or past the layer.
+    pub fn proof(
+        &self,
+        index: usize,
+        count: usize,
+        proof_layers: usize,
+    ) -> Option<(Vec<Hash>, Vec<Hash>)> {
+        if count == 0
+            || !count.is_power_of_two()
+            || !index.is_multiple_of(count)
+            || index.checked_add(count).is_none_or(|end| end > self.width)
+        {
+            return None;
+        }
+        let bottom = self.layers.first()?;
+        let pad = *self.pads.first()?;
+        let base = (index..index + count)
+            .map(|i| bottom.get(i).copied().unwrap_or(pad))
+            .collect();
+        let mut level = count.trailing_zeros() as usize;
+        let mut pos = index / count;
+        let mut uncles = Vec::new();
+        while (self.width >> level) > 1 && uncles.len() < proof_layers {
+            let sibling = self
+                .layers
+                .get(level)
+                .and_then(|l| l.get(pos ^ 1))
+                .or_else(|| self.pads.get(level))
+                .copied()?;
+            uncles.push(sibling);
+            level += 1;
+            pos /= 2;
+        }
+        Some((base, uncles))
+    }
+}
+
 /// The `count` hashes at `index` of a layer (those past its end are `pad`), and up to
 /// `proof_layers` uncles proving them, from the nearest layer up. `None` when the range is
-/// not aligned, not a power of two, or past the layer.
+/// not aligned, not a power of two, or past the layer. Builds the whole tree: for repeated
+/// proofs keep a [`Levels`].
 pub fn proof(
     layer: &[Hash],
     pad: Hash,
@@ -112,37 +185,7 @@ pub fn proof(
     count: usize,
     proof_layers: usize,
 ) -> Option<(Vec<Hash>, Vec<Hash>)> {
-    let mut width = layer.len().max(1).next_power_of_two();
-    if count == 0
-        || !count.is_power_of_two()
-        || !index.is_multiple_of(count)
-        || index + count > width
-    {
-        return None;
-    }
-    let base = (index..index + count)
-        .map(|i| layer.get(i).copied().unwrap_or(pad))
-        .collect();
-    let mut cur = layer.to_vec();
-    let mut pad = pad;
-    let mut pos = index;
-    let mut c = count;
-    while c > 1 {
-        cur = reduce(&cur, &pad);
-        pad = parent(&pad, &pad);
-        width /= 2;
-        pos /= 2;
-        c /= 2;
-    }
-    let mut uncles = Vec::new();
-    while width > 1 && uncles.len() < proof_layers {
-        uncles.push(cur.get(pos ^ 1).copied().unwrap_or(pad));
-        cur = reduce(&cur, &pad);
-        pad = parent(&pad, &pad);
-        width /= 2;
-        pos /= 2;
-    }
-    Some((base, uncles))
+    Levels::new(layer, pad).proof(index, count, proof_layers)
 }
 
 /// Whether `base` (hashes at `index` of a layer `width` wide) and `uncles` (one per layer

@@ -34,6 +34,39 @@ pub struct V2File {
     /// The file's piece layer; empty for a file of one piece (checked against `root`), and
     /// for a larger file until it is known (a magnet's info dict does not carry layers).
     pub layer: Vec<Hash>,
+    /// The tree above `layer`, built on the first hash request (see [`V2File::levels`]).
+    pub levels: LevelsCache,
+}
+
+/// Lazily built merkle levels of a piece layer, for answering hash requests without
+/// rehashing the layer each time. A cache, not part of the torrent: equal to any other.
+#[derive(Debug, Clone, Default)]
+pub struct LevelsCache(std::sync::OnceLock<std::sync::Arc<merkle::Levels>>);
+
+impl PartialEq for LevelsCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for LevelsCache {}
+
+impl V2File {
+    /// The tree above the piece layer, `None` while the layer is unknown.
+    pub fn levels(&self, piece_length: u64) -> Option<&merkle::Levels> {
+        if self.layer.is_empty() {
+            return None;
+        }
+        let height = merkle::blocks_per_piece(piece_length).trailing_zeros();
+        Some(
+            self.levels
+                .0
+                .get_or_init(|| {
+                    std::sync::Arc::new(merkle::Levels::new(&self.layer, merkle::pad_hash(height)))
+                })
+                .as_ref(),
+        )
+    }
 }
 
 /// The v2 half of an info dict.
@@ -223,6 +256,7 @@ pub fn build(
             first_piece,
             num_pieces: num,
             layer: Vec::new(),
+            levels: LevelsCache::default(),
         });
     }
     Ok(V2Info {

@@ -40,9 +40,7 @@ impl Torrent {
         if r.base_layer != piece_layer || file.layer.is_empty() || r.length > MAX_HASHES {
             return None;
         }
-        let (mut base, uncles) = merkle::proof(
-            &file.layer,
-            merkle::pad_hash(piece_layer),
+        let (mut base, uncles) = file.levels(info.piece_length)?.proof(
             r.index as usize,
             r.length as usize,
             r.proof_layers as usize,
