@@ -233,8 +233,8 @@ impl Metainfo {
             let layers: std::collections::BTreeMap<Vec<u8>, Owned> = v2
                 .files
                 .iter()
-                .filter(|f| !f.layer.is_empty())
-                .map(|f| (f.root.to_vec(), Owned::Bytes(f.layer.concat())))
+                .filter(|f| !f.piece_layer().is_empty())
+                .map(|f| (f.root.to_vec(), Owned::Bytes(f.piece_layer().concat())))
                 .collect();
             if !layers.is_empty() {
                 Owned::from("piece layers").encode_into(&mut out);

@@ -36,7 +36,22 @@ pub struct V2File {
     pub layer: Vec<Hash>,
     /// The tree above `layer`, built on the first hash request (see [`V2File::levels`]).
     pub levels: LevelsCache,
+    /// The piece layer learned from a peer (BEP 52 `hashes`, checked against `root`) when
+    /// `layer` is empty: a magnet's info dict carries no layers.
+    pub learned: LearnedLayer,
 }
+
+/// A piece layer set once, from a peer's proven answer. Not part of the torrent's identity.
+#[derive(Debug, Clone, Default)]
+pub struct LearnedLayer(std::sync::OnceLock<Vec<Hash>>);
+
+impl PartialEq for LearnedLayer {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for LearnedLayer {}
 
 /// Lazily built merkle levels of a piece layer, for answering hash requests without
 /// rehashing the layer each time. A cache, not part of the torrent: equal to any other.
@@ -51,10 +66,55 @@ impl PartialEq for LevelsCache {
 
 impl Eq for LevelsCache {}
 
+/// Largest layer asked of a peer in one hash request (libtorrent's limit): a file of more
+/// pieces cannot learn its layer from peers here.
+pub const MAX_LAYER_REQUEST: usize = 8192;
+
 impl V2File {
+    /// The piece layer, from the .torrent or learned from a peer; empty while unknown.
+    pub fn piece_layer(&self) -> &[Hash] {
+        if self.layer.is_empty() {
+            self.learned.0.get().map_or(&[], Vec::as_slice)
+        } else {
+            &self.layer
+        }
+    }
+
+    /// Whether the file's pieces can be checked now.
+    pub fn checkable(&self) -> bool {
+        self.num_pieces <= 1 || self.piece_layer().len() == self.num_pieces as usize
+    }
+
+    /// Width of the piece layer's padded tree, when it can be asked for in one request.
+    pub fn layer_request_width(&self) -> Option<usize> {
+        let w = (self.num_pieces as usize).max(1).next_power_of_two();
+        (self.num_pieces > 1 && w <= MAX_LAYER_REQUEST).then_some(w)
+    }
+
+    /// Takes a peer's whole piece layer (`hashes`, the padded width of the tree, from index
+    /// 0) if it hashes to the file's root; false (and nothing kept) otherwise.
+    pub fn learn_layer(&self, hashes: &[Hash], piece_length: u64) -> bool {
+        let Some(width) = self.layer_request_width() else {
+            return false;
+        };
+        if hashes.len() != width || !merkle::verify_proof(&self.root, hashes, 0, &[], width) {
+            return false;
+        }
+        // The entries past the file's pieces must be padding: the root already pins them,
+        // but a layer is only ever kept whole and exact.
+        let pad = merkle::pad_hash(merkle::blocks_per_piece(piece_length).trailing_zeros());
+        let n = self.num_pieces as usize;
+        if hashes[n..].iter().any(|h| *h != pad) {
+            return false;
+        }
+        let _ = self.learned.0.set(hashes[..n].to_vec());
+        true
+    }
+
     /// The tree above the piece layer, `None` while the layer is unknown.
     pub fn levels(&self, piece_length: u64) -> Option<&merkle::Levels> {
-        if self.layer.is_empty() {
+        let layer = self.piece_layer();
+        if layer.is_empty() {
             return None;
         }
         let height = merkle::blocks_per_piece(piece_length).trailing_zeros();
@@ -62,7 +122,7 @@ impl V2File {
             self.levels
                 .0
                 .get_or_init(|| {
-                    std::sync::Arc::new(merkle::Levels::new(&self.layer, merkle::pad_hash(height)))
+                    std::sync::Arc::new(merkle::Levels::new(layer, merkle::pad_hash(height)))
                 })
                 .as_ref(),
         )
@@ -257,6 +317,7 @@ pub fn build(
             num_pieces: num,
             layer: Vec::new(),
             levels: LevelsCache::default(),
+            learned: LearnedLayer::default(),
         });
     }
     Ok(V2Info {
@@ -325,7 +386,7 @@ impl V2Info {
         if f.num_pieces == 1 {
             return merkle::small_file_root(bytes) == f.root;
         }
-        match f.layer.get(k as usize) {
+        match f.piece_layer().get(k as usize) {
             Some(h) => merkle::piece_hash(bytes, piece_length) == *h,
             None => self.hybrid,
         }
@@ -333,9 +394,20 @@ impl V2Info {
 
     /// Whether every piece can be checked (every layer known).
     pub fn complete(&self) -> bool {
+        self.files.iter().all(V2File::checkable)
+    }
+
+    /// Whether piece `index` can be checked now: false only for a v2-only torrent's piece
+    /// whose layer is still to be learned (a hybrid falls back on its v1 hash).
+    pub fn can_verify(&self, index: u32) -> bool {
+        self.hybrid || self.file_of(index).is_none_or(V2File::checkable)
+    }
+
+    /// Whether every missing layer can be learned from peers (one request per file).
+    pub fn layers_learnable(&self) -> bool {
         self.files
             .iter()
-            .all(|f| f.num_pieces <= 1 || f.layer.len() == f.num_pieces as usize)
+            .all(|f| f.checkable() || f.layer_request_width().is_some())
     }
 }
 
@@ -644,5 +716,54 @@ mod tests {
             let missing: Vec<usize> = (0..m.num_pieces()).filter(|&i| !have.get(i)).collect();
             assert_eq!(missing, vec![3], "{version:?}");
         }
+    }
+
+    /// A magnet's info dict has no layers: a peer's answer is taken only if it hashes to the
+    /// file's root and its padding is padding; a tampered one leaves the file uncheckable.
+    #[test]
+    fn learned_layers_must_prove_themselves() {
+        let (_dir, files, bytes) = make(TorrentVersion::V2);
+        let full = Metainfo::from_bytes(&bytes).expect("parses");
+        let bare = Metainfo::from_info_bytes(&full.info_bytes, full.info_hash, Vec::new())
+            .expect("info only");
+        let v2 = bare.info.v2.as_ref().expect("v2");
+        assert!(!v2.complete() && v2.layers_learnable());
+        let f = v2
+            .files
+            .iter()
+            .find(|f| f.num_pieces > 1)
+            .expect("multi-piece file");
+        let known = full
+            .info
+            .v2
+            .as_ref()
+            .expect("v2")
+            .files
+            .iter()
+            .find(|g| g.root == f.root)
+            .expect("same file")
+            .layer
+            .clone();
+        let width = f.layer_request_width().expect("one request");
+        let pad = merkle::pad_hash(merkle::blocks_per_piece(PIECE).trailing_zeros());
+        let mut answer = known.clone();
+        answer.resize(width, pad);
+        // Tampered: a changed hash, a short answer, garbage in the padding.
+        let mut bad = answer.clone();
+        bad[1][0] ^= 1;
+        assert!(!f.learn_layer(&bad, PIECE));
+        assert!(!f.learn_layer(&answer[..width - 1], PIECE));
+        assert!(!v2.can_verify(f.first_piece));
+        assert!(f.learn_layer(&answer, PIECE));
+        assert!(v2.complete() && v2.can_verify(f.first_piece));
+        // Now its pieces check, and the layer is saved with the metadata.
+        let data = stream(&files);
+        for i in f.first_piece..f.first_piece + f.num_pieces {
+            let p =
+                &data[i as usize * PIECE as usize..][..bare.info.piece_size(i as usize) as usize];
+            assert!(bare.info.verify_piece(i, p), "piece {i}");
+        }
+        let saved = Metainfo::from_bytes(&bare.to_torrent_bytes()).expect("saved form parses");
+        assert!(saved.info.v2.as_ref().expect("v2").complete());
     }
 }

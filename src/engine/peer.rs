@@ -185,6 +185,9 @@ async fn run(
     if let Some(m) = torrent.initial_have(fast) {
         first.push(m);
     }
+    // BEP 52 (torrent/v2.rs): piece layers a magnet's info dict lacked. Asked of every peer
+    // of a v2-only torrent, which is in the v2 swarm: libtorrent does not set the v2 bit.
+    first.extend(torrent.layer_requests());
     let writer = write_loop(&torrent, key, wr, rx, &uploads, &counters, first, fast);
     let reader = read_loop(&torrent, &link, rd, &uploads, &counters, fast);
     let result = tokio::select! {
@@ -464,12 +467,18 @@ async fn read_loop(
                         .map_err(|e| PeerError::Protocol(format!("{}: {e}", ext.name())))?;
                 }
             }
-            // BEP 52 (torrent/v2.rs): we answer hash requests; we never send one (a .torrent
-            // carries every piece layer), so hashes and rejects arriving are unsolicited.
+            // BEP 52 (torrent/v2.rs): we answer hash requests, and take the piece layers we
+            // asked for once they prove themselves; a peer sending false proofs is dropped.
             Message::HashRequest(r) => {
                 let _ = torrent.send_to(key, torrent.answer_hash_request(&r));
             }
-            Message::Hashes { .. } | Message::HashReject(_) => {}
+            Message::Hashes { req, hashes } => {
+                if let Err(e) = torrent.on_hashes(&req, &hashes) {
+                    tracing::info!("dropping {}: {e}", link.addr());
+                    return Err(PeerError::Protocol(e));
+                }
+            }
+            Message::HashReject(_) => {}
         }
     }
 }

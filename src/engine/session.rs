@@ -408,13 +408,14 @@ fn check_v2_metadata(magnet: &Magnet, meta: &Metainfo) -> Result<(), SessionErro
 }
 
 /// A v2-only torrent must be checkable: every file larger than a piece needs its piece layer,
-/// which a .torrent carries but a magnet's info dict does not (fetching layers from peers
-/// with hash requests is not implemented). Refused at once rather than failing every piece.
+/// which a .torrent carries but a magnet's info dict does not. Missing layers are asked of
+/// v2 peers in one hash request per file (torrent/v2.rs), so a file of more pieces than one
+/// request can carry is refused at once rather than never finishing.
 fn check_v2_layers(meta: &Metainfo) -> Result<(), SessionError> {
     match &meta.info.v2 {
-        Some(v2) if !v2.hybrid && !v2.complete() => Err(SessionError::V2Metadata(
-            "v2-only torrent without piece layers: files larger than one piece cannot be \
-             checked (layers are not fetched from peers yet); add the .torrent instead"
+        Some(v2) if !v2.hybrid && !v2.layers_learnable() => Err(SessionError::V2Metadata(
+            "v2-only torrent without piece layers: a file has more pieces than one hash \
+             request can fetch; add the .torrent instead"
                 .into(),
         )),
         _ => Ok(()),

@@ -52,6 +52,14 @@ impl Torrent {
 
     /// Hashes and writes a completed piece off the async threads, then records the result.
     pub(crate) async fn verify_and_store(self: &Arc<Self>, piece: CompletedPiece) {
+        // A v2-only piece whose layer is still being fetched cannot be judged: fetched
+        // again later, nobody blamed.
+        if let Some(v2) = &self.meta.info.v2
+            && !v2.can_verify(piece.index)
+        {
+            self.return_unverified(piece.index);
+            return;
+        }
         let storage = self.storage.clone();
         let meta = self.meta.clone();
         let index = piece.index;
