@@ -101,9 +101,10 @@ impl Metainfo {
             .ok_or_else(|| invalid("'info' is not a dictionary"))?;
         let mut info = Info::from_dict(info_dict)?;
         if let Some(v2) = info.v2.as_mut() {
-            // A v2-only torrent cannot check a multi-piece file without its layer; a hybrid
-            // still can, by its v1 hashes (a hybrid magnet's saved metadata has no layers).
-            let required = !v2.hybrid;
+            // A `piece layers` dict must cover every multi-piece file of a v2-only torrent. With
+            // no dict at all (a magnet's saved metadata) the layers are asked of peers, as for
+            // the magnet; a hybrid can always fall back on its v1 hashes.
+            let required = !v2.hybrid && root.get("piece layers").is_some();
             v2.attach_layers(root.get_dict("piece layers"), info.piece_length, required)?;
         }
 

@@ -598,9 +598,18 @@ mod tests {
             }
         });
         refused(&wrong, "does not hash");
-        // No layer at all for a file of several pieces.
+        // No layer for a file of several pieces in a `piece layers` that is there.
         let missing = mutate(&bytes, |o| dict(o, "piece layers").clear());
         refused(&missing, "no layer");
+        // No `piece layers` at all (a magnet's saved metadata): parsed, to be fetched.
+        let bare = mutate(&bytes, |o| {
+            if let Owned::Dict(m) = o {
+                m.remove(b"piece layers".as_slice());
+            }
+        });
+        let m = Metainfo::from_bytes(&bare).expect("parses without layers");
+        let v2 = m.info.v2.as_ref().expect("v2");
+        assert!(!v2.complete() && v2.layers_learnable());
     }
 
     #[test]
