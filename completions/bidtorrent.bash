@@ -711,7 +711,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__create)
-            opts="-o -t -v -q -h --output --tracker --piece-size --private --comment --name --no-date --force --config --data-dir --verbose --quiet --timeout --help --socket"
+            opts="-o -t -v -q -h --output --tracker --piece-size --private --comment --name --no-date --v2 --hybrid --web-seed --force --config --data-dir --verbose --quiet --timeout --help --socket"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -742,6 +742,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --web-seed)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -426,12 +426,15 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -s t -l tr
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l piece-size -d 'Piece size in bytes or with K/M (16K, 1M); a power of two from 16 KiB to 64 MiB [default: chosen for about 1000-2000 pieces]' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l comment -d 'Free-text comment stored in the torrent' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l name -d 'Name of the torrent (default: the file or directory name)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l web-seed -d 'Web seed: an HTTP(S) URL serving the same files; repeat for more (BEP 19 url-list)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l private -d 'Mark the torrent private (BEP 27): peers only from its trackers, no DHT or PEX'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l no-date -d 'Leave out the creation date, so the same input always gives the same file'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l v2 -d 'Make a BitTorrent v2-only torrent (BEP 52); clients without v2 support cannot read it'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l hybrid -d 'Make a hybrid torrent: v1 and v2 in one file, readable by every client (BEP 52)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l force -d 'Overwrite OUT if it exists'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -s q -l quiet -d 'Less output'

@@ -874,12 +874,15 @@ _arguments "${_arguments_options[@]}" : \
 '--piece-size=[Piece size in bytes or with K/M (16K, 1M); a power of two from 16 KiB to 64 MiB \[default\: chosen for about 1000-2000 pieces\]]:N:_default' \
 '--comment=[Free-text comment stored in the torrent]:TEXT:_default' \
 '--name=[Name of the torrent (default\: the file or directory name)]:NAME:_default' \
+'*--web-seed=[Web seed\: an HTTP(S) URL serving the same files; repeat for more (BEP 19 url-list)]:URL:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '--private[Mark the torrent private (BEP 27)\: peers only from its trackers, no DHT or PEX]' \
 '--no-date[Leave out the creation date, so the same input always gives the same file]' \
+'(--hybrid)--v2[Make a BitTorrent v2-only torrent (BEP 52); clients without v2 support cannot read it]' \
+'--hybrid[Make a hybrid torrent\: v1 and v2 in one file, readable by every client (BEP 52)]' \
 '--force[Overwrite OUT if it exists]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \

@@ -13,25 +13,29 @@ declare -A pkgs=(
   [opentracker]=opentracker
   [mktorrent]=mktorrent
   [tmux]=tmux
+  [nginx]=nginx
 )
 missing=()
 for cmd in "${!pkgs[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkgs[$cmd]}")
+  # nginx lives in /usr/sbin, outside a normal user's PATH.
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${pkgs[$cmd]}")
 done
 # PostgreSQL for the ledger tests: only the binaries are needed (/usr/lib/postgresql/*/bin);
 # each test starts its own temporary cluster on loopback, so no system cluster is started.
-pg_missing=0
-compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || { missing+=(postgresql); pg_missing=1; }
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+# BitTorrent v2 tests drive libtorrent 2.0 from Debian's python3 (tests/support/lt_peer.py).
+/usr/bin/python3 -c 'import libtorrent' >/dev/null 2>&1 || missing+=(python3-libtorrent)
 if ((${#missing[@]})); then
   echo "installing test dependencies: ${missing[*]}" >&2
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  # Keep the postgresql package from starting its system cluster: deny service starts
-  # while installing (only when no policy is in place already).
+  # Packages must not start system services (a PostgreSQL cluster, nginx on port 80, a
+  # transmission-daemon): the tests start their own on loopback. Deny service starts while
+  # installing (only when no policy is in place already).
   policy=/usr/sbin/policy-rc.d
   added_policy=0
-  if ((pg_missing)) && [ ! -e "$policy" ]; then
+  if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
     $sudo chmod 755 "$policy"
     added_policy=1

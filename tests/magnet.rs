@@ -45,6 +45,7 @@ fn opts(dir: &Path, peers: Vec<SocketAddr>) -> TorrentOptions {
 fn magnet(ih: InfoHash, peers: Vec<SocketAddr>) -> Magnet {
     Magnet {
         info_hash: ih,
+        info_hash_v2: None,
         display_name: None,
         trackers: Vec::new(),
         peers,

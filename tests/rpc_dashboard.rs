@@ -83,6 +83,7 @@ async fn pieces_files_prio_and_trackers() {
             name: None,
             creation_date: None,
             created_by: "test".into(),
+            ..CreateOptions::default()
         },
         |_, _| {},
     )

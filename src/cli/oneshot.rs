@@ -115,6 +115,13 @@ impl Reporter {
     }
 }
 
+/// Ends a command's runtime without waiting for blocking requests still in flight (a web
+/// seed's range request can take its full timeout): the session has already stopped and
+/// saved everything, and dropping the runtime would wait for them.
+fn finish_runtime(rt: tokio::runtime::Runtime) {
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -146,7 +153,8 @@ pub fn download(global: &GlobalArgs, args: DownloadArgs) -> anyhow::Result<ExitC
             .then(|| (!args.dht_bootstrap.is_empty()).then(|| args.dht_bootstrap.clone())),
         lsd: args.lsd,
     };
-    runtime()?.block_on(async move {
+    let rt = runtime()?;
+    let result = rt.block_on(async move {
         let started = start(&rep, &args.net, data_dir, source, opts, &discovery).await;
         let (session, torrent) = match started {
             Ok(x) => x,
@@ -162,7 +170,9 @@ pub fn download(global: &GlobalArgs, args: DownloadArgs) -> anyhow::Result<ExitC
         };
         session.shutdown().await;
         Ok(code)
-    })
+    });
+    finish_runtime(rt);
+    result
 }
 
 pub fn seed(global: &GlobalArgs, args: SeedArgs) -> anyhow::Result<ExitCode> {
@@ -187,12 +197,13 @@ pub fn seed(global: &GlobalArgs, args: SeedArgs) -> anyhow::Result<ExitCode> {
             .then(|| Some(args.dht_bootstrap.clone())),
         lsd: false,
     };
-    runtime()?.block_on(async move {
+    let rt = runtime()?;
+    let result = rt.block_on(async move {
         let started = start(
             &rep,
             &args.net,
             data_dir,
-            Source::Torrent(meta),
+            Source::Torrent(Box::new(meta)),
             opts,
             &discovery,
         )
@@ -210,12 +221,14 @@ pub fn seed(global: &GlobalArgs, args: SeedArgs) -> anyhow::Result<ExitCode> {
         // Resume data is written and the tracker told: say so last, as `download` does.
         rep.event("stopped", json!({}), || "stopped; resume data saved".into());
         Ok(code)
-    })
+    });
+    finish_runtime(rt);
+    result
 }
 
 /// What `download` was given.
 enum Source {
-    Torrent(Metainfo),
+    Torrent(Box<Metainfo>),
     Magnet(Magnet),
 }
 
@@ -233,9 +246,9 @@ fn load_source(src: &str) -> anyhow::Result<Source> {
     {
         return Ok(Source::Magnet(Magnet::parse(src)?));
     }
-    Ok(Source::Torrent(
+    Ok(Source::Torrent(Box::new(
         Metainfo::from_file(std::path::Path::new(src)).with_context(|| src.to_string())?,
-    ))
+    )))
 }
 
 /// Reports how the DHT and LSD came up: they never fail the command.
@@ -305,7 +318,7 @@ async fn start(
     );
     report_discovery(rep, &assembled);
     let meta = match source {
-        Source::Torrent(m) => m,
+        Source::Torrent(m) => *m,
         Source::Magnet(magnet) => {
             let ih = magnet.info_hash;
             let shown = magnet.display_name.clone().unwrap_or_else(|| ih.to_hex());

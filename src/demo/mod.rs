@@ -187,6 +187,7 @@ impl Swarm {
                 name: None,
                 creation_date: None,
                 created_by: format!("bidtorrent {}", env!("CARGO_PKG_VERSION")),
+                ..CreateOptions::default()
             };
             Ok(create_torrent(&p, &opts, |_, _| {})?)
         })

@@ -1,4 +1,5 @@
-//! Making a .torrent from a file or directory (BEP 3 metainfo, BEP 12 tiers, BEP 27 private).
+//! Making a .torrent from a file or directory (BEP 3 metainfo, BEP 12 tiers, BEP 27 private,
+//! BEP 52 v2 and hybrid torrents, BEP 19 web seeds).
 //!
 //! Hashing runs as a pipeline: a reader thread fills large buffers with the concatenated file
 //! data (reads cross file boundaries, as pieces do) while the calling thread hashes the
@@ -13,6 +14,7 @@ use std::sync::mpsc;
 use sha1::{Digest, Sha1};
 
 use crate::bencode::Owned;
+use crate::engine::merkle;
 use crate::engine::metainfo::MAX_PIECE_LENGTH;
 
 /// Smallest piece size we make or accept: one BEP 3 block; smaller pieces only bloat the
@@ -40,6 +42,19 @@ pub struct CreateOptions {
     /// Unix seconds; `None` leaves `creation date` out (reproducible output).
     pub creation_date: Option<i64>,
     pub created_by: String,
+    /// v1 (the default: every client reads it), v2-only, or hybrid (both, BEP 52).
+    pub version: TorrentVersion,
+    /// BEP 19 `url-list`: HTTP(S) servers holding the same files.
+    pub web_seeds: Vec<String>,
+}
+
+/// Which BitTorrent metainfo versions a created torrent carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TorrentVersion {
+    #[default]
+    V1,
+    V2,
+    Hybrid,
 }
 
 impl Default for CreateOptions {
@@ -52,6 +67,8 @@ impl Default for CreateOptions {
             name: None,
             creation_date: None,
             created_by: format!("bidtorrent {}", env!("CARGO_PKG_VERSION")),
+            version: TorrentVersion::V1,
+            web_seeds: Vec::new(),
         }
     }
 }
@@ -74,6 +91,8 @@ pub enum CreateError {
     BadPieceSize { given: String, reason: String },
     #[error("tracker {url:?}: {reason}")]
     BadTracker { url: String, reason: String },
+    #[error("web seed {url:?}: {reason}")]
+    BadWebSeed { url: String, reason: String },
     #[error("name {0:?}: must be non-empty and contain no '/'")]
     BadName(String),
 }
@@ -275,6 +294,20 @@ pub fn create_torrent(
     let piece_length = opts
         .piece_length
         .unwrap_or_else(|| auto_piece_length(total));
+    for url in &opts.web_seeds {
+        check_web_seed(url)?;
+    }
+    if opts.version != TorrentVersion::V1 {
+        return create_v2(
+            &files,
+            &name,
+            single,
+            piece_length,
+            total,
+            opts,
+            &mut progress,
+        );
+    }
     let pieces = hash_pieces(&files, piece_length, total, &mut progress)?;
 
     let mut info = Owned::dict()
@@ -299,7 +332,11 @@ pub fn create_torrent(
         info.insert("private", 1i64);
     }
 
-    let mut root = Owned::dict().with("info", info);
+    Ok(finish(Owned::dict().with("info", info), opts))
+}
+
+/// The keys outside the info dict: trackers, web seeds, comment, creator, date.
+fn finish(mut root: Owned, opts: &CreateOptions) -> Vec<u8> {
     let tiers: Vec<&Vec<String>> = opts.trackers.iter().filter(|t| !t.is_empty()).collect();
     if let Some(first) = tiers.first().and_then(|t| t.first()) {
         root.insert("announce", first.as_str());
@@ -322,7 +359,155 @@ pub fn create_torrent(
     if let Some(d) = opts.creation_date {
         root.insert("creation date", d);
     }
-    Ok(root.encode())
+    if !opts.web_seeds.is_empty() {
+        let list = opts
+            .web_seeds
+            .iter()
+            .map(|u| Owned::from(u.as_str()))
+            .collect();
+        root.insert("url-list", Owned::List(list));
+    }
+    root.encode()
+}
+
+fn check_web_seed(url: &str) -> Result<(), CreateError> {
+    let bad = |reason: String| CreateError::BadWebSeed {
+        url: url.to_string(),
+        reason,
+    };
+    let parsed = url::Url::parse(url).map_err(|e| bad(format!("not a valid URL ({e})")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad("expected an http or https URL".to_string()));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(bad("has no host".to_string()));
+    }
+    Ok(())
+}
+
+/// A v2-only or hybrid torrent (BEP 52). Each file is hashed on its own, a piece at a time
+/// (v2 pieces never span files): SHA-256 of every 16 KiB block up to the piece's subtree root,
+/// and for a hybrid also the SHA-1 of the piece with its BEP 47 padding (zeros up to the
+/// next piece boundary, which the v1 file list then names as a pad file).
+fn create_v2(
+    files: &[Walked],
+    name: &str,
+    single: bool,
+    piece_length: u64,
+    total: u64,
+    opts: &CreateOptions,
+    progress: &mut impl FnMut(u64, u64),
+) -> Result<Vec<u8>, CreateError> {
+    let hybrid = opts.version == TorrentVersion::Hybrid;
+    let piece = usize::try_from(piece_length).unwrap_or(usize::MAX);
+    let mut buf = vec![0u8; piece];
+    let mut v1_pieces: Vec<u8> = Vec::new();
+    let mut v1_files: Vec<Owned> = Vec::new();
+    let mut tree = Owned::dict();
+    let mut layers: std::collections::BTreeMap<Vec<u8>, Owned> = Default::default();
+    let mut hashed = 0u64;
+    progress(0, total);
+    for (i, f) in files.iter().enumerate() {
+        let mut leaf = Owned::dict().with("length", f.length);
+        if f.length > 0 {
+            let mut file = File::open(&f.fs_path).map_err(io_err(&f.fs_path))?;
+            let mut layer: Vec<merkle::Hash> = Vec::new();
+            let mut small_root = None;
+            let mut remaining = f.length;
+            while remaining > 0 {
+                let n = usize::try_from(remaining.min(piece_length)).unwrap_or(piece);
+                read_exact(&mut file, &mut buf[..n], &f.fs_path)?;
+                remaining -= n as u64;
+                if f.length <= piece_length {
+                    small_root = Some(merkle::small_file_root(&buf[..n]));
+                } else {
+                    layer.push(merkle::piece_hash(&buf[..n], piece_length));
+                }
+                if hybrid {
+                    // Pieces of every file but the last run to the boundary through padding.
+                    let end = if i + 1 < files.len() { piece } else { n };
+                    buf[n..end].fill(0);
+                    v1_pieces.extend_from_slice(&Sha1::digest(&buf[..end]));
+                }
+                hashed += n as u64;
+                progress(hashed, total);
+            }
+            let root = match small_root {
+                Some(r) => r,
+                None => merkle::root_from_layer(&layer, piece_length),
+            };
+            if !layer.is_empty() {
+                layers.insert(root.to_vec(), Owned::Bytes(layer.concat()));
+            }
+            leaf.insert("pieces root", root.to_vec());
+        }
+        insert_path(&mut tree, &f.rel, Owned::dict().with("", leaf));
+        if hybrid && !single {
+            v1_files.push(Owned::dict().with("length", f.length).with(
+                "path",
+                Owned::List(f.rel.iter().map(|c| Owned::from(c.as_str())).collect()),
+            ));
+            let tail = f.length % piece_length;
+            if i + 1 < files.len() && tail != 0 {
+                let pad = piece_length - tail;
+                v1_files.push(Owned::dict().with("attr", "p").with("length", pad).with(
+                    "path",
+                    Owned::List(vec![".pad".into(), Owned::from(pad.to_string())]),
+                ));
+            }
+        }
+    }
+    let mut info = Owned::dict()
+        .with("name", name)
+        .with("piece length", piece_length)
+        .with("meta version", 2i64)
+        .with("file tree", tree);
+    if hybrid {
+        info.insert("pieces", v1_pieces);
+        if single {
+            info.insert("length", total);
+        } else {
+            info.insert("files", Owned::List(v1_files));
+        }
+    }
+    if opts.private {
+        info.insert("private", 1i64);
+    }
+    let mut root = Owned::dict().with("info", info);
+    if !layers.is_empty() {
+        root.insert("piece layers", Owned::Dict(layers));
+    }
+    Ok(finish(root, opts))
+}
+
+/// Puts `value` at `path` in a nested `file tree` dict.
+fn insert_path(tree: &mut Owned, path: &[String], value: Owned) {
+    let Owned::Dict(map) = tree else { return };
+    match path {
+        [] => {}
+        [last] => {
+            map.insert(last.as_bytes().to_vec(), value);
+        }
+        [first, rest @ ..] => {
+            let child = map
+                .entry(first.as_bytes().to_vec())
+                .or_insert_with(Owned::dict);
+            insert_path(child, rest, value);
+        }
+    }
+}
+
+fn read_exact(file: &mut File, buf: &mut [u8], path: &Path) -> Result<(), CreateError> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read(&mut buf[done..]) {
+            Ok(0) => return Err(CreateError::Changed(path.to_path_buf())),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err(path)(e)),
+        }
+    }
+    Ok(())
 }
 
 fn default_name(path: &Path) -> Result<String, CreateError> {

@@ -231,6 +231,20 @@ impl DhtService {
                 let complete = torrent.stats().left_bytes == 0;
                 let mut found = 0usize;
                 let announced = dht.announce(&ih, port as u16).await;
+                // A hybrid is in the v2 swarm too (BEP 52): announce and look up its
+                // truncated v2 hash as well.
+                if let Some(h2) = torrent.meta.info_hash_v2_short().filter(|h| *h != ih) {
+                    dht.announce(&h2, port as u16).await;
+                    if !complete {
+                        let mut rx = dht.get_peers(&h2);
+                        while let Some(a) = tokio::select! {
+                            a = rx.recv() => a,
+                            _ = torrent.stopped() => return,
+                        } {
+                            torrent.add_peers([a]);
+                        }
+                    }
+                }
                 if !complete {
                     let mut rx = dht.get_peers(&ih);
                     loop {

@@ -1,4 +1,5 @@
-//! Magnet links (BEP 9 "magnet URI format"; `x.pe` and `so` from BEP 9/53).
+//! Magnet links (BEP 9 "magnet URI format"; `x.pe` and `so` from BEP 9/53; BEP 52
+//! `urn:btmh:1220…` v2 hashes, alone or beside `urn:btih` for hybrids).
 //!
 //! Parsing is strict about what decides *which* torrent and *which* files (xt, so), and
 //! lenient about hints (an unparseable `x.pe` peer is skipped, unknown keys ignored), because
@@ -19,7 +20,11 @@ pub const MAX_FILE_INDEX: usize = 1 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Magnet {
+    /// The hash the swarm uses: the btih, or for a v2-only link the btmh truncated to 20 bytes.
     pub info_hash: InfoHash,
+    /// BEP 52 `urn:btmh:1220…`: the full SHA-256 v2 info-hash, checked against the fetched
+    /// info dict.
+    pub info_hash_v2: Option<[u8; 32]>,
     pub display_name: Option<String>,
     pub trackers: Vec<String>,
     /// `x.pe` peers given as IP:port or [IPv6]:port.
@@ -38,8 +43,8 @@ pub enum MagnetError {
     NoXt,
     #[error("magnet: xt is not urn:btih")]
     NotBtih,
-    #[error("magnet: only a BitTorrent v2 hash (urn:btmh); v1 urn:btih is required")]
-    OnlyV2,
+    #[error("magnet: btmh is not a SHA-256 multihash (expected 1220 and 64 hex characters)")]
+    BadBtmh,
     #[error("magnet: btih has {0} characters, expected 40 hex or 32 base32")]
     BtihLength(usize),
     #[error("magnet: btih is not valid {0}")]
@@ -74,6 +79,7 @@ impl Magnet {
         let query = query.split('#').next().unwrap_or("");
 
         let mut info_hash = None;
+        let mut info_hash_v2 = None;
         let mut first_xt_error = None;
         let mut display_name = None;
         let mut trackers: Vec<String> = Vec::new();
@@ -88,17 +94,17 @@ impl Magnet {
                 _ => key.as_str(),
             };
             match base {
-                "xt" => {
-                    if info_hash.is_some() {
-                        continue;
+                "xt" => match parse_xt(&decode(value)) {
+                    Ok(Xt::V1(h)) => {
+                        info_hash.get_or_insert(h);
                     }
-                    match parse_xt(&decode(value)) {
-                        Ok(h) => info_hash = Some(h),
-                        Err(e) => {
-                            first_xt_error.get_or_insert(e);
-                        }
+                    Ok(Xt::V2(h)) => {
+                        info_hash_v2.get_or_insert(h);
                     }
-                }
+                    Err(e) => {
+                        first_xt_error.get_or_insert(e);
+                    }
+                },
                 "dn" if display_name.is_none() => {
                     // Form-style '+' for space is common in dn, never meaningful otherwise.
                     let v = decode(&value.replace('+', " "));
@@ -125,12 +131,16 @@ impl Magnet {
                 _ => {}
             }
         }
-        let info_hash = match info_hash {
-            Some(h) => h,
-            None => return Err(first_xt_error.unwrap_or(MagnetError::NoXt)),
+        // A hybrid link names both: the v1 swarm is the one every client joins. A v2-only
+        // link joins the swarm of the truncated v2 hash.
+        let info_hash = match (info_hash, &info_hash_v2) {
+            (Some(h), _) => h,
+            (None, Some(v2)) => crate::engine::metainfo::truncate(v2),
+            (None, None) => return Err(first_xt_error.unwrap_or(MagnetError::NoXt)),
         };
         Ok(Magnet {
             info_hash,
+            info_hash_v2,
             display_name,
             trackers,
             peers,
@@ -139,7 +149,19 @@ impl Magnet {
     }
 
     pub fn to_uri(&self) -> String {
-        let mut s = format!("magnet:?xt=urn:btih:{}", self.info_hash.to_hex());
+        let v2_only = self
+            .info_hash_v2
+            .as_ref()
+            .is_some_and(|h| crate::engine::metainfo::truncate(h) == self.info_hash);
+        let mut s = if v2_only {
+            "magnet:?".to_string()
+        } else {
+            format!("magnet:?xt=urn:btih:{}&", self.info_hash.to_hex())
+        };
+        if let Some(h) = &self.info_hash_v2 {
+            let _ = write!(s, "xt=urn:btmh:1220{}&", crate::engine::types::hex(h));
+        }
+        s.pop();
         if let Some(dn) = &self.display_name {
             let _ = write!(s, "&dn={}", utf8_percent_encode(dn, COMPONENT));
         }
@@ -168,6 +190,7 @@ pub fn magnet_for(m: &Metainfo) -> String {
     }
     Magnet {
         info_hash: m.info_hash,
+        info_hash_v2: m.info_hash_v2,
         display_name: Some(m.info.name.clone()),
         trackers,
         peers: Vec::new(),
@@ -192,18 +215,35 @@ fn decode(v: &str) -> String {
     percent_decode_str(v).decode_utf8_lossy().into_owned()
 }
 
-fn parse_xt(xt: &str) -> Result<InfoHash, MagnetError> {
+enum Xt {
+    V1(InfoHash),
+    V2([u8; 32]),
+}
+
+fn parse_xt(xt: &str) -> Result<Xt, MagnetError> {
     let lower = xt.to_ascii_lowercase();
-    if lower.starts_with("urn:btmh:") {
-        return Err(MagnetError::OnlyV2);
+    if let Some(mh) = lower.strip_prefix("urn:btmh:") {
+        // Multihash: 0x12 = SHA2-256, 0x20 = 32 bytes, then the digest.
+        let hex = mh.strip_prefix("1220").ok_or(MagnetError::BadBtmh)?;
+        if hex.len() != 64 || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return Err(MagnetError::BadBtmh);
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in hex.as_bytes().chunks(2).enumerate() {
+            let s = std::str::from_utf8(pair).map_err(|_| MagnetError::BadBtmh)?;
+            out[i] = u8::from_str_radix(s, 16).map_err(|_| MagnetError::BadBtmh)?;
+        }
+        return Ok(Xt::V2(out));
     }
     let Some(h) = lower.strip_prefix("urn:btih:") else {
         return Err(MagnetError::NotBtih);
     };
     match h.len() {
-        40 => InfoHash::from_hex(h).map_err(|_| MagnetError::BtihChars("hex")),
+        40 => InfoHash::from_hex(h)
+            .map(Xt::V1)
+            .map_err(|_| MagnetError::BtihChars("hex")),
         32 => base32_decode(h)
-            .map(InfoHash)
+            .map(|b| Xt::V1(InfoHash(b)))
             .ok_or(MagnetError::BtihChars("base32")),
         _ => Err(MagnetError::BtihLength(h.chars().count())),
     }
@@ -327,13 +367,20 @@ mod tests {
         .unwrap();
         assert_eq!(b32.info_hash.to_hex(), HEX);
         assert_eq!(b32.trackers, ["http://t/a"]);
-        // Hybrid v1+v2 link: btmh is skipped, btih used.
+        // Hybrid v1+v2 link: the btih is the swarm, the btmh is kept to check the metadata.
         let hybrid = Magnet::parse(&format!(
             "magnet:?xt=urn:btmh:1220{}&xt=urn:btih:{HEX}",
             "ab".repeat(32)
         ))
         .unwrap();
         assert_eq!(hybrid.info_hash.to_hex(), HEX);
+        assert_eq!(hybrid.info_hash_v2, Some([0xab; 32]));
+        assert_eq!(Magnet::parse(&hybrid.to_uri()).unwrap(), hybrid);
+        // v2-only: the truncated v2 hash is the swarm's.
+        let v2 = Magnet::parse(&format!("magnet:?xt=urn:btmh:1220{}", "cd".repeat(32))).unwrap();
+        assert_eq!(v2.info_hash.0, [0xcd; 20]);
+        assert!(!v2.to_uri().contains("btih"), "{}", v2.to_uri());
+        assert_eq!(Magnet::parse(&v2.to_uri()).unwrap(), v2);
         // Peers and file selection.
         let p = Magnet::parse(&format!(
             "magnet:?xt=urn:btih:{HEX}&x.pe=10.0.0.1:6881&x.pe=%5B2001:db8::1%5D:51413&x.pe=host.example:1&so=0,2,4-6,2"
@@ -386,6 +433,11 @@ mod tests {
                 "not valid base32",
             ),
             ("magnet:?xt=urn:btmh:1220abcd", "btmh"),
+            ("magnet:?xt=urn:btmh:1114", "multihash"),
+            (
+                format!("magnet:?xt=urn:btmh:1220+{}", "a".repeat(63)).leak(),
+                "btmh",
+            ),
         ];
         for (input, want) in cases {
             let e = Magnet::parse(input).unwrap_err().to_string();
@@ -401,6 +453,7 @@ mod tests {
     fn uri_round_trip_and_for_metainfo() {
         let m = Magnet {
             info_hash: InfoHash::from_hex(HEX).unwrap(),
+            info_hash_v2: None,
             display_name: Some("a & b = c#d+e ü".into()),
             trackers: vec!["udp://t:1/announce".into(), "http://x/a?k=v&w=z".into()],
             peers: vec!["[::1]:80".parse().unwrap(), "1.2.3.4:5".parse().unwrap()],
@@ -451,6 +504,7 @@ mod tests {
         };
         let m = Magnet {
             info_hash: InfoHash([1; 20]),
+            info_hash_v2: None,
             display_name: None,
             trackers: vec![],
             peers: vec![addr],
@@ -478,6 +532,7 @@ mod tests {
             for t in trackers { if !tr.contains(&t) { tr.push(t); } }
             let m = Magnet {
                 info_hash: InfoHash(hash),
+                info_hash_v2: None,
                 display_name: dn,
                 trackers: tr,
                 peers: vec![],

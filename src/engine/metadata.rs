@@ -272,14 +272,21 @@ pub async fn fetch_from(
         .await
         .map_err(|_| PeerFetchError::Timeout)??;
     stream.set_nodelay(true)?;
+    // BEP 52: the v2 bit, or libtorrent hangs up on a v2-only torrent's truncated hash.
     stream
-        .write_all(&Handshake::new(ih, peer_id).encode())
+        .write_all(&Handshake::new(ih, peer_id).with_v2().encode())
         .await?;
     let theirs = read_handshake(&mut stream)
         .await
         .map_err(|e| PeerFetchError::Handshake(e.to_string()))?;
+    // A hybrid's peer may answer our v2 bit with its other hash (the BEP 52 upgrade; libtorrent
+    // does, without setting the bit itself). The info dict is checked against `ih` all the
+    // same, so the only cost of a peer of another torrent is one refused dict.
     if theirs.info_hash != ih {
-        return Err(PeerFetchError::Handshake("for another torrent".into()));
+        tracing::debug!(
+            "{addr}: answered for {} (a hybrid's other hash?)",
+            theirs.info_hash
+        );
     }
     if !theirs.supports_extended() {
         return Err(PeerFetchError::NoExtensions);

@@ -1,10 +1,13 @@
-//! .torrent metainfo (BEP 3, BEP 12 announce-list, BEP 27 private flag).
+//! .torrent metainfo (BEP 3, BEP 12 announce-list, BEP 27 private flag, BEP 19 web seeds,
+//! BEP 52 v2 and hybrid torrents; the v2 parts live in [`crate::engine::metainfo_v2`]).
 
 use std::path::Path;
 
 use sha1::{Digest, Sha1};
 
 use crate::bencode::{self, Dict, Value};
+use crate::engine::merkle;
+use crate::engine::metainfo_v2::{self, V2Info};
 use crate::engine::types::InfoHash;
 
 /// Pieces larger than this are refused: no real client makes them and they would let a hostile
@@ -13,7 +16,11 @@ pub const MAX_PIECE_LENGTH: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Metainfo {
+    /// The hash the wire, trackers and the DHT use: the v1 SHA-1 for v1 and hybrid torrents,
+    /// the v2 SHA-256 truncated to 20 bytes for v2-only ones.
     pub info_hash: InfoHash,
+    /// BEP 52: SHA-256 of the info dict, for v2-only and hybrid torrents.
+    pub info_hash_v2: Option<[u8; 32]>,
     /// The bencoded info dict exactly as it appeared in the file (served over ut_metadata).
     pub info_bytes: Vec<u8>,
     pub info: Info,
@@ -22,6 +29,8 @@ pub struct Metainfo {
     pub comment: Option<String>,
     pub created_by: Option<String>,
     pub creation_date: Option<i64>,
+    /// BEP 19 `url-list`: HTTP(S) servers holding the torrent's files.
+    pub web_seeds: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +45,9 @@ pub struct Info {
     pub private: bool,
     /// True when the info dict has `length` (one file), false when it has `files`.
     pub single_file: bool,
+    /// BEP 52: the v2 file roots and piece layers, for v2-only and hybrid torrents. A
+    /// v2-only torrent has no v1 `pieces`.
+    pub v2: Option<V2Info>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +99,14 @@ impl Metainfo {
         let info_dict = root
             .get_dict("info")
             .ok_or_else(|| invalid("'info' is not a dictionary"))?;
-        let info = Info::from_dict(info_dict)?;
+        let mut info = Info::from_dict(info_dict)?;
+        if let Some(v2) = info.v2.as_mut() {
+            // A `piece layers` dict must cover every multi-piece file of a v2-only torrent. With
+            // no dict at all (a magnet's saved metadata) the layers are asked of peers, as for
+            // the magnet; a hybrid can always fall back on its v1 hashes.
+            let required = !v2.hybrid && root.get("piece layers").is_some();
+            v2.attach_layers(root.get_dict("piece layers"), info.piece_length, required)?;
+        }
 
         let mut announce_tiers: Vec<Vec<String>> = Vec::new();
         if let Some(list) = root.get_list("announce-list") {
@@ -111,14 +130,27 @@ impl Metainfo {
             announce_tiers.push(vec![url.to_string()]);
         }
 
+        let web_seeds = match root.get("url-list") {
+            Some(Value::List(l)) => l.iter().filter_map(Value::as_str).collect(),
+            Some(v) => v.as_str().into_iter().collect(),
+            None => Vec::new(),
+        };
+        let web_seeds = web_seeds
+            .into_iter()
+            .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+            .map(str::to_string)
+            .collect();
+        let (info_hash, info_hash_v2) = hashes(&info, info_raw);
         Ok(Metainfo {
-            info_hash: InfoHash(Sha1::digest(info_raw).into()),
+            info_hash,
+            info_hash_v2,
             info_bytes: info_raw.to_vec(),
             info,
             announce_tiers,
             comment: root.get_str("comment").map(str::to_string),
             created_by: root.get_str("created by").map(str::to_string),
             creation_date: root.get_int("creation date"),
+            web_seeds,
         })
     }
 
@@ -128,29 +160,49 @@ impl Metainfo {
         expected: InfoHash,
         trackers: Vec<Vec<String>>,
     ) -> Result<Self, MetainfoError> {
-        let got = InfoHash(Sha1::digest(info_bytes).into());
-        if got != expected {
+        // A magnet names the v1 hash (btih) or the truncated v2 one (btmh); either vouches.
+        let v1 = InfoHash(Sha1::digest(info_bytes).into());
+        let v2 = truncate(&merkle::sha256(info_bytes));
+        if v1 != expected && v2 != expected {
             return Err(invalid(format!(
-                "info dict hashes to {got}, expected {expected}"
+                "info dict hashes to {v1}, expected {expected}"
             )));
         }
         let v = bencode::decode(info_bytes)?;
         let d = v
             .as_dict()
             .ok_or_else(|| invalid("info is not a dictionary"))?;
+        let info = Info::from_dict(d)?;
+        let (info_hash, info_hash_v2) = hashes(&info, info_bytes);
         Ok(Metainfo {
-            info_hash: got,
+            info_hash,
+            info_hash_v2,
             info_bytes: info_bytes.to_vec(),
-            info: Info::from_dict(d)?,
+            info,
             announce_tiers: trackers,
             comment: None,
             created_by: None,
             creation_date: None,
+            web_seeds: Vec::new(),
         })
     }
 
     pub fn num_pieces(&self) -> usize {
-        self.info.pieces.len()
+        self.info.num_pieces()
+    }
+
+    /// The v2 info-hash truncated to 20 bytes, as v2 peers, trackers and the DHT know it.
+    pub fn info_hash_v2_short(&self) -> Option<InfoHash> {
+        self.info_hash_v2.as_ref().map(truncate)
+    }
+
+    /// Every 20-byte hash this torrent answers to: a hybrid joins both swarms.
+    pub fn swarm_hashes(&self) -> Vec<InfoHash> {
+        let mut v = vec![self.info_hash];
+        if let Some(h) = self.info_hash_v2_short().filter(|h| *h != self.info_hash) {
+            v.push(h);
+        }
+        v
     }
 
     /// A .torrent file for this metainfo: the trackers, and the info dict byte for byte as it
@@ -176,8 +228,48 @@ impl Metainfo {
         }
         Owned::from("info").encode_into(&mut out);
         out.extend_from_slice(&self.info_bytes);
+        // BEP 52 keeps the piece layers outside the info dict; a torrent without them could
+        // not check a v2 file of more than one piece.
+        if let Some(v2) = &self.info.v2 {
+            let layers: std::collections::BTreeMap<Vec<u8>, Owned> = v2
+                .files
+                .iter()
+                .filter(|f| !f.piece_layer().is_empty())
+                .map(|f| (f.root.to_vec(), Owned::Bytes(f.piece_layer().concat())))
+                .collect();
+            if !layers.is_empty() {
+                Owned::from("piece layers").encode_into(&mut out);
+                Owned::Dict(layers).encode_into(&mut out);
+            }
+        }
+        if !self.web_seeds.is_empty() {
+            Owned::from("url-list").encode_into(&mut out);
+            Owned::List(
+                self.web_seeds
+                    .iter()
+                    .map(|u| Owned::from(u.as_str()))
+                    .collect(),
+            )
+            .encode_into(&mut out);
+        }
         out.push(b'e');
         out
+    }
+}
+
+/// The first 20 bytes of a v2 info-hash: what the wire, trackers and the DHT carry.
+pub fn truncate(h: &[u8; 32]) -> InfoHash {
+    let mut t = [0u8; 20];
+    t.copy_from_slice(&h[..20]);
+    InfoHash(t)
+}
+
+/// (wire hash, v2 hash): the v1 SHA-1 unless the torrent is v2-only.
+fn hashes(info: &Info, info_raw: &[u8]) -> (InfoHash, Option<[u8; 32]>) {
+    let v2 = info.v2.as_ref().map(|_| merkle::sha256(info_raw));
+    match (&v2, info.pieces.is_empty()) {
+        (Some(h), true) => (truncate(h), v2),
+        _ => (InfoHash(Sha1::digest(info_raw).into()), v2),
     }
 }
 
@@ -198,6 +290,49 @@ impl Info {
             .ok()
             .filter(|&p| p > 0 && p <= MAX_PIECE_LENGTH)
             .ok_or_else(|| invalid(format!("bad 'piece length' {piece_length}")))?;
+        let private = d.get_int("private") == Some(1);
+        let tree = match d.get_int("meta version") {
+            None | Some(1) => None,
+            Some(2) => {
+                let tree = d
+                    .get_dict("file tree")
+                    .ok_or_else(|| invalid("'meta version' 2 without a 'file tree'"))?;
+                // v2 pieces are merkle subtrees of 16 KiB leaves.
+                if !piece_length.is_power_of_two() || piece_length < merkle::BLOCK as u64 {
+                    return Err(invalid(format!(
+                        "v2 'piece length' {piece_length} is not a power of two of at least 16 KiB"
+                    )));
+                }
+                Some(metainfo_v2::parse_tree(tree)?)
+            }
+            Some(v) => return Err(invalid(format!("unsupported 'meta version' {v}"))),
+        };
+        if let Some(tree) = &tree
+            && d.get("pieces").is_none()
+        {
+            // v2-only: the layout is the tree's files, each aligned to a piece boundary.
+            let files = metainfo_v2::layout(tree, piece_length)?;
+            let v2 = metainfo_v2::build(tree, &files, piece_length, false)?;
+            let total_length = files.last().map_or(0, |f| f.offset + f.length);
+            let single_file = tree.len() == 1 && tree[0].path.len() == 1;
+            // A tree of one top-level file is a single-file torrent whose file is named by
+            // its key (as libtorrent reads it), whatever `name` says.
+            let name = if single_file {
+                tree[0].path[0].clone()
+            } else {
+                name
+            };
+            return Ok(Info {
+                name,
+                piece_length,
+                pieces: Vec::new(),
+                files,
+                total_length,
+                private,
+                single_file,
+                v2: Some(v2),
+            });
+        }
         let pieces_raw = d
             .get_bytes("pieces")
             .ok_or_else(|| invalid("info has no 'pieces'"))?;
@@ -215,7 +350,6 @@ impl Info {
                 h
             })
             .collect();
-        let private = d.get_int("private") == Some(1);
 
         let (files, single_file) = match (d.get("length"), d.get_list("files")) {
             (Some(len), None) => {
@@ -245,6 +379,20 @@ impl Info {
                 pieces.len()
             )));
         }
+        // A hybrid: the v1 list (with its BEP 47 padding) must describe the same files.
+        let v2 = match &tree {
+            Some(tree) => Some(metainfo_v2::build(tree, &files, piece_length, true)?),
+            None => None,
+        };
+        if let Some(v2) = &v2
+            && v2.num_pieces != pieces.len()
+        {
+            return Err(invalid(format!(
+                "v1 has {} pieces, v2 {}",
+                pieces.len(),
+                v2.num_pieces
+            )));
+        }
         Ok(Info {
             name,
             piece_length,
@@ -253,11 +401,41 @@ impl Info {
             total_length,
             private,
             single_file,
+            v2,
         })
     }
 
     pub fn num_pieces(&self) -> usize {
-        self.pieces.len()
+        match &self.v2 {
+            Some(v2) if self.pieces.is_empty() => v2.num_pieces,
+            _ => self.pieces.len(),
+        }
+    }
+
+    /// Whether `data` is piece `index`: its v1 SHA-1 and, for v2 and hybrid torrents, its
+    /// merkle hash. A hybrid's data must satisfy both, so neither swarm can feed us bytes the
+    /// other would refuse.
+    pub fn verify_piece(&self, index: u32, data: &[u8]) -> bool {
+        if data.len() as u64 != self.piece_size(index as usize) {
+            return false;
+        }
+        if !self.pieces.is_empty() {
+            let Some(expected) = self.pieces.get(index as usize) else {
+                return false;
+            };
+            let got: [u8; 20] = Sha1::digest(data).into();
+            if got != *expected {
+                return false;
+            }
+        }
+        match &self.v2 {
+            Some(v2) => v2.verify(index, data, self.piece_length),
+            None => true,
+        }
+    }
+
+    pub fn is_v2(&self) -> bool {
+        self.v2.is_some()
     }
 
     /// The files that exist on disk (BEP 47 padding left out), with their index in `files`:

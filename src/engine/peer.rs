@@ -108,10 +108,11 @@ pub async fn connect(torrent: Arc<Torrent>, addr: SocketAddr) {
             .await
             .map_err(|_| PeerError::Timeout)??;
         stream.set_nodelay(true)?;
-        let ours = Handshake::new(torrent.info_hash(), torrent.ctx().peer_id);
+        let ours = torrent.handshake(torrent.info_hash());
         stream.write_all(&ours.encode()).await?;
         let theirs = read_handshake(&mut stream).await?;
-        if theirs.info_hash != torrent.info_hash() {
+        // BEP 52: a v2-capable peer may answer a hybrid's v1 hash with its v2 hash (upgrade).
+        if !torrent.meta.swarm_hashes().contains(&theirs.info_hash) {
             return Err(PeerError::WrongTorrent);
         }
         Ok((stream, theirs))
@@ -146,7 +147,8 @@ pub async fn accept(
     addr: SocketAddr,
     theirs: Handshake,
 ) {
-    let ours = Handshake::new(torrent.info_hash(), torrent.ctx().peer_id);
+    // A hybrid answers to both hashes: echo the one the peer asked for (session.rs routed it).
+    let ours = torrent.handshake(theirs.info_hash);
     if stream.write_all(&ours.encode()).await.is_err() {
         return;
     }
@@ -183,6 +185,9 @@ async fn run(
     if let Some(m) = torrent.initial_have(fast) {
         first.push(m);
     }
+    // BEP 52 (torrent/v2.rs): piece layers a magnet's info dict lacked. Asked of every peer
+    // of a v2-only torrent, which is in the v2 swarm: libtorrent does not set the v2 bit.
+    first.extend(torrent.layer_requests());
     let writer = write_loop(&torrent, key, wr, rx, &uploads, &counters, first, fast);
     let reader = read_loop(&torrent, &link, rd, &uploads, &counters, fast);
     let result = tokio::select! {
@@ -462,6 +467,18 @@ async fn read_loop(
                         .map_err(|e| PeerError::Protocol(format!("{}: {e}", ext.name())))?;
                 }
             }
+            // BEP 52 (torrent/v2.rs): we answer hash requests, and take the piece layers we
+            // asked for once they prove themselves; a peer sending false proofs is dropped.
+            Message::HashRequest(r) => {
+                let _ = torrent.send_to(key, torrent.answer_hash_request(&r));
+            }
+            Message::Hashes { req, hashes } => {
+                if let Err(e) = torrent.on_hashes(&req, &hashes) {
+                    tracing::info!("dropping {}: {e}", link.addr());
+                    return Err(PeerError::Protocol(e));
+                }
+            }
+            Message::HashReject(_) => {}
         }
     }
 }

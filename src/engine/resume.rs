@@ -146,6 +146,54 @@ pub fn load(path: &Path, num_pieces: usize) -> Result<Option<ResumeData>, Resume
     Ok(Some(r))
 }
 
+/// How a torrent's pieces are checked on disk: one SHA-1 each (v1), or through the info
+/// dict's v2 merkle roots as well (v2 and hybrid torrents).
+pub trait PieceCheck {
+    fn recheck(
+        &self,
+        storage: &Storage,
+        which: &dyn Fn(usize) -> bool,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Bitfield, StorageError>;
+}
+
+impl PieceCheck for [[u8; 20]] {
+    fn recheck(
+        &self,
+        storage: &Storage,
+        which: &dyn Fn(usize) -> bool,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Bitfield, StorageError> {
+        storage.recheck(self, which, progress)
+    }
+}
+
+impl PieceCheck for Vec<[u8; 20]> {
+    fn recheck(
+        &self,
+        storage: &Storage,
+        which: &dyn Fn(usize) -> bool,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Bitfield, StorageError> {
+        storage.recheck(self, which, progress)
+    }
+}
+
+impl PieceCheck for crate::engine::metainfo::Info {
+    fn recheck(
+        &self,
+        storage: &Storage,
+        which: &dyn Fn(usize) -> bool,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Bitfield, StorageError> {
+        if self.v2.is_none() {
+            // v1: the streaming SHA-1 path, no whole-piece buffer.
+            return storage.recheck(&self.pieces, which, progress);
+        }
+        storage.recheck_with(which, |i, d| self.verify_piece(i as u32, d), progress)
+    }
+}
+
 /// Decides what is verified at startup (see the module docs for the table) and returns the
 /// pieces we have.
 ///
@@ -154,9 +202,9 @@ pub fn load(path: &Path, num_pieces: usize) -> Result<Option<ResumeData>, Resume
 /// `storage` is ignored (full recheck).
 pub fn startup_bitfield(
     storage: &Storage,
-    pieces: &[[u8; 20]],
+    pieces: &(impl PieceCheck + ?Sized),
     resume: Option<&ResumeData>,
-    progress: impl FnMut(usize, usize),
+    mut progress: impl FnMut(usize, usize),
 ) -> Result<(Bitfield, RecheckKind), StorageError> {
     let n = storage.num_pieces();
     let current = storage.stamps();
@@ -169,7 +217,7 @@ pub fn startup_bitfield(
         if hashed == 0 {
             return Ok((Bitfield::new(n), RecheckKind::Partial(0)));
         }
-        let have = storage.recheck(pieces, |i| !new(i), progress)?;
+        let have = pieces.recheck(storage, &|i| !new(i), &mut progress)?;
         let kind = if hashed == n {
             RecheckKind::Full
         } else {
@@ -194,7 +242,7 @@ pub fn startup_bitfield(
     let verified = if hashed == 0 {
         Bitfield::new(n)
     } else {
-        storage.recheck(pieces, must_hash, progress)?
+        pieces.recheck(storage, &must_hash, &mut progress)?
     };
     let mut have = Bitfield::new(n);
     for i in 0..n {
@@ -354,6 +402,7 @@ mod tests {
             total_length: offset,
             private: false,
             single_file: false,
+            v2: None,
         };
         let s = Storage::open(&info, dir).expect("open");
         for (i, chunk) in data.chunks(PIECE as usize).enumerate() {

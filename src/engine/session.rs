@@ -56,6 +56,10 @@ pub enum SessionError {
     Dht(#[from] crate::engine::dht::DhtError),
     #[error("{0}")]
     Lsd(#[from] crate::engine::lsd::LsdError),
+    /// BEP 52: metadata that cannot be used: a magnet's dict not matching its btmh, or a
+    /// v2-only torrent without the piece layers to check it (`check_v2_*` below).
+    #[error("{0}")]
+    V2Metadata(String),
 }
 
 pub struct Session {
@@ -143,7 +147,15 @@ impl Session {
                 return;
             }
         };
-        let torrent = lock(&self.torrents).get(&hs.info_hash).cloned();
+        let torrent = {
+            let map = lock(&self.torrents);
+            map.get(&hs.info_hash).cloned().or_else(|| {
+                // A hybrid (BEP 52) also answers to its truncated v2 hash.
+                map.values()
+                    .find(|t| t.meta.info_hash_v2_short() == Some(hs.info_hash))
+                    .cloned()
+            })
+        };
         if let Some(t) = torrent {
             peer::accept(t, stream, addr, hs).await;
         }
@@ -172,6 +184,7 @@ impl Session {
         if lock(&self.torrents).contains_key(&ih) {
             return Err(SessionError::Duplicate(ih));
         }
+        check_v2_layers(&meta)?;
         let info = meta.info.clone();
         let dir = opts.download_dir.clone();
         let storage = tokio::task::spawn_blocking(move || Storage::open(&info, &dir))
@@ -235,6 +248,7 @@ impl Session {
             fetch,
         )
         .await?;
+        check_v2_metadata(&magnet, &fetched.meta)?;
         for p in fetched.peers {
             if !opts.peers.contains(&p) {
                 opts.peers.push(p);
@@ -378,5 +392,32 @@ impl Session {
 
     pub fn listen_port(&self) -> u16 {
         self.ctx.listen_port.load(Ordering::Relaxed) as u16
+    }
+}
+
+/// BEP 52: metadata a magnet fetched must hash to the link's full v2 hash when it has one.
+fn check_v2_metadata(magnet: &Magnet, meta: &Metainfo) -> Result<(), SessionError> {
+    if let Some(want) = magnet.info_hash_v2
+        && meta.info_hash_v2 != Some(want)
+    {
+        return Err(SessionError::V2Metadata(
+            "magnet: the fetched info dict does not hash to the link's v2 info-hash (btmh)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A v2-only torrent must be checkable: every file larger than a piece needs its piece layer,
+/// which a .torrent carries but a magnet's info dict does not. Missing layers are asked of
+/// v2 peers in one hash request per file (torrent/v2.rs), so a file of more pieces than one
+/// request can carry is refused at once rather than never finishing.
+fn check_v2_layers(meta: &Metainfo) -> Result<(), SessionError> {
+    match &meta.info.v2 {
+        Some(v2) if !v2.hybrid && !v2.layers_learnable() => Err(SessionError::V2Metadata(
+            "v2-only torrent without piece layers: a file has more pieces than one hash \
+             request can fetch; add the .torrent instead"
+                .into(),
+        )),
+        _ => Ok(()),
     }
 }

@@ -293,7 +293,7 @@ impl Storage {
             root: plan.root,
             piece_length: info.piece_length,
             total_length: info.total_length,
-            num_pieces: info.pieces.len(),
+            num_pieces: info.num_pieces(),
             slots,
             real,
             dirs: plan.dirs,
@@ -477,6 +477,47 @@ impl Storage {
         for (i, expected) in pieces.iter().enumerate().filter(|&(i, _)| which(i)) {
             if self.piece_present(i, &on_disk) && self.hash_matches(i, expected, &mut buf)? {
                 verified.set(i);
+            }
+            done += 1;
+            if last_report.elapsed() >= PROGRESS_EVERY {
+                progress(done, total);
+                last_report = Instant::now();
+            }
+        }
+        progress(total, total);
+        Ok(verified)
+    }
+
+    /// [`Storage::recheck`] for pieces checked by something other than one SHA-1 (BEP 52 v2
+    /// and hybrid torrents): reads each whole piece (padding as zeros) and asks `verify`.
+    pub fn recheck_with(
+        &self,
+        which: impl Fn(usize) -> bool,
+        verify: impl Fn(usize, &[u8]) -> bool,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<Bitfield, StorageError> {
+        let on_disk: Vec<u64> = self
+            .slots
+            .iter()
+            .map(|s| s.path.as_deref().map_or(s.length, regular_file_len))
+            .collect();
+        let total = (0..self.num_pieces).filter(|&i| which(i)).count();
+        let mut verified = Bitfield::new(self.num_pieces);
+        let mut buf = Vec::new();
+        let mut done = 0;
+        let mut last_report = Instant::now();
+        progress(0, total);
+        for i in (0..self.num_pieces).filter(|&i| which(i)) {
+            if self.piece_present(i, &on_disk) {
+                buf.resize(self.piece_size(i) as usize, 0);
+                match self.read(i, 0, &mut buf) {
+                    Ok(()) if verify(i, &buf) => {
+                        verified.set(i);
+                    }
+                    Ok(()) => {}
+                    Err(e) if e.is_missing_data() => {}
+                    Err(e) => return Err(e),
+                }
             }
             done += 1;
             if last_report.elapsed() >= PROGRESS_EVERY {
@@ -1064,6 +1105,7 @@ mod tests {
             total_length: offset,
             private: false,
             single_file: false,
+            v2: None,
         }
     }
 

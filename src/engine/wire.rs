@@ -1,5 +1,5 @@
 //! The peer wire protocol: BEP 3 handshake and messages, BEP 6 fast extension, BEP 10
-//! extended messages. Decoding never panics and refuses frames larger than [`MAX_FRAME`].
+//! extended messages, BEP 52 hash request / hashes / hash reject. Decoding never panics and refuses frames larger than [`MAX_FRAME`].
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
@@ -47,6 +47,16 @@ impl Handshake {
         self.reserved[7] & 0x04 != 0
     }
 
+    /// BEP 52: we speak v2 (hash messages) for this torrent.
+    pub fn with_v2(mut self) -> Self {
+        self.reserved[7] |= 0x10;
+        self
+    }
+
+    pub fn supports_v2(&self) -> bool {
+        self.reserved[7] & 0x10 != 0
+    }
+
     pub fn supports_dht(&self) -> bool {
         self.reserved[7] & 0x01 != 0
     }
@@ -86,6 +96,41 @@ pub struct BlockRef {
     pub length: u32,
 }
 
+/// BEP 52: a range of one file's merkle layer. `base_layer` 0 is the 16 KiB leaves;
+/// `length` hashes from `index` (a power of two, aligned); `proof_layers` uncles above them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HashRequest {
+    pub pieces_root: [u8; 32],
+    pub base_layer: u32,
+    pub index: u32,
+    pub length: u32,
+    pub proof_layers: u32,
+}
+
+impl HashRequest {
+    const LEN: usize = 48;
+
+    fn put(&self, out: &mut BytesMut) {
+        out.put_slice(&self.pieces_root);
+        out.put_u32(self.base_layer);
+        out.put_u32(self.index);
+        out.put_u32(self.length);
+        out.put_u32(self.proof_layers);
+    }
+
+    fn get(body: &mut BytesMut) -> Self {
+        let mut pieces_root = [0u8; 32];
+        body.copy_to_slice(&mut pieces_root);
+        HashRequest {
+            pieces_root,
+            base_layer: body.get_u32(),
+            index: body.get_u32(),
+            length: body.get_u32(),
+            proof_layers: body.get_u32(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     KeepAlive,
@@ -96,7 +141,11 @@ pub enum Message {
     Have(u32),
     Bitfield(Bytes),
     Request(BlockRef),
-    Piece { index: u32, begin: u32, data: Bytes },
+    Piece {
+        index: u32,
+        begin: u32,
+        data: Bytes,
+    },
     Cancel(BlockRef),
     Port(u16),
     Suggest(u32),
@@ -104,7 +153,19 @@ pub enum Message {
     HaveNone,
     Reject(BlockRef),
     AllowedFast(u32),
-    Extended { id: u8, payload: Bytes },
+    Extended {
+        id: u8,
+        payload: Bytes,
+    },
+    /// BEP 52, id 21.
+    HashRequest(HashRequest),
+    /// BEP 52, id 22: the requested hashes, then the uncles proving them.
+    Hashes {
+        req: HashRequest,
+        hashes: Vec<[u8; 32]>,
+    },
+    /// BEP 52, id 23.
+    HashReject(HashRequest),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -173,6 +234,21 @@ impl Message {
                 header(out, 1 + payload.len(), 20);
                 out.put_u8(*id);
                 out.put_slice(payload);
+            }
+            Message::HashRequest(r) => {
+                header(out, HashRequest::LEN, 21);
+                r.put(out);
+            }
+            Message::Hashes { req, hashes } => {
+                header(out, HashRequest::LEN + 32 * hashes.len(), 22);
+                req.put(out);
+                for h in hashes {
+                    out.put_slice(h);
+                }
+            }
+            Message::HashReject(r) => {
+                header(out, HashRequest::LEN, 23);
+                r.put(out);
             }
         }
     }
@@ -259,6 +335,30 @@ impl Message {
                     payload: body.freeze(),
                 }
             }
+            21 | 23 => {
+                need(HashRequest::LEN)?;
+                let r = HashRequest::get(&mut body);
+                if id == 21 {
+                    Message::HashRequest(r)
+                } else {
+                    Message::HashReject(r)
+                }
+            }
+            22 => {
+                if plen < HashRequest::LEN || !(plen - HashRequest::LEN).is_multiple_of(32) {
+                    return Err(bad());
+                }
+                let req = HashRequest::get(&mut body);
+                let hashes = body
+                    .chunks_exact(32)
+                    .map(|c| {
+                        let mut h = [0u8; 32];
+                        h.copy_from_slice(c);
+                        h
+                    })
+                    .collect();
+                Message::Hashes { req, hashes }
+            }
             other => return Err(WireError::UnknownId(other)),
         };
         Ok(Some(msg))
@@ -320,6 +420,13 @@ mod tests {
             begin: 16384,
             length: 16384,
         };
+        let hr = HashRequest {
+            pieces_root: [7; 32],
+            base_layer: 1,
+            index: 4,
+            length: 4,
+            proof_layers: 3,
+        };
         for m in [
             Message::KeepAlive,
             Message::Choke,
@@ -345,6 +452,16 @@ mod tests {
                 id: 0,
                 payload: Bytes::from_static(b"de"),
             },
+            Message::HashRequest(hr),
+            Message::HashReject(hr),
+            Message::Hashes {
+                req: hr,
+                hashes: vec![[3; 32], [4; 32]],
+            },
+            Message::Hashes {
+                req: hr,
+                hashes: Vec::new(),
+            },
         ] {
             round_trip(m);
         }
@@ -367,10 +484,34 @@ mod tests {
     }
 
     #[test]
+    fn hashes_must_be_whole_hashes() {
+        // 48-byte request header plus 33 bytes: not a whole number of SHA-256 hashes.
+        let mut raw = BytesMut::new();
+        raw.put_u32(1 + 48 + 33);
+        raw.put_u8(22);
+        raw.put_slice(&[0u8; 81]);
+        assert!(matches!(
+            Message::decode(&mut raw),
+            Err(WireError::Malformed { id: 22, .. })
+        ));
+        let mut short = BytesMut::new();
+        short.put_u32(1 + 47);
+        short.put_u8(21);
+        short.put_slice(&[0u8; 47]);
+        assert!(matches!(
+            Message::decode(&mut short),
+            Err(WireError::Malformed { id: 21, .. })
+        ));
+    }
+
+    #[test]
     fn handshake_bits() {
         let h = Handshake::new(InfoHash([1; 20]), PeerId([2; 20]));
         let d = Handshake::decode(&h.encode()).expect("decodes");
         assert!(d.supports_extended() && d.supports_fast() && !d.supports_dht());
+        assert!(!d.supports_v2());
+        let v2 = Handshake::decode(&h.with_v2().encode()).expect("decodes");
+        assert!(v2.supports_v2() && v2.reserved[7] & 0x10 != 0);
         let mut raw = h.encode();
         raw[0] = 18;
         assert!(Handshake::decode(&raw).is_err());

@@ -620,6 +620,13 @@ pub struct TrackerState {
     pub seeders: Option<u32>,
     pub leechers: Option<u32>,
     pub warning: Option<String>,
+    /// A BEP 19 web seed (`url-list`) rather than a tracker: `tier` is 0, `status` is
+    /// `not contacted`, `ok`, `backing off` or `dropped` (its data failed a piece check),
+    /// `downloaded` the bytes it delivered. Absent (false) from older daemons.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub web_seed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downloaded: Option<u64>,
 }
 
 /// `result` of `trackers`.
@@ -648,11 +655,40 @@ impl TrackerState {
             seeders: t.seeders,
             leechers: t.leechers,
             warning: t.warning.clone(),
+            web_seed: false,
+            downloaded: None,
         }
     }
 
-    /// One line for a table: "ok · 12 peers (3 seeders) · 40 s ago", or the error.
+    pub fn from_web_seed(w: &crate::engine::torrent::WebSeedStatus) -> TrackerState {
+        let ago = |i: Option<std::time::Instant>| i.map(|i| i.elapsed().as_secs());
+        TrackerState {
+            tier: 0,
+            url: w.url.clone(),
+            status: w.state.to_string(),
+            last_attempt_secs: ago(w.last_attempt),
+            last_success_secs: ago(w.last_success),
+            error: w.last_error.clone(),
+            peers: None,
+            seeders: None,
+            leechers: None,
+            warning: None,
+            web_seed: true,
+            downloaded: Some(w.downloaded),
+        }
+    }
+
+    /// One line for a table: "ok · 12 peers (3 seeders) · 40 s ago", or the error; web seeds
+    /// read "web seed ok · 1.5 MiB", "web seed dropped: piece 4 failed its hash check".
     pub fn describe(&self) -> String {
+        if self.web_seed {
+            let got = crate::units::bytes(self.downloaded.unwrap_or(0));
+            return match (&self.error, self.status.as_str()) {
+                (Some(e), s) => format!("web seed {s}: {e}"),
+                (None, "not contacted") => "web seed, not contacted".to_string(),
+                (None, s) => format!("web seed {s} · {got}"),
+            };
+        }
         match self.status.as_str() {
             "ok" => {
                 let mut s = "ok".to_string();
@@ -795,4 +831,44 @@ pub enum Event {
     },
     /// The daemon is stopping; the stream ends.
     Shutdown,
+}
+
+#[cfg(test)]
+mod web_seed_rows {
+    use super::TrackerState;
+    use crate::engine::torrent::WebSeedStatus;
+
+    #[test]
+    fn web_seeds_read_as_such_and_old_rows_stay_trackers() {
+        let w = WebSeedStatus {
+            url: "http://127.0.0.1:8080/".into(),
+            state: "dropped",
+            downloaded: 65536,
+            last_attempt: None,
+            last_success: None,
+            last_error: Some("piece 4 failed its hash check".into()),
+        };
+        let row = TrackerState::from_web_seed(&w);
+        assert_eq!(
+            row.describe(),
+            "web seed dropped: piece 4 failed its hash check"
+        );
+        let json = serde_json::to_value(&row).expect("json");
+        assert_eq!(json["web_seed"], true);
+        assert_eq!(json["downloaded"], 65536);
+        // A tracker row from an older daemon (no `web_seed` key) is a tracker.
+        let old: TrackerState = serde_json::from_str(
+            r#"{"tier":0,"url":"http://t/a","status":"ok","last_attempt_secs":1,
+                "last_success_secs":1,"error":null,"peers":2,"seeders":1,"leechers":1,
+                "warning":null}"#,
+        )
+        .expect("parse");
+        assert!(!old.web_seed);
+        assert!(
+            serde_json::to_value(&old)
+                .expect("json")
+                .get("web_seed")
+                .is_none()
+        );
+    }
 }

@@ -192,11 +192,12 @@ pub fn files(t: &Torrent, base: &std::path::Path, priorities: &[String]) -> Vec<
         .collect()
 }
 
-/// Every tracker with its last announce.
+/// Every tracker with its last announce, then every web seed (BEP 19) with its state.
 pub fn trackers(t: &Torrent) -> Vec<TrackerState> {
     t.tracker_status()
         .iter()
         .map(TrackerState::from_status)
+        .chain(t.web_seed_status().iter().map(TrackerState::from_web_seed))
         .collect()
 }
 

@@ -45,8 +45,12 @@ pub fn require(program: &str) -> PathBuf {
         | "transmission-create"
         | "transmission-show" => "transmission-daemon / transmission-cli",
         "setpriv" => "util-linux",
+        "python3" => "python3-libtorrent",
+        "nginx" => "nginx",
         _ => "?",
     };
+    // /usr/bin first: the Debian python3 is the one with python3-libtorrent, whatever a
+    // user's PATH (pyenv) says.
     for dir in ["/usr/bin", "/usr/local/bin", "/bin", "/usr/sbin"] {
         let p = Path::new(dir).join(program);
         if p.is_file() {
@@ -935,6 +939,326 @@ impl FakeTracker {
 }
 
 impl Drop for FakeTracker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// libtorrent 2.0 (python3-libtorrent) for BitTorrent v2 and hybrid torrents
+
+/// A libtorrent session driven by `tests/support/lt_peer.py`: 127.0.0.1 only, DHT, LSD, UPnP,
+/// NAT-PMP and uTP off. Killed on Drop.
+pub struct Libtorrent {
+    pub port: u16,
+    proc: Proc,
+    _logs: tempfile::TempDir,
+}
+
+fn lt_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/lt_peer.py")
+}
+
+/// `/usr/bin/python3` with the libtorrent module; fails the test with the package otherwise.
+pub fn lt_python() -> PathBuf {
+    let py = require("python3");
+    let ok = Command::new(&py)
+        .args(["-c", "import libtorrent"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "python3 cannot import libtorrent (Debian package: python3-libtorrent); \
+         scripts/test.sh installs the test dependencies"
+    );
+    py
+}
+
+impl Libtorrent {
+    /// Makes a `v2` (v2-only) or `hybrid` torrent of `src` with libtorrent's create_torrent.
+    pub fn create(kind: &str, src: &Path, out: &Path, piece_len: u64) {
+        let o = run(
+            &lt_python(),
+            &[
+                lt_script().to_str().expect("utf-8 path"),
+                "create",
+                kind,
+                src.to_str().expect("utf-8 path"),
+                out.to_str().expect("utf-8 path"),
+                &piece_len.to_string(),
+            ],
+        );
+        assert!(o.status.success(), "libtorrent create: {o:?}");
+    }
+
+    /// Seeds `torrent` from `save_dir` (the directory holding the torrent's name); returns
+    /// once libtorrent has checked its data and seeds.
+    pub fn seed(torrent: &Path, save_dir: &Path) -> Self {
+        Self::start("seed", torrent, save_dir, &[], "seeding")
+    }
+
+    /// As [`Libtorrent::seed`], listening on `port` (a peer a client was told about before
+    /// it existed).
+    pub fn seed_on(torrent: &Path, save_dir: &Path, port: u16) -> Self {
+        Self::start_on("seed", torrent, save_dir, &[], "seeding", port)
+    }
+
+    /// A minimal v1-only seeder (plain BEP 3, v1 info-hash, BEP 47 padding read as zeros)
+    /// from the same script: the v1 half of a hybrid swarm, since aria2 1.36 and Transmission
+    /// 3.00 cannot take part in one.
+    pub fn v1_seed(torrent: &Path, save_dir: &Path) -> Self {
+        Self::start("v1seed", torrent, save_dir, &[], "seeding")
+    }
+
+    /// Downloads `torrent` into `save_dir` from `peers`; see [`Libtorrent::wait_done`].
+    pub fn leech(torrent: &Path, save_dir: &Path, peers: &[SocketAddr]) -> Self {
+        Self::start("leech", torrent, save_dir, peers, "")
+    }
+
+    fn start(mode: &str, torrent: &Path, dir: &Path, peers: &[SocketAddr], wait: &str) -> Self {
+        Self::start_on(mode, torrent, dir, peers, wait, free_port())
+    }
+
+    fn start_on(
+        mode: &str,
+        torrent: &Path,
+        dir: &Path,
+        peers: &[SocketAddr],
+        wait: &str,
+        port: u16,
+    ) -> Self {
+        let py = lt_python();
+        fs::create_dir_all(dir).expect("create dir");
+        let logs = tempfile::tempdir().expect("tempdir");
+        let mut args = vec![
+            lt_script().display().to_string(),
+            mode.to_string(),
+            torrent.display().to_string(),
+            dir.display().to_string(),
+            port.to_string(),
+        ];
+        args.extend(peers.iter().map(|p| p.to_string()));
+        let proc = Proc::start("libtorrent", &py, &args, &logs.path().join("lt.txt"));
+        if !wait.is_empty() {
+            let ready = wait_until(Duration::from_secs(60), || {
+                proc.exit_code().is_some()
+                    || fs::read_to_string(&proc.log).is_ok_and(|s| s.contains(wait))
+            });
+            assert!(
+                ready && proc.exit_code().is_none(),
+                "libtorrent did not start seeding\n{}",
+                proc.log_tail()
+            );
+        }
+        Libtorrent {
+            port,
+            proc,
+            _logs: logs,
+        }
+    }
+
+    pub fn peer_addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// Leecher: true once libtorrent has every piece verified (it prints "done" and exits 0).
+    pub fn wait_done(&self, timeout: Duration) -> bool {
+        wait_until(timeout, || self.proc.exit_code().is_some()) && self.proc.exit_code() == Some(0)
+    }
+
+    pub fn log_tail(&self) -> String {
+        self.proc.log_tail()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Web seeds: nginx, and a server that lies
+
+/// Debian's nginx in the foreground (`daemon off`, one process, so no user switch), serving
+/// `root` on 127.0.0.1 with its own config, logs and temp dirs. Killed on Drop.
+pub struct Nginx {
+    pub port: u16,
+    proc: Proc,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    pub fn serve(root: &Path) -> Self {
+        let bin = require("nginx");
+        let mut last = String::new();
+        for _attempt in 0..3 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let d = dir.path().display();
+            let port = free_port();
+            let conf = format!(
+                "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+                 error_log {d}/error.log info;\nevents {{ worker_connections 64; }}\n\
+                 http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n\
+                 proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
+                 uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+                 server {{ listen 127.0.0.1:{port}; root {}; }}\n}}\n",
+                root.display()
+            );
+            let conf_path = dir.path().join("nginx.conf");
+            fs::write(&conf_path, conf).expect("write nginx.conf");
+            let args = vec![
+                "-c".to_string(),
+                conf_path.display().to_string(),
+                "-p".to_string(),
+                dir.path().display().to_string(),
+            ];
+            let proc = Proc::start("nginx", &bin, &args, &dir.path().join("console.txt"));
+            let up = wait_until(Duration::from_secs(10), || {
+                proc.exit_code().is_some() || tcp_listening(port)
+            });
+            if up && proc.exit_code().is_none() {
+                return Nginx {
+                    port,
+                    proc,
+                    _dir: dir,
+                };
+            }
+            last = format!(
+                "{}\n{}",
+                proc.log_tail(),
+                tail(&dir.path().join("error.log"))
+            );
+        }
+        panic!("nginx did not start in 3 attempts\n{last}");
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn log_tail(&self) -> String {
+        format!(
+            "{}\n{}",
+            self.proc.log_tail(),
+            tail(&self._dir.path().join("access.log"))
+        )
+    }
+}
+
+/// What [`BadWebSeed`] does with a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lie {
+    /// Serves the file, with one byte flipped in any range that covers `file_offset` of `file`.
+    FlipAt {
+        file: &'static str,
+        file_offset: u64,
+    },
+    /// Answers 503 to everything.
+    Error,
+    /// Reads the request and never answers (the connection stays open).
+    Stall,
+}
+
+/// One request [`BadWebSeed`] answered: (path, first byte, last byte, lied).
+pub type Served = (String, u64, u64, bool);
+
+/// A tiny HTTP/1.0 range server on 127.0.0.1 over `root` that lies as told; records every
+/// request (path, first byte, last byte, whether it lied).
+pub struct BadWebSeed {
+    pub port: u16,
+    pub requests: std::sync::Arc<Mutex<Vec<Served>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl BadWebSeed {
+    pub fn start(root: &Path, lie: Lie) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let requests = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let (stop2, reqs2, root) = (stop.clone(), requests.clone(), root.to_path_buf());
+        let thread = thread::spawn(move || {
+            use std::io::{Read, Write};
+            let mut stalled = Vec::new();
+            while !stop2.load(Ordering::SeqCst) {
+                let Ok((mut s, _)) = listener.accept() else {
+                    thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                let _ = s.set_nonblocking(false);
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut got = Vec::new();
+                let mut buf = [0u8; 2048];
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                if lie == Lie::Stall {
+                    reqs2.lock().unwrap().push((String::new(), 0, 0, true));
+                    stalled.push(s);
+                    continue;
+                }
+                let head = String::from_utf8_lossy(&got).to_string();
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let range = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("range: bytes=")
+                            .map(str::to_string)
+                    })
+                    .and_then(|r| {
+                        let (a, b) = r.trim().split_once('-')?;
+                        Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?))
+                    });
+                let rel = path.trim_start_matches('/').replace("%20", " ");
+                let data = fs::read(root.join(&rel)).unwrap_or_default();
+                let (a, b) = range.unwrap_or((0, data.len().saturating_sub(1) as u64));
+                let b = b.min(data.len().saturating_sub(1) as u64);
+                if lie == Lie::Error || data.is_empty() || a > b {
+                    reqs2.lock().unwrap().push((rel, a, b, lie == Lie::Error));
+                    let _ = s.write_all(
+                        b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+                    );
+                    continue;
+                }
+                let mut body = data[a as usize..=b as usize].to_vec();
+                let mut lied = false;
+                if let Lie::FlipAt { file, file_offset } = lie
+                    && rel.ends_with(file)
+                    && (a..=b).contains(&file_offset)
+                {
+                    body[(file_offset - a) as usize] ^= 0xff;
+                    lied = true;
+                }
+                reqs2.lock().unwrap().push((rel, a, b, lied));
+                let head = format!(
+                    "HTTP/1.0 206 Partial Content\r\nContent-Range: bytes {a}-{b}/{}\r\nContent-Length: {}\r\n\r\n",
+                    data.len(),
+                    body.len()
+                );
+                let _ = s.write_all(head.as_bytes());
+                let _ = s.write_all(&body);
+            }
+        });
+        BadWebSeed {
+            port,
+            requests,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for BadWebSeed {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {

@@ -18,7 +18,7 @@ impl Torrent {
     pub async fn start(self: &Arc<Self>) {
         self.emit(TorrentEvent::Checking);
         let storage = self.storage.clone();
-        let pieces = self.meta.info.pieces.clone();
+        let meta = self.meta.clone();
         let path = resume::resume_path(&self.ctx.data_dir, &self.meta.info_hash);
         let n = self.meta.num_pieces();
         let checked = tokio::task::spawn_blocking(move || {
@@ -29,7 +29,7 @@ impl Torrent {
                     None
                 }
             };
-            resume::startup_bitfield(&storage, &pieces, prior.as_ref(), |_, _| {})
+            resume::startup_bitfield(&storage, &meta.info, prior.as_ref(), |_, _| {})
         })
         .await;
         let have = match checked {
@@ -163,6 +163,7 @@ impl Torrent {
                 _ = rx.wait_for(|g| *g != generation) => {}
             }
         });
+        self.spawn_web_seeds(generation);
     }
 
     /// Ends the loops of the current generation and closes every peer. Call with the lock.
@@ -239,10 +240,12 @@ impl Torrent {
         }
         self.emit(TorrentEvent::Checking);
         let storage = self.storage.clone();
-        let pieces = self.meta.info.pieces.clone();
-        let checked =
-            tokio::task::spawn_blocking(move || storage.recheck(&pieces, |_| true, |_, _| {}))
-                .await;
+        let meta = self.meta.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            use crate::engine::resume::PieceCheck;
+            meta.info.recheck(&storage, &|_| true, &mut |_, _| {})
+        })
+        .await;
         let have = match checked {
             Ok(Ok(have)) => have,
             Ok(Err(e)) => {
@@ -345,9 +348,35 @@ impl Torrent {
             return None;
         }
         let req = self.announce_request(event);
-        match tiers.announce(&req, timeout).await {
+        let r = match tiers.announce(&req, timeout).await {
             Ok((_, resp)) => Some(resp.interval),
             Err(_) => None,
+        };
+        let mut v2_tiers = TrackerTiers::new(self.meta.announce_tiers.clone());
+        self.announce_v2_swarm(&mut v2_tiers, &req).await;
+        r
+    }
+
+    /// For a hybrid torrent, the same announce under the truncated v2 info-hash; peers it
+    /// returns are added like any others. Nothing for v1- or v2-only torrents.
+    async fn announce_v2_swarm(&self, tiers: &mut TrackerTiers, req: &AnnounceRequest) {
+        let Some(v2) = self
+            .meta
+            .info_hash_v2_short()
+            .filter(|h| *h != self.meta.info_hash)
+        else {
+            return;
+        };
+        let mut r2 = req.clone();
+        r2.info_hash = v2;
+        match tiers.announce(&r2, Duration::from_secs(15)).await {
+            Ok((_, resp)) => {
+                // Dialled by the tick's connect_more, like PEX and DHT peers.
+                if req.event != AnnounceEvent::Stopped {
+                    self.add_peers(resp.peers);
+                }
+            }
+            Err(e) => tracing::debug!("v2 swarm announce: {e}"),
         }
     }
 
@@ -358,10 +387,14 @@ impl Torrent {
         }
         let mut event = AnnounceEvent::Started;
         let mut failures = 0u32;
+        // A hybrid joins the v2 swarm as well (BEP 52): its own tiers, so that swarm's
+        // failures do not move the v1 announce from tracker to tracker.
+        let mut v2_tiers = TrackerTiers::new(self.meta.announce_tiers.clone());
         loop {
             let req = self.announce_request(event);
             let result = tiers.announce(&req, Duration::from_secs(15)).await;
             *lock(&self.tracker_status) = tiers.status();
+            self.announce_v2_swarm(&mut v2_tiers, &req).await;
             let wait = match result {
                 Ok((url, resp)) => {
                     tracing::debug!("{url}: {} peers", resp.peers.len());

@@ -3,8 +3,9 @@
 //! The code is split by concern: `peers` (admitting peers and the messages they send),
 //! `pieces` (completed pieces: hash, write, verdict), `tick` (the once-a-second loop: rates,
 //! rechoke, timeouts), `lifecycle` (check, start, pause, resume, recheck, stop, trackers),
-//! `view` (snapshots for displays) and `handle` (the narrow door extensions get,
-//! [`TorrentHandle`]).
+//! `view` (snapshots for displays), `handle` (the narrow door extensions get,
+//! [`TorrentHandle`]), `v2` (BEP 52 handshake bit and hash requests) and `webseed` (BEP 19
+//! web seeds, fed to the picker like peers).
 //!
 //! # Locks
 //!
@@ -57,7 +58,9 @@ mod lifecycle;
 mod peers;
 mod pieces;
 mod tick;
+mod v2;
 mod view;
+mod webseed;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -81,6 +84,7 @@ use crate::engine::types::{InfoHash, PeerId};
 pub use handle::TorrentHandle;
 pub(crate) use view::DialablePeer;
 pub use view::{PeerInfo, TorrentStats, file_progress, wanted_without};
+pub use webseed::WebSeedStatus;
 
 use peers::{KnownPeer, PeerEntry};
 
@@ -232,6 +236,8 @@ pub struct Torrent {
     /// Per-URL announce results, copied out of the tracker loop after each announce for the
     /// dashboard's trackers tab and the `trackers` request.
     tracker_status: Mutex<Vec<TrackerStatus>>,
+    /// BEP 19 web seeds, one per `meta.web_seeds` URL (see `webseed.rs`); a leaf lock.
+    web_seeds: Mutex<Vec<WebSeedStatus>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -250,6 +256,7 @@ impl Torrent {
         ctx: Arc<SessionCtx>,
     ) -> Arc<Torrent> {
         let n = meta.num_pieces();
+        let meta_web_seeds = meta.web_seeds.clone();
         let mut picker = Picker::new(
             meta.info.piece_length,
             meta.info.total_length,
@@ -301,6 +308,19 @@ impl Torrent {
             paused: AtomicBool::new(opts_paused),
             run_gen: watch::channel(0).0,
             tracker_status: Mutex::new(Vec::new()),
+            web_seeds: Mutex::new(
+                meta_web_seeds
+                    .into_iter()
+                    .map(|url| WebSeedStatus {
+                        url,
+                        state: "not contacted",
+                        downloaded: 0,
+                        last_attempt: None,
+                        last_success: None,
+                        last_error: None,
+                    })
+                    .collect(),
+            ),
         })
     }
 

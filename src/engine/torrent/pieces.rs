@@ -52,14 +52,21 @@ impl Torrent {
 
     /// Hashes and writes a completed piece off the async threads, then records the result.
     pub(crate) async fn verify_and_store(self: &Arc<Self>, piece: CompletedPiece) {
+        // A v2-only piece whose layer is still being fetched cannot be judged: fetched
+        // again later, nobody blamed.
+        if let Some(v2) = &self.meta.info.v2
+            && !v2.can_verify(piece.index)
+        {
+            self.return_unverified(piece.index);
+            return;
+        }
         let storage = self.storage.clone();
-        let expected = self.meta.info.pieces[piece.index as usize];
+        let meta = self.meta.clone();
         let index = piece.index;
         let data = piece.data;
         let res = tokio::task::spawn_blocking(move || -> Result<bool, String> {
-            use sha1::{Digest, Sha1};
-            let got: [u8; 20] = Sha1::digest(&data).into();
-            if got != expected {
+            // SHA-1 for v1, merkle for v2, both for a hybrid.
+            if !meta.info.verify_piece(index, &data) {
                 return Ok(false);
             }
             storage
@@ -151,6 +158,7 @@ impl Torrent {
                 }
             }
         }
+        self.web_seed_failed(index, contributors);
         self.emit(TorrentEvent::HashFailed { piece: index });
         for ip in banned {
             self.emit(TorrentEvent::PeerBanned(ip));
