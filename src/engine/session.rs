@@ -1,6 +1,6 @@
 //! A session: one listening socket, one peer id and global rate limits shared by its torrents.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +19,7 @@ use crate::engine::pex::PexFactory;
 use crate::engine::ratelimit::RateLimiter;
 use crate::engine::storage::Storage;
 use crate::engine::torrent::{SessionCtx, Torrent, TorrentOptions, lock};
+use crate::engine::transport::{NetOptions, Transport};
 use crate::engine::types::{InfoHash, PeerId};
 use crate::engine::ut_metadata::UtMetadataFactory;
 
@@ -63,6 +64,9 @@ pub struct Session {
     torrents: Mutex<HashMap<InfoHash, Arc<Torrent>>>,
     extensions: Mutex<Vec<Arc<dyn ExtensionFactory>>>,
     listen_addr: SocketAddr,
+    /// Magnets whose metadata is being fetched: an encrypted incoming connection may name one
+    /// as its SKEY.
+    pending_magnets: Mutex<HashSet<InfoHash>>,
     /// Peer discovery beyond trackers (DHT, local service discovery), off until enabled.
     discovery: Discovery,
 }
@@ -97,6 +101,7 @@ impl Session {
             global_down: RateLimiter::new(cfg.download_limit),
             global_up: RateLimiter::new(cfg.upload_limit),
             data_dir: cfg.data_dir,
+            transport: Arc::new(Transport::default()),
         });
         let session = Arc::new(Session {
             ctx,
@@ -107,6 +112,7 @@ impl Session {
                 Arc::new(PexFactory),
             ]),
             listen_addr,
+            pending_magnets: Mutex::new(HashSet::new()),
             discovery: Discovery::default(),
         });
         let weak = Arc::downgrade(&session);
@@ -135,9 +141,10 @@ impl Session {
         self.ctx.peer_id
     }
 
-    async fn incoming(&self, mut stream: tokio::net::TcpStream, addr: SocketAddr) {
-        let hs = match peer::read_handshake(&mut stream).await {
-            Ok(h) => h,
+    async fn incoming(&self, tcp: tokio::net::TcpStream, addr: SocketAddr) {
+        let accepted = self.ctx.transport.accept(tcp, || self.info_hashes()).await;
+        let (stream, hs) = match accepted {
+            Ok(r) => r,
             Err(e) => {
                 tracing::debug!("{addr}: incoming: {e}");
                 return;
@@ -147,6 +154,28 @@ impl Session {
         if let Some(t) = torrent {
             peer::accept(t, stream, addr, hs).await;
         }
+    }
+
+    /// Every info-hash this session answers for: its torrents and the magnets being fetched
+    /// (the SKEYs an MSE handshake may name).
+    fn info_hashes(&self) -> Vec<InfoHash> {
+        let mut v: Vec<InfoHash> = lock(&self.torrents).keys().copied().collect();
+        v.extend(lock(&self.pending_magnets).iter().copied());
+        v
+    }
+
+    /// The transport settings: encryption policy, TCP and uTP.
+    pub fn set_network(&self, opts: NetOptions) {
+        self.ctx.transport.set_options(opts);
+    }
+
+    pub fn network(&self) -> NetOptions {
+        self.ctx.transport.options()
+    }
+
+    /// The session's transport, for dialling outside a torrent (magnet metadata).
+    pub fn transport(&self) -> Arc<Transport> {
+        self.ctx.transport.clone()
     }
 
     /// Adds a torrent: maps its files, verifies what is there and starts it.
@@ -227,20 +256,35 @@ impl Session {
             tracing::warn!("magnet: so= (file selection) is not supported yet; fetching all files");
         }
         fetch.peers.extend(opts.peers.iter().copied());
-        let fetched = fetch_metadata(
-            &magnet,
-            self.peer_id(),
-            self.listen_port(),
-            self.dht(),
-            fetch,
-        )
-        .await?;
+        let fetched = self.fetch_magnet(&magnet, fetch).await?;
         for p in fetched.peers {
             if !opts.peers.contains(&p) {
                 opts.peers.push(p);
             }
         }
         self.add(fetched.meta, opts).await
+    }
+
+    /// Fetches a magnet's metadata as this session: its peer id, port, DHT and transport,
+    /// with the magnet's info-hash answered in encrypted handshakes meanwhile.
+    pub async fn fetch_magnet(
+        &self,
+        magnet: &Magnet,
+        mut fetch: FetchOptions,
+    ) -> Result<crate::engine::metadata::Fetched, crate::engine::metadata::MetadataError> {
+        fetch.transport.get_or_insert_with(|| self.transport());
+        let ih = magnet.info_hash;
+        lock(&self.pending_magnets).insert(ih);
+        let fetched = fetch_metadata(
+            magnet,
+            self.peer_id(),
+            self.listen_port(),
+            self.dht(),
+            fetch,
+        )
+        .await;
+        lock(&self.pending_magnets).remove(&ih);
+        fetched
     }
 
     /// Starts the DHT node; every non-private torrent (present and future) announces itself and

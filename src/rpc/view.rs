@@ -15,8 +15,9 @@ use super::proto::{
 
 /// The flags column of a peer (the legend is in RPC.md and `peers --help`):
 /// `D`/`d` we download from it (unchoked / choked while interested), `U`/`u` it downloads from
-/// us (unchoked / choked while interested), `O`/`I` outgoing or incoming connection, `F` it
-/// speaks the fast extension (BEP 6), `X` it speaks the token market (`bt_market`).
+/// us (unchoked / choked while interested), `O`/`I` outgoing or incoming connection, `E` the
+/// connection is encrypted (MSE/PE, RC4), `P` it runs over uTP, `F` it speaks the fast
+/// extension (BEP 6), `X` it speaks the token market (`bt_market`).
 pub fn peer_flags(p: &EnginePeer) -> String {
     let mut f = String::new();
     if p.am_interested {
@@ -26,6 +27,12 @@ pub fn peer_flags(p: &EnginePeer) -> String {
         f.push(if p.am_choking { 'u' } else { 'U' });
     }
     f.push(if p.outgoing { 'O' } else { 'I' });
+    if p.encrypted {
+        f.push('E');
+    }
+    if p.utp {
+        f.push('P');
+    }
     if p.fast {
         f.push('F');
     }

@@ -895,6 +895,8 @@ mod tests {
             downloaded: 0,
             uploaded,
             extensions: Vec::new(),
+            encrypted: false,
+            utp: false,
         }
     }
 
