@@ -17,6 +17,8 @@ missing=()
 for cmd in "${!pkgs[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkgs[$cmd]}")
 done
+# libtorrent's Python bindings (tests/encryption.rs) are a module, not a command.
+/usr/bin/python3 -c 'import libtorrent' >/dev/null 2>&1 || missing+=(python3-libtorrent)
 if ((${#missing[@]})); then
   echo "installing test dependencies: ${missing[*]}" >&2
   sudo=""
