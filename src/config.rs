@@ -262,7 +262,7 @@ listen = "0.0.0.0:6881"
 #   "require" dial and accept encrypted only (plaintext peers are refused)
 #   "allow"   dial plaintext, fall back to encrypted; accept both, plaintext when offered
 #   "off"     plaintext only
-# `download`/`seed --encryption MODE` override it for one run.
+# (The one-shot `download` and `seed` take `--encryption MODE` instead, default "prefer".)
 encryption = "prefer"
 # Transports peers are dialled and accepted on. uTP (BEP 29) is not implemented yet: `utp` is
 # accepted and changes nothing; `tcp = false` therefore leaves no way to reach peers.
