@@ -37,7 +37,7 @@ pub struct Network {
     pub encryption: String,
     /// Connect and accept over TCP.
     pub tcp: bool,
-    /// Connect and accept over uTP (BEP 29); not implemented yet, so it changes nothing.
+    /// Connect and accept over uTP (BEP 29), on the listener's port number.
     pub utp: bool,
 }
 
@@ -264,8 +264,9 @@ listen = "0.0.0.0:6881"
 #   "off"     plaintext only
 # (The one-shot `download` and `seed` take `--encryption MODE` instead, default "prefer".)
 encryption = "prefer"
-# Transports peers are dialled and accepted on. uTP (BEP 29) is not implemented yet: `utp` is
-# accepted and changes nothing; `tcp = false` therefore leaves no way to reach peers.
+# Transports peers are dialled and accepted on. uTP (BEP 29) listens on the same port number
+# as TCP (UDP); a peer is dialled over TCP first and over uTP when TCP does not reach it. With
+# uTP on, the DHT takes another UDP port. `tcp = false` makes every connection uTP.
 tcp = true
 utp = true
 

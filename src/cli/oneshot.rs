@@ -94,7 +94,7 @@ pub struct NetArgs {
     /// Protocol encryption (MSE/PE): prefer, require, allow or off
     #[arg(long, value_name = "MODE", default_value = "prefer")]
     pub encryption: Encryption,
-    /// Do not use uTP (BEP 29; not implemented yet, so this changes nothing today)
+    /// Do not use uTP (BEP 29) for peers
     #[arg(long)]
     pub no_utp: bool,
     /// Do not use TCP for peers

@@ -19,7 +19,7 @@ use crate::engine::pex::PexFactory;
 use crate::engine::ratelimit::RateLimiter;
 use crate::engine::storage::Storage;
 use crate::engine::torrent::{SessionCtx, Torrent, TorrentOptions, lock};
-use crate::engine::transport::{NetOptions, Transport};
+use crate::engine::transport::{NetOptions, PeerStream, Transport};
 use crate::engine::types::{InfoHash, PeerId};
 use crate::engine::ut_metadata::UtMetadataFactory;
 
@@ -57,6 +57,8 @@ pub enum SessionError {
     Dht(#[from] crate::engine::dht::DhtError),
     #[error("{0}")]
     Lsd(#[from] crate::engine::lsd::LsdError),
+    #[error("{0}")]
+    Utp(String),
 }
 
 pub struct Session {
@@ -122,7 +124,7 @@ impl Session {
                     continue;
                 };
                 let Some(s) = weak.upgrade() else { return };
-                tokio::spawn(async move { s.incoming(stream, addr).await });
+                tokio::spawn(async move { s.incoming(PeerStream::tcp(stream), addr).await });
             }
         });
         Ok(session)
@@ -141,8 +143,12 @@ impl Session {
         self.ctx.peer_id
     }
 
-    async fn incoming(&self, tcp: tokio::net::TcpStream, addr: SocketAddr) {
-        let accepted = self.ctx.transport.accept(tcp, || self.info_hashes()).await;
+    async fn incoming(&self, stream: PeerStream, addr: SocketAddr) {
+        let accepted = self
+            .ctx
+            .transport
+            .accept(stream, || self.info_hashes())
+            .await;
         let (stream, hs) = match accepted {
             Ok(r) => r,
             Err(e) => {
@@ -171,6 +177,36 @@ impl Session {
 
     pub fn network(&self) -> NetOptions {
         self.ctx.transport.options()
+    }
+
+    /// Binds uTP (BEP 29) on the listener's address and port and accepts on it. Call before
+    /// the DHT, which otherwise takes that UDP port (it then moves to another one).
+    pub async fn enable_utp(self: &Arc<Self>) -> Result<SocketAddr, SessionError> {
+        let sock = self
+            .ctx
+            .transport
+            .bind_utp(self.listen_addr)
+            .await
+            .map_err(|e| SessionError::Utp(e.to_string()))?;
+        let addr = sock.bind_addr();
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let stream = match sock.accept().await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        // Not fatal (one bad SYN); pause so an error that repeats cannot spin.
+                        tracing::debug!("uTP accept: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let Some(s) = weak.upgrade() else { return };
+                let addr = stream.remote_addr();
+                tokio::spawn(async move { s.incoming(PeerStream::utp(stream), addr).await });
+            }
+        });
+        Ok(addr)
     }
 
     /// The session's transport, for dialling outside a torrent (magnet metadata).

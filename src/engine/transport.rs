@@ -1,7 +1,12 @@
-//! What carries the peer wire protocol: a byte stream that is TCP (uTP is to come, see the
-//! README), optionally wrapped in MSE/PE's RC4, with the encryption policy deciding how we dial
-//! and whom we accept. `peer.rs` and `metadata.rs` speak BEP 3 over a [`PeerStream`] and never
-//! see which it is.
+//! What carries the peer wire protocol: a byte stream that is TCP or uTP (BEP 29), optionally
+//! wrapped in MSE/PE's RC4, with the encryption policy deciding how we dial and whom we accept.
+//! `peer.rs` and `metadata.rs` speak BEP 3 over a [`PeerStream`] and never see which it is.
+//!
+//! uTP comes from the `librqbit-utp` crate, on a UDP socket bound to the TCP listener's address
+//! and port. A peer is dialled over TCP first and over uTP only when TCP fails: that crate's
+//! congestion control is CUBIC, not LEDBAT, so its uTP does not yield to TCP as BEP 29 intends
+//! and there is no reason to prefer it where TCP works; it reaches peers that take uTP only.
+//! Rate limits are applied by the peer task to payload, whatever carries it.
 //!
 //! Dialling, by [`Encryption`] mode:
 //!
@@ -17,10 +22,11 @@
 
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use librqbit_utp::{UtpSocket, UtpSocketUdp, UtpStream};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -94,7 +100,7 @@ pub struct NetOptions {
     pub encryption: Encryption,
     /// Dial and accept over TCP.
     pub tcp: bool,
-    /// Dial and accept over uTP (not implemented yet: accepted and ignored).
+    /// Dial and accept over uTP (when the session bound its uTP socket).
     pub utp: bool,
 }
 
@@ -135,6 +141,8 @@ pub enum TransportError {
     Refused(&'static str),
     #[error("no transport enabled (tcp = false and uTP unavailable)")]
     NoTransport,
+    #[error("uTP: {0}")]
+    Utp(String),
 }
 
 /// The read half of a peer stream: bytes already received (the MSE initial payload, the
@@ -164,10 +172,22 @@ pub struct PeerStream {
 }
 
 impl PeerStream {
-    fn tcp(s: TcpStream) -> PeerStream {
+    pub(crate) fn tcp(s: TcpStream) -> PeerStream {
         let _ = s.set_nodelay(true);
         let (r, w) = s.into_split();
         PeerStream::from_halves(Box::pin(r), Box::pin(w), ConnInfo::default())
+    }
+
+    pub(crate) fn utp(s: UtpStream) -> PeerStream {
+        let (r, w) = s.split();
+        PeerStream::from_halves(
+            Box::pin(r),
+            Box::pin(w),
+            ConnInfo {
+                encrypted: false,
+                utp: true,
+            },
+        )
     }
 
     fn from_halves(
@@ -342,16 +362,64 @@ pub async fn read_handshake<S: AsyncRead + Unpin>(s: &mut S) -> Result<Handshake
 
 /// The session's transports and encryption policy, shared by every torrent and by magnet
 /// fetches.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Transport {
     opts: RwLock<NetOptions>,
+    /// The uTP socket, once the session bound it.
+    utp: RwLock<Option<Arc<UtpSocketUdp>>>,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("opts", &self.options())
+            .field("utp", &self.utp_socket().map(|s| s.bind_addr()))
+            .finish()
+    }
+}
+
+/// How one attempt reaches the peer.
+#[derive(Clone)]
+enum Carrier {
+    Tcp,
+    Utp(Arc<UtpSocketUdp>),
 }
 
 impl Transport {
     pub fn new(opts: NetOptions) -> Transport {
         Transport {
             opts: RwLock::new(opts),
+            utp: RwLock::new(None),
         }
+    }
+
+    /// Binds the uTP socket on `addr` (the TCP listener's address and port) and returns it
+    /// for the session's accept loop.
+    pub async fn bind_utp(&self, addr: SocketAddr) -> Result<Arc<UtpSocketUdp>, TransportError> {
+        let sock = UtpSocket::new_udp(addr)
+            .await
+            .map_err(|e| TransportError::Utp(format!("binding {addr}: {e}")))?;
+        match self.utp.write() {
+            Ok(mut u) => *u = Some(sock.clone()),
+            Err(p) => *p.into_inner() = Some(sock.clone()),
+        }
+        Ok(sock)
+    }
+
+    fn utp_socket(&self) -> Option<Arc<UtpSocketUdp>> {
+        match self.utp.read() {
+            Ok(u) => u.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// The uTP socket usable for `addr`: on, bound, and of the same address family.
+    fn utp_for(&self, addr: SocketAddr) -> Option<Arc<UtpSocketUdp>> {
+        if !self.options().utp {
+            return None;
+        }
+        self.utp_socket()
+            .filter(|s| s.bind_addr().is_ipv4() == addr.is_ipv4())
     }
 
     pub fn options(&self) -> NetOptions {
@@ -375,10 +443,33 @@ impl Transport {
         addr: SocketAddr,
         ours: &Handshake,
     ) -> Result<(PeerStream, Handshake), TransportError> {
-        let opts = self.options();
-        if !opts.tcp {
-            return Err(TransportError::NoTransport);
+        let utp = self.utp_for(addr);
+        if !self.options().tcp {
+            let utp = utp.ok_or(TransportError::NoTransport)?;
+            return self.dial_over(addr, ours, Carrier::Utp(utp)).await;
         }
+        // TCP first; uTP for a peer TCP does not reach (see the module docs).
+        match self.dial_over(addr, ours, Carrier::Tcp).await {
+            Ok(r) => Ok(r),
+            Err(TransportError::WrongTorrent) => Err(TransportError::WrongTorrent),
+            Err(e) => match utp {
+                Some(u) => {
+                    tracing::debug!("{addr}: over TCP: {e}; trying uTP");
+                    self.dial_over(addr, ours, Carrier::Utp(u)).await
+                }
+                None => Err(e),
+            },
+        }
+    }
+
+    /// One carrier, with the encryption policy's attempt and fallback.
+    async fn dial_over(
+        &self,
+        addr: SocketAddr,
+        ours: &Handshake,
+        carrier: Carrier,
+    ) -> Result<(PeerStream, Handshake), TransportError> {
+        let opts = self.options();
         // The first attempt, then the fallback on a fresh socket (None: no fallback).
         let (first, fallback) = match opts.encryption {
             Encryption::Prefer => (Some(CRYPTO_RC4 | CRYPTO_PLAINTEXT), Some(None)),
@@ -386,7 +477,7 @@ impl Transport {
             Encryption::Allow => (None, Some(Some(CRYPTO_RC4 | CRYPTO_PLAINTEXT))),
             Encryption::Off => (None, None),
         };
-        match self.dial_once(addr, ours, first).await {
+        match self.dial_once(addr, ours, first, carrier.clone()).await {
             Ok(r) => Ok(r),
             // A peer that is not there, or that is for another torrent, is not worth a
             // second socket.
@@ -407,7 +498,7 @@ impl Transport {
                             "plaintext"
                         },
                     );
-                    self.dial_once(addr, ours, provide).await
+                    self.dial_once(addr, ours, provide, carrier).await
                 }
                 None => Err(e),
             },
@@ -419,11 +510,21 @@ impl Transport {
         addr: SocketAddr,
         ours: &Handshake,
         mse_provide: Option<u32>,
+        carrier: Carrier,
     ) -> Result<(PeerStream, Handshake), TransportError> {
-        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
-            .await
-            .map_err(|_| TransportError::ConnectTimeout)??;
-        let mut stream = PeerStream::tcp(tcp);
+        let mut stream = match carrier {
+            Carrier::Tcp => PeerStream::tcp(
+                tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+                    .await
+                    .map_err(|_| TransportError::ConnectTimeout)??,
+            ),
+            Carrier::Utp(sock) => PeerStream::utp(
+                tokio::time::timeout(CONNECT_TIMEOUT, sock.connect(addr))
+                    .await
+                    .map_err(|_| TransportError::ConnectTimeout)?
+                    .map_err(|e| TransportError::Utp(e.to_string()))?,
+            ),
+        };
         let exchange = async {
             if let Some(provide) = mse_provide {
                 let est = mse::initiate(&mut stream, ours.info_hash, provide).await?;
@@ -446,14 +547,14 @@ impl Transport {
     /// one. `skeys` lists every info-hash we answer for (torrents and pending magnets).
     pub async fn accept(
         &self,
-        tcp: TcpStream,
+        stream: PeerStream,
         skeys: impl FnOnce() -> Vec<InfoHash>,
     ) -> Result<(PeerStream, Handshake), TransportError> {
         let opts = self.options();
-        if !opts.tcp {
-            return Err(TransportError::NoTransport);
+        let allowed = if stream.info.utp { opts.utp } else { opts.tcp };
+        if !allowed {
+            return Err(TransportError::Refused("transport turned off"));
         }
-        let stream = PeerStream::tcp(tcp);
         tokio::time::timeout(
             HANDSHAKE_TIMEOUT,
             accept_stream(stream, opts.encryption, skeys),
@@ -550,7 +651,10 @@ mod tests {
                 else {
                     break;
                 };
-                match t.accept(s, || vec![InfoHash([ih; 20])]).await {
+                match t
+                    .accept(PeerStream::tcp(s), || vec![InfoHash([ih; 20])])
+                    .await
+                {
                     Ok((mut stream, theirs)) => {
                         let ours = Handshake::new(theirs.info_hash, PeerId::generate());
                         stream.write_all(&ours.encode()).await.unwrap();

@@ -105,6 +105,12 @@ pub async fn assemble(spec: SessionSpec) -> Result<Assembled, SessionError> {
         Err(e) => return Err(e),
     };
     session.set_network(spec.network);
+    // uTP takes the listener's UDP port before the DHT asks for it (the DHT then moves).
+    if spec.network.utp
+        && let Err(e) = session.enable_utp().await
+    {
+        tracing::warn!("uTP unavailable: {e}");
+    }
     if let Some(m) = &spec.market {
         session.register_extension(m.factory());
     }

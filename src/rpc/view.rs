@@ -222,3 +222,39 @@ pub fn event(id: u32, t: &Torrent, ev: TorrentEvent) -> Option<Event> {
         TorrentEvent::PieceVerified(_) | TorrentEvent::Seeding => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(encrypted: bool, utp: bool) -> EnginePeer {
+        EnginePeer {
+            key: 0,
+            addr: ([127, 0, 0, 1], 6881).into(),
+            client: String::new(),
+            outgoing: true,
+            am_choking: true,
+            am_interested: false,
+            peer_choking: true,
+            peer_interested: false,
+            fast: true,
+            have_pieces: 0,
+            progress: 0.0,
+            down_rate: 0.0,
+            up_rate: 0.0,
+            downloaded: 0,
+            uploaded: 0,
+            extensions: Vec::new(),
+            encrypted,
+            utp,
+        }
+    }
+
+    #[test]
+    fn transport_flags_follow_the_connection() {
+        assert_eq!(peer_flags(&peer(false, false)), "OF");
+        assert_eq!(peer_flags(&peer(true, false)), "OEF");
+        assert_eq!(peer_flags(&peer(false, true)), "OPF");
+        assert_eq!(peer_flags(&peer(true, true)), "OEPF");
+    }
+}
