@@ -13,7 +13,9 @@
 //! `rss` is VmRSS. Each leecher's download is deleted before the next run so the page cache
 //! recycles its pages for every pair alike. CPU is user + system time from /proc/PID/stat over
 //! the same window, per GiB moved, for the leecher and the seeder: encryption (RC4) costs CPU,
-//! so the `-enc` rows (both ends requiring MSE/PE) are set beside the plaintext ones.
+//! so the `-enc` rows (both ends requiring MSE/PE) are set beside the plaintext ones. The
+//! `-utp` rows run uTP only (bidtorrent `--no-tcp`; libtorrent, from Debian's
+//! python3-libtorrent, with TCP off).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 #[path = "../tests/support/mod.rs"]
@@ -369,7 +371,8 @@ fn main() {
     let tr_mib = env_u64("BENCH_TR_MIB", 256);
     let pairs: Vec<String> = std::env::var("BENCH_PAIRS")
         .unwrap_or_else(|_| {
-            "bt-bt,bt-bt-enc,aria2-aria2,aria2-aria2-enc,aria2-bt,aria2-bt-enc,bt-aria2,tr-bt,bt-tr"
+            "bt-bt,bt-bt-enc,bt-bt-utp,aria2-aria2,aria2-aria2-enc,aria2-bt,aria2-bt-enc,bt-aria2,\
+             lt-lt-utp,lt-bt-utp,tr-bt,bt-tr"
                 .into()
         })
         .split(',')
@@ -434,6 +437,61 @@ fn main() {
                 ENC,
             ));
             print_row(rows.last().expect("row"), bound);
+        }
+        if want("bt-bt-utp") {
+            let seeder = bt_seed(&b.torrent, &b.src_dir, &seed_state, UTP);
+            rows.push(b.bt_leech(
+                Some(seeder.port),
+                "bidtorrent -> bidtorrent uTP",
+                seeder.child.id(),
+                UTP,
+            ));
+            print_row(rows.last().expect("row"), bound);
+        }
+        if want("lt-lt-utp") || want("lt-bt-utp") {
+            let seeder = Libtorrent::start(&b.torrent, &b.src_dir, lt_utp(true, Vec::new()));
+            assert!(
+                seeder.wait_line("seeding", Duration::from_secs(600)),
+                "libtorrent seeder\n{}",
+                seeder.log_tail()
+            );
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], seeder.port));
+            if want("lt-lt-utp") {
+                let dl = b.fresh_dir("dl");
+                let seeder_probe = RssProbe::start(seeder.pid());
+                let t0 = Instant::now();
+                let leecher = Libtorrent::start(&b.torrent, &dl, lt_utp(false, vec![addr]));
+                let probe = RssProbe::start(leecher.pid());
+                assert!(
+                    leecher.wait_line("seeding", Duration::from_secs(1800)),
+                    "libtorrent leecher\n{}",
+                    leecher.log_tail()
+                );
+                let secs = t0.elapsed().as_secs_f64();
+                let (anon, rss, cpu) = probe.finish();
+                let (seed_anon, _, seed_cpu) = seeder_probe.finish();
+                b.check(&dl);
+                rows.push(Row {
+                    pair: "libtorrent -> libtorrent uTP".into(),
+                    mib,
+                    secs,
+                    leecher_anon: anon,
+                    leecher_rss: rss,
+                    seeder_anon: seed_anon,
+                    leecher_cpu: cpu,
+                    seeder_cpu: seed_cpu,
+                });
+                print_row(rows.last().expect("row"), bound);
+            }
+            if want("lt-bt-utp") {
+                rows.push(b.bt_leech(
+                    Some(seeder.port),
+                    "libtorrent -> bidtorrent uTP",
+                    seeder.pid(),
+                    UTP,
+                ));
+                print_row(rows.last().expect("row"), bound);
+            }
         }
         if want("aria2-aria2") || want("aria2-bt") {
             let seeder = Aria2::seed(&b.torrent, &b.src_dir);
@@ -535,6 +593,9 @@ fn main() {
         &[
             "bt-bt",
             "bt-bt-enc",
+            "bt-bt-utp",
+            "lt-lt-utp",
+            "lt-bt-utp",
             "aria2-aria2",
             "aria2-aria2-enc",
             "aria2-bt",
@@ -583,6 +644,21 @@ fn print_row(r: &Row, bound: f64) {
         r.leecher_cpu / gib,
         r.seeder_cpu / gib
     );
+}
+
+/// Both bidtorrent ends on uTP only.
+const UTP: &[&str] = &["--no-tcp"];
+
+/// A libtorrent peer on uTP only (TCP off both ways), encryption as libtorrent defaults.
+fn lt_utp(seed: bool, peers: Vec<std::net::SocketAddr>) -> LtOptions<'static> {
+    LtOptions {
+        iface: "127.0.0.1",
+        seed,
+        encryption: "enabled",
+        tcp: false,
+        utp: true,
+        peers,
+    }
 }
 
 /// Both bidtorrent ends require MSE/PE (RC4).

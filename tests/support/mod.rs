@@ -1060,6 +1060,10 @@ impl Libtorrent {
         self.proc.exit_code()
     }
 
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
+    }
+
     pub fn log_tail(&self) -> String {
         self.proc.log_tail()
     }
