@@ -217,3 +217,32 @@ fn encrypted_utp_transfer_over_ipv6_loopback() {
     );
     assert_same_tree(&src, &dl.join("payload"));
 }
+
+/// The rate limits act on payload whatever carries it: a 1 MiB/s download limit holds over
+/// uTP as over TCP (tests/limits.rs), and so does the seeder's 1 MiB/s upload limit.
+#[test]
+fn rate_limits_hold_over_utp() {
+    for (seed_extra, dl_extra) in [
+        (&["--no-tcp"][..], &["--no-tcp", "--limit-down", "1M"][..]),
+        (&["--no-tcp", "--limit-up", "1M"][..], &["--no-tcp"][..]),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let size = 3 * 1024 * 1024;
+        let t = engine_util::make_torrent(tmp.path(), "rate.bin", &[("rate.bin", size)], 65536);
+        let mut seeder = Bt::seed_with(tmp.path(), &t, &tmp.path().join("src"), seed_extra);
+        let peer = format!("127.0.0.1:{}", seeder.port());
+        let t0 = std::time::Instant::now();
+        let out = Bt::download(tmp.path(), &t, &tmp.path().join("dl"), &[&peer], dl_extra);
+        let secs = t0.elapsed().as_secs_f64();
+        assert!(out.status.success(), "{:?}\n{}", out.events, out.stderr);
+        let rate = size as f64 / secs / (1024.0 * 1024.0);
+        assert!(
+            rate < 1.5,
+            "{seed_extra:?} -> {dl_extra:?}: {rate:.2} MiB/s under a 1 MiB/s limit"
+        );
+        engine_util::assert_same_tree(
+            &tmp.path().join("src/rate.bin"),
+            &tmp.path().join("dl/rate.bin"),
+        );
+    }
+}
