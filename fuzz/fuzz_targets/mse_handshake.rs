@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
                 let mut io = tokio::io::join(input, tokio::io::sink());
                 let _ = mse::respond(&mut io, &[], &[IH], CRYPTO_RC4 | CRYPTO_PLAINTEXT, false).await;
                 for m in [Encryption::Prefer, Encryption::Require, Encryption::Allow, Encryption::Off] {
-                    let io = tokio::io::join(input.to_vec(), tokio::io::sink());
+                    let io = tokio::io::join(std::io::Cursor::new(input.to_vec()), tokio::io::sink());
                     let _ = accept_stream(PeerStream::from_io(io), m, || vec![IH]).await;
                 }
             }
