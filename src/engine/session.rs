@@ -339,9 +339,14 @@ impl Session {
             std::net::IpAddr::V4(ip) => ip,
             std::net::IpAddr::V6(_) => std::net::Ipv4Addr::UNSPECIFIED,
         };
+        // The `mainline` crate panics (its actor thread dies) when its port is taken, rather
+        // than returning the bind error, so a taken port is found out first: by uTP holding
+        // it, or by a trial bind.
+        let free = self.ctx.transport.utp_addr().is_none()
+            && std::net::UdpSocket::bind((bind, listen.port())).is_ok();
         let mut cfg = DhtConfig {
             bind,
-            port: listen.port(),
+            port: if free { listen.port() } else { 0 },
             bootstrap,
             server_mode: bind.is_loopback(),
             state_dir,

@@ -406,6 +406,11 @@ impl Transport {
         Ok(sock)
     }
 
+    /// Where the uTP socket is bound, if it is.
+    pub fn utp_addr(&self) -> Option<SocketAddr> {
+        self.utp_socket().map(|s| s.bind_addr())
+    }
+
     fn utp_socket(&self) -> Option<Arc<UtpSocketUdp>> {
         match self.utp.read() {
             Ok(u) => u.clone(),

@@ -69,4 +69,4 @@ while True:
         for line in peers:
             print(line, flush=True)
         last_peers = peers
-    time.sleep(0.2)
+    time.sleep(0.05)
