@@ -37,6 +37,9 @@ _bidtorrent() {
             bidtorrent,download)
                 cmd="bidtorrent__subcmd__download"
                 ;;
+            bidtorrent,files)
+                cmd="bidtorrent__subcmd__files"
+                ;;
             bidtorrent,help)
                 cmd="bidtorrent__subcmd__help"
                 ;;
@@ -60,6 +63,9 @@ _bidtorrent() {
                 ;;
             bidtorrent,peers)
                 cmd="bidtorrent__subcmd__peers"
+                ;;
+            bidtorrent,prio)
+                cmd="bidtorrent__subcmd__prio"
                 ;;
             bidtorrent,reannounce)
                 cmd="bidtorrent__subcmd__reannounce"
@@ -133,6 +139,9 @@ _bidtorrent() {
             bidtorrent__subcmd__help,download)
                 cmd="bidtorrent__subcmd__help__subcmd__download"
                 ;;
+            bidtorrent__subcmd__help,files)
+                cmd="bidtorrent__subcmd__help__subcmd__files"
+                ;;
             bidtorrent__subcmd__help,help)
                 cmd="bidtorrent__subcmd__help__subcmd__help"
                 ;;
@@ -156,6 +165,9 @@ _bidtorrent() {
                 ;;
             bidtorrent__subcmd__help,peers)
                 cmd="bidtorrent__subcmd__help__subcmd__peers"
+                ;;
+            bidtorrent__subcmd__help,prio)
+                cmd="bidtorrent__subcmd__help__subcmd__prio"
                 ;;
             bidtorrent__subcmd__help,reannounce)
                 cmd="bidtorrent__subcmd__help__subcmd__reannounce"
@@ -329,7 +341,7 @@ _bidtorrent() {
 
     case "${cmd}" in
         bidtorrent)
-            opts="-v -q -d -h -V --config --data-dir --socket --verbose --quiet --theme --standalone --dir --listen --limit-down --limit-up --no-dht --persist --refresh-ms --add --help --version tui download seed wallet ledger create demo daemon add status ls info peers pause resume rm recheck reannounce limit strategy config completions man help"
+            opts="-v -q -d -h -V --config --data-dir --socket --verbose --quiet --theme --standalone --dir --listen --limit-down --limit-up --no-dht --persist --refresh-ms --add --help --version tui download seed wallet ledger create demo daemon add status ls info peers files prio pause resume rm recheck reannounce limit strategy config completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -767,7 +779,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__download)
-            opts="-d -v -q -h --dir --seed-ratio --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --sequential --no-dht --dht-bootstrap --lsd --config --data-dir --socket --verbose --quiet --help"
+            opts="-d -v -q -h --dir --seed-ratio --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --encryption --no-utp --no-tcp --sequential --no-dht --dht-bootstrap --lsd --config --data-dir --socket --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -809,6 +821,10 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --encryption)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --dht-bootstrap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -832,8 +848,34 @@ _bidtorrent() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bidtorrent__subcmd__files)
+            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bidtorrent__subcmd__help)
-            opts="tui download seed wallet ledger create demo daemon add status ls info peers pause resume rm recheck reannounce limit strategy config completions man help"
+            opts="tui download seed wallet ledger create demo daemon add status ls info peers files prio pause resume rm recheck reannounce limit strategy config completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -973,6 +1015,20 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__help__subcmd__download)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__help__subcmd__files)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1127,6 +1183,20 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__help__subcmd__peers)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__help__subcmd__prio)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1772,6 +1842,32 @@ _bidtorrent() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bidtorrent__subcmd__prio)
+            opts="-v -q -h --json --config --data-dir --socket --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bidtorrent__subcmd__reannounce)
             opts="-v -q -h --all --json --config --data-dir --socket --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1877,7 +1973,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__seed)
-            opts="-d -v -q -h --dir --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --dht-bootstrap --config --data-dir --socket --verbose --quiet --help"
+            opts="-d -v -q -h --dir --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --encryption --no-utp --no-tcp --dht-bootstrap --no-dht --config --data-dir --socket --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1912,6 +2008,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --max-peers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --encryption)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -81,11 +81,14 @@ _arguments "${_arguments_options[@]}" : \
 '--limit-down=[Global download limit (e.g. 10M = 10 MiB/s; 0 = unlimited)]:RATE:_default' \
 '--limit-up=[Global upload limit (e.g. 512K; 0 = unlimited)]:RATE:_default' \
 '--max-peers=[Most peers to connect to]:N:_default' \
+'--encryption=[Protocol encryption (MSE/PE)\: prefer, require, allow or off]:MODE:_default' \
 '*--dht-bootstrap=[DHT bootstrap node (repeatable); without it the public routers and the nodes saved from the last run are used]:HOST:PORT:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '--json[Print one JSON event object per line on stdout]' \
+'--no-utp[Do not use uTP (BEP 29) for peers]' \
+'--no-tcp[Do not use TCP for peers]' \
 '--sequential[Download pieces in order (for streaming) instead of rarest first]' \
 '(--dht-bootstrap)--no-dht[Do not use the DHT (BEP 5)]' \
 '--lsd[Local service discovery (BEP 14)\: find peers on the LAN by multicast]' \
@@ -108,11 +111,15 @@ _arguments "${_arguments_options[@]}" : \
 '--limit-down=[Global download limit (e.g. 10M = 10 MiB/s; 0 = unlimited)]:RATE:_default' \
 '--limit-up=[Global upload limit (e.g. 512K; 0 = unlimited)]:RATE:_default' \
 '--max-peers=[Most peers to connect to]:N:_default' \
+'--encryption=[Protocol encryption (MSE/PE)\: prefer, require, allow or off]:MODE:_default' \
 '*--dht-bootstrap=[Join the DHT through this bootstrap node (repeatable) and announce there; without it \`seed\` stays off the DHT]:HOST:PORT:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '--json[Print one JSON event object per line on stdout]' \
+'--no-utp[Do not use uTP (BEP 29) for peers]' \
+'--no-tcp[Do not use TCP for peers]' \
+'(--dht-bootstrap)--no-dht[Stay off the DHT (the default for \`seed\` without --dht-bootstrap; accepted as in \`download\`, so one script line works for both)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \
@@ -621,6 +628,37 @@ _arguments "${_arguments_options[@]}" : \
 ':torrent -- Torrent id or info-hash prefix (8+ hex digits):_default' \
 && ret=0
 ;;
+(files)
+_arguments "${_arguments_options[@]}" : \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--json[Print JSON on stdout (stable field names, see RPC.md)]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':torrent -- Torrent id or info-hash prefix (8+ hex digits):_default' \
+&& ret=0
+;;
+(prio)
+_arguments "${_arguments_options[@]}" : \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--json[Print JSON on stdout (stable field names, see RPC.md)]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':torrent -- Torrent id or info-hash prefix:_default' \
+'*::args -- File numbers (as `files` shows them) or `all`, then the priority\: high, normal, low or skip (skip stops fetching the file):_default' \
+&& ret=0
+;;
 (pause)
 _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
@@ -998,6 +1036,14 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(files)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(prio)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (pause)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -1090,7 +1136,9 @@ _bidtorrent_commands() {
 'status:Show the daemon\: pid, port, rates, limits, and whether the market trades' \
 'ls:List the daemon'\''s torrents' \
 'info:Show one torrent\: progress, files, trackers' \
-'peers:Show the peers of one torrent' \
+'peers:Show the peers of one torrent (flags, rates, market bids and payments)' \
+'files:Show the files of one torrent with their progress and priority' \
+'prio:Set file priorities\: \`prio ID 0 2 skip\`, \`prio ID all normal\`' \
 'pause:Pause torrents\: close their peers and stop announcing' \
 'resume:Resume paused torrents' \
 'rm:Remove torrents from the daemon (the data stays unless --delete-data)' \
@@ -1190,6 +1238,11 @@ _bidtorrent__subcmd__download_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent download commands' commands "$@"
 }
+(( $+functions[_bidtorrent__subcmd__files_commands] )) ||
+_bidtorrent__subcmd__files_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent files commands' commands "$@"
+}
 (( $+functions[_bidtorrent__subcmd__help_commands] )) ||
 _bidtorrent__subcmd__help_commands() {
     local commands; commands=(
@@ -1205,7 +1258,9 @@ _bidtorrent__subcmd__help_commands() {
 'status:Show the daemon\: pid, port, rates, limits, and whether the market trades' \
 'ls:List the daemon'\''s torrents' \
 'info:Show one torrent\: progress, files, trackers' \
-'peers:Show the peers of one torrent' \
+'peers:Show the peers of one torrent (flags, rates, market bids and payments)' \
+'files:Show the files of one torrent with their progress and priority' \
+'prio:Set file priorities\: \`prio ID 0 2 skip\`, \`prio ID all normal\`' \
 'pause:Pause torrents\: close their peers and stop announcing' \
 'resume:Resume paused torrents' \
 'rm:Remove torrents from the daemon (the data stays unless --delete-data)' \
@@ -1274,6 +1329,11 @@ _bidtorrent__subcmd__help__subcmd__download_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent help download commands' commands "$@"
 }
+(( $+functions[_bidtorrent__subcmd__help__subcmd__files_commands] )) ||
+_bidtorrent__subcmd__help__subcmd__files_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent help files commands' commands "$@"
+}
 (( $+functions[_bidtorrent__subcmd__help__subcmd__help_commands] )) ||
 _bidtorrent__subcmd__help__subcmd__help_commands() {
     local commands; commands=()
@@ -1332,6 +1392,11 @@ _bidtorrent__subcmd__help__subcmd__pause_commands() {
 _bidtorrent__subcmd__help__subcmd__peers_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent help peers commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__help__subcmd__prio_commands] )) ||
+_bidtorrent__subcmd__help__subcmd__prio_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent help prio commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__help__subcmd__reannounce_commands] )) ||
 _bidtorrent__subcmd__help__subcmd__reannounce_commands() {
@@ -1523,6 +1588,11 @@ _bidtorrent__subcmd__pause_commands() {
 _bidtorrent__subcmd__peers_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent peers commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__prio_commands] )) ||
+_bidtorrent__subcmd__prio_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent prio commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__reannounce_commands] )) ||
 _bidtorrent__subcmd__reannounce_commands() {
