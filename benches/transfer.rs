@@ -11,7 +11,11 @@
 //! (the seeder is up and verified before the clock starts). Peak RSS is sampled from
 //! /proc/PID/status every 20 ms: `anon` is RssAnon (the heap; the page cache is not counted),
 //! `rss` is VmRSS. Each leecher's download is deleted before the next run so the page cache
-//! recycles its pages for every pair alike.
+//! recycles its pages for every pair alike. CPU is user + system time from /proc/PID/stat over
+//! the same window, per GiB moved, for the leecher and the seeder: encryption (RC4) costs CPU,
+//! so the `-enc` rows (both ends requiring MSE/PE) are set beside the plaintext ones. The
+//! `-utp` rows run uTP only (bidtorrent `--no-tcp`; libtorrent, from Debian's
+//! python3-libtorrent, with TCP off).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 #[path = "../tests/support/mod.rs"]
@@ -35,6 +39,9 @@ struct Row {
     leecher_anon: u64,
     leecher_rss: u64,
     seeder_anon: u64,
+    /// CPU seconds (user + system) over the transfer.
+    leecher_cpu: f64,
+    seeder_cpu: f64,
 }
 
 /// Samples a process's peak RssAnon and VmRSS (KiB) until stopped.
@@ -42,7 +49,19 @@ struct RssProbe {
     stop: Arc<AtomicBool>,
     anon: Arc<AtomicU64>,
     rss: Arc<AtomicU64>,
+    /// utime + stime in clock ticks: first and latest sample.
+    cpu_first: Arc<AtomicU64>,
+    cpu_last: Arc<AtomicU64>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// utime + stime of `pid`, in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised name; utime and stime are the 14th and 15th overall.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
 impl RssProbe {
@@ -50,9 +69,15 @@ impl RssProbe {
         let stop = Arc::new(AtomicBool::new(false));
         let anon = Arc::new(AtomicU64::new(0));
         let rss = Arc::new(AtomicU64::new(0));
-        let (s, a, r) = (stop.clone(), anon.clone(), rss.clone());
+        let first = cpu_ticks(pid).unwrap_or(0);
+        let cpu_first = Arc::new(AtomicU64::new(first));
+        let cpu_last = Arc::new(AtomicU64::new(first));
+        let (s, a, r, c) = (stop.clone(), anon.clone(), rss.clone(), cpu_last.clone());
         let thread = std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
+                if let Some(t) = cpu_ticks(pid) {
+                    c.store(t, Ordering::Relaxed);
+                }
                 let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
                     return;
                 };
@@ -76,19 +101,28 @@ impl RssProbe {
             stop,
             anon,
             rss,
+            cpu_first,
+            cpu_last,
             thread: Some(thread),
         }
     }
 
-    /// (peak anon, peak rss) in KiB.
-    fn finish(mut self) -> (u64, u64) {
+    /// (peak anon, peak rss) in KiB, and CPU seconds since the probe started.
+    fn finish(mut self) -> (u64, u64, f64) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        // SAFETY: sysconf only reads a constant.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        let ticks = self
+            .cpu_last
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.cpu_first.load(Ordering::Relaxed));
         (
             self.anon.load(Ordering::Relaxed),
             self.rss.load(Ordering::Relaxed),
+            ticks as f64 / hz,
         )
     }
 }
@@ -203,7 +237,7 @@ impl Bench {
         assert_same_tree(&self.src_dir.join("payload.bin"), &dl.join("payload.bin"));
     }
 
-    fn bt_leech(&self, peer: Option<u16>, label: &str, seeder_pid: u32) -> Row {
+    fn bt_leech(&self, peer: Option<u16>, label: &str, seeder_pid: u32, extra: &[&str]) -> Row {
         let dl = self.fresh_dir("dl");
         let state = self.fresh_dir("state-dl");
         let mut cmd = Command::new(BIN);
@@ -227,6 +261,7 @@ impl Bench {
         if let Some(p) = peer {
             cmd.args(["--peer", &format!("127.0.0.1:{p}")]);
         }
+        cmd.args(extra);
         let seeder_probe = RssProbe::start(seeder_pid);
         let t0 = Instant::now();
         let mut child = cmd
@@ -237,8 +272,8 @@ impl Bench {
         let probe = RssProbe::start(child.id());
         let status = child.wait().expect("wait leecher");
         let secs = t0.elapsed().as_secs_f64();
-        let (anon, rss) = probe.finish();
-        let (seed_anon, _) = seeder_probe.finish();
+        let (anon, rss, cpu) = probe.finish();
+        let (seed_anon, _, seed_cpu) = seeder_probe.finish();
         assert!(status.success(), "{label}: bidtorrent download failed");
         self.check(&dl);
         Row {
@@ -248,14 +283,22 @@ impl Bench {
             leecher_anon: anon,
             leecher_rss: rss,
             seeder_anon: seed_anon,
+            leecher_cpu: cpu,
+            seeder_cpu: seed_cpu,
         }
     }
 
-    fn aria2_leech(&self, label: &str, seeder_pid: u32, extra: &[std::net::SocketAddr]) -> Row {
+    fn aria2_leech(
+        &self,
+        label: &str,
+        seeder_pid: u32,
+        extra: &[std::net::SocketAddr],
+        args: &[String],
+    ) -> Row {
         let dl = self.fresh_dir("dl");
         let seeder_probe = RssProbe::start(seeder_pid);
         let t0 = Instant::now();
-        let leecher = Aria2::leech(&self.torrent, &dl, extra);
+        let leecher = Aria2::leech_with(&self.torrent, &dl, extra, args);
         let probe = RssProbe::start(leecher.pid());
         assert!(
             leecher.wait_complete(Duration::from_secs(1800)),
@@ -263,8 +306,8 @@ impl Bench {
             leecher.log_tail()
         );
         let secs = t0.elapsed().as_secs_f64();
-        let (anon, rss) = probe.finish();
-        let (seed_anon, _) = seeder_probe.finish();
+        let (anon, rss, cpu) = probe.finish();
+        let (seed_anon, _, seed_cpu) = seeder_probe.finish();
         self.check(&dl);
         Row {
             pair: label.into(),
@@ -273,6 +316,8 @@ impl Bench {
             leecher_anon: anon,
             leecher_rss: rss,
             seeder_anon: seed_anon,
+            leecher_cpu: cpu,
+            seeder_cpu: seed_cpu,
         }
     }
 }
@@ -325,7 +370,11 @@ fn main() {
     let mib = env_u64("BENCH_MIB", 1024);
     let tr_mib = env_u64("BENCH_TR_MIB", 256);
     let pairs: Vec<String> = std::env::var("BENCH_PAIRS")
-        .unwrap_or_else(|_| "bt-bt,aria2-aria2,aria2-bt,bt-aria2,tr-bt,bt-tr".into())
+        .unwrap_or_else(|_| {
+            "bt-bt,bt-bt-enc,bt-bt-utp,aria2-aria2,aria2-aria2-enc,aria2-bt,aria2-bt-enc,bt-aria2,\
+             lt-lt-utp,lt-bt-utp,tr-bt,bt-tr"
+                .into()
+        })
         .split(',')
         .map(|p| p.trim().to_string())
         .collect();
@@ -375,17 +424,94 @@ fn main() {
                 Some(seeder.port),
                 "bidtorrent -> bidtorrent",
                 seeder.child.id(),
+                &[],
             ));
             print_row(rows.last().expect("row"), bound);
+        }
+        if want("bt-bt-enc") {
+            let seeder = bt_seed(&b.torrent, &b.src_dir, &seed_state, ENC);
+            rows.push(b.bt_leech(
+                Some(seeder.port),
+                "bidtorrent -> bidtorrent enc",
+                seeder.child.id(),
+                ENC,
+            ));
+            print_row(rows.last().expect("row"), bound);
+        }
+        if want("bt-bt-utp") {
+            let seeder = bt_seed(&b.torrent, &b.src_dir, &seed_state, UTP);
+            rows.push(b.bt_leech(
+                Some(seeder.port),
+                "bidtorrent -> bidtorrent uTP",
+                seeder.child.id(),
+                UTP,
+            ));
+            print_row(rows.last().expect("row"), bound);
+        }
+        if want("lt-lt-utp") || want("lt-bt-utp") {
+            let seeder = LtPeer::start(&b.torrent, &b.src_dir, lt_utp(true, Vec::new()));
+            assert!(
+                seeder.wait_line("seeding", Duration::from_secs(600)),
+                "libtorrent seeder\n{}",
+                seeder.log_tail()
+            );
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], seeder.port));
+            if want("lt-lt-utp") {
+                let dl = b.fresh_dir("dl");
+                let seeder_probe = RssProbe::start(seeder.pid());
+                let t0 = Instant::now();
+                let leecher = LtPeer::start(&b.torrent, &dl, lt_utp(false, vec![addr]));
+                let probe = RssProbe::start(leecher.pid());
+                assert!(
+                    leecher.wait_line("seeding", Duration::from_secs(1800)),
+                    "libtorrent leecher\n{}",
+                    leecher.log_tail()
+                );
+                let secs = t0.elapsed().as_secs_f64();
+                let (anon, rss, cpu) = probe.finish();
+                let (seed_anon, _, seed_cpu) = seeder_probe.finish();
+                b.check(&dl);
+                rows.push(Row {
+                    pair: "libtorrent -> libtorrent uTP".into(),
+                    mib,
+                    secs,
+                    leecher_anon: anon,
+                    leecher_rss: rss,
+                    seeder_anon: seed_anon,
+                    leecher_cpu: cpu,
+                    seeder_cpu: seed_cpu,
+                });
+                print_row(rows.last().expect("row"), bound);
+            }
+            if want("lt-bt-utp") {
+                rows.push(b.bt_leech(
+                    Some(seeder.port),
+                    "libtorrent -> bidtorrent uTP",
+                    seeder.pid(),
+                    UTP,
+                ));
+                print_row(rows.last().expect("row"), bound);
+            }
         }
         if want("aria2-aria2") || want("aria2-bt") {
             let seeder = Aria2::seed(&b.torrent, &b.src_dir);
             if want("aria2-aria2") {
-                rows.push(b.aria2_leech("aria2 -> aria2", seeder.pid(), &[]));
+                rows.push(b.aria2_leech("aria2 -> aria2", seeder.pid(), &[], &[]));
                 print_row(rows.last().expect("row"), bound);
             }
             if want("aria2-bt") {
-                rows.push(b.bt_leech(None, "aria2 -> bidtorrent", seeder.pid()));
+                rows.push(b.bt_leech(None, "aria2 -> bidtorrent", seeder.pid(), &[]));
+                print_row(rows.last().expect("row"), bound);
+            }
+        }
+        if want("aria2-aria2-enc") || want("aria2-bt-enc") {
+            let seeder = Aria2::seed_with(&b.torrent, &b.src_dir, &aria2_enc());
+            if want("aria2-aria2-enc") {
+                rows.push(b.aria2_leech("aria2 -> aria2 enc", seeder.pid(), &[], &aria2_enc()));
+                print_row(rows.last().expect("row"), bound);
+            }
+            if want("aria2-bt-enc") {
+                rows.push(b.bt_leech(None, "aria2 -> bidtorrent enc", seeder.pid(), ENC));
                 print_row(rows.last().expect("row"), bound);
             }
         }
@@ -396,7 +522,7 @@ fn main() {
                 &seed_state,
                 &["--tracker-interval", "2"],
             );
-            rows.push(b.aria2_leech("bidtorrent -> aria2", seeder.child.id(), &[]));
+            rows.push(b.aria2_leech("bidtorrent -> aria2", seeder.child.id(), &[], &[]));
             print_row(rows.last().expect("row"), bound);
         }
         if want("tr-bt") {
@@ -409,6 +535,7 @@ fn main() {
                 Some(seeder.port),
                 "Transmission -> bidtorrent",
                 seeder.pid(),
+                &[],
             ));
             print_row(rows.last().expect("row"), bound);
         }
@@ -430,8 +557,8 @@ fn main() {
                 "transmission leech"
             );
             let secs = t0.elapsed().as_secs_f64();
-            let (anon, rss) = probe.finish();
-            let (seed_anon, _) = seeder_probe.finish();
+            let (anon, rss, cpu) = probe.finish();
+            let (seed_anon, _, seed_cpu) = seeder_probe.finish();
             b.check(&dl);
             rows.push(Row {
                 pair: "bidtorrent -> Transmission".into(),
@@ -440,6 +567,8 @@ fn main() {
                 leecher_anon: anon,
                 leecher_rss: rss,
                 seeder_anon: seed_anon,
+                leecher_cpu: cpu,
+                seeder_cpu: seed_cpu,
             });
             print_row(rows.last().expect("row"), bound);
         }
@@ -447,7 +576,7 @@ fn main() {
         let _ = std::fs::remove_dir_all(&root);
     };
     println!(
-        "{:<28} {:>6} {:>8} {:>9} {:>8} {:>12} {:>11} {:>12}",
+        "{:<30} {:>6} {:>8} {:>9} {:>8} {:>12} {:>11} {:>12} {:>13} {:>12}",
         "seeder -> leecher",
         "MiB",
         "secs",
@@ -455,11 +584,24 @@ fn main() {
         "×bound",
         "leech anon",
         "leech rss",
-        "seed anon"
+        "seed anon",
+        "leech cpu/GiB",
+        "seed cpu/GiB"
     );
     run_set(
         mib,
-        &["bt-bt", "aria2-aria2", "aria2-bt", "bt-aria2"],
+        &[
+            "bt-bt",
+            "bt-bt-enc",
+            "bt-bt-utp",
+            "lt-lt-utp",
+            "lt-bt-utp",
+            "aria2-aria2",
+            "aria2-aria2-enc",
+            "aria2-bt",
+            "aria2-bt-enc",
+            "bt-aria2",
+        ],
         &mut rows,
     );
     run_set(tr_mib, &["tr-bt", "bt-tr"], &mut rows);
@@ -488,8 +630,9 @@ fn main() {
 
 fn print_row(r: &Row, bound: f64) {
     let rate = r.mib as f64 / r.secs;
+    let gib = r.mib as f64 / 1024.0;
     println!(
-        "{:<28} {:>6} {:>8.2} {:>9.1} {:>8.2} {:>9.1} MiB {:>7.1} MiB {:>8.1} MiB",
+        "{:<30} {:>6} {:>8.2} {:>9.1} {:>8.2} {:>9.1} MiB {:>7.1} MiB {:>8.1} MiB {:>11.2} s {:>10.2} s",
         r.pair,
         r.mib,
         r.secs,
@@ -497,6 +640,34 @@ fn print_row(r: &Row, bound: f64) {
         rate / bound,
         r.leecher_anon as f64 / 1024.0,
         r.leecher_rss as f64 / 1024.0,
-        r.seeder_anon as f64 / 1024.0
+        r.seeder_anon as f64 / 1024.0,
+        r.leecher_cpu / gib,
+        r.seeder_cpu / gib
     );
+}
+
+/// Both bidtorrent ends on uTP only.
+const UTP: &[&str] = &["--no-tcp"];
+
+/// A libtorrent peer on uTP only (TCP off both ways), encryption as libtorrent defaults.
+fn lt_utp(seed: bool, peers: Vec<std::net::SocketAddr>) -> LtOptions<'static> {
+    LtOptions {
+        iface: "127.0.0.1",
+        seed,
+        encryption: "enabled",
+        tcp: false,
+        utp: true,
+        peers,
+    }
+}
+
+/// Both bidtorrent ends require MSE/PE (RC4).
+const ENC: &[&str] = &["--encryption", "require"];
+
+/// aria2 requiring RC4, as in tests/encryption.rs.
+fn aria2_enc() -> Vec<String> {
+    vec![
+        "--bt-require-crypto=true".into(),
+        "--bt-min-crypto-level=arc4".into(),
+    ]
 }

@@ -447,12 +447,15 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l peer 
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l limit-down -d 'Global download limit (e.g. 10M = 10 MiB/s; 0 = unlimited)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l limit-up -d 'Global upload limit (e.g. 512K; 0 = unlimited)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l max-peers -d 'Most peers to connect to' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l encryption -d 'Protocol encryption (MSE/PE): prefer, require, allow or off' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l dht-bootstrap -d 'DHT bootstrap node (repeatable); without it the public routers and the nodes saved from the last run are used' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l json -d 'Print one JSON event object per line on stdout'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l no-utp -d 'Do not use uTP (BEP 29) for peers'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l no-tcp -d 'Do not use TCP for peers'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l sequential -d 'Download pieces in order (for streaming) instead of rarest first'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l no-dht -d 'Do not use the DHT (BEP 5)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l lsd -d 'Local service discovery (BEP 14): find peers on the LAN by multicast'
@@ -466,12 +469,15 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l peer -d '
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l limit-down -d 'Global download limit (e.g. 10M = 10 MiB/s; 0 = unlimited)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l limit-up -d 'Global upload limit (e.g. 512K; 0 = unlimited)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l max-peers -d 'Most peers to connect to' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l encryption -d 'Protocol encryption (MSE/PE): prefer, require, allow or off' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l dht-bootstrap -d 'Join the DHT through this bootstrap node (repeatable) and announce there; without it `seed` stays off the DHT' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l json -d 'Print one JSON event object per line on stdout'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l no-utp -d 'Do not use uTP (BEP 29) for peers'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l no-tcp -d 'Do not use TCP for peers'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l no-dht -d 'Stay off the DHT (the default for `seed` without --dht-bootstrap; accepted as in `download`, so one script line works for both)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -s q -l quiet -d 'Less output'

@@ -904,12 +904,15 @@ _arguments "${_arguments_options[@]}" : \
 '--limit-down=[Global download limit (e.g. 10M = 10 MiB/s; 0 = unlimited)]:RATE:_default' \
 '--limit-up=[Global upload limit (e.g. 512K; 0 = unlimited)]:RATE:_default' \
 '--max-peers=[Most peers to connect to]:N:_default' \
+'--encryption=[Protocol encryption (MSE/PE)\: prefer, require, allow or off]:MODE:_default' \
 '*--dht-bootstrap=[DHT bootstrap node (repeatable); without it the public routers and the nodes saved from the last run are used]:HOST:PORT:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '--json[Print one JSON event object per line on stdout]' \
+'--no-utp[Do not use uTP (BEP 29) for peers]' \
+'--no-tcp[Do not use TCP for peers]' \
 '--sequential[Download pieces in order (for streaming) instead of rarest first]' \
 '(--dht-bootstrap)--no-dht[Do not use the DHT (BEP 5)]' \
 '--lsd[Local service discovery (BEP 14)\: find peers on the LAN by multicast]' \
@@ -932,12 +935,15 @@ _arguments "${_arguments_options[@]}" : \
 '--limit-down=[Global download limit (e.g. 10M = 10 MiB/s; 0 = unlimited)]:RATE:_default' \
 '--limit-up=[Global upload limit (e.g. 512K; 0 = unlimited)]:RATE:_default' \
 '--max-peers=[Most peers to connect to]:N:_default' \
+'--encryption=[Protocol encryption (MSE/PE)\: prefer, require, allow or off]:MODE:_default' \
 '*--dht-bootstrap=[Join the DHT through this bootstrap node (repeatable) and announce there; without it \`seed\` stays off the DHT]:HOST:PORT:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '--json[Print one JSON event object per line on stdout]' \
+'--no-utp[Do not use uTP (BEP 29) for peers]' \
+'--no-tcp[Do not use TCP for peers]' \
 '(--dht-bootstrap)--no-dht[Stay off the DHT (the default for \`seed\` without --dht-bootstrap; accepted as in \`download\`, so one script line works for both)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \

@@ -16,6 +16,7 @@ pub struct Config {
     pub download_dir: String,
     /// Address the peer listener binds.
     pub listen: SocketAddr,
+    pub network: Network,
     pub limits: Limits,
     pub torrent: TorrentDefaults,
     pub watch: Watch,
@@ -30,6 +31,39 @@ pub struct Config {
     /// here and checked, with line numbers, by `tui::parse_config`.
     #[serde(skip_serializing_if = "toml::Table::is_empty")]
     pub tui: toml::Table,
+}
+
+/// `[network]`: how peers are connected (transports and protocol encryption).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Network {
+    /// "prefer", "require", "allow" or "off" (MSE/PE; see `engine::transport`).
+    pub encryption: String,
+    /// Connect and accept over TCP.
+    pub tcp: bool,
+    /// Connect and accept over uTP (BEP 29), on the listener's port number.
+    pub utp: bool,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            encryption: "prefer".into(),
+            tcp: true,
+            utp: true,
+        }
+    }
+}
+
+impl Network {
+    /// The engine's options; the encryption mode was checked by `Config::validate`.
+    pub fn options(&self) -> crate::engine::transport::NetOptions {
+        crate::engine::transport::NetOptions {
+            encryption: self.encryption.parse().unwrap_or_default(),
+            tcp: self.tcp,
+            utp: self.utp,
+        }
+    }
 }
 
 /// `[dht]`: the BEP 5 DHT, which finds peers for torrents and magnet links without a tracker.
@@ -211,6 +245,7 @@ impl Default for Config {
         Config {
             download_dir: "~/Downloads".into(),
             listen: SocketAddr::from(([0, 0, 0, 0], 6881)),
+            network: Network::default(),
             limits: Limits::default(),
             torrent: TorrentDefaults::default(),
             watch: Watch::default(),
@@ -271,6 +306,20 @@ download_dir = "~/Downloads"
 
 # Address the peer listener binds (port 0 picks a free port).
 listen = "0.0.0.0:6881"
+
+[network]
+# Protocol encryption (MSE/PE, RC4), the peers' answer to traffic shaping:
+#   "prefer"  dial encrypted, fall back to plaintext on a new connection; accept both
+#   "require" dial and accept encrypted only (plaintext peers are refused)
+#   "allow"   dial plaintext, fall back to encrypted; accept both, plaintext when offered
+#   "off"     plaintext only
+# (The one-shot `download` and `seed` take `--encryption MODE` instead, default "prefer".)
+encryption = "prefer"
+# Transports peers are dialled and accepted on. uTP (BEP 29) listens on the same port number
+# as TCP (UDP); a peer is dialled over TCP first and over uTP when TCP does not reach it. With
+# uTP on, the DHT takes another UDP port. `tcp = false` makes every connection uTP.
+tcp = true
+utp = true
 
 [limits]
 # Global rates in bytes/s: an integer, or a string with a binary unit ("512K", "10M", "1G").
@@ -474,6 +523,13 @@ impl Config {
                 message: format!("{key}: {message}"),
             })
         };
+        if let Err(e) = self
+            .network
+            .encryption
+            .parse::<crate::engine::transport::Encryption>()
+        {
+            return bad("encryption", e);
+        }
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
             return bad(
                 "level",
@@ -617,6 +673,20 @@ mod tests {
     fn default_file_is_the_defaults() {
         let cfg = Config::parse(DEFAULT_FILE, Path::new("default")).expect("parses");
         assert_eq!(cfg, Config::default());
+    }
+
+    #[test]
+    fn network_encryption_mode_is_checked() {
+        let cfg = Config::parse("[network]\nencryption = \"require\"\n", Path::new("c"))
+            .expect("valid mode");
+        assert_eq!(
+            cfg.network.options().encryption,
+            crate::engine::transport::Encryption::Require
+        );
+        let e = Config::parse("[network]\nencryption = \"always\"\n", Path::new("c"))
+            .expect_err("unknown mode");
+        assert!(e.to_string().contains("c:2:"), "{e}");
+        assert!(e.to_string().contains("prefer, require, allow, off"), "{e}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::time::Duration;
 use bidtorrent::engine::metainfo::Metainfo;
 use bidtorrent::engine::session::{Session, SessionConfig};
 use bidtorrent::engine::torrent::{Torrent, TorrentEvent, TorrentOptions};
+use bidtorrent::engine::transport::{Encryption, NetOptions};
 use bidtorrent::engine::types::PeerId;
 use bidtorrent::engine::wire::{BlockRef, Handshake, Message};
 use bytes::{Bytes, BytesMut};
@@ -49,6 +50,12 @@ async fn fixture_on(listen: &str, seeding: bool, peers: Vec<std::net::SocketAddr
     })
     .await
     .expect("session");
+    // The hand-rolled peers below speak plaintext only and take a single connection: dial
+    // plaintext first (an encrypted first attempt would use up that connection).
+    session.set_network(NetOptions {
+        encryption: Encryption::Allow,
+        ..NetOptions::default()
+    });
     let torrent = session
         .add(
             meta.clone(),

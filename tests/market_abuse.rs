@@ -200,6 +200,12 @@ async fn node(
     })
     .await
     .expect("session");
+    // The hand-rolled peers here speak plaintext only and take a single connection: dial
+    // plaintext first (an encrypted first attempt would use up that connection).
+    session.set_network(bidtorrent::engine::transport::NetOptions {
+        encryption: bidtorrent::engine::transport::Encryption::Allow,
+        ..Default::default()
+    });
     session.register_extension(market.factory());
     let meta = Metainfo::from_file(torrent).expect("torrent");
     session

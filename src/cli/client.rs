@@ -816,7 +816,8 @@ pub fn info(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
 
 /// What the flags column means (also in RPC.md).
 const FLAG_LEGEND: &str = "flags: D/d downloading from it (choked: d), U/u uploading to it \
-                           (choked: u), O outgoing, I incoming, F fast extension, X token market";
+                           (choked: u), O outgoing, I incoming, E encrypted, P uTP, F fast extension, \
+                           X token market";
 
 pub fn peers(global: &GlobalArgs, a: OneArgs) -> anyhow::Result<ExitCode> {
     let mut client = connect(global)?;

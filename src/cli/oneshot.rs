@@ -15,10 +15,11 @@ use serde_json::json;
 
 use crate::cli::{GlobalArgs, init_stderr_logging, parse_size};
 use crate::engine::magnet::Magnet;
-use crate::engine::metadata::{FetchOptions, fetch_metadata};
+use crate::engine::metadata::FetchOptions;
 use crate::engine::metainfo::Metainfo;
 use crate::engine::session::Session;
 use crate::engine::torrent::{Torrent, TorrentEvent, TorrentOptions};
+use crate::engine::transport::{Encryption, NetOptions};
 use crate::rpc::host::{Assembled, SessionSpec, assemble};
 
 #[derive(Debug, Args)]
@@ -90,6 +91,25 @@ pub struct NetArgs {
     /// Print one JSON event object per line on stdout
     #[arg(long)]
     pub json: bool,
+    /// Protocol encryption (MSE/PE): prefer, require, allow or off
+    #[arg(long, value_name = "MODE", default_value = "prefer")]
+    pub encryption: Encryption,
+    /// Do not use uTP (BEP 29) for peers
+    #[arg(long)]
+    pub no_utp: bool,
+    /// Do not use TCP for peers
+    #[arg(long)]
+    pub no_tcp: bool,
+}
+
+impl NetArgs {
+    fn network(&self) -> NetOptions {
+        NetOptions {
+            encryption: self.encryption,
+            tcp: !self.no_tcp,
+            utp: !self.no_utp,
+        }
+    }
 }
 
 /// Where events go: JSON lines on stdout, or human lines on stderr.
@@ -297,6 +317,7 @@ async fn start(
         dht: discovery.dht.clone(),
         dht_state_dir: Some(data_dir.clone()),
         lsd: discovery.lsd,
+        network: net.network(),
         ..SessionSpec::default()
     })
     .await
@@ -332,15 +353,7 @@ async fn start(
                 tracker_interval: opts.tracker_interval.unwrap_or(Duration::from_secs(30)),
                 ..FetchOptions::default()
             };
-            match fetch_metadata(
-                &magnet,
-                session.peer_id(),
-                session.listen_port(),
-                session.dht(),
-                fetch,
-            )
-            .await
-            {
+            match session.fetch_magnet(&magnet, fetch).await {
                 Ok(f) => {
                     rep.event(
                         "metadata_received",

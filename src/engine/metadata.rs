@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -22,15 +21,14 @@ use crate::bencode::{self, Owned};
 use crate::engine::dht::DhtService;
 use crate::engine::magnet::Magnet;
 use crate::engine::metainfo::Metainfo;
-use crate::engine::peer::read_handshake;
 use crate::engine::tracker::{AnnounceEvent, AnnounceRequest, TrackerTiers};
+use crate::engine::transport::{Accept, Transport, TransportError};
 use crate::engine::types::{InfoHash, PeerId};
 use crate::engine::ut_metadata::{self, MAX_METADATA_SIZE, MetadataMsg, PIECE};
 use crate::engine::wire::{Handshake, Message};
 
 /// Our local id for ut_metadata on fetch connections (there is no other extension on them).
 const LOCAL_ID: u8 = 1;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A peer that sends nothing useful for this long is given up.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 /// A peer is dialled again at most this often (sources repeat themselves).
@@ -45,6 +43,8 @@ pub struct FetchOptions {
     pub max_connections: usize,
     /// How often the magnet's trackers are asked for more peers.
     pub tracker_interval: Duration,
+    /// How peers are dialled (encryption policy); `None`: the default transport.
+    pub transport: Option<Arc<Transport>>,
 }
 
 impl Default for FetchOptions {
@@ -54,6 +54,7 @@ impl Default for FetchOptions {
             timeout: None,
             max_connections: 8,
             tracker_interval: Duration::from_secs(30),
+            transport: None,
         }
     }
 }
@@ -203,14 +204,16 @@ pub async fn fetch_metadata(
     let mut attempts = JoinSet::new();
     let mut last_error: Option<String> = None;
     let trackers = tiers;
+    let transport = opts.transport.clone().unwrap_or_default();
     loop {
         // Dial what is queued, up to the connection limit.
         while attempts.len() < opts.max_connections.max(1) {
             let Some(addr) = queue.pop() else { break };
             last_dial.insert(addr, Instant::now());
             let trackers = trackers.clone();
+            let transport = transport.clone();
             attempts.spawn(async move {
-                let r = fetch_from(addr, ih, peer_id, listen_port, trackers).await;
+                let r = fetch_from_with(&transport, addr, ih, peer_id, listen_port, trackers).await;
                 (addr, r)
             });
         }
@@ -268,20 +271,31 @@ pub async fn fetch_from(
     listen_port: u16,
     trackers: Vec<Vec<String>>,
 ) -> Result<Metainfo, PeerFetchError> {
-    let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+    let transport = Transport::default();
+    fetch_from_with(&transport, addr, ih, peer_id, listen_port, trackers).await
+}
+
+/// [`fetch_from`] dialling through `transport` (its encryption policy).
+pub async fn fetch_from_with(
+    transport: &Transport,
+    addr: SocketAddr,
+    ih: InfoHash,
+    peer_id: PeerId,
+    listen_port: u16,
+    trackers: Vec<Vec<String>>,
+) -> Result<Metainfo, PeerFetchError> {
+    // BEP 52: the v2 bit, or libtorrent hangs up on a v2-only torrent's truncated hash. A
+    // hybrid's peer may answer it with its other hash (the upgrade; libtorrent does, without
+    // setting the bit itself): any answer is taken, since the info dict is checked against
+    // `ih` all the same and a peer of another torrent costs one refused dict.
+    let (mut stream, theirs) = transport
+        .dial_accepting(addr, &Handshake::new(ih, peer_id).with_v2(), Accept::Any)
         .await
-        .map_err(|_| PeerFetchError::Timeout)??;
-    stream.set_nodelay(true)?;
-    // BEP 52: the v2 bit, or libtorrent hangs up on a v2-only torrent's truncated hash.
-    stream
-        .write_all(&Handshake::new(ih, peer_id).with_v2().encode())
-        .await?;
-    let theirs = read_handshake(&mut stream)
-        .await
-        .map_err(|e| PeerFetchError::Handshake(e.to_string()))?;
-    // A hybrid's peer may answer our v2 bit with its other hash (the BEP 52 upgrade; libtorrent
-    // does, without setting the bit itself). The info dict is checked against `ih` all the
-    // same, so the only cost of a peer of another torrent is one refused dict.
+        .map_err(|e| match e {
+            TransportError::Io(e) => PeerFetchError::Io(e),
+            TransportError::ConnectTimeout => PeerFetchError::Timeout,
+            e => PeerFetchError::Handshake(e.to_string()),
+        })?;
     if theirs.info_hash != ih {
         tracing::debug!(
             "{addr}: answered for {} (a hybrid's other hash?)",
@@ -306,6 +320,7 @@ pub async fn fetch_from(
         Message::HaveNone.encode(&mut out);
     }
     stream.write_all(&out).await?;
+    stream.flush().await?;
 
     let mut fetch = Assembly::default();
     let mut buf = BytesMut::with_capacity(32 * 1024);
@@ -380,6 +395,7 @@ pub async fn fetch_from(
         }
         if !reply.is_empty() {
             stream.write_all(&reply).await?;
+            stream.flush().await?;
         }
     }
 }

@@ -8,9 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Notify, mpsc};
 
 use crate::bencode::{self, Owned};
@@ -18,9 +16,10 @@ use crate::engine::bitfield::Bitfield;
 use crate::engine::extension::PeerLink;
 use crate::engine::ratelimit::{RateLimiter, acquire_all};
 use crate::engine::torrent::{Torrent, TorrentHandle, lock};
+// Transport (TCP/uTP, MSE): the peer task only sees a stream.
+use crate::engine::transport::{Accept, PeerReader, PeerStream, PeerWriter, TransportError};
 use crate::engine::wire::{BlockRef, HANDSHAKE_LEN, Handshake, Message, WireError};
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const KEEPALIVE: Duration = Duration::from_secs(90);
 /// Blocks served per write batch (1 MiB of 16 KiB blocks): few syscalls, and still small
@@ -99,25 +98,20 @@ pub enum PeerError {
     Protocol(String),
     #[error("closed by us")]
     Closed,
+    #[error("{0}")]
+    Transport(#[from] TransportError),
 }
 
 /// Dials `addr` for `torrent` and runs the session until it ends.
 pub async fn connect(torrent: Arc<Torrent>, addr: SocketAddr) {
-    let r = async {
-        let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
-            .await
-            .map_err(|_| PeerError::Timeout)??;
-        stream.set_nodelay(true)?;
-        let ours = torrent.handshake(torrent.info_hash());
-        stream.write_all(&ours.encode()).await?;
-        let theirs = read_handshake(&mut stream).await?;
-        // BEP 52: a v2-capable peer may answer a hybrid's v1 hash with its v2 hash (upgrade).
-        if !torrent.meta.swarm_hashes().contains(&theirs.info_hash) {
-            return Err(PeerError::WrongTorrent);
-        }
-        Ok((stream, theirs))
-    }
-    .await;
+    let ours = torrent.handshake(torrent.info_hash());
+    // BEP 52: a v2-capable peer may answer a hybrid's v1 hash with its v2 hash (upgrade).
+    let hashes = torrent.meta.swarm_hashes();
+    let r = torrent
+        .ctx()
+        .transport
+        .dial_accepting(addr, &ours, Accept::Only(&hashes))
+        .await;
     match r {
         Ok((stream, hs)) => {
             if let Err(e) = run(torrent, stream, addr, hs, true).await {
@@ -132,7 +126,7 @@ pub async fn connect(torrent: Arc<Torrent>, addr: SocketAddr) {
 }
 
 /// Reads the 68-byte handshake.
-pub async fn read_handshake(stream: &mut TcpStream) -> Result<Handshake, PeerError> {
+pub async fn read_handshake<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Handshake, PeerError> {
     let mut buf = [0u8; HANDSHAKE_LEN];
     tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.read_exact(&mut buf))
         .await
@@ -143,13 +137,13 @@ pub async fn read_handshake(stream: &mut TcpStream) -> Result<Handshake, PeerErr
 /// Completes an incoming connection whose handshake was read by the session's listener.
 pub async fn accept(
     torrent: Arc<Torrent>,
-    mut stream: TcpStream,
+    mut stream: PeerStream,
     addr: SocketAddr,
     theirs: Handshake,
 ) {
     // A hybrid answers to both hashes: echo the one the peer asked for (session.rs routed it).
     let ours = torrent.handshake(theirs.info_hash);
-    if stream.write_all(&ours.encode()).await.is_err() {
+    if stream.write_all(&ours.encode()).await.is_err() || stream.flush().await.is_err() {
         return;
     }
     if let Err(e) = run(torrent, stream, addr, theirs, false).await {
@@ -159,14 +153,14 @@ pub async fn accept(
 
 async fn run(
     torrent: Arc<Torrent>,
-    stream: TcpStream,
+    stream: PeerStream,
     addr: SocketAddr,
     theirs: Handshake,
     outgoing: bool,
 ) -> Result<(), PeerError> {
     let fast = theirs.supports_fast();
     let Some((key, rx, uploads, counters)) =
-        torrent.register_peer(addr, theirs.peer_id, fast, outgoing)
+        torrent.register_peer(addr, theirs.peer_id, fast, outgoing, stream.info())
     else {
         return Ok(());
     };
@@ -174,7 +168,6 @@ async fn run(
     counters
         .last_recv_ms
         .store(torrent.now_ms(), Ordering::Relaxed);
-    let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
 
     let link = PeerLink::new(torrent.handle(), key, addr, theirs.peer_id);
@@ -233,7 +226,7 @@ fn extended_handshake(torrent: &Torrent, handle: &TorrentHandle, addr: SocketAdd
 async fn write_loop(
     torrent: &Arc<Torrent>,
     key: usize,
-    mut wr: OwnedWriteHalf,
+    mut wr: PeerWriter,
     mut rx: mpsc::UnboundedReceiver<PeerCmd>,
     uploads: &UploadQueue,
     counters: &PeerCounters,
@@ -247,6 +240,7 @@ async fn write_loop(
     loop {
         if !buf.is_empty() {
             wr.write_all(&buf).await?;
+            wr.flush().await?;
             buf.clear();
         }
         // Blocks held back by the credit allowance do not count as pending: the writer sleeps
@@ -348,7 +342,7 @@ fn apply(
 async fn read_loop(
     torrent: &Arc<Torrent>,
     link: &PeerLink,
-    mut rd: OwnedReadHalf,
+    mut rd: PeerReader,
     uploads: &UploadQueue,
     counters: &PeerCounters,
     fast: bool,

@@ -1,6 +1,6 @@
 //! A session: one listening socket, one peer id and global rate limits shared by its torrents.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +19,7 @@ use crate::engine::pex::PexFactory;
 use crate::engine::ratelimit::RateLimiter;
 use crate::engine::storage::Storage;
 use crate::engine::torrent::{SessionCtx, Torrent, TorrentOptions, lock};
+use crate::engine::transport::{NetOptions, PeerStream, Transport};
 use crate::engine::types::{InfoHash, PeerId};
 use crate::engine::ut_metadata::UtMetadataFactory;
 
@@ -60,6 +61,8 @@ pub enum SessionError {
     /// v2-only torrent without the piece layers to check it (`check_v2_*` below).
     #[error("{0}")]
     V2Metadata(String),
+    #[error("{0}")]
+    Utp(String),
 }
 
 pub struct Session {
@@ -67,6 +70,9 @@ pub struct Session {
     torrents: Mutex<HashMap<InfoHash, Arc<Torrent>>>,
     extensions: Mutex<Vec<Arc<dyn ExtensionFactory>>>,
     listen_addr: SocketAddr,
+    /// Magnets whose metadata is being fetched: an encrypted incoming connection may name one
+    /// as its SKEY.
+    pending_magnets: Mutex<HashSet<InfoHash>>,
     /// Peer discovery beyond trackers (DHT, local service discovery), off until enabled.
     discovery: Discovery,
 }
@@ -101,6 +107,7 @@ impl Session {
             global_down: RateLimiter::new(cfg.download_limit),
             global_up: RateLimiter::new(cfg.upload_limit),
             data_dir: cfg.data_dir,
+            transport: Arc::new(Transport::default()),
         });
         let session = Arc::new(Session {
             ctx,
@@ -111,6 +118,7 @@ impl Session {
                 Arc::new(PexFactory),
             ]),
             listen_addr,
+            pending_magnets: Mutex::new(HashSet::new()),
             discovery: Discovery::default(),
         });
         let weak = Arc::downgrade(&session);
@@ -120,7 +128,7 @@ impl Session {
                     continue;
                 };
                 let Some(s) = weak.upgrade() else { return };
-                tokio::spawn(async move { s.incoming(stream, addr).await });
+                tokio::spawn(async move { s.incoming(PeerStream::tcp(stream), addr).await });
             }
         });
         Ok(session)
@@ -139,9 +147,14 @@ impl Session {
         self.ctx.peer_id
     }
 
-    async fn incoming(&self, mut stream: tokio::net::TcpStream, addr: SocketAddr) {
-        let hs = match peer::read_handshake(&mut stream).await {
-            Ok(h) => h,
+    async fn incoming(&self, stream: PeerStream, addr: SocketAddr) {
+        let accepted = self
+            .ctx
+            .transport
+            .accept(stream, || self.info_hashes())
+            .await;
+        let (stream, hs) = match accepted {
+            Ok(r) => r,
             Err(e) => {
                 tracing::debug!("{addr}: incoming: {e}");
                 return;
@@ -159,6 +172,58 @@ impl Session {
         if let Some(t) = torrent {
             peer::accept(t, stream, addr, hs).await;
         }
+    }
+
+    /// Every info-hash this session answers for: its torrents and the magnets being fetched
+    /// (the SKEYs an MSE handshake may name).
+    fn info_hashes(&self) -> Vec<InfoHash> {
+        let mut v: Vec<InfoHash> = lock(&self.torrents).keys().copied().collect();
+        v.extend(lock(&self.pending_magnets).iter().copied());
+        v
+    }
+
+    /// The transport settings: encryption policy, TCP and uTP.
+    pub fn set_network(&self, opts: NetOptions) {
+        self.ctx.transport.set_options(opts);
+    }
+
+    pub fn network(&self) -> NetOptions {
+        self.ctx.transport.options()
+    }
+
+    /// Binds uTP (BEP 29) on the listener's address and port and accepts on it. Call before
+    /// the DHT, which otherwise takes that UDP port (it then moves to another one).
+    pub async fn enable_utp(self: &Arc<Self>) -> Result<SocketAddr, SessionError> {
+        let sock = self
+            .ctx
+            .transport
+            .bind_utp(self.listen_addr)
+            .await
+            .map_err(|e| SessionError::Utp(e.to_string()))?;
+        let addr = sock.bind_addr();
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let stream = match sock.accept().await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        // Not fatal (one bad SYN); pause so an error that repeats cannot spin.
+                        tracing::debug!("uTP accept: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let Some(s) = weak.upgrade() else { return };
+                let addr = stream.remote_addr();
+                tokio::spawn(async move { s.incoming(PeerStream::utp(stream), addr).await });
+            }
+        });
+        Ok(addr)
+    }
+
+    /// The session's transport, for dialling outside a torrent (magnet metadata).
+    pub fn transport(&self) -> Arc<Transport> {
+        self.ctx.transport.clone()
     }
 
     /// Adds a torrent: maps its files, verifies what is there and starts it.
@@ -240,14 +305,7 @@ impl Session {
             tracing::warn!("magnet: so= (file selection) is not supported yet; fetching all files");
         }
         fetch.peers.extend(opts.peers.iter().copied());
-        let fetched = fetch_metadata(
-            &magnet,
-            self.peer_id(),
-            self.listen_port(),
-            self.dht(),
-            fetch,
-        )
-        .await?;
+        let fetched = self.fetch_magnet(&magnet, fetch).await?;
         check_v2_metadata(&magnet, &fetched.meta)?;
         for p in fetched.peers {
             if !opts.peers.contains(&p) {
@@ -255,6 +313,28 @@ impl Session {
             }
         }
         self.add(fetched.meta, opts).await
+    }
+
+    /// Fetches a magnet's metadata as this session: its peer id, port, DHT and transport,
+    /// with the magnet's info-hash answered in encrypted handshakes meanwhile.
+    pub async fn fetch_magnet(
+        &self,
+        magnet: &Magnet,
+        mut fetch: FetchOptions,
+    ) -> Result<crate::engine::metadata::Fetched, crate::engine::metadata::MetadataError> {
+        fetch.transport.get_or_insert_with(|| self.transport());
+        let ih = magnet.info_hash;
+        lock(&self.pending_magnets).insert(ih);
+        let fetched = fetch_metadata(
+            magnet,
+            self.peer_id(),
+            self.listen_port(),
+            self.dht(),
+            fetch,
+        )
+        .await;
+        lock(&self.pending_magnets).remove(&ih);
+        fetched
     }
 
     /// Starts the DHT node; every non-private torrent (present and future) announces itself and
@@ -273,9 +353,14 @@ impl Session {
             std::net::IpAddr::V4(ip) => ip,
             std::net::IpAddr::V6(_) => std::net::Ipv4Addr::UNSPECIFIED,
         };
+        // The `mainline` crate panics (its actor thread dies) when its port is taken, rather
+        // than returning the bind error, so a taken port is found out first: by uTP holding
+        // it, or by a trial bind.
+        let free = self.ctx.transport.utp_addr().is_none()
+            && std::net::UdpSocket::bind((bind, listen.port())).is_ok();
         let mut cfg = DhtConfig {
             bind,
-            port: listen.port(),
+            port: if free { listen.port() } else { 0 },
             bootstrap,
             server_mode: bind.is_loopback(),
             state_dir,

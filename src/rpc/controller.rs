@@ -169,19 +169,17 @@ pub async fn resolve_source(
         if session.get(&magnet.info_hash).is_some() {
             return Err(format!("{} is already in the session", magnet.info_hash));
         }
-        let fetched = crate::engine::metadata::fetch_metadata(
-            &magnet,
-            session.peer_id(),
-            session.listen_port(),
-            session.dht(),
-            crate::engine::metadata::FetchOptions {
-                peers: peers.to_vec(),
-                timeout: Some(MAGNET_TIMEOUT),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let fetched = session
+            .fetch_magnet(
+                &magnet,
+                crate::engine::metadata::FetchOptions {
+                    peers: peers.to_vec(),
+                    timeout: Some(MAGNET_TIMEOUT),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
         let bytes = fetched.meta.to_torrent_bytes();
         return Ok((fetched.meta, bytes, fetched.peers));
     }

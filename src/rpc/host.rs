@@ -17,6 +17,7 @@ use super::saved;
 use crate::config::Config;
 use crate::engine::lsd::LsdConfig;
 use crate::engine::session::{Session, SessionConfig, SessionError};
+use crate::engine::transport::NetOptions;
 use crate::market::Market;
 use crate::wallet::Wallet;
 
@@ -70,6 +71,8 @@ pub struct SessionSpec {
     pub lsd: bool,
     /// The market whose extension every torrent of this session carries.
     pub market: Option<Market>,
+    /// Transports and protocol encryption (`[network]`).
+    pub network: NetOptions,
 }
 
 /// A session and how its optional parts went: those never fail the session, the caller
@@ -104,6 +107,13 @@ pub async fn assemble(spec: SessionSpec) -> Result<Assembled, SessionError> {
         }
         Err(e) => return Err(e),
     };
+    session.set_network(spec.network);
+    // uTP takes the listener's UDP port before the DHT asks for it (the DHT then moves).
+    if spec.network.utp
+        && let Err(e) = session.enable_utp().await
+    {
+        tracing::warn!("uTP unavailable: {e}");
+    }
     if let Some(m) = &spec.market {
         session.register_extension(m.factory());
     }
@@ -185,6 +195,7 @@ pub async fn start_controller(
         dht_state_dir: Some(data_dir.to_path_buf()),
         lsd: false,
         market: market.market.clone(),
+        network: cfg.network.options(),
     })
     .await?;
     match &assembled.dht {

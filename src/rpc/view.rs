@@ -15,8 +15,9 @@ use super::proto::{
 
 /// The flags column of a peer (the legend is in RPC.md and `peers --help`):
 /// `D`/`d` we download from it (unchoked / choked while interested), `U`/`u` it downloads from
-/// us (unchoked / choked while interested), `O`/`I` outgoing or incoming connection, `F` it
-/// speaks the fast extension (BEP 6), `X` it speaks the token market (`bt_market`).
+/// us (unchoked / choked while interested), `O`/`I` outgoing or incoming connection, `E` the
+/// connection is encrypted (MSE/PE, RC4), `P` it runs over uTP, `F` it speaks the fast
+/// extension (BEP 6), `X` it speaks the token market (`bt_market`).
 pub fn peer_flags(p: &EnginePeer) -> String {
     let mut f = String::new();
     if p.am_interested {
@@ -26,6 +27,12 @@ pub fn peer_flags(p: &EnginePeer) -> String {
         f.push(if p.am_choking { 'u' } else { 'U' });
     }
     f.push(if p.outgoing { 'O' } else { 'I' });
+    if p.encrypted {
+        f.push('E');
+    }
+    if p.utp {
+        f.push('P');
+    }
     if p.fast {
         f.push('F');
     }
@@ -219,4 +226,40 @@ pub fn event(id: u32, t: &Torrent, ev: TorrentEvent) -> Option<Event> {
         TorrentEvent::Error(message) => Event::Error { id, message },
         TorrentEvent::PieceVerified(_) | TorrentEvent::Seeding => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(encrypted: bool, utp: bool) -> EnginePeer {
+        EnginePeer {
+            key: 0,
+            addr: ([127, 0, 0, 1], 6881).into(),
+            client: String::new(),
+            outgoing: true,
+            am_choking: true,
+            am_interested: false,
+            peer_choking: true,
+            peer_interested: false,
+            fast: true,
+            have_pieces: 0,
+            progress: 0.0,
+            down_rate: 0.0,
+            up_rate: 0.0,
+            downloaded: 0,
+            uploaded: 0,
+            extensions: Vec::new(),
+            encrypted,
+            utp,
+        }
+    }
+
+    #[test]
+    fn transport_flags_follow_the_connection() {
+        assert_eq!(peer_flags(&peer(false, false)), "OF");
+        assert_eq!(peer_flags(&peer(true, false)), "OEF");
+        assert_eq!(peer_flags(&peer(false, true)), "OPF");
+        assert_eq!(peer_flags(&peer(true, true)), "OEPF");
+    }
 }

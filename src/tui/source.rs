@@ -131,7 +131,7 @@ pub struct PeerRow {
     pub addr: String,
     pub client: String,
     /// uTorrent-style flags: D/d download (unchoked/choked, interested), U/u upload, O out,
-    /// I in, F fast, X market.
+    /// I in, E encrypted, P uTP, F fast, X market.
     pub flags: String,
     pub down_rate: f64,
     pub up_rate: f64,

@@ -583,7 +583,17 @@ impl Transmission {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
+    /// As [`Transmission::seed`]/[`Transmission::leech`] with settings.json keys replaced
+    /// (e.g. `"encryption": 2`, required).
+    pub fn start_with(torrent: &Path, dir: &Path, overrides: serde_json::Value) -> Self {
+        Self::start_inner(torrent, dir, overrides)
+    }
+
     fn start(torrent: &Path, dir: &Path) -> Self {
+        Self::start_inner(torrent, dir, serde_json::json!({}))
+    }
+
+    fn start_inner(torrent: &Path, dir: &Path, overrides: serde_json::Value) -> Self {
         let bin = require("transmission-daemon");
         require("transmission-remote");
         fs::create_dir_all(dir).expect("create download dir");
@@ -622,6 +632,12 @@ impl Transmission {
                 "message-level": 2,
                 "umask": 18,
             });
+            let mut settings = settings;
+            if let (Some(s), Some(o)) = (settings.as_object_mut(), overrides.as_object()) {
+                for (k, v) in o {
+                    s.insert(k.clone(), v.clone());
+                }
+            }
             fs::write(config.path().join("settings.json"), settings.to_string())
                 .expect("write settings.json");
             let s = |v: &str| v.to_string();
@@ -641,7 +657,6 @@ impl Transmission {
                 s("-O"),
                 s("-Y"),
                 s("-M"),
-                s("--no-utp"),
                 s("-w"),
                 dir.display().to_string(),
             ];
@@ -747,6 +762,16 @@ impl Aria2 {
     /// the torrent's own trackers.
     pub fn leech(torrent: &Path, download_dir: &Path, extra_peers: &[SocketAddr]) -> Self {
         Self::start(torrent, download_dir, extra_peers, true, &[])
+    }
+
+    /// As [`Aria2::leech`] with extra aria2c options (e.g. `--bt-require-crypto=true`).
+    pub fn leech_with(
+        torrent: &Path,
+        download_dir: &Path,
+        extra_peers: &[SocketAddr],
+        extra_args: &[String],
+    ) -> Self {
+        Self::start(torrent, download_dir, extra_peers, true, extra_args)
     }
 
     /// `127.0.0.1:port`
@@ -1264,5 +1289,110 @@ impl Drop for BadWebSeed {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+// libtorrent (Python bindings) for the encryption and uTP tests
+
+/// A libtorrent 2.0 peer (Debian `python3-libtorrent`, what qBittorrent and Deluge are built
+/// on) run by `lt_peer_mse.py`: one torrent, DHT/LSD/UPnP/NAT-PMP/PEX off, bound to `iface`
+/// (127.0.0.1 or ::1). Its stdout lines are collected for [`LtPeer::wait_line`].
+pub struct LtPeer {
+    pub port: u16,
+    proc: Proc,
+    _dir: tempfile::TempDir,
+}
+
+/// How an [`LtPeer`] runs.
+pub struct LtOptions<'a> {
+    pub iface: &'a str,
+    pub seed: bool,
+    /// `forced`: RC4 only, both ways; anything else: libtorrent's default (both allowed).
+    pub encryption: &'a str,
+    pub tcp: bool,
+    pub utp: bool,
+    /// Peers it dials every 2 s.
+    pub peers: Vec<SocketAddr>,
+}
+
+impl LtPeer {
+    pub fn start(torrent: &Path, dir: &Path, o: LtOptions<'_>) -> LtPeer {
+        let python = Path::new("/usr/bin/python3");
+        let ok = Command::new(python)
+            .args(["-c", "import libtorrent"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "libtorrent for Python is not installed (Debian package: python3-libtorrent); \
+             scripts/test.sh installs the test dependencies"
+        );
+        fs::create_dir_all(dir).expect("create dir");
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let script = tmp.path().join("lt_peer.py");
+        fs::write(&script, include_str!("lt_peer_mse.py")).expect("write script");
+        let port = free_port();
+        let peers: Vec<(String, u16)> = o
+            .peers
+            .iter()
+            .map(|a| (a.ip().to_string(), a.port()))
+            .collect();
+        let cfg = serde_json::json!({
+            "iface": if o.iface.contains(':') { format!("[{}]", o.iface) } else { o.iface.to_string() },
+            "port": port,
+            "torrent": torrent,
+            "save_path": dir,
+            "seed": o.seed,
+            "encryption": o.encryption,
+            "tcp": o.tcp,
+            "utp": o.utp,
+            "peers": peers,
+        });
+        let proc = Proc::start(
+            "libtorrent",
+            python,
+            &[script.display().to_string(), cfg.to_string()],
+            &tmp.path().join("out.log"),
+        );
+        let lt = LtPeer {
+            port,
+            proc,
+            _dir: tmp,
+        };
+        assert!(
+            lt.wait_line("listening", Duration::from_secs(20)),
+            "libtorrent did not start\n{}",
+            lt.log_tail()
+        );
+        lt
+    }
+
+    /// Whether a line starting with `prefix` was printed within `timeout`.
+    pub fn wait_line(&self, prefix: &str, timeout: Duration) -> bool {
+        wait_until(timeout, || self.has_line(prefix))
+    }
+
+    pub fn has_line(&self, prefix: &str) -> bool {
+        fs::read_to_string(&self.proc.log)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.starts_with(prefix))
+    }
+
+    pub fn output(&self) -> String {
+        fs::read_to_string(&self.proc.log).unwrap_or_default()
+    }
+
+    pub fn exit_code(&self) -> Option<i32> {
+        self.proc.exit_code()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
+    }
+
+    pub fn log_tail(&self) -> String {
+        self.proc.log_tail()
     }
 }

@@ -102,6 +102,8 @@ pub struct SessionCtx {
     pub global_down: RateLimiter,
     pub global_up: RateLimiter,
     pub data_dir: PathBuf,
+    /// How peers are dialled and accepted (TCP, encryption policy).
+    pub transport: Arc<crate::engine::transport::Transport>,
 }
 
 #[derive(Debug, Clone)]

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use crate::engine::bitfield::Bitfield;
 use crate::engine::extension::PeerLink;
 use crate::engine::peer::{PeerCmd, PeerCounters, UploadQueue};
+use crate::engine::transport::ConnInfo;
 use crate::engine::types::PeerId;
 use crate::engine::wire::{BlockRef, Message};
 
@@ -24,6 +25,8 @@ pub(super) struct PeerEntry {
     pub(super) addr: SocketAddr,
     pub(super) peer_id: PeerId,
     pub(super) outgoing: bool,
+    /// Encrypted and/or uTP, for the peer flags.
+    pub(super) transport: ConnInfo,
     pub(super) bits: Bitfield,
     pub(super) am_choking: bool,
     pub(super) am_interested: bool,
@@ -82,6 +85,7 @@ impl Torrent {
         peer_id: PeerId,
         fast: bool,
         outgoing: bool,
+        transport: ConnInfo,
     ) -> Option<(
         usize,
         mpsc::UnboundedReceiver<PeerCmd>,
@@ -117,6 +121,7 @@ impl Torrent {
                 addr,
                 peer_id,
                 outgoing,
+                transport,
                 bits: Bitfield::new(n),
                 am_choking: true,
                 am_interested: false,

@@ -52,6 +52,10 @@ pub struct PeerInfo {
     pub uploaded: u64,
     /// The BEP 10 extensions it announced.
     pub extensions: Vec<String>,
+    /// The connection is RC4-encrypted (MSE/PE).
+    pub encrypted: bool,
+    /// The connection runs over uTP.
+    pub utp: bool,
 }
 
 /// A connected peer's listening address, as PEX advertises it.
@@ -89,6 +93,8 @@ impl Torrent {
                     downloaded: p.counters.downloaded.load(Ordering::Relaxed),
                     uploaded: p.counters.uploaded.load(Ordering::Relaxed),
                     extensions: p.ext_ids.keys().cloned().collect(),
+                    encrypted: p.transport.encrypted,
+                    utp: p.transport.utp,
                 }
             })
             .collect();

@@ -331,8 +331,15 @@ pub(crate) mod tests {
 
     impl FakeUdpTracker {
         pub(crate) async fn start(b: Behaviour) -> Self {
-            let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            Self::start_on("127.0.0.1:0", b).await
+        }
+
+        /// On `bind`; bound to IPv6 it answers with IPv6 peers (18-byte entries), as BEP 15
+        /// has a tracker reached over IPv6 do.
+        pub(crate) async fn start_on(bind: &str, b: Behaviour) -> Self {
+            let sock = UdpSocket::bind(bind).await.unwrap();
             let addr = sock.local_addr().unwrap();
+            let v6 = addr.is_ipv6();
             let received = Arc::new(AtomicUsize::new(0));
             let connects = Arc::new(AtomicUsize::new(0));
             let (r, c) = (received.clone(), connects.clone());
@@ -375,9 +382,15 @@ pub(crate) mod tests {
                         out.extend_from_slice(&1800u32.to_be_bytes());
                         out.extend_from_slice(&4u32.to_be_bytes());
                         out.extend_from_slice(&2u32.to_be_bytes());
-                        out.extend_from_slice(&[127, 0, 0, 1, 0x1a, 0xe1]);
+                        if v6 {
+                            out.extend_from_slice(&Ipv6Addr::LOCALHOST.octets());
+                            out.extend_from_slice(&[0x1a, 0xe1]);
+                            out.extend_from_slice(&"fd00::2".parse::<Ipv6Addr>().unwrap().octets());
+                        } else {
+                            out.extend_from_slice(&[127, 0, 0, 1, 0x1a, 0xe1]);
+                            out.extend_from_slice(&[127, 0, 0, 2]);
+                        }
                         // port echoed back from the request
-                        out.extend_from_slice(&[127, 0, 0, 2]);
                         out.extend_from_slice(&p[96..98]);
                     }
                     let _ = sock.send_to(&out, from).await;
@@ -476,6 +489,19 @@ pub(crate) mod tests {
             .await
             .unwrap();
         assert_eq!(t.connects.load(Ordering::SeqCst), 1, "conn id reused");
+    }
+
+    #[tokio::test]
+    async fn announce_over_ipv6() {
+        // BEP 15 over IPv6: the socket is IPv6 and the peers come as 18-byte entries.
+        let t = FakeUdpTracker::start_on("[::1]:0", Behaviour::Normal).await;
+        let url = format!("udp://{}/announce", t.addr);
+        assert!(url.starts_with("udp://[::1]:"), "{url}");
+        let r = announce(&url, &req(), Duration::from_secs(5))
+            .await
+            .unwrap();
+        let peers: Vec<String> = r.peers.iter().map(|p| p.to_string()).collect();
+        assert_eq!(peers, ["[::1]:6881", "[fd00::2]:7001"]);
     }
 
     #[tokio::test]

@@ -937,6 +937,8 @@ mod tests {
             downloaded: 0,
             uploaded,
             extensions: Vec::new(),
+            encrypted: false,
+            utp: false,
         }
     }
 

@@ -1,0 +1,814 @@
+//! What carries the peer wire protocol: a byte stream that is TCP or uTP (BEP 29), optionally
+//! wrapped in MSE/PE's RC4, with the encryption policy deciding how we dial and whom we accept.
+//! `peer.rs` and `metadata.rs` speak BEP 3 over a [`PeerStream`] and never see which it is.
+//!
+//! uTP comes from the `librqbit-utp` crate, on a UDP socket bound to the TCP listener's address
+//! and port. A peer is dialled over TCP first and over uTP only when TCP fails: that crate's
+//! congestion control is CUBIC, not LEDBAT, so its uTP does not yield to TCP as BEP 29 intends
+//! and there is no reason to prefer it where TCP works; it reaches peers that take uTP only.
+//! Rate limits are applied by the peer task to payload, whatever carries it.
+//!
+//! Dialling, by [`Encryption`] mode:
+//!
+//! - `prefer`: MSE offering RC4 and plaintext (RC4 chosen when we answer); if the encrypted
+//!   handshake fails after the connection was made, plaintext on a fresh socket.
+//! - `require`: MSE offering RC4 only; no fallback.
+//! - `allow`: plaintext first; if that handshake fails, MSE on a fresh socket.
+//! - `off`: plaintext only.
+//!
+//! Accepting: the first 19 bytes tell a plaintext handshake (`\x13BitTorrent protocol`) from
+//! an MSE public key (one byte would not: a random key starts with 0x13 once in 256).
+//! `require` drops plaintext, `off` drops MSE; `allow` selects plaintext when offered.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use librqbit_utp::{UtpSocket, UtpSocketUdp, UtpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+
+use crate::engine::mse::{self, CRYPTO_PLAINTEXT, CRYPTO_RC4, Cipher, MseError};
+use crate::engine::types::InfoHash;
+use crate::engine::wire::{HANDSHAKE_LEN, Handshake, PROTOCOL, WireError};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The whole handshake (MSE and BitTorrent) must be done within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A plaintext handshake starts with these 20 bytes: the length byte and the protocol name.
+const PLAIN_PREFIX_LEN: usize = 20;
+
+/// The protocol-encryption policy (`[network] encryption`, `--encryption`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encryption {
+    #[default]
+    Prefer,
+    Require,
+    Allow,
+    Off,
+}
+
+impl Encryption {
+    pub const NAMES: [&'static str; 4] = ["prefer", "require", "allow", "off"];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Encryption::Prefer => "prefer",
+            Encryption::Require => "require",
+            Encryption::Allow => "allow",
+            Encryption::Off => "off",
+        }
+    }
+
+    /// Methods we accept as the answering side.
+    fn allowed(&self) -> u32 {
+        match self {
+            Encryption::Require => CRYPTO_RC4,
+            Encryption::Off => 0,
+            Encryption::Prefer | Encryption::Allow => CRYPTO_RC4 | CRYPTO_PLAINTEXT,
+        }
+    }
+}
+
+impl std::str::FromStr for Encryption {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "prefer" => Ok(Encryption::Prefer),
+            "require" => Ok(Encryption::Require),
+            "allow" => Ok(Encryption::Allow),
+            "off" => Ok(Encryption::Off),
+            other => Err(format!(
+                "unknown encryption mode {other:?} (expected one of {})",
+                Encryption::NAMES.join(", ")
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Encryption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The session's transport settings (`[network]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetOptions {
+    pub encryption: Encryption,
+    /// Dial and accept over TCP.
+    pub tcp: bool,
+    /// Dial and accept over uTP (when the session bound its uTP socket).
+    pub utp: bool,
+}
+
+impl Default for NetOptions {
+    fn default() -> Self {
+        NetOptions {
+            encryption: Encryption::Prefer,
+            tcp: true,
+            utp: true,
+        }
+    }
+}
+
+/// How a connection is carried, for the peer list's flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConnInfo {
+    /// RC4 was selected in an MSE handshake (flag `E`).
+    pub encrypted: bool,
+    /// Carried over uTP (flag `P`).
+    pub utp: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("connect timed out")]
+    ConnectTimeout,
+    #[error("handshake timed out")]
+    Timeout,
+    #[error("encryption handshake: {0}")]
+    Mse(#[from] MseError),
+    #[error("{0}")]
+    Wire(#[from] WireError),
+    #[error("handshake for another torrent")]
+    WrongTorrent,
+    #[error("refused: {0}")]
+    Refused(&'static str),
+    #[error("no transport enabled (tcp = false and uTP unavailable)")]
+    NoTransport,
+    #[error("uTP: {0}")]
+    Utp(String),
+}
+
+/// The read half of a peer stream: bytes already received (the MSE initial payload, the
+/// listener's sniffed prefix) first, then the socket, decrypted when RC4 is on.
+pub struct PeerReader {
+    inner: Pin<Box<dyn AsyncRead + Send>>,
+    cipher: Option<Cipher>,
+    prefix: Vec<u8>,
+    pos: usize,
+}
+
+/// The write half: with RC4, bytes are encrypted once, as they are accepted, and kept until
+/// the socket takes them, so a short write never encrypts anything twice. Callers flush after
+/// a batch (as with any buffered writer) to be sure it left.
+pub struct PeerWriter {
+    inner: Pin<Box<dyn AsyncWrite + Send>>,
+    cipher: Option<Cipher>,
+    pending: Vec<u8>,
+    sent: usize,
+}
+
+/// A connected, handshaken-below-BEP-3 stream.
+pub struct PeerStream {
+    rd: PeerReader,
+    wr: PeerWriter,
+    info: ConnInfo,
+}
+
+impl PeerStream {
+    pub(crate) fn tcp(s: TcpStream) -> PeerStream {
+        let _ = s.set_nodelay(true);
+        let (r, w) = s.into_split();
+        PeerStream::from_halves(Box::pin(r), Box::pin(w), ConnInfo::default())
+    }
+
+    pub(crate) fn utp(s: UtpStream) -> PeerStream {
+        let (r, w) = s.split();
+        PeerStream::from_halves(
+            Box::pin(r),
+            Box::pin(w),
+            ConnInfo {
+                encrypted: false,
+                utp: true,
+            },
+        )
+    }
+
+    fn from_halves(
+        r: Pin<Box<dyn AsyncRead + Send>>,
+        w: Pin<Box<dyn AsyncWrite + Send>>,
+        info: ConnInfo,
+    ) -> PeerStream {
+        PeerStream {
+            rd: PeerReader {
+                inner: r,
+                cipher: None,
+                prefix: Vec::new(),
+                pos: 0,
+            },
+            wr: PeerWriter {
+                inner: w,
+                cipher: None,
+                pending: Vec::new(),
+                sent: 0,
+            },
+            info,
+        }
+    }
+
+    /// Any in-memory stream (tests, fuzzing).
+    pub fn from_io<S>(s: S) -> PeerStream
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (r, w) = tokio::io::split(s);
+        PeerStream::from_halves(Box::pin(r), Box::pin(w), ConnInfo::default())
+    }
+
+    /// Puts an MSE result in place: its ciphers and the payload it already read.
+    fn established(&mut self, est: mse::Established) {
+        self.info.encrypted = est.is_rc4();
+        self.rd.cipher = est.read;
+        self.wr.cipher = est.write;
+        self.unread(est.initial);
+    }
+
+    /// Bytes to be read before anything else (they were read ahead).
+    fn unread(&mut self, mut bytes: Vec<u8>) {
+        bytes.extend_from_slice(&self.rd.prefix[self.rd.pos..]);
+        self.rd.prefix = bytes;
+        self.rd.pos = 0;
+    }
+
+    pub fn info(&self) -> ConnInfo {
+        self.info
+    }
+
+    pub fn into_split(self) -> (PeerReader, PeerWriter) {
+        (self.rd, self.wr)
+    }
+}
+
+impl AsyncRead for PeerReader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if this.pos < this.prefix.len() {
+            let n = (this.prefix.len() - this.pos).min(buf.remaining());
+            buf.put_slice(&this.prefix[this.pos..this.pos + n]);
+            this.pos += n;
+            if this.pos == this.prefix.len() {
+                this.prefix = Vec::new();
+                this.pos = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        let before = buf.filled().len();
+        ready!(this.inner.as_mut().poll_read(cx, buf))?;
+        if let Some(c) = this.cipher.as_mut() {
+            c.apply(&mut buf.filled_mut()[before..]);
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl PeerWriter {
+    /// Writes out what was encrypted and not yet taken by the socket.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        while self.sent < self.pending.len() {
+            let n = ready!(
+                self.inner
+                    .as_mut()
+                    .poll_write(cx, &self.pending[self.sent..])
+            )?;
+            if n == 0 {
+                return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+            }
+            self.sent += n;
+        }
+        self.pending.clear();
+        self.sent = 0;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for PeerWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        if this.cipher.is_none() {
+            return this.inner.as_mut().poll_write(cx, buf);
+        }
+        ready!(this.poll_drain(cx))?;
+        this.pending.extend_from_slice(buf);
+        if let Some(c) = this.cipher.as_mut() {
+            c.apply(&mut this.pending);
+        }
+        // Start sending at once; what the socket does not take now goes on the next write or
+        // flush. An error here is reported on that next call.
+        if let Poll::Ready(Err(e)) = this.poll_drain(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_drain(cx))?;
+        this.inner.as_mut().poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_drain(cx))?;
+        this.inner.as_mut().poll_shutdown(cx)
+    }
+}
+
+impl AsyncRead for PeerStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().rd).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for PeerStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().wr).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().wr).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().wr).poll_shutdown(cx)
+    }
+}
+
+/// Reads the 68-byte BitTorrent handshake.
+pub async fn read_handshake<S: AsyncRead + Unpin>(s: &mut S) -> Result<Handshake, TransportError> {
+    let mut buf = [0u8; HANDSHAKE_LEN];
+    s.read_exact(&mut buf).await?;
+    Ok(Handshake::decode(&buf)?)
+}
+
+/// The session's transports and encryption policy, shared by every torrent and by magnet
+/// fetches.
+#[derive(Default)]
+pub struct Transport {
+    opts: RwLock<NetOptions>,
+    /// The uTP socket, once the session bound it.
+    utp: RwLock<Option<Arc<UtpSocketUdp>>>,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("opts", &self.options())
+            .field("utp", &self.utp_socket().map(|s| s.bind_addr()))
+            .finish()
+    }
+}
+
+/// How one attempt reaches the peer.
+#[derive(Clone)]
+enum Carrier {
+    Tcp,
+    Utp(Arc<UtpSocketUdp>),
+}
+
+/// Which answering info-hashes a dial takes besides its own.
+#[derive(Debug, Clone, Copy)]
+pub enum Accept<'a> {
+    /// Ours, or one of these.
+    Only(&'a [InfoHash]),
+    /// Any: the caller checks what it gets.
+    Any,
+}
+
+impl Transport {
+    pub fn new(opts: NetOptions) -> Transport {
+        Transport {
+            opts: RwLock::new(opts),
+            utp: RwLock::new(None),
+        }
+    }
+
+    /// Binds the uTP socket on `addr` (the TCP listener's address and port) and returns it
+    /// for the session's accept loop.
+    pub async fn bind_utp(&self, addr: SocketAddr) -> Result<Arc<UtpSocketUdp>, TransportError> {
+        let sock = UtpSocket::new_udp(addr)
+            .await
+            .map_err(|e| TransportError::Utp(format!("binding {addr}: {e}")))?;
+        match self.utp.write() {
+            Ok(mut u) => *u = Some(sock.clone()),
+            Err(p) => *p.into_inner() = Some(sock.clone()),
+        }
+        Ok(sock)
+    }
+
+    /// Where the uTP socket is bound, if it is.
+    pub fn utp_addr(&self) -> Option<SocketAddr> {
+        self.utp_socket().map(|s| s.bind_addr())
+    }
+
+    fn utp_socket(&self) -> Option<Arc<UtpSocketUdp>> {
+        match self.utp.read() {
+            Ok(u) => u.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// The uTP socket usable for `addr`: on, bound, and of the same address family.
+    fn utp_for(&self, addr: SocketAddr) -> Option<Arc<UtpSocketUdp>> {
+        if !self.options().utp {
+            return None;
+        }
+        self.utp_socket()
+            .filter(|s| s.bind_addr().is_ipv4() == addr.is_ipv4())
+    }
+
+    pub fn options(&self) -> NetOptions {
+        match self.opts.read() {
+            Ok(o) => *o,
+            Err(p) => *p.into_inner(),
+        }
+    }
+
+    pub fn set_options(&self, opts: NetOptions) {
+        match self.opts.write() {
+            Ok(mut o) => *o = opts,
+            Err(p) => *p.into_inner() = opts,
+        }
+    }
+
+    /// Dials `addr` and exchanges BitTorrent handshakes (`ours` out, theirs back, checked to
+    /// be for the same torrent), encrypting per the policy.
+    pub async fn dial(
+        &self,
+        addr: SocketAddr,
+        ours: &Handshake,
+    ) -> Result<(PeerStream, Handshake), TransportError> {
+        self.dial_accepting(addr, ours, Accept::Only(&[])).await
+    }
+
+    /// [`Transport::dial`], also taking an answer for another hash: a hybrid torrent's other
+    /// info-hash (BEP 52: a v2-capable peer answers the v1 hash with its v2 one), or any hash
+    /// where the caller checks what it receives itself (metadata is checked against the
+    /// info-hash asked for).
+    pub async fn dial_accepting(
+        &self,
+        addr: SocketAddr,
+        ours: &Handshake,
+        accept: Accept<'_>,
+    ) -> Result<(PeerStream, Handshake), TransportError> {
+        let utp = self.utp_for(addr);
+        if !self.options().tcp {
+            let utp = utp.ok_or(TransportError::NoTransport)?;
+            return self.dial_over(addr, ours, Carrier::Utp(utp), accept).await;
+        }
+        // TCP first; uTP for a peer TCP does not reach (see the module docs).
+        match self.dial_over(addr, ours, Carrier::Tcp, accept).await {
+            Ok(r) => Ok(r),
+            Err(TransportError::WrongTorrent) => Err(TransportError::WrongTorrent),
+            Err(e) => match utp {
+                Some(u) => {
+                    tracing::debug!("{addr}: over TCP: {e}; trying uTP");
+                    self.dial_over(addr, ours, Carrier::Utp(u), accept).await
+                }
+                None => Err(e),
+            },
+        }
+    }
+
+    /// One carrier, with the encryption policy's attempt and fallback.
+    async fn dial_over(
+        &self,
+        addr: SocketAddr,
+        ours: &Handshake,
+        carrier: Carrier,
+        accept: Accept<'_>,
+    ) -> Result<(PeerStream, Handshake), TransportError> {
+        let opts = self.options();
+        // The first attempt, then the fallback on a fresh socket (None: no fallback).
+        let (first, fallback) = match opts.encryption {
+            Encryption::Prefer => (Some(CRYPTO_RC4 | CRYPTO_PLAINTEXT), Some(None)),
+            Encryption::Require => (Some(CRYPTO_RC4), None),
+            Encryption::Allow => (None, Some(Some(CRYPTO_RC4 | CRYPTO_PLAINTEXT))),
+            Encryption::Off => (None, None),
+        };
+        match self
+            .dial_once(addr, ours, first, carrier.clone(), accept)
+            .await
+        {
+            Ok(r) => Ok(r),
+            // A peer that is not there, or that is for another torrent, is not worth a
+            // second socket.
+            Err(e @ (TransportError::ConnectTimeout | TransportError::WrongTorrent)) => Err(e),
+            Err(TransportError::Io(e)) if is_connect_error(&e) => Err(TransportError::Io(e)),
+            Err(e) => match fallback {
+                Some(provide) => {
+                    tracing::debug!(
+                        "{addr}: {} handshake failed ({e}); retrying {} on a new connection",
+                        if first.is_some() {
+                            "encrypted"
+                        } else {
+                            "plaintext"
+                        },
+                        if provide.is_some() {
+                            "encrypted"
+                        } else {
+                            "plaintext"
+                        },
+                    );
+                    self.dial_once(addr, ours, provide, carrier, accept).await
+                }
+                None => Err(e),
+            },
+        }
+    }
+
+    async fn dial_once(
+        &self,
+        addr: SocketAddr,
+        ours: &Handshake,
+        mse_provide: Option<u32>,
+        carrier: Carrier,
+        accept: Accept<'_>,
+    ) -> Result<(PeerStream, Handshake), TransportError> {
+        let mut stream = match carrier {
+            Carrier::Tcp => PeerStream::tcp(
+                tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+                    .await
+                    .map_err(|_| TransportError::ConnectTimeout)??,
+            ),
+            Carrier::Utp(sock) => PeerStream::utp(
+                tokio::time::timeout(CONNECT_TIMEOUT, sock.connect(addr))
+                    .await
+                    .map_err(|_| TransportError::ConnectTimeout)?
+                    .map_err(|e| TransportError::Utp(e.to_string()))?,
+            ),
+        };
+        let exchange = async {
+            if let Some(provide) = mse_provide {
+                let est = mse::initiate(&mut stream, ours.info_hash, provide).await?;
+                stream.established(est);
+            }
+            stream.write_all(&ours.encode()).await?;
+            stream.flush().await?;
+            read_handshake(&mut stream).await
+        };
+        let theirs = tokio::time::timeout(HANDSHAKE_TIMEOUT, exchange)
+            .await
+            .map_err(|_| TransportError::Timeout)??;
+        let fits = match accept {
+            Accept::Any => true,
+            Accept::Only(also) => {
+                theirs.info_hash == ours.info_hash || also.contains(&theirs.info_hash)
+            }
+        };
+        if !fits {
+            return Err(TransportError::WrongTorrent);
+        }
+        Ok((stream, theirs))
+    }
+
+    /// Reads an incoming connection's handshake, running MSE first when the peer starts with
+    /// one. `skeys` lists every info-hash we answer for (torrents and pending magnets).
+    pub async fn accept(
+        &self,
+        stream: PeerStream,
+        skeys: impl FnOnce() -> Vec<InfoHash>,
+    ) -> Result<(PeerStream, Handshake), TransportError> {
+        let opts = self.options();
+        let allowed = if stream.info.utp { opts.utp } else { opts.tcp };
+        if !allowed {
+            return Err(TransportError::Refused("transport turned off"));
+        }
+        tokio::time::timeout(
+            HANDSHAKE_TIMEOUT,
+            accept_stream(stream, opts.encryption, skeys),
+        )
+        .await
+        .map_err(|_| TransportError::Timeout)?
+    }
+}
+
+/// The answering side over any stream: sniff, MSE if needed, then the BitTorrent handshake.
+pub async fn accept_stream(
+    mut stream: PeerStream,
+    mode: Encryption,
+    skeys: impl FnOnce() -> Vec<InfoHash>,
+) -> Result<(PeerStream, Handshake), TransportError> {
+    let mut head = [0u8; PLAIN_PREFIX_LEN];
+    stream.read_exact(&mut head).await?;
+    let plain = head[0] == 19 && &head[1..] == PROTOCOL;
+    if plain {
+        if mode == Encryption::Require {
+            return Err(TransportError::Refused(
+                "plaintext handshake while encryption is required",
+            ));
+        }
+        stream.unread(head.to_vec());
+    } else {
+        if mode == Encryption::Off {
+            return Err(TransportError::Refused(
+                "encrypted handshake while encryption is off",
+            ));
+        }
+        let keys = skeys();
+        let est = mse::respond(
+            &mut stream,
+            &head,
+            &keys,
+            mode.allowed(),
+            mode == Encryption::Allow,
+        )
+        .await?;
+        let skey = est.info_hash;
+        stream.established(est);
+        let hs = read_handshake(&mut stream).await?;
+        // The spec: the handshake must be for the torrent the SKEY named.
+        if hs.info_hash != skey {
+            return Err(TransportError::WrongTorrent);
+        }
+        return Ok((stream, hs));
+    }
+    let hs = read_handshake(&mut stream).await?;
+    Ok((stream, hs))
+}
+
+/// Errors that mean nothing answered at `addr` (so a second attempt would fail the same way).
+fn is_connect_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionRefused | HostUnreachable | NetworkUnreachable | AddrNotAvailable
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use crate::engine::types::PeerId;
+    use tokio::net::TcpListener;
+
+    fn hs(b: u8) -> Handshake {
+        Handshake::new(InfoHash([b; 20]), PeerId::generate())
+    }
+
+    /// A listener answering with `mode`; returns what it accepted (encrypted?, handshake).
+    async fn serve(
+        mode: Encryption,
+        ih: u8,
+    ) -> (
+        SocketAddr,
+        tokio::task::JoinHandle<Vec<Result<ConnInfo, String>>>,
+    ) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let t = Transport::new(NetOptions {
+            encryption: mode,
+            ..NetOptions::default()
+        });
+        let h = tokio::spawn(async move {
+            let mut out = Vec::new();
+            // At most two connections: a first attempt and a fallback.
+            for _ in 0..2 {
+                let Ok(Ok((s, _))) = tokio::time::timeout(Duration::from_secs(2), l.accept()).await
+                else {
+                    break;
+                };
+                match t
+                    .accept(PeerStream::tcp(s), || vec![InfoHash([ih; 20])])
+                    .await
+                {
+                    Ok((mut stream, theirs)) => {
+                        let ours = Handshake::new(theirs.info_hash, PeerId::generate());
+                        stream.write_all(&ours.encode()).await.unwrap();
+                        stream.write_all(b"payload").await.unwrap();
+                        stream.flush().await.unwrap();
+                        let mut back = [0u8; 4];
+                        stream.read_exact(&mut back).await.unwrap();
+                        assert_eq!(&back, b"pong");
+                        out.push(Ok(stream.info()));
+                        break;
+                    }
+                    Err(e) => out.push(Err(e.to_string())),
+                }
+            }
+            out
+        });
+        (addr, h)
+    }
+
+    async fn dial(mode: Encryption, addr: SocketAddr, ih: u8) -> Result<ConnInfo, String> {
+        let t = Transport::new(NetOptions {
+            encryption: mode,
+            ..NetOptions::default()
+        });
+        let (mut s, _) = t.dial(addr, &hs(ih)).await.map_err(|e| e.to_string())?;
+        let mut got = [0u8; 7];
+        s.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"payload");
+        s.write_all(b"pong").await.unwrap();
+        s.flush().await.unwrap();
+        Ok(s.info())
+    }
+
+    #[tokio::test]
+    async fn modes_pairwise() {
+        use Encryption::*;
+        // (dialler, listener, expected: None = refused, Some(encrypted))
+        let cases = [
+            (Prefer, Prefer, Some(true)),
+            (Require, Require, Some(true)),
+            (Prefer, Require, Some(true)),
+            (Require, Prefer, Some(true)),
+            (Off, Prefer, Some(false)),
+            (Off, Require, None),
+            (Require, Off, None),
+            // prefer falls back to plaintext against a plaintext-only peer
+            (Prefer, Off, Some(false)),
+            // allow dials plaintext; answering, it selects plaintext when offered
+            (Allow, Prefer, Some(false)),
+            (Prefer, Allow, Some(false)),
+            (Allow, Require, Some(true)),
+        ];
+        for (d, l, want) in cases {
+            let (addr, server) = serve(l, 4).await;
+            let got = dial(d, addr, 4).await;
+            let served = server.await.unwrap();
+            match want {
+                None => assert!(got.is_err(), "{d} -> {l}: {got:?} / {served:?}"),
+                Some(enc) => {
+                    let info = got.unwrap_or_else(|e| panic!("{d} -> {l}: {e} / {served:?}"));
+                    assert_eq!(info.encrypted, enc, "{d} -> {l}");
+                    assert_eq!(served.last().unwrap().as_ref().unwrap().encrypted, enc);
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn wrong_torrent_is_refused_encrypted() {
+        let (addr, server) = serve(Encryption::Require, 1).await;
+        let got = dial(Encryption::Require, addr, 2).await;
+        assert!(got.is_err());
+        let served = server.await.unwrap();
+        assert!(served[0].as_ref().unwrap_err().contains("not one of ours"));
+    }
+
+    #[tokio::test]
+    async fn sniffing_needs_the_whole_protocol_string() {
+        // A plaintext-looking first byte followed by anything else is not taken for a
+        // plaintext handshake: it goes to MSE, which finds no sync and refuses.
+        let (mut a, b) = tokio::io::duplex(4096);
+        let mut junk = vec![19u8];
+        junk.extend([0x41u8; 700]);
+        a.write_all(&junk).await.unwrap();
+        drop(a);
+        let r = accept_stream(PeerStream::from_io(b), Encryption::Prefer, Vec::new).await;
+        assert!(matches!(r, Err(TransportError::Mse(_))), "{:?}", r.err());
+    }
+
+    #[tokio::test]
+    async fn rc4_writer_survives_short_writes() {
+        // A tiny pipe forces partial writes; every byte must arrive once, decrypted in order.
+        let (a, b) = tokio::io::duplex(7);
+        let mut sa = PeerStream::from_io(a);
+        let mut sb = PeerStream::from_io(b);
+        // Key both ends through a real MSE exchange.
+        let (ea, eb) = {
+            let (mut p, mut q) = tokio::io::duplex(1 << 16);
+            let ih = InfoHash([8; 20]);
+            let (ea, eb) = tokio::join!(mse::initiate(&mut p, ih, CRYPTO_RC4), async {
+                mse::respond(&mut q, &[], &[ih], CRYPTO_RC4, false).await
+            });
+            (ea.unwrap(), eb.unwrap())
+        };
+        sa.established(ea);
+        sb.established(eb);
+        let data: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+        let send = data.clone();
+        let w = tokio::spawn(async move {
+            sa.write_all(&send).await.unwrap();
+            sa.flush().await.unwrap();
+            sa
+        });
+        let mut got = vec![0u8; data.len()];
+        sb.read_exact(&mut got).await.unwrap();
+        let _ = w.await.unwrap();
+        assert_eq!(got, data);
+    }
+}
