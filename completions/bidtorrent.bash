@@ -371,7 +371,7 @@ _bidtorrent() {
 
     case "${cmd}" in
         bidtorrent)
-            opts="-v -q -d -h -V --config --data-dir --socket --verbose --quiet --timeout --theme --standalone --dir --listen --limit-down --limit-up --no-dht --persist --refresh-ms --add --help --version tui wallet daemon add status ls info peers files prio pause resume rm recheck reannounce limit strategy label seeding help create download seed demo ledger completions man config"
+            opts="-v -q -d -h -V --config --data-dir --socket --verbose --quiet --timeout --theme --standalone --dir --listen --limit-down --limit-up --no-dht --persist --refresh-ms --add --help --version tui download seed wallet ledger create demo daemon add status ls info peers files prio pause resume rm recheck reannounce limit strategy label seeding config completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -491,7 +491,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__completions)
-            opts="-v -q -h --config --data-dir --verbose --quiet --timeout --help --socket bash elvish fish powershell zsh"
+            opts="-v -q -h --config --data-dir --socket --verbose --quiet --timeout --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -505,11 +505,11 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --timeout)
+                --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --socket)
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -521,7 +521,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__config)
-            opts="-v -q -h --config --data-dir --verbose --quiet --timeout --help --socket path default check help"
+            opts="-v -q -h --config --data-dir --socket --verbose --quiet --timeout --help path default check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -535,11 +535,11 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --timeout)
+                --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --socket)
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -711,7 +711,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__create)
-            opts="-o -t -v -q -h --output --tracker --piece-size --private --comment --name --no-date --v2 --hybrid --web-seed --force --config --data-dir --verbose --quiet --timeout --help --socket"
+            opts="-o -t -v -q -h --output --tracker --piece-size --private --comment --name --no-date --v2 --hybrid --web-seed --force --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -757,11 +757,11 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --timeout)
+                --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --socket)
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -807,7 +807,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__demo)
-            opts="-v -q -h --seeders --leechers --size --seed-upload --leech-upload --headless --json --keep --config --data-dir --verbose --quiet --timeout --help --socket"
+            opts="-v -q -h --seeders --leechers --size --seed-upload --leech-upload --headless --json --keep --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -845,11 +845,11 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --timeout)
+                --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --socket)
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -861,7 +861,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__download)
-            opts="-d -v -q -h --dir --seed-ratio --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --encryption --no-utp --no-tcp --sequential --no-dht --dht-bootstrap --lsd --config --data-dir --verbose --quiet --timeout --help --socket"
+            opts="-d -v -q -h --dir --seed-ratio --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --encryption --no-utp --no-tcp --sequential --no-dht --dht-bootstrap --lsd --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -919,11 +919,11 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --timeout)
+                --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --socket)
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1683,7 +1683,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ledger)
-            opts="-v -q -h --config --data-dir --verbose --quiet --timeout --help --socket serve migrate bench mint audit help"
+            opts="-v -q -h --config --data-dir --socket --verbose --quiet --timeout --help serve migrate bench mint audit help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1697,11 +1697,11 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --timeout)
+                --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --socket)
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2105,7 +2105,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__man)
-            opts="-v -q -h --config --data-dir --verbose --quiet --timeout --help --socket"
+            opts="-v -q -h --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2119,11 +2119,11 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --timeout)
+                --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --socket)
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2345,7 +2345,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__seed)
-            opts="-d -v -q -h --dir --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --encryption --no-utp --no-tcp --dht-bootstrap --no-dht --config --data-dir --verbose --quiet --timeout --help --socket"
+            opts="-d -v -q -h --dir --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --encryption --no-utp --no-tcp --dht-bootstrap --no-dht --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2399,11 +2399,11 @@ _bidtorrent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --timeout)
+                --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --socket)
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -43,7 +43,12 @@ complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -l persist -d 'Keep 
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -s h -l help -d 'Print help'
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -s V -l version -d 'Print version'
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "tui" -d 'Open the dashboard: attach to a running daemon, or run the engine in this process'
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "download" -d 'Download one torrent in the foreground; exit 0 once every piece is verified'
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "seed" -d 'Verify the data of a torrent, then seed it until killed'
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "wallet" -d 'The wallet: identity, balance, payment channels, vouchers, history'
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "ledger" -d 'Run and administer a ledger that escrows and settles payment channels'
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "create" -d 'Make a .torrent from a file or directory'
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "demo" -d 'A whole token market on 127.0.0.1: embedded ledger, seeders, bidding and plain leechers'
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "daemon" -d 'Run the engine headless with its control socket (foreground; for systemd, tmux, ssh)'
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "add" -d 'Add .torrent files or magnet links to the running daemon (`-` reads one per line)'
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "status" -d 'Show the daemon: pid, port, rates, limits, and whether the market trades'
@@ -61,15 +66,10 @@ complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "limit" -d 'Sh
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "strategy" -d 'Show or set the market\'s buyer and seller strategies, global or of one torrent'
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "label" -d 'Set the labels of torrents (replacing theirs), or clear them with --clear'
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "seeding" -d 'Show or set seeding rules (ratio and idle limits, the action at the limit), global or of one torrent'
-complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "create" -d 'Make a .torrent from a file or directory'
-complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "download" -d 'Download one torrent in the foreground; exit 0 once every piece is verified'
-complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "seed" -d 'Verify the data of a torrent, then seed it until killed'
-complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "demo" -d 'A whole token market on 127.0.0.1: embedded ledger, seeders, bidding and plain leechers'
-complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "ledger" -d 'Run and administer a ledger that escrows and settles payment channels'
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "config" -d 'The configuration file: where it is, its defaults, whether it is valid'
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "completions" -d 'Print shell completions (also committed under completions/)'
 complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "man" -d 'Print the man page (roff; the pages of every command are committed under man/)'
-complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "config" -d 'The configuration file: where it is, its defaults, whether it is valid'
+complete -c bidtorrent -n "__fish_bidtorrent_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l theme -d 'Theme name (default, dusk, light, mono, or one in $XDG_CONFIG_HOME/bidtorrent/themes) or a path to a theme file; overrides the config and NO_COLOR' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -s d -l dir -d 'Download directory for torrents added in standalone mode [default: the config\'s download_dir]' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l listen -d 'Address the standalone engine listens on for peers, a free port if taken [default: the config\'s listen]' -r
@@ -87,6 +87,49 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -l persist -d
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand tui" -s h -l help -d 'Print help'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -s d -l dir -d 'Directory to download into' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l seed-ratio -d 'Keep seeding after completion until uploaded ≥ R × size, then exit' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l listen -d 'Address to listen on for peers (port 0 picks a free port)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l tracker-interval -d 'Override the tracker\'s announce interval, in seconds' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l peer -d 'Also connect to this peer (repeatable)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l limit-down -d 'Global download limit (e.g. 10M = 10 MiB/s; 0 = unlimited)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l limit-up -d 'Global upload limit (e.g. 512K; 0 = unlimited)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l max-peers -d 'Most peers to connect to' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l encryption -d 'Protocol encryption (MSE/PE): prefer, require, allow or off' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l dht-bootstrap -d 'DHT bootstrap node (repeatable); without it the public routers and the nodes saved from the last run are used' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l json -d 'Print one JSON event object per line on stdout'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l no-utp -d 'Do not use uTP (BEP 29) for peers'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l no-tcp -d 'Do not use TCP for peers'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l sequential -d 'Download pieces in order (for streaming) instead of rarest first'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l no-dht -d 'Do not use the DHT (BEP 5)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l lsd -d 'Local service discovery (BEP 14): find peers on the LAN by multicast'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -s v -l verbose -d 'More log output (repeat for more)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -s q -l quiet -d 'Less output'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -s h -l help -d 'Print help'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -s d -l dir -d 'Directory that holds the data' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l listen -d 'Address to listen on for peers (port 0 picks a free port)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l tracker-interval -d 'Override the tracker\'s announce interval, in seconds' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l peer -d 'Also connect to this peer (repeatable)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l limit-down -d 'Global download limit (e.g. 10M = 10 MiB/s; 0 = unlimited)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l limit-up -d 'Global upload limit (e.g. 512K; 0 = unlimited)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l max-peers -d 'Most peers to connect to' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l encryption -d 'Protocol encryption (MSE/PE): prefer, require, allow or off' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l dht-bootstrap -d 'Join the DHT through this bootstrap node (repeatable) and announce there; without it `seed` stays off the DHT' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l json -d 'Print one JSON event object per line on stdout'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l no-utp -d 'Do not use uTP (BEP 29) for peers'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l no-tcp -d 'Do not use TCP for peers'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l no-dht -d 'Stay off the DHT (the default for `seed` without --dht-bootstrap; accepted as in `download`, so one script line works for both)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -s v -l verbose -d 'More log output (repeat for more)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -s q -l quiet -d 'Less output'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -s h -l help -d 'Print help'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -l ledger -d 'Ledger address HOST:PORT (default: the ledger used last, else 127.0.0.1:7171)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
@@ -214,6 +257,116 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from help" -f -a "accept" -d 'Accept payments from a buyer: a file written by `wallet pay` or `wallet payments`, or `-` for stdin'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from help" -f -a "payments" -d 'Print the latest payment of every outgoing channel, one JSON line each (as `wallet pay` writes them): settles with a seller that missed the last vouchers (`wallet accept`)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -s v -l verbose -d 'More log output (repeat for more)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -s q -l quiet -d 'Less output'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -s h -l help -d 'Print help'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -f -a "serve" -d 'Run a ledger service (loopback by default)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -f -a "migrate" -d 'Prepare (or upgrade) a PostgreSQL database for `ledger serve --store URL`'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -f -a "bench" -d 'Drive ledger servers with N concurrent wallets; print ops/s and p50/p99 latency'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -f -a "mint" -d 'Mint AMOUNT tokens into ACCOUNT on a running ledger, signed with its admin key'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -f -a "audit" -d 'Show a ledger\'s id and books (minted = balances + escrowed): from a running ledger, or straight from its store with --store URL or --db DIR'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l listen -d 'Address to listen on' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l db -d 'Ledger directory (default: <data-dir>/ledger); created 0700 with admin.key inside' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l close-grace -d 'Seconds a seller keeps to redeem after a buyer closes an unexpired channel' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l store -d 'Store: sled (in --db, the default) or postgres://USER@HOST:PORT/DB (keys stay in --db)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l rate-per-key -d 'Signed requests per account per second (0: no limit)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l max-connections -d 'Connections served at once' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l json -d 'Print the listening event as JSON'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -s v -l verbose -d 'More log output (repeat for more)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -s q -l quiet -d 'Less output'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -l store -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -l json
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -s v -l verbose -d 'More log output (repeat for more)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -s q -l quiet -d 'Less output'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -s h -l help -d 'Print help'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l ledger -d 'Ledger servers HOST:PORT[,HOST:PORT...] (clients move on when one stops answering)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l clients -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l seconds -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l db -d 'Ledger directory holding admin.key (default: <data-dir>/ledger)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l admin-key -d 'Admin key file, instead of DIR/admin.key' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l json
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -s v -l verbose -d 'More log output (repeat for more)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -s q -l quiet -d 'Less output'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -s h -l help -d 'Print help'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l db -d 'Ledger directory holding admin.key (default: <data-dir>/ledger)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l admin-key -d 'Admin key file, instead of DIR/admin.key' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l ledger -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l json
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -s v -l verbose -d 'More log output (repeat for more)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -s q -l quiet -d 'Less output'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -s h -l help -d 'Print help'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l ledger -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l store -d 'Read this store (postgres://…) instead of asking a server' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l db -d 'Read the sled store in DIR (no server may be running on it)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l json
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -s v -l verbose -d 'More log output (repeat for more)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -s q -l quiet -d 'Less output'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -s h -l help -d 'Print help'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Run a ledger service (loopback by default)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "migrate" -d 'Prepare (or upgrade) a PostgreSQL database for `ledger serve --store URL`'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "bench" -d 'Drive ledger servers with N concurrent wallets; print ops/s and p50/p99 latency'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "mint" -d 'Mint AMOUNT tokens into ACCOUNT on a running ledger, signed with its admin key'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "audit" -d 'Show a ledger\'s id and books (minted = balances + escrowed): from a running ledger, or straight from its store with --store URL or --db DIR'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -s o -l output -d 'Where to write the .torrent' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -s t -l tracker -d 'Tracker announce URL; repeat for more, each becomes its own tier (BEP 12)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l piece-size -d 'Piece size in bytes or with K/M (16K, 1M); a power of two from 16 KiB to 64 MiB [default: chosen for about 1000-2000 pieces]' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l comment -d 'Free-text comment stored in the torrent' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l name -d 'Name of the torrent (default: the file or directory name)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l web-seed -d 'Web seed: an HTTP(S) URL serving the same files; repeat for more (BEP 19 url-list)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l private -d 'Mark the torrent private (BEP 27): peers only from its trackers, no DHT or PEX'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l no-date -d 'Leave out the creation date, so the same input always gives the same file'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l v2 -d 'Make a BitTorrent v2-only torrent (BEP 52); clients without v2 support cannot read it'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l hybrid -d 'Make a hybrid torrent: v1 and v2 in one file, readable by every client (BEP 52)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l force -d 'Overwrite OUT if it exists'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -s v -l verbose -d 'More log output (repeat for more)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -s q -l quiet -d 'Less output'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -s h -l help -d 'Print help'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l seeders -d 'Seeders in the swarm' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l leechers -d 'Leechers in the swarm (one in three bids, alternately high and low; the rest do not)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l size -d 'Size of the shared payload (e.g. 8M)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l seed-upload -d 'Upload limit of each seeder, so the seeders are the bottleneck' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l leech-upload -d 'Upload limit of each leecher (low, so the seeders stay the bottleneck)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l keep -d 'Keep the payload and downloads in this directory instead of a temporary one' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l headless -d 'No live table; print only the final report'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l json -d 'Print the report as JSON'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -s v -l verbose -d 'More log output (repeat for more)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -s q -l quiet -d 'Less output'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -l listen -d 'Address to listen on for peers (overrides the config\'s `listen`; port 0 picks one)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand daemon" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
@@ -375,6 +528,56 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seeding" -l json -
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seeding" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seeding" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seeding" -s h -l help -d 'Print help'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -s v -l verbose -d 'More log output (repeat for more)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -s q -l quiet -d 'Less output'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -s h -l help -d 'Print help'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -f -a "path" -d 'Print the path of the configuration file in use'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -f -a "default" -d 'Print the full default configuration, every key commented'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -f -a "check" -d 'Validate the configuration file; errors name the key and the line'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -s v -l verbose -d 'More log output (repeat for more)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -s q -l quiet -d 'Less output'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -s h -l help -d 'Print help'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -s v -l verbose -d 'More log output (repeat for more)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -s q -l quiet -d 'Less output'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -s h -l help -d 'Print help'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -s v -l verbose -d 'More log output (repeat for more)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Less output'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "path" -d 'Print the path of the configuration file in use'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "default" -d 'Print the full default configuration, every key commented'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate the configuration file; errors name the key and the line'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -s v -l verbose -d 'More log output (repeat for more)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -s q -l quiet -d 'Less output'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -s v -l verbose -d 'More log output (repeat for more)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -s q -l quiet -d 'Less output'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -s h -l help -d 'Print help'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and not __fish_seen_subcommand_from tui download seed wallet ledger create demo daemon add status ls info peers files prio pause resume rm recheck reannounce limit strategy label seeding config completions man help" -f -a "tui" -d 'Open the dashboard: attach to a running daemon, or run the engine in this process'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and not __fish_seen_subcommand_from tui download seed wallet ledger create demo daemon add status ls info peers files prio pause resume rm recheck reannounce limit strategy label seeding config completions man help" -f -a "download" -d 'Download one torrent in the foreground; exit 0 once every piece is verified'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and not __fish_seen_subcommand_from tui download seed wallet ledger create demo daemon add status ls info peers files prio pause resume rm recheck reannounce limit strategy label seeding config completions man help" -f -a "seed" -d 'Verify the data of a torrent, then seed it until killed'
@@ -421,206 +624,3 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_s
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "path" -d 'Print the path of the configuration file in use'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "default" -d 'Print the full default configuration, every key commented'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate the configuration file; errors name the key and the line'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -s o -l output -d 'Where to write the .torrent' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -s t -l tracker -d 'Tracker announce URL; repeat for more, each becomes its own tier (BEP 12)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l piece-size -d 'Piece size in bytes or with K/M (16K, 1M); a power of two from 16 KiB to 64 MiB [default: chosen for about 1000-2000 pieces]' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l comment -d 'Free-text comment stored in the torrent' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l name -d 'Name of the torrent (default: the file or directory name)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l web-seed -d 'Web seed: an HTTP(S) URL serving the same files; repeat for more (BEP 19 url-list)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l private -d 'Mark the torrent private (BEP 27): peers only from its trackers, no DHT or PEX'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l no-date -d 'Leave out the creation date, so the same input always gives the same file'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l v2 -d 'Make a BitTorrent v2-only torrent (BEP 52); clients without v2 support cannot read it'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l hybrid -d 'Make a hybrid torrent: v1 and v2 in one file, readable by every client (BEP 52)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -l force -d 'Overwrite OUT if it exists'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -s v -l verbose -d 'More log output (repeat for more)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -s q -l quiet -d 'Less output'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand create" -s h -l help -d 'Print help'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -s d -l dir -d 'Directory to download into' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l seed-ratio -d 'Keep seeding after completion until uploaded ≥ R × size, then exit' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l listen -d 'Address to listen on for peers (port 0 picks a free port)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l tracker-interval -d 'Override the tracker\'s announce interval, in seconds' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l peer -d 'Also connect to this peer (repeatable)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l limit-down -d 'Global download limit (e.g. 10M = 10 MiB/s; 0 = unlimited)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l limit-up -d 'Global upload limit (e.g. 512K; 0 = unlimited)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l max-peers -d 'Most peers to connect to' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l encryption -d 'Protocol encryption (MSE/PE): prefer, require, allow or off' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l dht-bootstrap -d 'DHT bootstrap node (repeatable); without it the public routers and the nodes saved from the last run are used' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l json -d 'Print one JSON event object per line on stdout'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l no-utp -d 'Do not use uTP (BEP 29) for peers'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l no-tcp -d 'Do not use TCP for peers'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l sequential -d 'Download pieces in order (for streaming) instead of rarest first'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l no-dht -d 'Do not use the DHT (BEP 5)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l lsd -d 'Local service discovery (BEP 14): find peers on the LAN by multicast'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -s v -l verbose -d 'More log output (repeat for more)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -s q -l quiet -d 'Less output'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -s h -l help -d 'Print help'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -s d -l dir -d 'Directory that holds the data' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l listen -d 'Address to listen on for peers (port 0 picks a free port)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l tracker-interval -d 'Override the tracker\'s announce interval, in seconds' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l peer -d 'Also connect to this peer (repeatable)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l limit-down -d 'Global download limit (e.g. 10M = 10 MiB/s; 0 = unlimited)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l limit-up -d 'Global upload limit (e.g. 512K; 0 = unlimited)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l max-peers -d 'Most peers to connect to' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l encryption -d 'Protocol encryption (MSE/PE): prefer, require, allow or off' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l dht-bootstrap -d 'Join the DHT through this bootstrap node (repeatable) and announce there; without it `seed` stays off the DHT' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l json -d 'Print one JSON event object per line on stdout'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l no-utp -d 'Do not use uTP (BEP 29) for peers'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l no-tcp -d 'Do not use TCP for peers'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -l no-dht -d 'Stay off the DHT (the default for `seed` without --dht-bootstrap; accepted as in `download`, so one script line works for both)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -s v -l verbose -d 'More log output (repeat for more)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -s q -l quiet -d 'Less output'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand seed" -s h -l help -d 'Print help'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l seeders -d 'Seeders in the swarm' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l leechers -d 'Leechers in the swarm (one in three bids, alternately high and low; the rest do not)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l size -d 'Size of the shared payload (e.g. 8M)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l seed-upload -d 'Upload limit of each seeder, so the seeders are the bottleneck' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l leech-upload -d 'Upload limit of each leecher (low, so the seeders stay the bottleneck)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l keep -d 'Keep the payload and downloads in this directory instead of a temporary one' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l headless -d 'No live table; print only the final report'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l json -d 'Print the report as JSON'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -s v -l verbose -d 'More log output (repeat for more)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -s q -l quiet -d 'Less output'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -s h -l help -d 'Print help'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -s v -l verbose -d 'More log output (repeat for more)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -s q -l quiet -d 'Less output'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -s h -l help -d 'Print help'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -f -a "serve" -d 'Run a ledger service (loopback by default)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -f -a "migrate" -d 'Prepare (or upgrade) a PostgreSQL database for `ledger serve --store URL`'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -f -a "bench" -d 'Drive ledger servers with N concurrent wallets; print ops/s and p50/p99 latency'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -f -a "mint" -d 'Mint AMOUNT tokens into ACCOUNT on a running ledger, signed with its admin key'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -f -a "audit" -d 'Show a ledger\'s id and books (minted = balances + escrowed): from a running ledger, or straight from its store with --store URL or --db DIR'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and not __fish_seen_subcommand_from serve migrate bench mint audit help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l listen -d 'Address to listen on' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l db -d 'Ledger directory (default: <data-dir>/ledger); created 0700 with admin.key inside' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l close-grace -d 'Seconds a seller keeps to redeem after a buyer closes an unexpired channel' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l store -d 'Store: sled (in --db, the default) or postgres://USER@HOST:PORT/DB (keys stay in --db)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l rate-per-key -d 'Signed requests per account per second (0: no limit)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l max-connections -d 'Connections served at once' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l json -d 'Print the listening event as JSON'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -s v -l verbose -d 'More log output (repeat for more)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -s q -l quiet -d 'Less output'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -l store -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -l json
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -s v -l verbose -d 'More log output (repeat for more)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -s q -l quiet -d 'Less output'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from migrate" -s h -l help -d 'Print help'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l ledger -d 'Ledger servers HOST:PORT[,HOST:PORT...] (clients move on when one stops answering)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l clients -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l seconds -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l db -d 'Ledger directory holding admin.key (default: <data-dir>/ledger)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l admin-key -d 'Admin key file, instead of DIR/admin.key' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l json
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -s v -l verbose -d 'More log output (repeat for more)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -s q -l quiet -d 'Less output'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -s h -l help -d 'Print help'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l db -d 'Ledger directory holding admin.key (default: <data-dir>/ledger)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l admin-key -d 'Admin key file, instead of DIR/admin.key' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l ledger -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -l json
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -s v -l verbose -d 'More log output (repeat for more)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -s q -l quiet -d 'Less output'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from mint" -s h -l help -d 'Print help'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l ledger -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l store -d 'Read this store (postgres://…) instead of asking a server' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l db -d 'Read the sled store in DIR (no server may be running on it)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -l json
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -s v -l verbose -d 'More log output (repeat for more)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -s q -l quiet -d 'Less output'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from audit" -s h -l help -d 'Print help'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Run a ledger service (loopback by default)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "migrate" -d 'Prepare (or upgrade) a PostgreSQL database for `ledger serve --store URL`'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "bench" -d 'Drive ledger servers with N concurrent wallets; print ops/s and p50/p99 latency'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "mint" -d 'Mint AMOUNT tokens into ACCOUNT on a running ledger, signed with its admin key'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "audit" -d 'Show a ledger\'s id and books (minted = balances + escrowed): from a running ledger, or straight from its store with --store URL or --db DIR'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -s v -l verbose -d 'More log output (repeat for more)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -s q -l quiet -d 'Less output'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -s v -l verbose -d 'More log output (repeat for more)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -s q -l quiet -d 'Less output'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand man" -s h -l help -d 'Print help'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -s v -l verbose -d 'More log output (repeat for more)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -s q -l quiet -d 'Less output'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -s h -l help -d 'Print help'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -f -a "path" -d 'Print the path of the configuration file in use'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -f -a "default" -d 'Print the full default configuration, every key commented'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -f -a "check" -d 'Validate the configuration file; errors name the key and the line'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and not __fish_seen_subcommand_from path default check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -s v -l verbose -d 'More log output (repeat for more)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -s q -l quiet -d 'Less output'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from path" -s h -l help -d 'Print help'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -s v -l verbose -d 'More log output (repeat for more)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -s q -l quiet -d 'Less output'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from default" -s h -l help -d 'Print help'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -s v -l verbose -d 'More log output (repeat for more)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Less output'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "path" -d 'Print the path of the configuration file in use'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "default" -d 'Print the full default configuration, every key commented'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate the configuration file; errors name the key and the line'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

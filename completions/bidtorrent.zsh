@@ -72,6 +72,67 @@ _arguments "${_arguments_options[@]}" : \
 '--help[Print help]' \
 && ret=0
 ;;
+(download)
+_arguments "${_arguments_options[@]}" : \
+'-d+[Directory to download into]:D:_files' \
+'--dir=[Directory to download into]:D:_files' \
+'--seed-ratio=[Keep seeding after completion until uploaded ≥ R × size, then exit]:R:_default' \
+'--listen=[Address to listen on for peers (port 0 picks a free port)]:ADDR:_default' \
+'--tracker-interval=[Override the tracker'\''s announce interval, in seconds]:S:_default' \
+'*--peer=[Also connect to this peer (repeatable)]:ADDR:_default' \
+'--limit-down=[Global download limit (e.g. 10M = 10 MiB/s; 0 = unlimited)]:RATE:_default' \
+'--limit-up=[Global upload limit (e.g. 512K; 0 = unlimited)]:RATE:_default' \
+'--max-peers=[Most peers to connect to]:N:_default' \
+'--encryption=[Protocol encryption (MSE/PE)\: prefer, require, allow or off]:MODE:_default' \
+'*--dht-bootstrap=[DHT bootstrap node (repeatable); without it the public routers and the nodes saved from the last run are used]:HOST:PORT:_default' \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
+'--json[Print one JSON event object per line on stdout]' \
+'--no-utp[Do not use uTP (BEP 29) for peers]' \
+'--no-tcp[Do not use TCP for peers]' \
+'--sequential[Download pieces in order (for streaming) instead of rarest first]' \
+'(--dht-bootstrap)--no-dht[Do not use the DHT (BEP 5)]' \
+'--lsd[Local service discovery (BEP 14)\: find peers on the LAN by multicast]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':src -- A .torrent file or a magnet link:_default' \
+&& ret=0
+;;
+(seed)
+_arguments "${_arguments_options[@]}" : \
+'-d+[Directory that holds the data]:D:_files' \
+'--dir=[Directory that holds the data]:D:_files' \
+'--listen=[Address to listen on for peers (port 0 picks a free port)]:ADDR:_default' \
+'--tracker-interval=[Override the tracker'\''s announce interval, in seconds]:S:_default' \
+'*--peer=[Also connect to this peer (repeatable)]:ADDR:_default' \
+'--limit-down=[Global download limit (e.g. 10M = 10 MiB/s; 0 = unlimited)]:RATE:_default' \
+'--limit-up=[Global upload limit (e.g. 512K; 0 = unlimited)]:RATE:_default' \
+'--max-peers=[Most peers to connect to]:N:_default' \
+'--encryption=[Protocol encryption (MSE/PE)\: prefer, require, allow or off]:MODE:_default' \
+'*--dht-bootstrap=[Join the DHT through this bootstrap node (repeatable) and announce there; without it \`seed\` stays off the DHT]:HOST:PORT:_default' \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
+'--json[Print one JSON event object per line on stdout]' \
+'--no-utp[Do not use uTP (BEP 29) for peers]' \
+'--no-tcp[Do not use TCP for peers]' \
+'(--dht-bootstrap)--no-dht[Stay off the DHT (the default for \`seed\` without --dht-bootstrap; accepted as in \`download\`, so one script line works for both)]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':torrent -- The .torrent file of the data:_files' \
+&& ret=0
+;;
 (wallet)
 _arguments "${_arguments_options[@]}" : \
 '--ledger=[Ledger address HOST\:PORT (default\: the ledger used last, else 127.0.0.1\:7171)]:ADDR:_default' \
@@ -331,6 +392,217 @@ esac
         esac
     ;;
 esac
+;;
+(ledger)
+_arguments "${_arguments_options[@]}" : \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+":: :_bidtorrent__subcmd__ledger_commands" \
+"*::: :->ledger" \
+&& ret=0
+
+    case $state in
+    (ledger)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:bidtorrent-ledger-command-$line[1]:"
+        case $line[1] in
+            (serve)
+_arguments "${_arguments_options[@]}" : \
+'--listen=[Address to listen on]:ADDR:_default' \
+'--db=[Ledger directory (default\: <data-dir>/ledger); created 0700 with admin.key inside]:DIR:_files' \
+'--close-grace=[Seconds a seller keeps to redeem after a buyer closes an unexpired channel]:SECS:_default' \
+'--store=[Store\: sled (in --db, the default) or postgres\://USER@HOST\:PORT/DB (keys stay in --db)]:URL:_default' \
+'--rate-per-key=[Signed requests per account per second (0\: no limit)]:N:_default' \
+'--max-connections=[Connections served at once]:N:_default' \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
+'--json[Print the listening event as JSON]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(migrate)
+_arguments "${_arguments_options[@]}" : \
+'--store=[]:URL:_default' \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
+'--json[]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(bench)
+_arguments "${_arguments_options[@]}" : \
+'--ledger=[Ledger servers HOST\:PORT\[,HOST\:PORT...\] (clients move on when one stops answering)]:ADDRS:_default' \
+'--clients=[]:N:_default' \
+'--seconds=[]:S:_default' \
+'--db=[Ledger directory holding admin.key (default\: <data-dir>/ledger)]:DIR:_files' \
+'--admin-key=[Admin key file, instead of DIR/admin.key]:FILE:_files' \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
+'--json[]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(mint)
+_arguments "${_arguments_options[@]}" : \
+'--db=[Ledger directory holding admin.key (default\: <data-dir>/ledger)]:DIR:_files' \
+'--admin-key=[Admin key file, instead of DIR/admin.key]:FILE:_files' \
+'--ledger=[]:ADDR:_default' \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
+'--json[]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':account:_default' \
+':amount:_default' \
+&& ret=0
+;;
+(audit)
+_arguments "${_arguments_options[@]}" : \
+'--ledger=[]:ADDR:_default' \
+'--store=[Read this store (postgres\://…) instead of asking a server]:URL:_default' \
+'--db=[Read the sled store in DIR (no server may be running on it)]:DIR:_files' \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
+'--json[]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_bidtorrent__subcmd__ledger__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:bidtorrent-ledger-help-command-$line[1]:"
+        case $line[1] in
+            (serve)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(migrate)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(bench)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(mint)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(audit)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
+;;
+(create)
+_arguments "${_arguments_options[@]}" : \
+'-o+[Where to write the .torrent]:OUT.torrent:_files' \
+'--output=[Where to write the .torrent]:OUT.torrent:_files' \
+'*-t+[Tracker announce URL; repeat for more, each becomes its own tier (BEP 12)]:URL:_default' \
+'*--tracker=[Tracker announce URL; repeat for more, each becomes its own tier (BEP 12)]:URL:_default' \
+'--piece-size=[Piece size in bytes or with K/M (16K, 1M); a power of two from 16 KiB to 64 MiB \[default\: chosen for about 1000-2000 pieces\]]:N:_default' \
+'--comment=[Free-text comment stored in the torrent]:TEXT:_default' \
+'--name=[Name of the torrent (default\: the file or directory name)]:NAME:_default' \
+'*--web-seed=[Web seed\: an HTTP(S) URL serving the same files; repeat for more (BEP 19 url-list)]:URL:_default' \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
+'--private[Mark the torrent private (BEP 27)\: peers only from its trackers, no DHT or PEX]' \
+'--no-date[Leave out the creation date, so the same input always gives the same file]' \
+'(--hybrid)--v2[Make a BitTorrent v2-only torrent (BEP 52); clients without v2 support cannot read it]' \
+'--hybrid[Make a hybrid torrent\: v1 and v2 in one file, readable by every client (BEP 52)]' \
+'--force[Overwrite OUT if it exists]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':path -- File or directory to share:_files' \
+&& ret=0
+;;
+(demo)
+_arguments "${_arguments_options[@]}" : \
+'--seeders=[Seeders in the swarm]:SEEDERS:_default' \
+'--leechers=[Leechers in the swarm (one in three bids, alternately high and low; the rest do not)]:LEECHERS:_default' \
+'--size=[Size of the shared payload (e.g. 8M)]:SIZE:_default' \
+'--seed-upload=[Upload limit of each seeder, so the seeders are the bottleneck]:SEED_UPLOAD:_default' \
+'--leech-upload=[Upload limit of each leecher (low, so the seeders stay the bottleneck)]:LEECH_UPLOAD:_default' \
+'--keep=[Keep the payload and downloads in this directory instead of a temporary one]:DIR:_files' \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
+'--headless[No live table; print only the final report]' \
+'--json[Print the report as JSON]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
 ;;
 (daemon)
 _arguments "${_arguments_options[@]}" : \
@@ -629,6 +901,135 @@ _arguments "${_arguments_options[@]}" : \
 '::torrent -- Torrent id or info-hash prefix; without it the global rules:_default' \
 && ret=0
 ;;
+(config)
+_arguments "${_arguments_options[@]}" : \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+":: :_bidtorrent__subcmd__config_commands" \
+"*::: :->config" \
+&& ret=0
+
+    case $state in
+    (config)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:bidtorrent-config-command-$line[1]:"
+        case $line[1] in
+            (path)
+_arguments "${_arguments_options[@]}" : \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(default)
+_arguments "${_arguments_options[@]}" : \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(check)
+_arguments "${_arguments_options[@]}" : \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_bidtorrent__subcmd__config__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:bidtorrent-config-help-command-$line[1]:"
+        case $line[1] in
+            (path)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(default)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(check)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
+;;
+(completions)
+_arguments "${_arguments_options[@]}" : \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':shell:(bash elvish fish powershell zsh)' \
+&& ret=0
+;;
+(man)
+_arguments "${_arguments_options[@]}" : \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
 (help)
 _arguments "${_arguments_options[@]}" : \
 ":: :_bidtorrent__subcmd__help_commands" \
@@ -865,407 +1266,6 @@ _arguments "${_arguments_options[@]}" : \
     ;;
 esac
 ;;
-(create)
-_arguments "${_arguments_options[@]}" : \
-'-o+[Where to write the .torrent]:OUT.torrent:_files' \
-'--output=[Where to write the .torrent]:OUT.torrent:_files' \
-'*-t+[Tracker announce URL; repeat for more, each becomes its own tier (BEP 12)]:URL:_default' \
-'*--tracker=[Tracker announce URL; repeat for more, each becomes its own tier (BEP 12)]:URL:_default' \
-'--piece-size=[Piece size in bytes or with K/M (16K, 1M); a power of two from 16 KiB to 64 MiB \[default\: chosen for about 1000-2000 pieces\]]:N:_default' \
-'--comment=[Free-text comment stored in the torrent]:TEXT:_default' \
-'--name=[Name of the torrent (default\: the file or directory name)]:NAME:_default' \
-'*--web-seed=[Web seed\: an HTTP(S) URL serving the same files; repeat for more (BEP 19 url-list)]:URL:_default' \
-'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
-'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
-'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
-'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
-'--private[Mark the torrent private (BEP 27)\: peers only from its trackers, no DHT or PEX]' \
-'--no-date[Leave out the creation date, so the same input always gives the same file]' \
-'(--hybrid)--v2[Make a BitTorrent v2-only torrent (BEP 52); clients without v2 support cannot read it]' \
-'--hybrid[Make a hybrid torrent\: v1 and v2 in one file, readable by every client (BEP 52)]' \
-'--force[Overwrite OUT if it exists]' \
-'*-v[More log output (repeat for more)]' \
-'*--verbose[More log output (repeat for more)]' \
-'-q[Less output]' \
-'--quiet[Less output]' \
-'-h[Print help]' \
-'--help[Print help]' \
-':path -- File or directory to share:_files' \
-&& ret=0
-;;
-(download)
-_arguments "${_arguments_options[@]}" : \
-'-d+[Directory to download into]:D:_files' \
-'--dir=[Directory to download into]:D:_files' \
-'--seed-ratio=[Keep seeding after completion until uploaded ≥ R × size, then exit]:R:_default' \
-'--listen=[Address to listen on for peers (port 0 picks a free port)]:ADDR:_default' \
-'--tracker-interval=[Override the tracker'\''s announce interval, in seconds]:S:_default' \
-'*--peer=[Also connect to this peer (repeatable)]:ADDR:_default' \
-'--limit-down=[Global download limit (e.g. 10M = 10 MiB/s; 0 = unlimited)]:RATE:_default' \
-'--limit-up=[Global upload limit (e.g. 512K; 0 = unlimited)]:RATE:_default' \
-'--max-peers=[Most peers to connect to]:N:_default' \
-'--encryption=[Protocol encryption (MSE/PE)\: prefer, require, allow or off]:MODE:_default' \
-'*--dht-bootstrap=[DHT bootstrap node (repeatable); without it the public routers and the nodes saved from the last run are used]:HOST:PORT:_default' \
-'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
-'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
-'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
-'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
-'--json[Print one JSON event object per line on stdout]' \
-'--no-utp[Do not use uTP (BEP 29) for peers]' \
-'--no-tcp[Do not use TCP for peers]' \
-'--sequential[Download pieces in order (for streaming) instead of rarest first]' \
-'(--dht-bootstrap)--no-dht[Do not use the DHT (BEP 5)]' \
-'--lsd[Local service discovery (BEP 14)\: find peers on the LAN by multicast]' \
-'*-v[More log output (repeat for more)]' \
-'*--verbose[More log output (repeat for more)]' \
-'-q[Less output]' \
-'--quiet[Less output]' \
-'-h[Print help]' \
-'--help[Print help]' \
-':src -- A .torrent file or a magnet link:_default' \
-&& ret=0
-;;
-(seed)
-_arguments "${_arguments_options[@]}" : \
-'-d+[Directory that holds the data]:D:_files' \
-'--dir=[Directory that holds the data]:D:_files' \
-'--listen=[Address to listen on for peers (port 0 picks a free port)]:ADDR:_default' \
-'--tracker-interval=[Override the tracker'\''s announce interval, in seconds]:S:_default' \
-'*--peer=[Also connect to this peer (repeatable)]:ADDR:_default' \
-'--limit-down=[Global download limit (e.g. 10M = 10 MiB/s; 0 = unlimited)]:RATE:_default' \
-'--limit-up=[Global upload limit (e.g. 512K; 0 = unlimited)]:RATE:_default' \
-'--max-peers=[Most peers to connect to]:N:_default' \
-'--encryption=[Protocol encryption (MSE/PE)\: prefer, require, allow or off]:MODE:_default' \
-'*--dht-bootstrap=[Join the DHT through this bootstrap node (repeatable) and announce there; without it \`seed\` stays off the DHT]:HOST:PORT:_default' \
-'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
-'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
-'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
-'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
-'--json[Print one JSON event object per line on stdout]' \
-'--no-utp[Do not use uTP (BEP 29) for peers]' \
-'--no-tcp[Do not use TCP for peers]' \
-'(--dht-bootstrap)--no-dht[Stay off the DHT (the default for \`seed\` without --dht-bootstrap; accepted as in \`download\`, so one script line works for both)]' \
-'*-v[More log output (repeat for more)]' \
-'*--verbose[More log output (repeat for more)]' \
-'-q[Less output]' \
-'--quiet[Less output]' \
-'-h[Print help]' \
-'--help[Print help]' \
-':torrent -- The .torrent file of the data:_files' \
-&& ret=0
-;;
-(demo)
-_arguments "${_arguments_options[@]}" : \
-'--seeders=[Seeders in the swarm]:SEEDERS:_default' \
-'--leechers=[Leechers in the swarm (one in three bids, alternately high and low; the rest do not)]:LEECHERS:_default' \
-'--size=[Size of the shared payload (e.g. 8M)]:SIZE:_default' \
-'--seed-upload=[Upload limit of each seeder, so the seeders are the bottleneck]:SEED_UPLOAD:_default' \
-'--leech-upload=[Upload limit of each leecher (low, so the seeders stay the bottleneck)]:LEECH_UPLOAD:_default' \
-'--keep=[Keep the payload and downloads in this directory instead of a temporary one]:DIR:_files' \
-'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
-'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
-'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
-'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
-'--headless[No live table; print only the final report]' \
-'--json[Print the report as JSON]' \
-'*-v[More log output (repeat for more)]' \
-'*--verbose[More log output (repeat for more)]' \
-'-q[Less output]' \
-'--quiet[Less output]' \
-'-h[Print help]' \
-'--help[Print help]' \
-&& ret=0
-;;
-(ledger)
-_arguments "${_arguments_options[@]}" : \
-'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
-'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
-'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
-'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
-'*-v[More log output (repeat for more)]' \
-'*--verbose[More log output (repeat for more)]' \
-'-q[Less output]' \
-'--quiet[Less output]' \
-'-h[Print help]' \
-'--help[Print help]' \
-":: :_bidtorrent__subcmd__ledger_commands" \
-"*::: :->ledger" \
-&& ret=0
-
-    case $state in
-    (ledger)
-        words=($line[1] "${words[@]}")
-        (( CURRENT += 1 ))
-        curcontext="${curcontext%:*:*}:bidtorrent-ledger-command-$line[1]:"
-        case $line[1] in
-            (serve)
-_arguments "${_arguments_options[@]}" : \
-'--listen=[Address to listen on]:ADDR:_default' \
-'--db=[Ledger directory (default\: <data-dir>/ledger); created 0700 with admin.key inside]:DIR:_files' \
-'--close-grace=[Seconds a seller keeps to redeem after a buyer closes an unexpired channel]:SECS:_default' \
-'--store=[Store\: sled (in --db, the default) or postgres\://USER@HOST\:PORT/DB (keys stay in --db)]:URL:_default' \
-'--rate-per-key=[Signed requests per account per second (0\: no limit)]:N:_default' \
-'--max-connections=[Connections served at once]:N:_default' \
-'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
-'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
-'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
-'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
-'--json[Print the listening event as JSON]' \
-'*-v[More log output (repeat for more)]' \
-'*--verbose[More log output (repeat for more)]' \
-'-q[Less output]' \
-'--quiet[Less output]' \
-'-h[Print help]' \
-'--help[Print help]' \
-&& ret=0
-;;
-(migrate)
-_arguments "${_arguments_options[@]}" : \
-'--store=[]:URL:_default' \
-'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
-'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
-'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
-'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
-'--json[]' \
-'*-v[More log output (repeat for more)]' \
-'*--verbose[More log output (repeat for more)]' \
-'-q[Less output]' \
-'--quiet[Less output]' \
-'-h[Print help]' \
-'--help[Print help]' \
-&& ret=0
-;;
-(bench)
-_arguments "${_arguments_options[@]}" : \
-'--ledger=[Ledger servers HOST\:PORT\[,HOST\:PORT...\] (clients move on when one stops answering)]:ADDRS:_default' \
-'--clients=[]:N:_default' \
-'--seconds=[]:S:_default' \
-'--db=[Ledger directory holding admin.key (default\: <data-dir>/ledger)]:DIR:_files' \
-'--admin-key=[Admin key file, instead of DIR/admin.key]:FILE:_files' \
-'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
-'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
-'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
-'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
-'--json[]' \
-'*-v[More log output (repeat for more)]' \
-'*--verbose[More log output (repeat for more)]' \
-'-q[Less output]' \
-'--quiet[Less output]' \
-'-h[Print help]' \
-'--help[Print help]' \
-&& ret=0
-;;
-(mint)
-_arguments "${_arguments_options[@]}" : \
-'--db=[Ledger directory holding admin.key (default\: <data-dir>/ledger)]:DIR:_files' \
-'--admin-key=[Admin key file, instead of DIR/admin.key]:FILE:_files' \
-'--ledger=[]:ADDR:_default' \
-'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
-'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
-'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
-'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
-'--json[]' \
-'*-v[More log output (repeat for more)]' \
-'*--verbose[More log output (repeat for more)]' \
-'-q[Less output]' \
-'--quiet[Less output]' \
-'-h[Print help]' \
-'--help[Print help]' \
-':account:_default' \
-':amount:_default' \
-&& ret=0
-;;
-(audit)
-_arguments "${_arguments_options[@]}" : \
-'--ledger=[]:ADDR:_default' \
-'--store=[Read this store (postgres\://…) instead of asking a server]:URL:_default' \
-'--db=[Read the sled store in DIR (no server may be running on it)]:DIR:_files' \
-'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
-'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
-'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
-'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
-'--json[]' \
-'*-v[More log output (repeat for more)]' \
-'*--verbose[More log output (repeat for more)]' \
-'-q[Less output]' \
-'--quiet[Less output]' \
-'-h[Print help]' \
-'--help[Print help]' \
-&& ret=0
-;;
-(help)
-_arguments "${_arguments_options[@]}" : \
-":: :_bidtorrent__subcmd__ledger__subcmd__help_commands" \
-"*::: :->help" \
-&& ret=0
-
-    case $state in
-    (help)
-        words=($line[1] "${words[@]}")
-        (( CURRENT += 1 ))
-        curcontext="${curcontext%:*:*}:bidtorrent-ledger-help-command-$line[1]:"
-        case $line[1] in
-            (serve)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(migrate)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(bench)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(mint)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(audit)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(help)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-        esac
-    ;;
-esac
-;;
-        esac
-    ;;
-esac
-;;
-(completions)
-_arguments "${_arguments_options[@]}" : \
-'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
-'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
-'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
-'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
-'*-v[More log output (repeat for more)]' \
-'*--verbose[More log output (repeat for more)]' \
-'-q[Less output]' \
-'--quiet[Less output]' \
-'-h[Print help]' \
-'--help[Print help]' \
-':shell:(bash elvish fish powershell zsh)' \
-&& ret=0
-;;
-(man)
-_arguments "${_arguments_options[@]}" : \
-'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
-'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
-'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
-'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
-'*-v[More log output (repeat for more)]' \
-'*--verbose[More log output (repeat for more)]' \
-'-q[Less output]' \
-'--quiet[Less output]' \
-'-h[Print help]' \
-'--help[Print help]' \
-&& ret=0
-;;
-(config)
-_arguments "${_arguments_options[@]}" : \
-'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
-'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
-'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
-'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
-'*-v[More log output (repeat for more)]' \
-'*--verbose[More log output (repeat for more)]' \
-'-q[Less output]' \
-'--quiet[Less output]' \
-'-h[Print help]' \
-'--help[Print help]' \
-":: :_bidtorrent__subcmd__config_commands" \
-"*::: :->config" \
-&& ret=0
-
-    case $state in
-    (config)
-        words=($line[1] "${words[@]}")
-        (( CURRENT += 1 ))
-        curcontext="${curcontext%:*:*}:bidtorrent-config-command-$line[1]:"
-        case $line[1] in
-            (path)
-_arguments "${_arguments_options[@]}" : \
-'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
-'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
-'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
-'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
-'*-v[More log output (repeat for more)]' \
-'*--verbose[More log output (repeat for more)]' \
-'-q[Less output]' \
-'--quiet[Less output]' \
-'-h[Print help]' \
-'--help[Print help]' \
-&& ret=0
-;;
-(default)
-_arguments "${_arguments_options[@]}" : \
-'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
-'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
-'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
-'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
-'*-v[More log output (repeat for more)]' \
-'*--verbose[More log output (repeat for more)]' \
-'-q[Less output]' \
-'--quiet[Less output]' \
-'-h[Print help]' \
-'--help[Print help]' \
-&& ret=0
-;;
-(check)
-_arguments "${_arguments_options[@]}" : \
-'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
-'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
-'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
-'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
-'*-v[More log output (repeat for more)]' \
-'*--verbose[More log output (repeat for more)]' \
-'-q[Less output]' \
-'--quiet[Less output]' \
-'-h[Print help]' \
-'--help[Print help]' \
-&& ret=0
-;;
-(help)
-_arguments "${_arguments_options[@]}" : \
-":: :_bidtorrent__subcmd__config__subcmd__help_commands" \
-"*::: :->help" \
-&& ret=0
-
-    case $state in
-    (help)
-        words=($line[1] "${words[@]}")
-        (( CURRENT += 1 ))
-        curcontext="${curcontext%:*:*}:bidtorrent-config-help-command-$line[1]:"
-        case $line[1] in
-            (path)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(default)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(check)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(help)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-        esac
-    ;;
-esac
-;;
-        esac
-    ;;
-esac
-;;
         esac
     ;;
 esac
@@ -1275,7 +1275,12 @@ esac
 _bidtorrent_commands() {
     local commands; commands=(
 'tui:Open the dashboard\: attach to a running daemon, or run the engine in this process' \
+'download:Download one torrent in the foreground; exit 0 once every piece is verified' \
+'seed:Verify the data of a torrent, then seed it until killed' \
 'wallet:The wallet\: identity, balance, payment channels, vouchers, history' \
+'ledger:Run and administer a ledger that escrows and settles payment channels' \
+'create:Make a .torrent from a file or directory' \
+'demo:A whole token market on 127.0.0.1\: embedded ledger, seeders, bidding and plain leechers' \
 'daemon:Run the engine headless with its control socket (foreground; for systemd, tmux, ssh)' \
 'add:Add .torrent files or magnet links to the running daemon (\`-\` reads one per line)' \
 'status:Show the daemon\: pid, port, rates, limits, and whether the market trades' \
@@ -1293,15 +1298,10 @@ _bidtorrent_commands() {
 'strategy:Show or set the market'\''s buyer and seller strategies, global or of one torrent' \
 'label:Set the labels of torrents (replacing theirs), or clear them with --clear' \
 'seeding:Show or set seeding rules (ratio and idle limits, the action at the limit), global or of one torrent' \
-'help:Print this message or the help of the given subcommand(s)' \
-'create:Make a .torrent from a file or directory' \
-'download:Download one torrent in the foreground; exit 0 once every piece is verified' \
-'seed:Verify the data of a torrent, then seed it until killed' \
-'demo:A whole token market on 127.0.0.1\: embedded ledger, seeders, bidding and plain leechers' \
-'ledger:Run and administer a ledger that escrows and settles payment channels' \
+'config:The configuration file\: where it is, its defaults, whether it is valid' \
 'completions:Print shell completions (also committed under completions/)' \
 'man:Print the man page (roff; the pages of every command are committed under man/)' \
-'config:The configuration file\: where it is, its defaults, whether it is valid' \
+'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'bidtorrent commands' commands "$@"
 }

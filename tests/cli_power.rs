@@ -458,3 +458,70 @@ fn add_fetches_a_url() {
         "{line}"
     );
 }
+
+#[test]
+fn wallet_output_into_a_closed_pipe_is_quiet() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dd = tmp.path().join("d");
+    let o = run_into_closed_pipe(&["--data-dir", s(&dd), "wallet", "address"]);
+    assert!(o.status.success(), "{:?} {}", o.status, stderr(&o));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}
+
+/// A paused torrent's rates read 0 at once (its rate loop stops; the last figures must not
+/// stay on screen), in `ls --json` as in the dashboard.
+#[test]
+fn a_paused_torrent_shows_no_rate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = make_torrent(tmp.path(), "r.bin", &[("r.bin", 4 << 20)], 16384);
+    let mut seeder = Command::new(BIN)
+        .args(["--data-dir", s(&tmp.path().join("seed")), "seed", s(&t)])
+        .args([
+            "--dir",
+            s(&tmp.path().join("src")),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--no-dht", "--json", "--limit-up", "256K"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut port = 0;
+    for l in BufReader::new(seeder.stdout.take().unwrap()).lines() {
+        let v: serde_json::Value = serde_json::from_str(&l.unwrap()).unwrap();
+        if v["event"] == "listening" {
+            port = v["port"].as_u64().unwrap();
+        }
+        if v["event"] == "seeding" {
+            break;
+        }
+    }
+    let d = Daemon::start(&tmp.path().join("d"), None);
+    let peer = format!("127.0.0.1:{port}");
+    d.json(&[
+        "add",
+        s(&t),
+        "--dir",
+        s(&tmp.path().join("dl")),
+        "--peer",
+        &peer,
+        "--json",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ls = d.json(&["ls", "--json"]);
+        if ls[0]["down_rate"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never a rate: {ls}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    d.json(&["pause", "1", "--json"]);
+    let ls = d.json(&["ls", "--json"]);
+    let _ = seeder.kill();
+    let _ = seeder.wait();
+    assert_eq!(ls[0]["phase"], "paused", "{ls}");
+    assert_eq!(ls[0]["down_rate"], 0, "{ls}");
+    assert_eq!(ls[0]["up_rate"], 0, "{ls}");
+}

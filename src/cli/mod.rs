@@ -318,29 +318,9 @@ pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
 }
 
 /// The man page (roff), generated from the clap definitions.
-/// Commands that never talk to a daemon: `--socket` is hidden from their help (it still parses,
-/// so a script that always passes it keeps working).
-const NO_SOCKET: &[&str] = &[
-    "create",
-    "download",
-    "seed",
-    "demo",
-    "ledger",
-    "completions",
-    "man",
-    "config",
-];
-
 /// The command line as parsed, completed and documented.
 pub fn command() -> clap::Command {
-    let mut cmd = Cli::command();
-    // Global options reach subcommands when the command is built; only then can a
-    // subcommand's copy be hidden.
-    cmd.build();
-    for name in NO_SOCKET {
-        cmd = cmd.mut_subcommand(*name, |sub| sub.mut_arg("socket", |a| a.hide(true)));
-    }
-    cmd
+    Cli::command()
 }
 
 pub fn man_page() -> std::io::Result<Vec<u8>> {

@@ -514,8 +514,17 @@ impl Controller {
                 .ok()?
                 .info_hash
                 .to_hex()
+        } else if super::fetch::is_url(source) {
+            // Fetched once by the add itself; not fetched again only to name a duplicate.
+            return None;
         } else {
-            let bytes = tokio::fs::read(source).await.ok()?;
+            // Bounded and non-blocking as the add itself reads it: a FIFO or a huge file must
+            // not hang the answer to a refused add.
+            let path = std::path::PathBuf::from(source);
+            let bytes = tokio::task::spawn_blocking(move || read_torrent_file(&path))
+                .await
+                .ok()?
+                .ok()?;
             Metainfo::from_bytes(&bytes).ok()?.info_hash.to_hex()
         };
         let reg = self.reg.lock().await;

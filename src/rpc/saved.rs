@@ -124,6 +124,9 @@ struct Header {
     down_limit: Option<u64>,
     up_limit: Option<u64>,
     market: Option<SavedStrategies>,
+    /// Every global field of `SavedState` belongs here, or a change to it is never journaled.
+    #[serde(default)]
+    seeding: Option<super::proto::GlobalSeeding>,
 }
 
 impl Header {
@@ -133,6 +136,7 @@ impl Header {
             down_limit: st.down_limit,
             up_limit: st.up_limit,
             market: st.market.clone(),
+            seeding: st.seeding.clone(),
         }
     }
 }
@@ -171,6 +175,7 @@ impl Delta {
             st.down_limit = h.down_limit;
             st.up_limit = h.up_limit;
             st.market = h.market;
+            st.seeding = h.seeding;
         }
         st.torrents.retain(|r| !self.remove.contains(&r.id));
         for rec in self.upsert {
