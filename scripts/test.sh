@@ -46,8 +46,14 @@ fi
 
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
-cargo test
+# Every test; the tally is printed again at the very end, after fuzzing and the dependency
+# check, so the run closes on what the tests did.
+test_log="$(mktemp)"
+trap 'rm -f "$test_log"' EXIT
+cargo test 2>&1 | tee "$test_log"
 # Every fuzz target builds and runs for a bounded time on its seed corpus (nightly).
 scripts/fuzz.sh
 # Dependency policy without a network advisory database (see deny.toml for why).
 scripts/deps.sh
+read -r passed failed < <(awk '/^test result:/ {p += $4; f += $6} END {print p + 0, f + 0}' "$test_log")
+echo "tests: ${passed} passed, ${failed} failed"
