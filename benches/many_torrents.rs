@@ -33,8 +33,9 @@ fn torrent_for(name: &str, data: &[u8]) -> Vec<u8> {
     info.extend_from_slice(format!("12:piece lengthi{}e6:pieces20:", 16384).as_bytes());
     info.extend_from_slice(&piece);
     info.push(b'e');
+    let announce = "http://127.0.0.1:9/announce";
     let mut t = Vec::new();
-    t.extend_from_slice(b"d8:announce26:http://127.0.0.1:9/announce4:info");
+    t.extend_from_slice(format!("d8:announce{}:{announce}4:info", announce.len()).as_bytes());
     t.extend_from_slice(&info);
     t.push(b'e');
     t
@@ -85,6 +86,8 @@ impl Daemon {
         let mut child = Command::new(BIN)
             .args(["--data-dir", s(&self.data), "--socket", s(&self.socket)])
             .args(["--config", s(&self.config)])
+            // Measure how long it takes, however long: no client-side timeout.
+            .args(["--timeout", "0"])
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
