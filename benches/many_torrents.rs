@@ -132,6 +132,14 @@ impl Daemon {
     }
 }
 
+impl Drop for Daemon {
+    /// A failed step must not leave a daemon with thousands of torrents running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
