@@ -618,13 +618,6 @@ pub fn status(global: &GlobalArgs, out: OutputArgs) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// An id (`3`, `#3`) or an info-hash prefix (8 to 40 hex digits), as the daemon resolves them.
-fn looks_like_torrent(s: &str) -> bool {
-    let s = s.trim_start_matches('#');
-    (!s.is_empty() && s.len() <= 7 && s.bytes().all(|b| b.is_ascii_digit()))
-        || ((8..=40).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
 /// `strategy [ID] [NAME] [--param k=v ...]`.
 pub fn strategy(global: &GlobalArgs, a: StrategyArgs) -> anyhow::Result<ExitCode> {
     let is_name = |s: &str| BuyerStrategy::parse(s).is_some() || SellerStrategy::parse(s).is_some();
@@ -632,7 +625,7 @@ pub fn strategy(global: &GlobalArgs, a: StrategyArgs) -> anyhow::Result<ExitCode
         [] => (None, None),
         // One word: a strategy name sets the global one; anything else is a torrent to show.
         [one] if is_name(one) => (None, Some(one.clone())),
-        [one] if looks_like_torrent(one) => (Some(one.clone()), None),
+        [one] if crate::rpc::proto::Selector::parse(one).is_some() => (Some(one.clone()), None),
         [one] => anyhow::bail!(
             "{}: neither a strategy (buyer: {}; seller: {}) nor a torrent id",
             crate::units::printable(one),

@@ -660,39 +660,36 @@ impl Controller {
     /// Resolves one selector to an id: 1–7 digits is an id, 8–40 hex digits an info-hash
     /// prefix that must match exactly one torrent.
     fn resolve(reg: &SavedState, sel: &str) -> Result<u32, String> {
-        let s = sel.trim().trim_start_matches('#');
-        if !s.is_empty() && s.len() <= 7 && s.bytes().all(|b| b.is_ascii_digit()) {
-            let id: u32 = s.parse().map_err(|_| format!("bad id {s:?}"))?;
-            return reg
+        match Selector::parse(sel) {
+            Some(Selector::Id(id)) => reg
                 .torrents
                 .iter()
                 .find(|r| r.id == id)
                 .map(|r| r.id)
-                .ok_or_else(|| format!("no torrent with id {id}"));
+                .ok_or_else(|| format!("no torrent with id {id}")),
+            Some(Selector::Prefix(lower)) => {
+                let hits: Vec<&Record> = reg
+                    .torrents
+                    .iter()
+                    .filter(|r| r.info_hash.starts_with(&lower))
+                    .collect();
+                match hits.as_slice() {
+                    [one] => Ok(one.id),
+                    [] => Err(format!("no torrent with info-hash prefix {lower}")),
+                    many => Err(format!(
+                        "info-hash prefix {lower} matches {} torrents ({})",
+                        many.len(),
+                        many.iter()
+                            .map(|r| format!("#{}", r.id))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                }
+            }
+            None => Err(format!(
+                "{sel:?} is neither an id (a number) nor an info-hash prefix (8 to 40 hex digits)"
+            )),
         }
-        let lower = s.to_ascii_lowercase();
-        if (8..=40).contains(&lower.len()) && lower.bytes().all(|b| b.is_ascii_hexdigit()) {
-            let hits: Vec<&Record> = reg
-                .torrents
-                .iter()
-                .filter(|r| r.info_hash.starts_with(&lower))
-                .collect();
-            return match hits.as_slice() {
-                [one] => Ok(one.id),
-                [] => Err(format!("no torrent with info-hash prefix {lower}")),
-                many => Err(format!(
-                    "info-hash prefix {lower} matches {} torrents ({})",
-                    many.len(),
-                    many.iter()
-                        .map(|r| format!("#{}", r.id))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-            };
-        }
-        Err(format!(
-            "{sel:?} is neither an id (a number) nor an info-hash prefix (8 to 40 hex digits)"
-        ))
     }
 
     /// The targets as (selector, id or why not), in the order given; `all` = every torrent.

@@ -23,6 +23,27 @@ fn whole_rate<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
     })
 }
 
+/// What a torrent selector names: an id (`3`, `#3`: 1–7 digits) or an info-hash prefix (8 to
+/// 40 hex digits, lower-cased). The one reading of the rule, for the controller that resolves
+/// selectors and the CLI that tells them from other words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    Id(u32),
+    Prefix(String),
+}
+
+impl Selector {
+    pub fn parse(sel: &str) -> Option<Selector> {
+        let s = sel.trim().trim_start_matches('#');
+        if !s.is_empty() && s.len() <= 7 && s.bytes().all(|b| b.is_ascii_digit()) {
+            return s.parse().ok().map(Selector::Id);
+        }
+        let lower = s.to_ascii_lowercase();
+        ((8..=40).contains(&lower.len()) && lower.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then_some(Selector::Prefix(lower))
+    }
+}
+
 /// How a `wallet` error begins when there is no wallet in the data dir yet.
 pub const NO_WALLET: &str = "no wallet";
 /// How a `wallet` error begins when another process holds the wallet's lock.
