@@ -353,29 +353,12 @@ fn man_page_has_examples_files_environment_and_negative_amounts_say_so() {
 fn download_json_reports_progress_twice_a_second() {
     let tmp = tempfile::tempdir().unwrap();
     let t = make_torrent(tmp.path(), "p.bin", &[("p.bin", 1_200_000)], 16384);
-    let mut seeder = Command::new(BIN)
-        .args(["--data-dir", s(&tmp.path().join("seed")), "seed", s(&t)])
-        .args([
-            "--dir",
-            s(&tmp.path().join("src")),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .args(["--no-dht", "--json", "--limit-up", "600K"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut port = 0;
-    for l in BufReader::new(seeder.stdout.take().unwrap()).lines() {
-        let v: serde_json::Value = serde_json::from_str(&l.unwrap()).unwrap();
-        if v["event"] == "listening" {
-            port = v["port"].as_u64().unwrap();
-        }
-        if v["event"] == "seeding" {
-            break;
-        }
-    }
+    let (mut seeder, port) = seed_in_background(
+        &tmp.path().join("seed"),
+        &t,
+        &tmp.path().join("src"),
+        &["--limit-up", "600K"],
+    );
     let out = Command::new(BIN)
         .args([
             "--data-dir",
@@ -474,29 +457,12 @@ fn wallet_output_into_a_closed_pipe_is_quiet() {
 fn a_paused_torrent_shows_no_rate() {
     let tmp = tempfile::tempdir().unwrap();
     let t = make_torrent(tmp.path(), "r.bin", &[("r.bin", 4 << 20)], 16384);
-    let mut seeder = Command::new(BIN)
-        .args(["--data-dir", s(&tmp.path().join("seed")), "seed", s(&t)])
-        .args([
-            "--dir",
-            s(&tmp.path().join("src")),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .args(["--no-dht", "--json", "--limit-up", "256K"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut port = 0;
-    for l in BufReader::new(seeder.stdout.take().unwrap()).lines() {
-        let v: serde_json::Value = serde_json::from_str(&l.unwrap()).unwrap();
-        if v["event"] == "listening" {
-            port = v["port"].as_u64().unwrap();
-        }
-        if v["event"] == "seeding" {
-            break;
-        }
-    }
+    let (mut seeder, port) = seed_in_background(
+        &tmp.path().join("seed"),
+        &t,
+        &tmp.path().join("src"),
+        &["--limit-up", "256K"],
+    );
     let d = Daemon::start(&tmp.path().join("d"), None);
     let peer = format!("127.0.0.1:{port}");
     d.json(&[

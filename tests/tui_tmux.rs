@@ -8,9 +8,10 @@
 //!   seeder in the peers tab, a piece map that moves, the market off and saying so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod engine_util;
 
 const BIN: &str = env!("CARGO_BIN_EXE_bidtorrent");
 
@@ -124,32 +125,9 @@ fn dashboard_in_tmux_downloads_from_a_real_seeder() {
         socket: socket.clone(),
         seeder: None,
     };
-    let mut seeder = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(root.join("seed-state"))
-        .arg("seed")
-        .arg(&torrent)
-        .arg("--dir")
-        .arg(&src)
-        .args(["--listen", "127.0.0.1:0", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = seeder.stdout.take().unwrap();
+    let (seeder, port) =
+        engine_util::seed_in_background(&root.join("seed-state"), &torrent, &src, &[]);
     cleanup.seeder = Some(seeder);
-    let mut port = None;
-    for line in BufReader::new(out).lines() {
-        let line = line.unwrap();
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-        if v["event"] == "listening" {
-            port = v["port"].as_u64();
-        }
-        if v["event"] == "seeding" {
-            break;
-        }
-    }
-    let port = port.expect("seeder reported its port");
 
     let state = root.join("xdg");
     let cmd = format!(
@@ -422,31 +400,9 @@ fn standalone_dashboard_follows_the_config_and_completes_a_magnet() {
         socket: socket.clone(),
         seeder: None,
     };
-    let mut seeder = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(root.join("seed-state"))
-        .arg("seed")
-        .arg(&torrent)
-        .arg("--dir")
-        .arg(&src)
-        .args(["--listen", "127.0.0.1:0", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = seeder.stdout.take().unwrap();
+    let (seeder, port) =
+        engine_util::seed_in_background(&root.join("seed-state"), &torrent, &src, &[]);
     cleanup.seeder = Some(seeder);
-    let mut port = None;
-    for line in BufReader::new(out).lines() {
-        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
-        if v["event"] == "listening" {
-            port = v["port"].as_u64();
-        }
-        if v["event"] == "seeding" {
-            break;
-        }
-    }
-    let port = port.expect("seeder reported its port");
 
     let dl = root.join("config-downloads");
     let config = root.join("config.toml");
@@ -565,31 +521,9 @@ fn skipping_and_unskipping_a_file_resumes_the_download() {
         socket: socket.clone(),
         seeder: None,
     };
-    let mut seeder = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(root.join("seed-state"))
-        .arg("seed")
-        .arg(&torrent)
-        .arg("--dir")
-        .arg(&src)
-        .args(["--listen", "127.0.0.1:0", "--json", "--no-dht"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = seeder.stdout.take().unwrap();
+    let (seeder, port) =
+        engine_util::seed_in_background(&root.join("seed-state"), &torrent, &src, &[]);
     cleanup.seeder = Some(seeder);
-    let mut port = None;
-    for line in BufReader::new(out).lines() {
-        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
-        if v["event"] == "listening" {
-            port = v["port"].as_u64();
-        }
-        if v["event"] == "seeding" {
-            break;
-        }
-    }
-    let port = port.expect("seeder reported its port");
     let dl = root.join("dl");
     std::fs::create_dir_all(&dl).unwrap();
     let state = root.join("xdg");

@@ -309,6 +309,39 @@ fn no_public_dht(extra: &[&str]) -> bool {
         .any(|a| *a == "--dht-bootstrap" || *a == "--no-dht")
 }
 
+/// `bidtorrent seed` in the background on 127.0.0.1 with the DHT off, `extra` appended to
+/// its arguments; returns once it seeds, with its peer port. The caller kills the child.
+pub fn seed_in_background(
+    state: &Path,
+    torrent: &Path,
+    dir: &Path,
+    extra: &[&str],
+) -> (std::process::Child, u16) {
+    let mut child = Command::new(BIN)
+        .args(["--data-dir", s(state), "seed", s(torrent), "--dir", s(dir)])
+        .args(["--listen", "127.0.0.1:0", "--json", "--no-dht"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn seeder");
+    let out = child.stdout.take().expect("seeder stdout");
+    let mut port = None;
+    for line in BufReader::new(out).lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(&line.expect("seeder output")).expect("a JSON event");
+        if v["event"] == "listening" {
+            port = v["port"].as_u64().and_then(|p| u16::try_from(p).ok());
+        }
+        if v["event"] == "seeding" {
+            return (child, port.expect("seeder reported its port"));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the seeder ended before seeding");
+}
+
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
