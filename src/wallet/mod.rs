@@ -6,6 +6,7 @@
 //! [`Voucher`] with fixed binary encodings, [`LedgerClient`] and [`EmbeddedLedger`].
 
 pub mod amount;
+pub mod chain;
 pub mod keys;
 pub mod ledger;
 pub mod store;
