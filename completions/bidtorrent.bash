@@ -241,6 +241,9 @@ _bidtorrent() {
             bidtorrent__subcmd__help__subcmd__wallet,close)
                 cmd="bidtorrent__subcmd__help__subcmd__wallet__subcmd__close"
                 ;;
+            bidtorrent__subcmd__help__subcmd__wallet,deposit)
+                cmd="bidtorrent__subcmd__help__subcmd__wallet__subcmd__deposit"
+                ;;
             bidtorrent__subcmd__help__subcmd__wallet,export)
                 cmd="bidtorrent__subcmd__help__subcmd__wallet__subcmd__export"
                 ;;
@@ -261,6 +264,9 @@ _bidtorrent() {
                 ;;
             bidtorrent__subcmd__help__subcmd__wallet,show)
                 cmd="bidtorrent__subcmd__help__subcmd__wallet__subcmd__show"
+                ;;
+            bidtorrent__subcmd__help__subcmd__wallet,withdraw)
+                cmd="bidtorrent__subcmd__help__subcmd__wallet__subcmd__withdraw"
                 ;;
             bidtorrent__subcmd__ledger,audit)
                 cmd="bidtorrent__subcmd__ledger__subcmd__audit"
@@ -307,6 +313,9 @@ _bidtorrent() {
             bidtorrent__subcmd__wallet,close)
                 cmd="bidtorrent__subcmd__wallet__subcmd__close"
                 ;;
+            bidtorrent__subcmd__wallet,deposit)
+                cmd="bidtorrent__subcmd__wallet__subcmd__deposit"
+                ;;
             bidtorrent__subcmd__wallet,export)
                 cmd="bidtorrent__subcmd__wallet__subcmd__export"
                 ;;
@@ -331,6 +340,9 @@ _bidtorrent() {
             bidtorrent__subcmd__wallet,show)
                 cmd="bidtorrent__subcmd__wallet__subcmd__show"
                 ;;
+            bidtorrent__subcmd__wallet,withdraw)
+                cmd="bidtorrent__subcmd__wallet__subcmd__withdraw"
+                ;;
             bidtorrent__subcmd__wallet__subcmd__help,accept)
                 cmd="bidtorrent__subcmd__wallet__subcmd__help__subcmd__accept"
                 ;;
@@ -339,6 +351,9 @@ _bidtorrent() {
                 ;;
             bidtorrent__subcmd__wallet__subcmd__help,close)
                 cmd="bidtorrent__subcmd__wallet__subcmd__help__subcmd__close"
+                ;;
+            bidtorrent__subcmd__wallet__subcmd__help,deposit)
+                cmd="bidtorrent__subcmd__wallet__subcmd__help__subcmd__deposit"
                 ;;
             bidtorrent__subcmd__wallet__subcmd__help,export)
                 cmd="bidtorrent__subcmd__wallet__subcmd__help__subcmd__export"
@@ -363,6 +378,9 @@ _bidtorrent() {
                 ;;
             bidtorrent__subcmd__wallet__subcmd__help,show)
                 cmd="bidtorrent__subcmd__wallet__subcmd__help__subcmd__show"
+                ;;
+            bidtorrent__subcmd__wallet__subcmd__help,withdraw)
+                cmd="bidtorrent__subcmd__wallet__subcmd__help__subcmd__withdraw"
                 ;;
             *)
                 ;;
@@ -1469,7 +1487,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__help__subcmd__wallet)
-            opts="show address history export open close redeem pay accept payments"
+            opts="show address history export open close redeem pay accept payments deposit withdraw"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1511,6 +1529,20 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__help__subcmd__wallet__subcmd__close)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__help__subcmd__wallet__subcmd__deposit)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1609,6 +1641,20 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__help__subcmd__wallet__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__help__subcmd__wallet__subcmd__withdraw)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1979,7 +2025,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ledger__subcmd__serve)
-            opts="-v -q -h --listen --db --close-grace --store --rate-per-key --max-connections --json --config --data-dir --socket --verbose --quiet --timeout --help"
+            opts="-v -q -h --listen --db --close-grace --store --rate-per-key --max-connections --chain-rpc --chain-id --vault --token --confirmations --chain-poll-ms --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2006,6 +2052,30 @@ _bidtorrent() {
                     return 0
                     ;;
                 --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --chain-rpc)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --chain-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vault)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --confirmations)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --chain-poll-ms)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2583,7 +2653,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet)
-            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help show address history export open close redeem pay accept payments help"
+            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help show address history export open close redeem pay accept payments deposit withdraw help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2718,6 +2788,40 @@ _bidtorrent() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bidtorrent__subcmd__wallet__subcmd__deposit)
+            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ledger)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bidtorrent__subcmd__wallet__subcmd__export)
             opts="-v -q -h --secret-key --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2757,7 +2861,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__help)
-            opts="show address history export open close redeem pay accept payments help"
+            opts="show address history export open close redeem pay accept payments deposit withdraw help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2799,6 +2903,20 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__help__subcmd__close)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__wallet__subcmd__help__subcmd__deposit)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2911,6 +3029,20 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__wallet__subcmd__help__subcmd__withdraw)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3117,6 +3249,48 @@ _bidtorrent() {
                 return 0
             fi
             case "${prev}" in
+                --ledger)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bidtorrent__subcmd__wallet__subcmd__withdraw)
+            opts="-v -q -h --to --retry --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ledger)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -329,6 +329,42 @@ _arguments "${_arguments_options[@]}" : \
 '--help[Print help]' \
 && ret=0
 ;;
+(deposit)
+_arguments "${_arguments_options[@]}" : \
+'--ledger=[Ledger address HOST\:PORT (default\: the ledger used last, else 127.0.0.1\:7171)]:ADDR:_default' \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
+'--json[Machine-readable JSON output (amounts in micro-tokens)]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':amount -- Tokens, e.g. 10 or 2.5:_default' \
+&& ret=0
+;;
+(withdraw)
+_arguments "${_arguments_options[@]}" : \
+'--to=[Chain address to pay (default\: this wallet'\''s chain address)]:ADDRESS:_default' \
+'(--to)--retry=[Submit again the authorisation with this nonce (after a failed submission)]:NONCE:_default' \
+'--ledger=[Ledger address HOST\:PORT (default\: the ledger used last, else 127.0.0.1\:7171)]:ADDR:_default' \
+'--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
+'--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
+'--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
+'--json[Machine-readable JSON output (amounts in micro-tokens)]' \
+'*-v[More log output (repeat for more)]' \
+'*--verbose[More log output (repeat for more)]' \
+'-q[Less output]' \
+'--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'::amount -- Tokens, e.g. 10 or 2.5:_default' \
+&& ret=0
+;;
 (help)
 _arguments "${_arguments_options[@]}" : \
 ":: :_bidtorrent__subcmd__wallet__subcmd__help_commands" \
@@ -381,6 +417,14 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(deposit)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(withdraw)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (help)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -423,6 +467,12 @@ _arguments "${_arguments_options[@]}" : \
 '--store=[Store\: sled (in --db, the default) or postgres\://USER@HOST\:PORT/DB (keys stay in --db)]:URL:_default' \
 '--rate-per-key=[Signed requests per account per second (0\: no limit)]:N:_default' \
 '--max-connections=[Connections served at once]:N:_default' \
+'--chain-rpc=[JSON-RPC URL of the chain node holding the vault (enables deposits and withdrawals)]:URL:_default' \
+'--chain-id=[The chain'\''s id (EIP-155)]:ID:_default' \
+'--vault=[The vault contract'\''s address]:ADDRESS:_default' \
+'--token=[The token contract'\''s address]:ADDRESS:_default' \
+'--confirmations=[Blocks a deposit must be buried under before it is credited]:N:_default' \
+'--chain-poll-ms=[How often to poll the vault for confirmed events]:MS:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
@@ -1106,6 +1156,14 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(deposit)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(withdraw)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
         esac
     ;;
 esac
@@ -1627,6 +1685,8 @@ _bidtorrent__subcmd__help__subcmd__wallet_commands() {
 'pay:Pay AMOUNT more on an outgoing channel and emit a payment (certificate + voucher)' \
 'accept:Accept payments from a buyer\: a file written by \`wallet pay\` or \`wallet payments\`, or \`-\` for stdin' \
 'payments:Print the latest payment of every outgoing channel, one JSON line each (as \`wallet pay\` writes them)\: settles with a seller that missed the last vouchers (\`wallet accept\`)' \
+'deposit:Lock AMOUNT tokens of this wallet'\''s chain address in the \`\[chain\]\` vault; the ledger credits them after its confirmations' \
+'withdraw:Take AMOUNT tokens out to the chain\: the ledger debits them and signs an authorisation that this wallet submits to the \`\[chain\]\` vault' \
     )
     _describe -t commands 'bidtorrent help wallet commands' commands "$@"
 }
@@ -1644,6 +1704,11 @@ _bidtorrent__subcmd__help__subcmd__wallet__subcmd__address_commands() {
 _bidtorrent__subcmd__help__subcmd__wallet__subcmd__close_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent help wallet close commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__help__subcmd__wallet__subcmd__deposit_commands] )) ||
+_bidtorrent__subcmd__help__subcmd__wallet__subcmd__deposit_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent help wallet deposit commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__help__subcmd__wallet__subcmd__export_commands] )) ||
 _bidtorrent__subcmd__help__subcmd__wallet__subcmd__export_commands() {
@@ -1679,6 +1744,11 @@ _bidtorrent__subcmd__help__subcmd__wallet__subcmd__redeem_commands() {
 _bidtorrent__subcmd__help__subcmd__wallet__subcmd__show_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent help wallet show commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__help__subcmd__wallet__subcmd__withdraw_commands] )) ||
+_bidtorrent__subcmd__help__subcmd__wallet__subcmd__withdraw_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent help wallet withdraw commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__info_commands] )) ||
 _bidtorrent__subcmd__info_commands() {
@@ -1857,6 +1927,8 @@ _bidtorrent__subcmd__wallet_commands() {
 'pay:Pay AMOUNT more on an outgoing channel and emit a payment (certificate + voucher)' \
 'accept:Accept payments from a buyer\: a file written by \`wallet pay\` or \`wallet payments\`, or \`-\` for stdin' \
 'payments:Print the latest payment of every outgoing channel, one JSON line each (as \`wallet pay\` writes them)\: settles with a seller that missed the last vouchers (\`wallet accept\`)' \
+'deposit:Lock AMOUNT tokens of this wallet'\''s chain address in the \`\[chain\]\` vault; the ledger credits them after its confirmations' \
+'withdraw:Take AMOUNT tokens out to the chain\: the ledger debits them and signs an authorisation that this wallet submits to the \`\[chain\]\` vault' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'bidtorrent wallet commands' commands "$@"
@@ -1876,6 +1948,11 @@ _bidtorrent__subcmd__wallet__subcmd__close_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent wallet close commands' commands "$@"
 }
+(( $+functions[_bidtorrent__subcmd__wallet__subcmd__deposit_commands] )) ||
+_bidtorrent__subcmd__wallet__subcmd__deposit_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent wallet deposit commands' commands "$@"
+}
 (( $+functions[_bidtorrent__subcmd__wallet__subcmd__export_commands] )) ||
 _bidtorrent__subcmd__wallet__subcmd__export_commands() {
     local commands; commands=()
@@ -1894,6 +1971,8 @@ _bidtorrent__subcmd__wallet__subcmd__help_commands() {
 'pay:Pay AMOUNT more on an outgoing channel and emit a payment (certificate + voucher)' \
 'accept:Accept payments from a buyer\: a file written by \`wallet pay\` or \`wallet payments\`, or \`-\` for stdin' \
 'payments:Print the latest payment of every outgoing channel, one JSON line each (as \`wallet pay\` writes them)\: settles with a seller that missed the last vouchers (\`wallet accept\`)' \
+'deposit:Lock AMOUNT tokens of this wallet'\''s chain address in the \`\[chain\]\` vault; the ledger credits them after its confirmations' \
+'withdraw:Take AMOUNT tokens out to the chain\: the ledger debits them and signs an authorisation that this wallet submits to the \`\[chain\]\` vault' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'bidtorrent wallet help commands' commands "$@"
@@ -1912,6 +1991,11 @@ _bidtorrent__subcmd__wallet__subcmd__help__subcmd__address_commands() {
 _bidtorrent__subcmd__wallet__subcmd__help__subcmd__close_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent wallet help close commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__wallet__subcmd__help__subcmd__deposit_commands] )) ||
+_bidtorrent__subcmd__wallet__subcmd__help__subcmd__deposit_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent wallet help deposit commands' commands "$@"
 }
 (( $+functions[_bidtorrent__subcmd__wallet__subcmd__help__subcmd__export_commands] )) ||
 _bidtorrent__subcmd__wallet__subcmd__help__subcmd__export_commands() {
@@ -1953,6 +2037,11 @@ _bidtorrent__subcmd__wallet__subcmd__help__subcmd__show_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent wallet help show commands' commands "$@"
 }
+(( $+functions[_bidtorrent__subcmd__wallet__subcmd__help__subcmd__withdraw_commands] )) ||
+_bidtorrent__subcmd__wallet__subcmd__help__subcmd__withdraw_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent wallet help withdraw commands' commands "$@"
+}
 (( $+functions[_bidtorrent__subcmd__wallet__subcmd__history_commands] )) ||
 _bidtorrent__subcmd__wallet__subcmd__history_commands() {
     local commands; commands=()
@@ -1982,6 +2071,11 @@ _bidtorrent__subcmd__wallet__subcmd__redeem_commands() {
 _bidtorrent__subcmd__wallet__subcmd__show_commands() {
     local commands; commands=()
     _describe -t commands 'bidtorrent wallet show commands' commands "$@"
+}
+(( $+functions[_bidtorrent__subcmd__wallet__subcmd__withdraw_commands] )) ||
+_bidtorrent__subcmd__wallet__subcmd__withdraw_commands() {
+    local commands; commands=()
+    _describe -t commands 'bidtorrent wallet withdraw commands' commands "$@"
 }
 
 if [ "$funcstack[1]" = "_bidtorrent" ]; then

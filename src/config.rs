@@ -31,6 +31,10 @@ pub struct Config {
     /// here and checked, with line numbers, by `tui::parse_config`.
     #[serde(skip_serializing_if = "toml::Table::is_empty")]
     pub tui: toml::Table,
+    /// `[chain]`: the vault on a public chain that `wallet deposit` and `wallet withdraw` use
+    /// (issue 16); absent, tokens only come from a ledger's mint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<crate::wallet::chain::ChainConfig>,
 }
 
 /// `[network]`: how peers are connected (transports and protocol encryption).
@@ -255,6 +259,7 @@ impl Default for Config {
             seeding: Default::default(),
             rpc: Rpc::default(),
             tui: toml::Table::new(),
+            chain: None,
         }
     }
 }

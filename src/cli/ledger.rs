@@ -41,6 +41,8 @@ pub enum LedgerCommand {
         /// Connections served at once
         #[arg(long, default_value_t = 1024, value_name = "N")]
         max_connections: usize,
+        #[command(flatten)]
+        chain: ChainArgs,
         /// Print the listening event as JSON
         #[arg(long)]
         json: bool,
@@ -101,6 +103,42 @@ pub enum LedgerCommand {
     },
 }
 
+/// The vault a ledger credits deposits from and signs withdrawals for (all four of
+/// --chain-rpc, --chain-id, --vault and --token, or none).
+#[derive(Debug, Args)]
+pub struct ChainArgs {
+    /// JSON-RPC URL of the chain node holding the vault (enables deposits and withdrawals)
+    #[arg(long, value_name = "URL", requires_all = ["chain_id", "vault", "token"])]
+    chain_rpc: Option<String>,
+    /// The chain's id (EIP-155)
+    #[arg(long, value_name = "ID", requires = "chain_rpc")]
+    chain_id: Option<u64>,
+    /// The vault contract's address
+    #[arg(long, value_name = "ADDRESS", requires = "chain_rpc")]
+    vault: Option<crate::wallet::chain::Address>,
+    /// The token contract's address
+    #[arg(long, value_name = "ADDRESS", requires = "chain_rpc")]
+    token: Option<crate::wallet::chain::Address>,
+    /// Blocks a deposit must be buried under before it is credited
+    #[arg(long, default_value_t = 12, value_name = "N")]
+    confirmations: u64,
+    /// How often to poll the vault for confirmed events
+    #[arg(long, default_value_t = 2000, value_name = "MS")]
+    chain_poll_ms: u64,
+}
+
+impl ChainArgs {
+    fn config(&self) -> Option<crate::wallet::chain::ChainConfig> {
+        Some(crate::wallet::chain::ChainConfig {
+            rpc_url: self.chain_rpc.clone()?,
+            chain_id: self.chain_id?,
+            vault: self.vault?,
+            token: self.token?,
+            confirmations: self.confirmations,
+        })
+    }
+}
+
 pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitCode> {
     owner_only_umask();
     let default_db = || -> anyhow::Result<PathBuf> { Ok(global.data_dir()?.join("ledger")) };
@@ -113,6 +151,7 @@ pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitC
             store,
             rate_per_key,
             max_connections,
+            chain,
             json,
         } => {
             let db = match db {
@@ -123,6 +162,8 @@ pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitC
                 close_grace_secs: close_grace,
                 rate_per_key: (rate_per_key > 0).then_some(rate_per_key),
                 max_connections,
+                chain: chain.config(),
+                chain_poll: std::time::Duration::from_millis(chain.chain_poll_ms.max(10)),
                 ..LedgerConfig::default()
             };
             drop(rt);
@@ -193,7 +234,10 @@ pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitC
             let consistent = admin::audit(&ledger, db.as_deref(), store.as_deref(), json)
                 .with_context(|| format!("cannot audit ledger at {ledger}"))?;
             if !consistent {
-                bail!("ledger at {ledger} fails its invariant: minted != balances + escrowed");
+                bail!(
+                    "ledger at {ledger} fails its invariant: minted + deposited != balances + \
+                     escrowed + withdrawn, or the vault does not hold deposited - paid"
+                );
             }
         }
     }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::GlobalArgs;
 use crate::wallet::amount::Amount;
+use crate::wallet::chain::local::ChainEntry;
 use crate::wallet::keys::{self, ChannelId, PublicKey};
 use crate::wallet::ledger::{DEFAULT_LEDGER, LedgerClient};
 use crate::wallet::store::{Wallet, WalletError};
@@ -86,6 +87,24 @@ pub enum WalletCommand {
     /// Print the latest payment of every outgoing channel, one JSON line each (as `wallet pay`
     /// writes them): settles with a seller that missed the last vouchers (`wallet accept`)
     Payments,
+    /// Lock AMOUNT tokens of this wallet's chain address in the `[chain]` vault; the ledger
+    /// credits them after its confirmations
+    Deposit {
+        /// Tokens, e.g. 10 or 2.5
+        amount: Amount,
+    },
+    /// Take AMOUNT tokens out to the chain: the ledger debits them and signs an authorisation
+    /// that this wallet submits to the `[chain]` vault
+    Withdraw {
+        /// Tokens, e.g. 10 or 2.5
+        amount: Option<Amount>,
+        /// Chain address to pay (default: this wallet's chain address)
+        #[arg(long, value_name = "ADDRESS")]
+        to: Option<crate::wallet::chain::Address>,
+        /// Submit again the authorisation with this nonce (after a failed submission)
+        #[arg(long, value_name = "NONCE", conflicts_with_all = ["amount", "to"])]
+        retry: Option<u64>,
+    },
 }
 
 /// A channel named in full (64 hex digits) or by a prefix of at least 8, as torrents are:
@@ -195,13 +214,130 @@ pub fn run_wallet(global: &GlobalArgs, args: WalletArgs) -> anyhow::Result<ExitC
                     "bidtorrent: ledger at {addr} not reachable ({e}); showing the last known state"
                 );
             }
-            show(&wallet, json)?;
+            let chain = chain_state(global, &wallet, &client, &rt, offline)?;
+            show(&wallet, json, chain)?;
+        }
+        WalletCommand::Deposit { amount } => {
+            let chain = chain_of(global)?;
+            let key = crate::wallet::chain::local::wallet_key(wallet.dir())?;
+            let tx = chain
+                .deposit(&key, amount.0, wallet.public_key())
+                .with_context(|| format!("cannot deposit {amount} from {}", key.address()))?;
+            crate::wallet::chain::local::append(
+                wallet.dir(),
+                &ChainEntry::Deposit {
+                    time: keys::now_secs(),
+                    amount,
+                    tx,
+                    from: key.address(),
+                },
+            )?;
+            let confirmations = chain.config().confirmations;
+            if json {
+                print_json(&serde_json::json!({
+                    "deposited": amount, "tx": tx, "from": key.address(),
+                    "account": wallet.public_key(), "confirmations": confirmations,
+                }))?;
+            } else {
+                outln!(
+                    "deposited {amount} in transaction {tx}; the ledger credits it after {confirmations} confirmations"
+                );
+            }
+        }
+        WalletCommand::Withdraw { amount, to, retry } => {
+            let chain = chain_of(global)?;
+            let key = crate::wallet::chain::local::wallet_key(wallet.dir())?;
+            let rec = match (retry, amount) {
+                (Some(nonce), _) => rt
+                    .block_on(client.withdrawal(nonce))
+                    .with_context(|| format!("cannot fetch withdrawal {nonce} from {addr}"))?,
+                (None, Some(amount)) => {
+                    let to = to.unwrap_or_else(|| key.address());
+                    let rec = rt
+                        .block_on(wallet.withdraw(&client, amount, to))
+                        .with_context(|| format!("cannot withdraw {amount} at ledger {addr}"))?;
+                    // Kept before submitting, so a failed submission can be retried.
+                    crate::wallet::chain::local::append(
+                        wallet.dir(),
+                        &ChainEntry::Withdrawal {
+                            time: keys::now_secs(),
+                            amount,
+                            nonce: rec.auth.nonce,
+                            to,
+                            tx: None,
+                        },
+                    )?;
+                    rec
+                }
+                (None, None) => bail!("give the AMOUNT to withdraw (or --retry NONCE)"),
+            };
+            if rec.account != wallet.public_key() {
+                bail!("withdrawal {} belongs to another account", rec.auth.nonce);
+            }
+            let nonce = rec.auth.nonce;
+            let tx = chain.withdraw(&key, &rec.auth).with_context(|| {
+                format!(
+                    "the ledger authorised withdrawal {nonce}, but submitting it from {} failed; \
+                     retry with `bidtorrent wallet withdraw --retry {nonce}`",
+                    key.address()
+                )
+            })?;
+            crate::wallet::chain::local::append(
+                wallet.dir(),
+                &ChainEntry::Withdrawal {
+                    time: keys::now_secs(),
+                    amount: Amount(rec.auth.amount),
+                    nonce,
+                    to: rec.auth.to,
+                    tx: Some(tx),
+                },
+            )?;
+            if json {
+                print_json(&serde_json::json!({
+                    "withdrawn": Amount(rec.auth.amount), "nonce": nonce, "to": rec.auth.to, "tx": tx,
+                }))?;
+            } else {
+                outln!(
+                    "withdrew {} to {} in transaction {tx} (authorisation {nonce})",
+                    Amount(rec.auth.amount),
+                    rec.auth.to
+                );
+            }
         }
         WalletCommand::History => {
             let h = wallet.history()?;
+            let chain = crate::wallet::chain::local::entries(wallet.dir())?;
             if json {
-                print_json(&h)?;
+                let mut all = serde_json::to_value(&h)?;
+                if let serde_json::Value::Array(a) = &mut all {
+                    for e in &chain {
+                        a.push(serde_json::to_value(e)?);
+                    }
+                }
+                print_json(&all)?;
             } else {
+                for e in chain {
+                    match e {
+                        ChainEntry::Deposit {
+                            time, amount, tx, ..
+                        } => {
+                            outln!("     -  {time}  {:<15} {:>20}  tx {tx}", "deposit", amount)
+                        }
+                        ChainEntry::Withdrawal {
+                            time,
+                            amount,
+                            nonce,
+                            to,
+                            tx,
+                        } => outln!(
+                            "     -  {time}  {:<15} {:>20}  to {to}  authorisation {nonce}  tx {}",
+                            "withdrawal",
+                            amount,
+                            tx.map(|t| t.to_string())
+                                .unwrap_or_else(|| "not submitted".into())
+                        ),
+                    }
+                }
                 for e in h {
                     let seq = e.seq.map(|s| format!(" seq {s}")).unwrap_or_default();
                     outln!(
@@ -515,18 +651,112 @@ fn read_payments(file: &Path) -> anyhow::Result<String> {
     }
 }
 
-fn show(wallet: &Wallet, json: bool) -> anyhow::Result<()> {
+/// The `[chain]` client, or why there is none.
+fn chain_of(global: &GlobalArgs) -> anyhow::Result<Box<dyn crate::wallet::chain::Chain>> {
+    let path = global.config_path()?;
+    let cfg = crate::config::Config::load(&path, global.config.is_some())?;
+    let Some(c) = cfg.chain else {
+        bail!(
+            "no [chain] section in {}: deposits and withdrawals need rpc_url, chain_id, vault and token",
+            path.display()
+        );
+    };
+    Ok(crate::wallet::chain::connect(&c)?)
+}
+
+/// The wallet's chain side for `wallet show`, when `[chain]` is configured.
+#[derive(Debug, Serialize)]
+struct ChainState {
+    address: crate::wallet::chain::Address,
+    vault: crate::wallet::chain::Address,
+    /// Token units at `address` (absent when offline or the node is unreachable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_balance: Option<u128>,
+    confirmations: u64,
+    deposits: Vec<serde_json::Value>,
+    withdrawals: Vec<serde_json::Value>,
+}
+
+fn chain_state(
+    global: &GlobalArgs,
+    wallet: &Wallet,
+    client: &LedgerClient,
+    rt: &tokio::runtime::Runtime,
+    offline: bool,
+) -> anyhow::Result<Option<ChainState>> {
+    let path = global.config_path()?;
+    let cfg = crate::config::Config::load(&path, global.config.is_some())?;
+    let Some(c) = cfg.chain else {
+        return Ok(None);
+    };
+    let key = crate::wallet::chain::local::wallet_key(wallet.dir())?;
+    let chain = crate::wallet::chain::connect(&c)?;
+    let head = if offline { None } else { chain.head().ok() };
+    let token_balance = match head {
+        Some(_) => chain.token_balance(&key.address(), None).ok(),
+        None => None,
+    };
+    let mut deposits = Vec::new();
+    let mut withdrawals = Vec::new();
+    for e in crate::wallet::chain::local::entries(wallet.dir())? {
+        match &e {
+            ChainEntry::Deposit { .. } => deposits.push(serde_json::to_value(&e)?),
+            ChainEntry::Withdrawal { nonce, .. } => {
+                let mut v = serde_json::to_value(&e)?;
+                let state = if offline {
+                    None
+                } else {
+                    rt.block_on(client.withdrawal(*nonce)).ok().map(|r| r.state)
+                };
+                if let Some(s) = state {
+                    v["state"] = serde_json::to_value(s)?;
+                }
+                withdrawals.push(v);
+            }
+        }
+    }
+    Ok(Some(ChainState {
+        address: key.address(),
+        vault: c.vault,
+        token_balance,
+        confirmations: c.confirmations,
+        deposits,
+        withdrawals,
+    }))
+}
+
+fn show(wallet: &Wallet, json: bool, chain: Option<ChainState>) -> anyhow::Result<()> {
     let ledger = wallet.default_ledger()?;
     let out = wallet.out_channels()?;
     let inc = wallet.in_channels()?;
     if json {
-        return print_json(&serde_json::json!({
+        let mut v = serde_json::json!({
             "public_key": wallet.public_key(),
             "ledger": ledger,
             "balance": wallet.balance()?,
             "outgoing": out,
             "incoming": inc,
-        }));
+        });
+        if let Some(c) = &chain {
+            v["chain"] = serde_json::to_value(c)?;
+        }
+        return print_json(&v);
+    }
+    if let Some(c) = &chain {
+        outln!(
+            "chain    address {}  tokens {}  (vault {})",
+            c.address,
+            c.token_balance
+                .map(|b| b.to_string())
+                .unwrap_or_else(|| "unknown".into()),
+            c.vault
+        );
+        for d in &c.deposits {
+            outln!("  deposit     {}", d);
+        }
+        for w in &c.withdrawals {
+            outln!("  withdrawal  {}", w);
+        }
     }
     outln!("address  {}", wallet.public_key());
     match &ledger {

@@ -451,6 +451,18 @@ impl Wallet {
         Ok(certificate)
     }
 
+    /// Asks the ledger to move `amount` of this account out to the chain address `to`
+    /// (issue 16): the ledger debits it and returns the authorisation to submit to the vault.
+    pub async fn withdraw(
+        &self,
+        client: &LedgerClient,
+        amount: Amount,
+        to: crate::wallet::chain::Address,
+    ) -> Result<crate::wallet::ledger::chain::WithdrawalRecord, WalletError> {
+        self.connect(client).await?;
+        Ok(client.withdraw(&self.key, amount, to).await?)
+    }
+
     pub fn out_channel(&self, id: &ChannelId) -> Result<Option<OutChannel>, WalletError> {
         self.out_ch.get(id.0)?.map(|b| decode(&b)).transpose()
     }

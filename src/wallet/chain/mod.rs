@@ -10,7 +10,9 @@
 //! ledger (the test token has six decimals), and the vault refuses amounts above `i64::MAX`.
 
 pub mod abi;
+pub mod contracts;
 pub mod evm;
+pub mod local;
 
 use std::fmt;
 use std::path::Path;

@@ -53,6 +53,7 @@ pub fn serve(
             print_json(&serde_json::json!({
                 "event": "listening", "addr": local.to_string(), "ledger": ledger.id(),
                 "admin": ledger.admin(), "admin_key": admin, "store": ledger.store().kind(),
+                "chain_signer": ledger.chain().map(|c| c.signer()),
             }))?;
         } else {
             println!(
@@ -61,6 +62,15 @@ pub fn serve(
                 ledger.store().kind(),
                 admin.display()
             );
+            if let Some(c) = ledger.chain() {
+                println!(
+                    "vault {} on chain {} (signer {}, {} confirmations)",
+                    c.config().vault,
+                    c.config().chain_id,
+                    c.signer(),
+                    c.config().confirmations
+                );
+            }
         }
         std::io::stdout().flush()?;
         server::serve(listener, ledger.clone(), shutdown_signal()).await
@@ -112,6 +122,25 @@ pub fn audit(
             "escrowed  {} in {} open channels",
             a.escrowed, a.open_channels
         );
+        if let Some(c) = &a.chain {
+            println!(
+                "chain     vault {} on chain {}, events applied to block {}",
+                c.vault,
+                c.chain_id,
+                c.block
+                    .map(|b| b.to_string())
+                    .unwrap_or_else(|| "none yet".into())
+            );
+            println!("deposited {}", c.deposited);
+            println!(
+                "withdrawn {} ({} paid, {} pending)",
+                c.withdrawn, c.withdrawals_paid, c.withdrawals_pending
+            );
+            match c.vault_holdings {
+                Some(h) => println!("vault     holds {h} units"),
+                None => println!("vault     holdings unknown (node unreachable)"),
+            }
+        }
         println!(
             "books     {}",
             if a.consistent {
@@ -138,7 +167,8 @@ pub fn audit_storage(db: &Path, url: Option<&str>) -> Result<Audit, LedgerError>
         escrowed: clamp(t.escrowed),
         accounts: t.accounts,
         open_channels: t.open_channels,
-        consistent: t.minted == t.balances + t.escrowed,
+        consistent: store::books_balance(&t),
+        chain: None,
     })
 }
 

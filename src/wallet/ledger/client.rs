@@ -257,6 +257,34 @@ impl LedgerClient {
     }
 }
 
+impl LedgerClient {
+    /// Takes `amount` out of `key`'s account to the chain address `to`: the ledger debits it
+    /// and returns the authorisation to submit to the vault.
+    pub async fn withdraw(
+        &self,
+        key: &SigningKey,
+        amount: Amount,
+        to: crate::wallet::chain::Address,
+    ) -> Result<super::chain::WithdrawalRecord, LedgerError> {
+        match self.signed(key, Action::Withdraw { amount, to }).await? {
+            Outcome::Withdrawal(r) => Ok(*r),
+            o => Err(unexpected(o)),
+        }
+    }
+
+    /// The withdrawal authorisation `nonce` and whether the vault has paid it.
+    pub async fn withdrawal(
+        &self,
+        nonce: u64,
+    ) -> Result<super::chain::WithdrawalRecord, LedgerError> {
+        self.ledger_id().await?;
+        match self.request(&Request::Withdrawal { nonce }).await? {
+            Outcome::Withdrawal(r) => Ok(*r),
+            o => Err(unexpected(o)),
+        }
+    }
+}
+
 fn unexpected(o: Outcome) -> LedgerError {
     LedgerError::Protocol(format!("unexpected reply {o:?}"))
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::{Signature, SigningKey};
 
 use super::LedgerError;
+use super::chain::{ChainBook, PollReport};
 use super::limits::RateLimiter;
 use super::proto::{
     self, Action, Audit, BALANCE_PAGE, ChannelInfo, ChannelState, LedgerInfo, Outcome, Payload,
@@ -47,6 +48,11 @@ pub struct LedgerConfig {
     pub max_connections: usize,
     /// A connection idle this long between requests is dropped.
     pub idle_timeout: Duration,
+    /// The chain vault this ledger credits deposits from and signs withdrawals for
+    /// (issue 16); `None`: tokens only come from `mint`.
+    pub chain: Option<crate::wallet::chain::ChainConfig>,
+    /// How often the server polls the vault for confirmed events.
+    pub chain_poll: Duration,
 }
 
 impl Default for LedgerConfig {
@@ -56,6 +62,8 @@ impl Default for LedgerConfig {
             rate_per_key: Some(200),
             max_connections: 1024,
             idle_timeout: Duration::from_secs(60),
+            chain: None,
+            chain_poll: super::chain::DEFAULT_POLL,
         }
     }
 }
@@ -69,6 +77,7 @@ pub struct Ledger {
     config: LedgerConfig,
     limiter: Option<RateLimiter>,
     last_audit: Mutex<Option<(Instant, Audit)>>,
+    chain: Option<ChainBook>,
 }
 
 impl Ledger {
@@ -109,8 +118,13 @@ impl Ledger {
                 dir.display()
             )));
         }
+        let chain = match &config.chain {
+            Some(c) => Some(ChainBook::open(dir, c, id)?),
+            None => None,
+        };
         keys::restrict_tree(dir)?;
         Ok(Ledger {
+            chain,
             dir: dir.to_path_buf(),
             store,
             key,
@@ -135,6 +149,19 @@ impl Ledger {
 
     pub fn store(&self) -> &dyn LedgerStore {
         self.store.as_ref()
+    }
+
+    /// The chain vault connection, on a ledger configured with one.
+    pub fn chain(&self) -> Option<&ChainBook> {
+        self.chain.as_ref()
+    }
+
+    /// Applies the vault's newly confirmed events (the server calls it every `chain_poll`).
+    pub fn poll_chain(&self) -> Result<Option<PollReport>, LedgerError> {
+        match &self.chain {
+            Some(c) => c.poll(self.store.as_ref()).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// The admin key, read from `admin.key` in the ledger directory.
@@ -163,8 +190,16 @@ impl Ledger {
 
     /// Recomputes the books from the stored state.
     pub fn audit(&self) -> Result<Audit, LedgerError> {
+        let chain = match &self.chain {
+            Some(c) => Some(c.audit(self.store.as_ref())?),
+            None => None,
+        };
         let t = self.store.totals()?;
         let clamp = |v: u128| Amount(u64::try_from(v).unwrap_or(u64::MAX));
+        let vault_ok = chain
+            .as_ref()
+            .and_then(|c| c.vault_consistent)
+            .unwrap_or(true);
         Ok(Audit {
             ledger: self.id(),
             minted: clamp(t.minted),
@@ -172,7 +207,8 @@ impl Ledger {
             escrowed: clamp(t.escrowed),
             accounts: t.accounts,
             open_channels: t.open_channels,
-            consistent: t.minted == t.balances + t.escrowed,
+            consistent: store::books_balance(&t) && vault_ok,
+            chain,
         })
     }
 
@@ -199,6 +235,9 @@ impl Ledger {
             Request::Audit {} => Ok(Outcome::Audit(self.public_audit()?)),
             Request::Channel { channel } => Ok(Outcome::Channel(self.channel(&channel)?)),
             Request::Signed { payload, sig } => self.apply_signed(&payload, &sig, now),
+            Request::Withdrawal { nonce } => ChainBook::withdrawal(self.store.as_ref(), nonce)?
+                .map(|r| Outcome::Withdrawal(Box::new(r)))
+                .ok_or_else(|| LedgerError::Invalid(format!("no withdrawal with nonce {nonce}"))),
         }
     }
 
@@ -400,6 +439,13 @@ impl Ledger {
                     redeemed: c.redeemed,
                 })
             }
+            Action::Withdraw { amount, to } => self
+                .chain
+                .as_ref()
+                .ok_or_else(|| {
+                    LedgerError::Invalid("this ledger is not connected to a chain".into())
+                })?
+                .authorise(tx, p.account, *amount, *to, now),
             Action::Close { channel, voucher } => {
                 let mut c = tx
                     .channel_for_update(channel)?

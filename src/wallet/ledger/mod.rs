@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod bench;
+pub mod chain;
 pub mod client;
 pub mod engine;
 pub mod limits;
@@ -65,6 +66,8 @@ pub enum LedgerError {
     Protocol(String),
     #[error("too many requests from account {0}; slow down")]
     RateLimited(PublicKey),
+    #[error("chain: {0}")]
+    Chain(String),
     #[error("ledger at {addr} sent a reply that fails verification: {why}")]
     BadReply {
         addr: String,
@@ -95,6 +98,7 @@ impl LedgerError {
             LedgerError::Protocol(_) => "protocol",
             LedgerError::RateLimited(_) => "rate_limited",
             LedgerError::BadReply { .. } => "bad_reply",
+            LedgerError::Chain(_) => "chain",
         }
         .to_string()
     }

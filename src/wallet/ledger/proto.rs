@@ -41,6 +41,10 @@ pub enum Request {
         payload: String,
         sig: String,
     },
+    /// A withdrawal authorisation this ledger made (issue 16), by its nonce.
+    Withdrawal {
+        nonce: u64,
+    },
 }
 
 /// What an account signs: which ledger, who, a nonce that must rise, and the action.
@@ -80,6 +84,12 @@ pub enum Action {
         channel: ChannelId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         voucher: Option<Voucher>,
+    },
+    /// Take `amount` out to the chain: debits the signer and returns a withdrawal
+    /// authorisation the vault pays to `to` (only on a ledger connected to a chain).
+    Withdraw {
+        amount: Amount,
+        to: crate::wallet::chain::Address,
     },
 }
 
@@ -134,7 +144,12 @@ pub struct Audit {
     pub escrowed: Amount,
     pub accounts: u64,
     pub open_channels: u64,
+    /// minted + deposited = balances + escrowed + withdrawn, and (with a chain) the vault
+    /// holds deposited − withdrawals paid.
     pub consistent: bool,
+    /// The chain vault's side, on a ledger connected to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<super::chain::ChainAudit>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,6 +188,12 @@ pub enum Outcome {
         redeemed: Amount,
     },
     Closed(ChannelInfo),
+    /// A withdrawal authorisation (from `withdraw` or `withdrawal`).
+    Withdrawal(Box<super::chain::WithdrawalRecord>),
+    /// Internal: what one chain bookkeeping transaction did (never sent).
+    ChainApplied {
+        applied: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

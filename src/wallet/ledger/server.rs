@@ -38,9 +38,23 @@ pub async fn serve(
     tokio::pin!(shutdown);
     let slots = Arc::new(Semaphore::new(ledger.config().max_connections.max(1)));
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
+    let mut chain_poll = tokio::time::interval(ledger.config().chain_poll);
+    chain_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let has_chain = ledger.chain().is_some();
     loop {
         tokio::select! {
             _ = &mut shutdown => return Ok(()),
+            _ = chain_poll.tick(), if has_chain => {
+                let l = ledger.clone();
+                match tokio::task::spawn_blocking(move || l.poll_chain()).await {
+                    Ok(Ok(Some(r))) if r.deposits + r.payouts > 0 => tracing::info!(
+                        deposits = r.deposits, payouts = r.payouts, block = ?r.cursor,
+                        "applied vault events"
+                    ),
+                    Ok(Err(e)) => tracing::warn!("chain poll failed: {e}"),
+                    _ => {}
+                }
+            }
             _ = sweep.tick() => {
                 let l = ledger.clone();
                 match tokio::task::spawn_blocking(move || l.sweep_expired(keys::now_secs())).await {

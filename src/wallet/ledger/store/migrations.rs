@@ -6,10 +6,11 @@
 //! million tokens), so every balance and escrow fits. Nonces are u64 stored order-preserving
 //! as `nonce XOR 2^63` reinterpreted as i64.
 
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "accounts, nonces, channels and the minted total",
-    r#"
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "accounts, nonces, channels and the minted total",
+        r#"
 CREATE TABLE ledger_meta (
     singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     ledger    bytea CHECK (octet_length(ledger) = 32),
@@ -45,7 +46,22 @@ CREATE INDEX channels_by_buyer ON channels (buyer, id);
 CREATE INDEX channels_by_seller ON channels (seller, id);
 CREATE INDEX channels_due ON channels (deadline) WHERE state <> 2;
 "#,
-)];
+    ),
+    (
+        2,
+        "chain bookkeeping: deposits credited, withdrawals authorised, the block cursor",
+        r#"
+CREATE TABLE chain_kv (
+    key   bytea PRIMARY KEY,
+    value bytea NOT NULL
+);
+-- The counters exist from the start, so every chain transaction can lock them first.
+INSERT INTO chain_kv (key, value) VALUES
+    ('deposited'::bytea, '\x0000000000000000'::bytea),
+    ('withdrawn'::bytea, '\x0000000000000000'::bytea);
+"#,
+    ),
+];
 
 /// The schema version this binary needs.
 pub fn latest() -> i32 {

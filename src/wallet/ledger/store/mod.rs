@@ -26,7 +26,23 @@ pub struct Totals {
     pub escrowed: u128,
     pub accounts: u64,
     pub open_channels: u64,
+    /// Tokens credited by deposits into the chain vault, and debited by withdrawal
+    /// authorisations (the chain counters `CHAIN_DEPOSITED` and `CHAIN_WITHDRAWN`; zero
+    /// without a chain). The books balance when minted + deposited = balances + escrowed +
+    /// withdrawn.
+    pub deposited: u128,
+    pub withdrawn: u128,
 }
+
+/// minted + deposited = balances + escrowed + withdrawn: every token in the ledger came from
+/// a mint or a deposit and is held, escrowed, or on its way out through a withdrawal.
+pub fn books_balance(t: &Totals) -> bool {
+    t.minted + t.deposited == t.balances + t.escrowed + t.withdrawn
+}
+
+/// Keys of the two chain counters that `totals` reads (u64 big-endian values).
+pub const CHAIN_DEPOSITED: &[u8] = b"deposited";
+pub const CHAIN_WITHDRAWN: &[u8] = b"withdrawn";
 
 /// The work of one transaction; may run more than once when the store retries after a
 /// serialisation conflict, so it must not have effects outside the `StoreTx`.
@@ -64,6 +80,8 @@ pub trait LedgerStore: Send + Sync {
     /// Up to `limit` channels not closed whose deadline is at or before `now`.
     fn due_channels(&self, now: u64, limit: usize) -> Result<Vec<ChannelId>, LedgerError>;
     fn totals(&self) -> Result<Totals, LedgerError>;
+    /// A chain bookkeeping record (issue 16), read outside any transaction.
+    fn chain_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, LedgerError>;
     fn flush(&self) -> Result<(), LedgerError>;
 }
 
@@ -85,6 +103,11 @@ pub trait StoreTx {
     /// Stores a new channel; refuses an id already taken.
     fn insert_channel(&mut self, c: &ChannelInfo) -> Result<(), LedgerError>;
     fn update_channel(&mut self, c: &ChannelInfo) -> Result<(), LedgerError>;
+    /// Chain bookkeeping (issue 16: deposits seen, withdrawals authorised, the block cursor),
+    /// a key → value map kept in the same transaction as the balances it moves. Reading a
+    /// key locks it until the transaction ends.
+    fn chain_get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, LedgerError>;
+    fn chain_put(&mut self, key: &[u8], value: &[u8]) -> Result<(), LedgerError>;
 }
 
 /// Opens the store named by `url`: `postgres://…` / `postgresql://…`, or `None` for the

@@ -492,6 +492,27 @@ impl StoreTx for PgTx<'_, '_> {
             Err(e) => Err(self.fail(e)),
         }
     }
+
+    fn chain_get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, LedgerError> {
+        match self.t.query_opt(
+            "SELECT value FROM chain_kv WHERE key = $1 FOR UPDATE",
+            &[&key],
+        ) {
+            Ok(r) => Ok(r.map(|r| r.get::<_, Vec<u8>>(0))),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    fn chain_put(&mut self, key: &[u8], value: &[u8]) -> Result<(), LedgerError> {
+        match self.t.execute(
+            "INSERT INTO chain_kv (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            &[&key, &value],
+        ) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
 }
 
 impl LedgerStore for PgStore {
@@ -671,7 +692,21 @@ impl LedgerStore for PgStore {
                     &[],
                 )
                 .map_err(db_err)?;
+            let chain = t
+                .query(
+                    "SELECT key, value FROM chain_kv WHERE key IN ($1, $2)",
+                    &[&super::CHAIN_DEPOSITED, &super::CHAIN_WITHDRAWN],
+                )
+                .map_err(db_err)?;
             t.commit().map_err(db_err)?;
+            let counter = |name: &[u8]| -> u128 {
+                chain
+                    .iter()
+                    .find(|r| r.get::<_, &[u8]>(0) == name)
+                    .and_then(|r| <[u8; 8]>::try_from(r.get::<_, &[u8]>(1)).ok())
+                    .map(|b| u64::from_be_bytes(b) as u128)
+                    .unwrap_or(0)
+            };
             let count = |r: &Row| -> Result<u64, LedgerError> {
                 let n: i64 = r.try_get(1).map_err(db_err)?;
                 Ok(u64::try_from(n).unwrap_or(0))
@@ -682,7 +717,18 @@ impl LedgerStore for PgStore {
                 escrowed: num(&ch, 0)?,
                 accounts: count(&a)?,
                 open_channels: count(&ch)?,
+                deposited: counter(super::CHAIN_DEPOSITED),
+                withdrawn: counter(super::CHAIN_WITHDRAWN),
             })
+        })
+    }
+
+    fn chain_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, LedgerError> {
+        self.read(|c, _| {
+            let r = c
+                .query_opt("SELECT value FROM chain_kv WHERE key = $1", &[&key])
+                .map_err(db_err)?;
+            Ok(r.map(|r| r.get::<_, Vec<u8>>(0)))
         })
     }
 

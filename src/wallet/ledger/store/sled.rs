@@ -24,6 +24,12 @@ use crate::wallet::ledger::proto::{ChannelInfo, ChannelState, Outcome};
 const KEY_LEDGER: &[u8] = b"ledger_key";
 const KEY_ADMIN: &[u8] = b"admin";
 const KEY_MINTED: &[u8] = b"minted";
+/// Chain bookkeeping lives in `meta` under this prefix (so it commits with the balances).
+const CHAIN_PREFIX: &[u8] = b"chain/";
+
+fn chain_key(key: &[u8]) -> Vec<u8> {
+    [CHAIN_PREFIX, key].concat()
+}
 
 impl From<sled::Error> for LedgerError {
     fn from(e: sled::Error) -> Self {
@@ -213,6 +219,17 @@ impl StoreTx for SledTx<'_> {
         let b = serde_json::to_vec(c).map_err(|e| LedgerError::Storage(e.to_string()))?;
         self.put(Tree::Channels, &c.channel.0, b)
     }
+
+    fn chain_get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, LedgerError> {
+        match self.meta.get(chain_key(key)) {
+            Ok(v) => Ok(v.map(|v| v.to_vec())),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    fn chain_put(&mut self, key: &[u8], value: &[u8]) -> Result<(), LedgerError> {
+        self.put(Tree::Meta, &chain_key(key), value.to_vec())
+    }
 }
 
 impl LedgerStore for SledStore {
@@ -342,6 +359,8 @@ impl LedgerStore for SledStore {
         let _g = self.guard();
         let mut t = Totals {
             minted: u64_of(self.meta.get(KEY_MINTED)?) as u128,
+            deposited: u64_of(self.meta.get(chain_key(super::CHAIN_DEPOSITED))?) as u128,
+            withdrawn: u64_of(self.meta.get(chain_key(super::CHAIN_WITHDRAWN))?) as u128,
             ..Totals::default()
         };
         for r in self.accounts.iter() {
@@ -356,6 +375,10 @@ impl LedgerStore for SledStore {
             t.escrowed += c.escrowed().0 as u128;
         }
         Ok(t)
+    }
+
+    fn chain_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, LedgerError> {
+        Ok(self.meta.get(chain_key(key))?.map(|v| v.to_vec()))
     }
 
     fn flush(&self) -> Result<(), LedgerError> {
