@@ -9,6 +9,9 @@
 //! under `CI=true` it fails them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
+#[path = "support/postgres.rs"]
+mod pg;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -117,6 +120,8 @@ struct World {
     deployer: ChainKey,
     ledger_dir: PathBuf,
     ledger_port: u16,
+    /// The PostgreSQL store, when not sled.
+    store: Option<String>,
     _tmp: tempfile::TempDir,
 }
 
@@ -166,6 +171,9 @@ impl World {
             "50",
         ])
         .env_remove(FAILPOINT_ENV);
+        if let Some(url) = &self.store {
+            c.args(["--store", url]);
+        }
         if let Some(f) = failpoint {
             c.env(FAILPOINT_ENV, f);
         }
@@ -204,11 +212,25 @@ impl World {
 }
 
 fn setup(confirmations: u64) -> Option<World> {
+    setup_on(confirmations, false)
+}
+
+/// A world whose ledger keeps its books on sled, or on a fresh PostgreSQL database (`None`
+/// when PostgreSQL is unavailable outside CI).
+fn setup_on(confirmations: u64, postgres: bool) -> Option<World> {
+    let store = if postgres {
+        let c = pg::PgCluster::shared()?;
+        let url = c.fresh_db();
+        bidtorrent::wallet::ledger::store::postgres::migrate(&url).unwrap();
+        Some(url)
+    } else {
+        None
+    };
     let anvil = anvil()?;
     let tmp = tempfile::tempdir().unwrap();
     let ledger_dir = tmp.path().join("ledger");
     // The ledger's id and chain key exist before the vault that names them.
-    let id = Ledger::open(&ledger_dir, LedgerConfig::default())
+    let id = Ledger::open_with(&ledger_dir, store.as_deref(), LedgerConfig::default())
         .unwrap()
         .id();
     let signer = ChainKey::load_or_create(&ChainBook::key_path(&ledger_dir))
@@ -230,6 +252,7 @@ fn setup(confirmations: u64) -> Option<World> {
         deployer,
         ledger_dir,
         ledger_port: free_port(),
+        store,
         _tmp: tmp,
     })
 }
@@ -459,7 +482,18 @@ fn deposit_pay_and_withdraw_end_to_end() {
 
 #[test]
 fn a_ledger_killed_between_seeing_a_deposit_and_crediting_it_credits_it_once() {
-    let Some(w) = setup(1) else { return };
+    killed_between_seeing_a_deposit_and_crediting_it(false);
+}
+
+#[test]
+fn a_ledger_killed_between_seeing_a_deposit_and_crediting_it_credits_it_once_postgres() {
+    killed_between_seeing_a_deposit_and_crediting_it(true);
+}
+
+fn killed_between_seeing_a_deposit_and_crediting_it(postgres: bool) {
+    let Some(w) = setup_on(1, postgres) else {
+        return;
+    };
     let buyer = w.wallet("buyer");
     let ledger = w.start_ledger(Some("deposit_seen"));
     let addr = buyer.chain_address();
@@ -499,7 +533,18 @@ fn a_ledger_killed_between_seeing_a_deposit_and_crediting_it_credits_it_once() {
 
 #[test]
 fn a_ledger_killed_between_signing_a_withdrawal_and_recording_it_loses_nothing() {
-    let Some(w) = setup(0) else { return };
+    killed_between_signing_a_withdrawal_and_recording_it(false);
+}
+
+#[test]
+fn a_ledger_killed_between_signing_a_withdrawal_and_recording_it_loses_nothing_postgres() {
+    killed_between_signing_a_withdrawal_and_recording_it(true);
+}
+
+fn killed_between_signing_a_withdrawal_and_recording_it(postgres: bool) {
+    let Some(w) = setup_on(0, postgres) else {
+        return;
+    };
     let buyer = w.wallet("buyer");
     let l = w.start_ledger(None);
     let addr = buyer.chain_address();
