@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 out="${1:-contracts/build}"
 solc=contracts/node_modules/.bin/solcjs
 if [ ! -x "$solc" ]; then
-  (cd contracts && npm ci --no-audit --no-fund >&2)
+  (cd contracts && npm ci --ignore-scripts --no-audit --no-fund >&2)
 fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

@@ -14,6 +14,8 @@ declare -A pkgs=(
   [mktorrent]=mktorrent
   [tmux]=tmux
   [nginx]=nginx
+  [node]=nodejs
+  [npm]=npm
 )
 missing=()
 for cmd in "${!pkgs[@]}"; do
@@ -42,6 +44,13 @@ if ((${#missing[@]})); then
   fi
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   if ((added_policy)); then $sudo rm -f "$policy"; fi
+fi
+
+# The chain tests' local EVM node (anvil) and Solidity compiler (solcjs), pinned by
+# contracts/package-lock.json. Install scripts are skipped: anvil's binary comes in its
+# platform package, and nothing else needs a script.
+if [ ! -x contracts/node_modules/.bin/anvil ] || [ ! -x contracts/node_modules/.bin/solcjs ]; then
+  (cd contracts && npm ci --ignore-scripts --no-audit --no-fund)
 fi
 
 cargo fmt --check
