@@ -394,6 +394,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l socket -d
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l headless -d 'No live table; print only the final report'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l json -d 'Print the report as JSON'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -l chain -d 'Fund the peers through a local EVM chain instead of minting: starts anvil, deploys a token and a vault, deposits, trades, then withdraws every balance back to the chain'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand demo" -s h -l help -d 'Print help'

@@ -646,6 +646,7 @@ _arguments "${_arguments_options[@]}" : \
 '--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--headless[No live table; print only the final report]' \
 '--json[Print the report as JSON]' \
+'--chain[Fund the peers through a local EVM chain instead of minting\: starts anvil, deploys a token and a vault, deposits, trades, then withdraws every balance back to the chain]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \

@@ -11,6 +11,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::cli::{GlobalArgs, parse_size};
+use crate::demo::chain::{ChainDemo, ChainReport};
 use crate::demo::source::DemoSource;
 use crate::demo::{Cast, Settlement, Swarm, bidder_ratio, demo_spec};
 use crate::market::config::BuyerStrategy;
@@ -42,6 +43,10 @@ pub struct DemoArgs {
     /// Keep the payload and downloads in this directory instead of a temporary one
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
+    /// Fund the peers through a local EVM chain instead of minting: starts anvil, deploys a
+    /// token and a vault, deposits, trades, then withdraws every balance back to the chain
+    #[arg(long)]
+    pub chain: bool,
 }
 
 impl DemoArgs {
@@ -59,7 +64,7 @@ impl DemoArgs {
 pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<ExitCode> {
     // Without --headless/--json on a terminal the swarm is shown in the dashboard, and logs go
     // to a file (never the screen); otherwise today's table or report, logging to stderr.
-    let dashboard = !args.headless && !args.json && std::io::stdout().is_terminal();
+    let dashboard = !args.chain && !args.headless && !args.json && std::io::stdout().is_terminal();
     let _log_guard = if dashboard {
         crate::cli::tui::init_file_logging(global).0
     } else {
@@ -109,7 +114,7 @@ async fn run_dashboard(
     swarm.poll();
     let settled = swarm.settle(Duration::from_secs(5)).await;
     if let Ok(s) = &settled {
-        print_report(&swarm, s, args);
+        print_report(&swarm, s, args, None);
     }
     swarm.shutdown().await;
     shown?;
@@ -141,7 +146,12 @@ impl Drop for TempDir {
 
 async fn run_demo(root: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let spec = demo_spec(&args.cast());
-    let mut swarm = Swarm::start(root, &spec).await?;
+    let (chain, mut swarm) = if args.chain {
+        let (c, s) = ChainDemo::start(root, &spec).await?;
+        (Some(c), s)
+    } else {
+        (None, Swarm::start(root, &spec).await?)
+    };
     let live = !args.headless && !args.json;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut last_note = std::time::Instant::now();
@@ -173,8 +183,15 @@ async fn run_demo(root: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let settlement = swarm.settle(Duration::from_secs(5)).await?;
-    print_report(&swarm, &settlement, args);
+    let chain_report = match chain {
+        Some(c) => Some(c.cash_out(&swarm).await?),
+        None => None,
+    };
+    print_report(&swarm, &settlement, args, chain_report.as_ref());
     swarm.shutdown().await;
+    if chain_report.as_ref().is_some_and(|c| !c.consistent) {
+        anyhow::bail!("the ledger's books and the vault do not agree");
+    }
     Ok(if interrupted {
         ExitCode::from(130)
     } else {
@@ -229,11 +246,16 @@ fn draw_table(swarm: &Swarm) {
     eprint!("{out}");
 }
 
-fn print_report(swarm: &Swarm, settlement: &Settlement, args: &DemoArgs) {
+fn print_report(
+    swarm: &Swarm,
+    settlement: &Settlement,
+    args: &DemoArgs,
+    chain: Option<&ChainReport>,
+) {
     let rows = swarm.report();
     let (b, n, ratio) = bidder_ratio(&rows);
     if args.json {
-        let r = json!({
+        let mut r = json!({
             "torrent": {
                 "name": swarm.meta.info.name,
                 "info_hash": swarm.meta.info_hash.to_hex(),
@@ -245,6 +267,9 @@ fn print_report(swarm: &Swarm, settlement: &Settlement, args: &DemoArgs) {
             "speedup": ratio,
             "settlement": settlement,
         });
+        if let Some(c) = chain {
+            r["chain"] = serde_json::to_value(c).unwrap_or_default();
+        }
         outln!("{r}");
         return;
     }
@@ -295,4 +320,35 @@ fn print_report(swarm: &Swarm, settlement: &Settlement, args: &DemoArgs) {
             "INCONSISTENT"
         }
     );
+    if let Some(c) = chain {
+        outln!(
+            "\nchain: token {} vault {} at {}",
+            c.token,
+            c.vault,
+            c.rpc_url
+        );
+        for d in &c.deposits {
+            outln!("  {:<11} deposited {:>10}  tx {}", d.peer, d.amount, d.tx);
+        }
+        for w in &c.withdrawals {
+            outln!("  {:<11} withdrew  {:>10}  tx {}", w.peer, w.amount, w.tx);
+        }
+        for m in &c.members {
+            outln!(
+                "  {:<11} {}  on chain before {:>12}  after {:>12}",
+                m.peer,
+                m.address,
+                m.before,
+                m.after
+            );
+        }
+        outln!(
+            "ledger and vault {}",
+            if c.consistent {
+                "agree"
+            } else {
+                "DO NOT AGREE"
+            }
+        );
+    }
 }

@@ -3,6 +3,7 @@
 //! with a live table and a final report per peer. [`Swarm`] is also what the market tests and
 //! the market benchmark drive, so the demo shows exactly what is measured.
 
+pub mod chain;
 pub mod source;
 
 use std::io::Write;
@@ -171,6 +172,14 @@ impl Swarm {
     /// Writes the payload, starts the ledger, mints, and starts every member (leechers know
     /// every earlier member's address).
     pub async fn start(root: &Path, spec: &SwarmSpec) -> anyhow::Result<Swarm> {
+        Swarm::start_with(root, spec, None).await
+    }
+
+    async fn start_with(
+        root: &Path,
+        spec: &SwarmSpec,
+        ledger: Option<EmbeddedLedger>,
+    ) -> anyhow::Result<Swarm> {
         let seed_dir = root.join("seed");
         std::fs::create_dir_all(&seed_dir)
             .with_context(|| format!("creating {}", seed_dir.display()))?;
@@ -194,9 +203,34 @@ impl Swarm {
         .await
         .context("preparing the payload")??;
         let meta = Metainfo::from_bytes(&torrent_bytes)?;
-        let (ledger, _) = EmbeddedLedger::start(&root.join("ledger"))
-            .await
-            .context("starting the embedded ledger")?;
+        let ledger = match ledger {
+            Some(l) => l,
+            None => {
+                EmbeddedLedger::start(&root.join("ledger"))
+                    .await
+                    .context("starting the embedded ledger")?
+                    .0
+            }
+        };
+        Swarm::members_on(root, spec, ledger, meta).await
+    }
+
+    /// Like `start`, on a ledger already running (`demo --chain`'s, tied to a vault).
+    pub async fn start_on(
+        root: &Path,
+        spec: &SwarmSpec,
+        ledger: EmbeddedLedger,
+    ) -> anyhow::Result<Swarm> {
+        Swarm::start_with(root, spec, Some(ledger)).await
+    }
+
+    async fn members_on(
+        root: &Path,
+        spec: &SwarmSpec,
+        ledger: EmbeddedLedger,
+        meta: Metainfo,
+    ) -> anyhow::Result<Swarm> {
+        let seed_dir = root.join("seed");
         let mut members = Vec::new();
         let mut known = Vec::new();
         for p in &spec.peers {
