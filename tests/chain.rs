@@ -612,3 +612,82 @@ fn a_reorganisation_shallower_than_the_confirmations_changes_nothing() {
     assert_eq!(a["chain"]["vault_holdings"], TOKEN as u64);
     kill(l);
 }
+
+#[test]
+fn demo_chain_funds_the_swarm_through_the_vault_and_the_books_agree() {
+    let Some(anvil) = tool("anvil") else { return };
+    let bin_dir = anvil.parent().unwrap().to_path_buf();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let o = Command::new(BIN)
+        .args([
+            "demo",
+            "--chain",
+            "--headless",
+            "--json",
+            "--size",
+            "1M",
+            "--leechers",
+            "3",
+        ])
+        .env("PATH", path)
+        .env_remove("BIDTORRENT_ANVIL")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "demo --chain: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = &r["chain"];
+    assert_eq!(c["consistent"], true, "{c}");
+    assert_eq!(r["settlement"]["ledger_consistent"], true);
+    let deposits = c["deposits"].as_array().unwrap();
+    let withdrawals = c["withdrawals"].as_array().unwrap();
+    assert!(!deposits.is_empty() && !withdrawals.is_empty(), "{c}");
+    // Every member's chain balance moved by exactly what it deposited and withdrew.
+    let sum = |list: &[Value], peer: &Value| -> i128 {
+        list.iter()
+            .filter(|m| &m["peer"] == peer)
+            .map(|m| m["amount"].as_u64().unwrap() as i128)
+            .sum()
+    };
+    for m in c["members"].as_array().unwrap() {
+        let before = m["before"].as_u64().unwrap() as i128;
+        let after = m["after"].as_u64().unwrap() as i128;
+        assert_eq!(
+            after,
+            before - sum(deposits, &m["peer"]) + sum(withdrawals, &m["peer"]),
+            "{m}"
+        );
+    }
+    // What the sellers earned in the swarm left the vault as their withdrawals.
+    let earned = r["settlement"]["earned"].as_u64().unwrap();
+    assert!(earned > 0, "nobody paid anything: {r}");
+    let audit = &c["audit"]["chain"];
+    assert_eq!(audit["withdrawals_pending"], 0);
+    assert_eq!(
+        audit["vault_holdings"].as_u64().unwrap(),
+        audit["deposited"].as_u64().unwrap() - audit["withdrawals_paid"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn demo_chain_without_anvil_says_how_to_install_it() {
+    let empty = tempfile::tempdir().unwrap();
+    let o = Command::new(BIN)
+        .args(["demo", "--chain", "--headless", "--json"])
+        .env("PATH", empty.path())
+        .env_remove("BIDTORRENT_ANVIL")
+        .current_dir(empty.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("npm install @foundry-rs/anvil"), "{err}");
+}
