@@ -691,3 +691,61 @@ fn demo_chain_without_anvil_says_how_to_install_it() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("npm install @foundry-rs/anvil"), "{err}");
 }
+
+#[test]
+fn an_authorisation_unused_past_its_deadline_is_refunded_and_the_vault_refuses_it() {
+    let Some(w) = setup(1) else { return };
+    let l = w.start_ledger(None);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = bidtorrent::wallet::LedgerClient::new(w.ledger_addr());
+    let key = bidtorrent::wallet::keys::generate_key();
+    let node = w.node();
+    // A deposit for this account, paid by the token holder.
+    node.deposit(&w.deployer, (5 * TOKEN) as u64, PublicKey::of(&key))
+        .unwrap();
+    w.mine(1);
+    let balance = |c: &bidtorrent::wallet::LedgerClient| rt.block_on(c.balance(&key)).unwrap().0;
+    let start = Instant::now();
+    while balance(&client).0 != 5 * TOKEN as u64 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "deposit never credited"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Authorised (and debited), but never submitted.
+    let to = Address([0x42; 20]);
+    let rec = rt
+        .block_on(client.withdraw(&key, bidtorrent::wallet::Amount(2 * TOKEN as u64), to))
+        .unwrap();
+    assert_eq!(balance(&client).0, 3 * TOKEN as u64);
+    // Eight days later, in a confirmed block: refunded, once.
+    node.rpc("evm_increaseTime", json!([8 * 24 * 3600]))
+        .unwrap();
+    w.mine(2);
+    let start = Instant::now();
+    while balance(&client).0 != 5 * TOKEN as u64 {
+        assert!(start.elapsed() < Duration::from_secs(30), "never refunded");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let now = rt.block_on(client.withdrawal(rec.auth.nonce)).unwrap();
+    assert_eq!(
+        now.state,
+        bidtorrent::wallet::ledger::chain::WithdrawalState::Refunded
+    );
+    // The vault refuses it now.
+    let late = node.withdraw(&w.deployer, &rec.auth);
+    assert!(format!("{:?}", late.unwrap_err()).contains("expired"));
+    assert_eq!(node.token_balance(&to, None).unwrap(), 0);
+    w.mine(2);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(balance(&client).0, 5 * TOKEN as u64);
+    let a = wait_audit(&w, 5 * TOKEN as u64, 0);
+    assert_eq!(a["consistent"], true, "{a}");
+    assert_eq!(a["chain"]["withdrawn"], 0);
+    assert_eq!(a["chain"]["vault_holdings"], 5 * TOKEN as u64);
+    kill(l);
+}

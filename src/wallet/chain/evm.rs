@@ -334,6 +334,14 @@ impl Chain for EvmChain {
         abi::quantity(&self.rpc("eth_blockNumber", json!([]))?)
     }
 
+    fn block_time(&self, block: u64) -> Result<u64, ChainError> {
+        let b = self.rpc("eth_getBlockByNumber", json!([qty(block), false]))?;
+        if b.is_null() {
+            return Err(ChainError::BadReply(format!("block {block} is unknown")));
+        }
+        abi::quantity(b.get("timestamp").unwrap_or(&Value::Null))
+    }
+
     fn vault_events(&self, from: u64, to: u64) -> Result<Vec<VaultEvent>, ChainError> {
         let topics = [
             abi::word_hex(&abi::topic(abi::DEPOSITED)),

@@ -285,6 +285,8 @@ pub trait Chain: Send + Sync {
     fn config(&self) -> &ChainConfig;
     /// The newest block number.
     fn head(&self) -> Result<u64, ChainError>;
+    /// The timestamp (Unix seconds) of block `block`.
+    fn block_time(&self, block: u64) -> Result<u64, ChainError>;
     /// The vault's deposit and withdrawal events in blocks `from..=to`, in chain order.
     fn vault_events(&self, from: u64, to: u64) -> Result<Vec<VaultEvent>, ChainError>;
     /// Token units `holder` owns, at block `at` (`None`: the newest).

@@ -36,6 +36,8 @@ use crate::wallet::keys::{LedgerId, PublicKey};
 const PAID: &[u8] = b"paid";
 const CURSOR: &[u8] = b"cursor";
 const NEXT_NONCE: &[u8] = b"next_nonce";
+/// JSON list of the nonces of pending withdrawals.
+const PENDING: &[u8] = b"pending";
 /// An authorisation must reach the vault within this (it then pays nothing).
 pub const WITHDRAWAL_TTL_SECS: u64 = 7 * 24 * 3600;
 /// Blocks read per poll at most, so a ledger far behind catches up in bounded steps.
@@ -56,6 +58,9 @@ pub enum WithdrawalState {
     Pending,
     /// The vault paid it.
     Paid,
+    /// Its deadline passed in a confirmed block before the vault paid it (so the vault never
+    /// will): the amount went back to the account.
+    Refunded,
 }
 
 /// A withdrawal the ledger authorised, as stored and as `withdraw` / `withdrawal` return it.
@@ -97,7 +102,21 @@ pub struct ChainAudit {
 pub struct PollReport {
     pub deposits: u64,
     pub payouts: u64,
+    pub refunds: u64,
     pub cursor: Option<u64>,
+}
+
+fn pending_of(v: Option<Vec<u8>>) -> Result<Vec<u64>, LedgerError> {
+    match v {
+        None => Ok(Vec::new()),
+        Some(b) => serde_json::from_slice(&b)
+            .map_err(|e| LedgerError::Storage(format!("corrupt pending list: {e}"))),
+    }
+}
+
+fn read_record(raw: &[u8]) -> Result<WithdrawalRecord, LedgerError> {
+    serde_json::from_slice(raw)
+        .map_err(|e| LedgerError::Storage(format!("corrupt withdrawal record: {e}")))
 }
 
 fn u64_of(v: Option<Vec<u8>>) -> u64 {
@@ -243,7 +262,53 @@ impl ChainBook {
             Ok(Outcome::ChainApplied { applied: false })
         })?;
         report.cursor = Some(to);
+        // Every payout up to block `to` is applied, and the vault pays nothing after a
+        // deadline: a pending authorisation whose deadline is before block `to` never will be.
+        let pending = pending_of(store.chain_get(PENDING)?)?;
+        if !pending.is_empty() {
+            let time = self.chain.block_time(to)?;
+            for nonce in pending {
+                if self.refund_expired(store, nonce, time)? {
+                    report.refunds += 1;
+                }
+            }
+        }
         Ok(report)
+    }
+
+    /// Refunds the authorisation `nonce` if it is pending and its deadline is before `time`
+    /// (a confirmed block's timestamp); whether it did.
+    fn refund_expired(
+        &self,
+        store: &dyn LedgerStore,
+        nonce: u64,
+        time: u64,
+    ) -> Result<bool, LedgerError> {
+        let key = wd_key(nonce);
+        let o = store.transact(&mut |tx: &mut dyn StoreTx| {
+            // Lock order of every withdrawal transaction: the withdrawn counter first.
+            let withdrawn = u64_of(tx.chain_get(CHAIN_WITHDRAWN)?);
+            let mut pending = pending_of(tx.chain_get(PENDING)?)?;
+            let Some(raw) = tx.chain_get(&key)? else {
+                return Ok(Outcome::ChainApplied { applied: false });
+            };
+            let mut rec = read_record(&raw)?;
+            if rec.state != WithdrawalState::Pending || rec.auth.deadline >= time {
+                return Ok(Outcome::ChainApplied { applied: false });
+            }
+            rec.state = WithdrawalState::Refunded;
+            pending.retain(|n| *n != nonce);
+            let left = withdrawn
+                .checked_sub(rec.auth.amount)
+                .ok_or(LedgerError::Overflow)?;
+            tx.chain_put(CHAIN_WITHDRAWN, &left.to_be_bytes())?;
+            tx.chain_put(PENDING, &to_json(&pending)?)?;
+            tx.chain_put(&key, &to_json(&rec)?)?;
+            tx.credit(&rec.account, Amount(rec.auth.amount))?;
+            tracing::info!(nonce, account = %rec.account, amount = rec.auth.amount, "expired withdrawal refunded");
+            Ok(Outcome::ChainApplied { applied: true })
+        })?;
+        Ok(matches!(o, Outcome::ChainApplied { applied: true }))
     }
 
     /// Credits `d` unless it was credited before; whether it credited now.
@@ -268,18 +333,29 @@ impl ChainBook {
     fn record_payout(&self, store: &dyn LedgerStore, w: &Withdrawn) -> Result<bool, LedgerError> {
         let key = wd_key(w.nonce);
         let o = store.transact(&mut |tx: &mut dyn StoreTx| {
+            // Lock order of every withdrawal transaction: the withdrawn counter first.
+            tx.chain_get(CHAIN_WITHDRAWN)?;
             let paid = u64_of(tx.chain_get(PAID)?);
+            let mut pending = pending_of(tx.chain_get(PENDING)?)?;
             let Some(raw) = tx.chain_get(&key)? else {
                 // Only our key can authorise: a payout we never recorded means the chain key
                 // leaked or the store lost a record. Say so loudly; the audit will not balance.
                 tracing::error!(nonce = w.nonce, tx = %w.tx, "the vault paid a withdrawal this ledger has no record of");
                 return Ok(Outcome::ChainApplied { applied: false });
             };
-            let mut rec: WithdrawalRecord = serde_json::from_slice(&raw)
-                .map_err(|e| LedgerError::Storage(format!("corrupt withdrawal record: {e}")))?;
+            let mut rec = read_record(&raw)?;
             if rec.state == WithdrawalState::Paid {
                 return Ok(Outcome::ChainApplied { applied: false });
             }
+            if rec.state == WithdrawalState::Refunded {
+                // Cannot happen (the vault refuses a late authorisation and refunds wait for
+                // its deadline in a confirmed block), unless a reorganisation went deeper
+                // than the confirmations. Say so; the audit will not balance.
+                tracing::error!(nonce = w.nonce, tx = %w.tx, "the vault paid a withdrawal this ledger refunded");
+                return Ok(Outcome::ChainApplied { applied: false });
+            }
+            pending.retain(|n| *n != w.nonce);
+            tx.chain_put(PENDING, &to_json(&pending)?)?;
             rec.state = WithdrawalState::Paid;
             rec.paid_tx = Some(w.tx);
             let new = paid
@@ -335,6 +411,9 @@ impl ChainBook {
             paid_tx: None,
         };
         tx.chain_put(&wd_key(nonce), &to_json(&rec)?)?;
+        let mut pending = pending_of(tx.chain_get(PENDING)?)?;
+        pending.push(nonce);
+        tx.chain_put(PENDING, &to_json(&pending)?)?;
         Ok(Outcome::Withdrawal(Box::new(rec)))
     }
 
@@ -345,10 +424,7 @@ impl ChainBook {
     ) -> Result<Option<WithdrawalRecord>, LedgerError> {
         store
             .chain_get(&wd_key(nonce))?
-            .map(|raw| {
-                serde_json::from_slice(&raw)
-                    .map_err(|e| LedgerError::Storage(format!("corrupt withdrawal record: {e}")))
-            })
+            .map(|raw| read_record(&raw))
             .transpose()
     }
 

@@ -47,8 +47,9 @@ pub async fn serve(
             _ = chain_poll.tick(), if has_chain => {
                 let l = ledger.clone();
                 match tokio::task::spawn_blocking(move || l.poll_chain()).await {
-                    Ok(Ok(Some(r))) if r.deposits + r.payouts > 0 => tracing::info!(
-                        deposits = r.deposits, payouts = r.payouts, block = ?r.cursor,
+                    Ok(Ok(Some(r))) if r.deposits + r.payouts + r.refunds > 0 => tracing::info!(
+                        deposits = r.deposits, payouts = r.payouts, refunds = r.refunds,
+                        block = ?r.cursor,
                         "applied vault events"
                     ),
                     Ok(Err(e)) => tracing::warn!("chain poll failed: {e}"),
