@@ -7,7 +7,12 @@
 //! `deposited`, `withdrawn`, `paid` (u64 BE totals), `cursor` (u64 BE: the last block whose
 //! events are all applied), `next_nonce` (u64 BE), `dep/‹tx hash›‹log index BE›` (JSON
 //! `Deposit`: seen once, so never credited twice), `wd/‹nonce BE›` (JSON
-//! `WithdrawalRecord`).
+//! `WithdrawalRecord`), `pending` (JSON list of the nonces not yet paid or refunded).
+//!
+//! An authorisation the vault has not paid by its deadline, as seen in a confirmed block, can
+//! never be paid (the vault checks the deadline against the block time): the next poll
+//! refunds it to the account. Withdrawal transactions all lock the `withdrawn` counter first,
+//! so they never deadlock one another.
 //!
 //! Exactly once: a deposit is credited in the transaction that writes its `dep/` record, and
 //! that transaction first locks the `deposited` counter, so two watchers (two servers on one
