@@ -2025,7 +2025,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ledger__subcmd__serve)
-            opts="-v -q -h --listen --db --close-grace --store --rate-per-key --max-connections --chain-rpc --chain-id --vault --token --confirmations --chain-poll-ms --json --config --data-dir --socket --verbose --quiet --timeout --help"
+            opts="-v -q -h --listen --db --close-grace --store --rate-per-key --max-connections --chain-rpc --chain-id --vault --token --confirmations --chain-from-block --chain-poll-ms --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2072,6 +2072,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --confirmations)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --chain-from-block)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -472,6 +472,7 @@ _arguments "${_arguments_options[@]}" : \
 '--vault=[The vault contract'\''s address]:ADDRESS:_default' \
 '--token=[The token contract'\''s address]:ADDRESS:_default' \
 '--confirmations=[Blocks a deposit must be buried under before it is credited]:N:_default' \
+'--chain-from-block=[First block to read vault events from (the vault'\''s deployment block)]:N:_default' \
 '--chain-poll-ms=[How often to poll the vault for confirmed events]:MS:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \

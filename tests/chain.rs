@@ -110,6 +110,7 @@ fn config(url: &str, vault: Address, token: Address, confirmations: u64) -> Chai
         vault,
         token,
         confirmations,
+        from_block: 0,
     }
 }
 

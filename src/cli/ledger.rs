@@ -122,6 +122,9 @@ pub struct ChainArgs {
     /// Blocks a deposit must be buried under before it is credited
     #[arg(long, default_value_t = 12, value_name = "N")]
     confirmations: u64,
+    /// First block to read vault events from (the vault's deployment block)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    chain_from_block: u64,
     /// How often to poll the vault for confirmed events
     #[arg(long, default_value_t = 2000, value_name = "MS")]
     chain_poll_ms: u64,
@@ -135,6 +138,7 @@ impl ChainArgs {
             vault: self.vault?,
             token: self.token?,
             confirmations: self.confirmations,
+            from_block: self.chain_from_block,
         })
     }
 }

@@ -685,7 +685,15 @@ fn chain_state(
     offline: bool,
 ) -> anyhow::Result<Option<ChainState>> {
     let path = global.config_path()?;
-    let cfg = crate::config::Config::load(&path, global.config.is_some())?;
+    // `wallet show` never needed the config before `[chain]`: a config it cannot read is
+    // reported, not fatal.
+    let cfg = match crate::config::Config::load(&path, global.config.is_some()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("bidtorrent: not showing the chain side: {e}");
+            return Ok(None);
+        }
+    };
     let Some(c) = cfg.chain else {
         return Ok(None);
     };

@@ -107,6 +107,7 @@ impl Anvil {
             vault,
             token,
             confirmations: CONFIRMATIONS,
+            from_block: 0,
         }
     }
 }

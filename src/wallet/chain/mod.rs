@@ -128,6 +128,10 @@ pub struct ChainConfig {
     /// Blocks a deposit must be buried under before the ledger credits it.
     #[serde(default = "default_confirmations")]
     pub confirmations: u64,
+    /// The ledger reads vault events from this block on (the vault's deployment block:
+    /// nothing before it can concern the vault).
+    #[serde(default)]
+    pub from_block: u64,
 }
 
 fn default_confirmations() -> u64 {

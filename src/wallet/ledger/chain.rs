@@ -237,7 +237,7 @@ impl ChainBook {
         };
         let from = match report.cursor {
             Some(c) => c.saturating_add(1),
-            None => 0,
+            None => self.config().from_block,
         };
         if from > confirmed {
             return Ok(report);
@@ -437,7 +437,11 @@ impl ChainBook {
     pub fn audit(&self, store: &dyn LedgerStore) -> Result<ChainAudit, LedgerError> {
         let _g = self.polling.lock().unwrap_or_else(|p| p.into_inner());
         let mut a = audit_records(store, self.config())?;
-        match self.chain.token_balance(&self.config().vault, a.block) {
+        // Before the first poll there is no applied block to compare the vault at.
+        let Some(block) = a.block else {
+            return Ok(a);
+        };
+        match self.chain.token_balance(&self.config().vault, Some(block)) {
             Ok(h) => {
                 a.vault_holdings = Some(u64::try_from(h).unwrap_or(u64::MAX));
                 a.vault_consistent =
