@@ -274,6 +274,13 @@ pub fn run_wallet(global: &GlobalArgs, args: WalletArgs) -> anyhow::Result<ExitC
             if rec.account != wallet.public_key() {
                 bail!("withdrawal {} belongs to another account", rec.auth.nonce);
             }
+            if rec.state != crate::wallet::ledger::chain::WithdrawalState::Pending {
+                bail!(
+                    "withdrawal {} is {:?}, not pending: nothing to submit",
+                    rec.auth.nonce,
+                    rec.state
+                );
+            }
             let nonce = rec.auth.nonce;
             let tx = chain.withdraw(&key, &rec.auth).with_context(|| {
                 format!(
