@@ -66,6 +66,13 @@ pub struct OutChannel {
     pub spent: Amount,
     pub state: ChannelState,
     pub refunded: Amount,
+    /// What the seller redeemed of it, as the ledger last reported.
+    #[serde(default)]
+    pub redeemed: Amount,
+    /// The ledger's redemption deadline, once known (earlier than the expiry after a close
+    /// request); 0 when not learnt yet.
+    #[serde(default)]
+    pub deadline: u64,
 }
 
 /// A channel this wallet is paid through (seller side).
@@ -364,6 +371,8 @@ impl Wallet {
                         spent: Amount::ZERO,
                         state: ChannelState::Open,
                         refunded: Amount::ZERO,
+                        redeemed: Amount::ZERO,
+                        deadline: c.deadline,
                     }
                 }
             };
@@ -372,6 +381,8 @@ impl Wallet {
                 rec.refunded = c.refunded;
             }
             rec.state = c.state;
+            rec.redeemed = c.redeemed;
+            rec.deadline = c.deadline;
             out.insert(&id.0, encode(&rec))?;
             Ok(())
         });
@@ -439,6 +450,8 @@ impl Wallet {
             spent: Amount::ZERO,
             state: ChannelState::Open,
             refunded: Amount::ZERO,
+            redeemed: Amount::ZERO,
+            deadline: certificate.expiry,
         };
         let id = certificate.channel;
         let r = (&self.out_ch, &self.history).transaction(|(out, h)| {

@@ -45,7 +45,7 @@ use crate::engine::extension::{Extension, PeerLink, TorrentHandle};
 use crate::engine::torrent::{PeerInfo, TorrentStats};
 use crate::engine::types::InfoHash;
 use crate::market::book::BidBook;
-use crate::market::config::{BuyerConfig, Effective, SellerConfig, SellerStrategy};
+use crate::market::config::{BuyerConfig, Effective, Lifecycle, SellerConfig, SellerStrategy};
 use crate::market::credit::{Credit, Verdict};
 use crate::market::proto::{EXTENSION, HandshakeInfo, MarketMsg, RejectReason, VERSION};
 use crate::market::shared::{MarketShared, lock};
@@ -57,8 +57,6 @@ pub use report::{BuyChannel, MarketReport, PeerMarket};
 
 use payments::{Job, Purchase};
 
-/// A certificate must stay valid at least this long to back a bid.
-const MIN_CERT_LIFE: u64 = 120;
 /// How often the wallet's balance is read again from the ledger.
 const BALANCE_REFRESH: Duration = Duration::from_secs(15);
 
@@ -179,6 +177,11 @@ struct TickContext<'a> {
     /// Our `ask`, as sent to buyers.
     ask: MarketMsg,
     ledger_id: LedgerId,
+    lifecycle: Lifecycle,
+    /// Unix seconds.
+    now_secs: u64,
+    /// Peers that offered to sell (sent an `ask`): the missing bytes are spread over them.
+    sellers: usize,
 }
 
 /// The market of one torrent: the `bt_market` extension, both roles on every connection.
@@ -357,7 +360,8 @@ impl TorrentMarket {
                 "certificate names another buyer or seller".into(),
             );
         }
-        if cert.expiry < crate::wallet::keys::now_secs() + MIN_CERT_LIFE {
+        let min_life = lock(&self.shared.config).lifecycle.min_cert_life();
+        if cert.expiry < crate::wallet::keys::now_secs() + min_life {
             return refuse(
                 state,
                 out,
@@ -426,6 +430,9 @@ impl TorrentMarket {
                 balance: Amount(self.shared.balance.load(Ordering::Relaxed)),
                 ask: self.ask_for(state),
                 ledger_id: self.shared.ledger_id,
+                lifecycle: lock(&self.shared.config).lifecycle.clone(),
+                now_secs: crate::wallet::keys::now_secs(),
+                sellers: state.peers.values().filter(|p| p.ask.is_some()).count(),
             };
             for info in &infos {
                 let Some(p) = state.peers.get(&info.key) else {
@@ -564,35 +571,84 @@ impl TorrentMarket {
         }
         let price =
             buyer::bid_price(&ctx.buyer, &inputs, &mut state.buyer_state).filter(|p| *p >= reserve);
+        let lc = &ctx.lifecycle;
+        let may_open = !purchase.opening && purchase.open_retry.is_none_or(|t| now >= t);
+        // Owed and a channel with room (a renewed one): pay now, not at the next piece.
+        if purchase.due() > 0
+            && !purchase.dead
+            && purchase
+                .channel
+                .as_ref()
+                .is_some_and(|c| c.cap > purchase.paid)
+        {
+            out.push(Action::Job(Job::Pay { seller: public_key }));
+        }
         match price {
-            Some(price) => match &purchase.channel {
-                None => {
-                    if !purchase.opening && purchase.open_retry.is_none_or(|t| now >= t) {
-                        let cap = buyer::channel_cap(&ctx.buyer, &inputs, price);
-                        if cap >= price {
-                            purchase.opening = true;
-                            out.push(Action::Job(Job::Open {
-                                seller: public_key,
-                                cap,
-                            }));
+            Some(price) => {
+                let cap =
+                    buyer::channel_cap(&ctx.buyer, &inputs, price, ctx.sellers, lc.channel_cap.0);
+                // One MiB at the bid: a channel with less room left is renewed.
+                let min_room = price;
+                let (open, rebid) = match &purchase.channel {
+                    None => (may_open, None),
+                    Some(cert) => {
+                        let life = cert.expiry.saturating_sub(ctx.now_secs);
+                        let room = cert.cap.micro().saturating_sub(purchase.paid.micro());
+                        let in_flight = purchase.paid > purchase.acked;
+                        // Renewed while the download needs it: before it expires, when it
+                        // cannot take another MiB, or when it was closed under us. Not while
+                        // a voucher on it waits for its receipt (unless it is dead).
+                        let renew = purchase.dead
+                            || ((life < lc.renew_before() || room < min_room.micro())
+                                && !in_flight);
+                        if renew {
+                            (may_open, None)
+                        } else if life >= lc.min_cert_life()
+                            && buyer::should_rebid(purchase.my_bid, price)
+                        {
+                            (false, Some(cert.clone()))
+                        } else {
+                            (false, None)
                         }
                     }
+                };
+                if open && cap >= price {
+                    purchase.opening = true;
+                    out.push(Action::Job(Job::Open {
+                        seller: public_key,
+                        cap,
+                        min_room,
+                    }));
                 }
-                Some(cert) => {
-                    if buyer::should_rebid(purchase.my_bid, price) {
-                        purchase.my_bid = Some(price);
-                        out.push(Action::Send(
-                            link.clone(),
-                            MarketMsg::Bid {
-                                price,
-                                max_spend: cert.cap,
-                                cert: Some(cert.clone()),
-                            },
-                        ));
-                    }
+                if let Some(cert) = rebid {
+                    purchase.my_bid = Some(price);
+                    out.push(Action::Send(
+                        link.clone(),
+                        MarketMsg::Bid {
+                            price,
+                            max_spend: cert.cap,
+                            cert: Some(cert),
+                        },
+                    ));
                 }
-            },
+            }
             None => {
+                // Done bidding, but still owing for pieces the last channel could not hold:
+                // a channel just for the debt.
+                let due = purchase.due();
+                let dry = purchase.channel.as_ref().is_none_or(|c| {
+                    purchase.dead
+                        || c.expiry <= ctx.now_secs.saturating_add(lc.min_cert_life())
+                        || c.cap.micro().saturating_sub(purchase.paid.micro()) == 0
+                });
+                if due > 0 && dry && may_open && purchase.paid <= purchase.acked {
+                    purchase.opening = true;
+                    out.push(Action::Job(Job::Open {
+                        seller: public_key,
+                        cap: Amount(due.min(lc.channel_cap.0.micro())),
+                        min_room: Amount(due.min(lc.channel_cap.0.micro())),
+                    }));
+                }
                 if purchase.my_bid.take().is_some() {
                     purchase.end_award(now);
                     out.push(Action::Send(
@@ -604,6 +660,18 @@ impl TorrentMarket {
                         },
                     ));
                 }
+            }
+        }
+    }
+}
+
+impl Drop for TorrentMarket {
+    fn drop(&mut self) {
+        // The torrent is gone: its channels may serve another purchase (or be closed idle).
+        let state = self.state();
+        for p in state.purchases.values() {
+            if let Some(c) = &p.channel {
+                self.shared.release(&c.channel);
             }
         }
     }
@@ -870,6 +938,7 @@ mod fixtures {
             balance: AtomicU64::new(0),
             torrents: Mutex::new(Vec::new()),
             bans: Mutex::new(crate::market::bans::Bans::default()),
+            in_use: Mutex::new(Default::default()),
         });
         let (jobs, _) = mpsc::unbounded_channel();
         Arc::new(TorrentMarket {
@@ -958,6 +1027,9 @@ mod tests {
                 window: MIB,
             },
             ledger_id: pk(0xEE),
+            lifecycle: crate::market::config::Lifecycle::default(),
+            now_secs: crate::wallet::keys::now_secs(),
+            sellers: 1,
         }
     }
 
