@@ -249,3 +249,51 @@ fn the_daemon_redeems_renews_and_refunds_on_its_own() {
     assert_eq!(audit["consistent"], true, "{audit}");
     assert_eq!(num(&audit, "escrowed"), 0, "{audit}");
 }
+
+/// `demo --headless --json` speaks one unit, integer micro-tokens, and reports the price
+/// actually paid per MiB bought (never above the bid), not only the bid in force at the end.
+#[test]
+fn demo_reports_the_price_paid_in_micro_tokens() {
+    let out = std::process::Command::new(BIN)
+        .args([
+            "demo",
+            "--headless",
+            "--json",
+            "--seeders",
+            "1",
+            "--leechers",
+            "3",
+            "--size",
+            "3M",
+            "--seed-upload",
+            "1M",
+        ])
+        .env("XDG_STATE_HOME", std::env::temp_dir())
+        .output()
+        .expect("demo");
+    assert!(out.status.success(), "demo: {}", stderr(&out));
+    let r: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
+    for key in ["paid", "earned", "redeemed", "minted"] {
+        assert!(r["settlement"][key].is_u64(), "settlement {key}: {r}");
+    }
+    let mut bidders = 0;
+    for p in r["peers"].as_array().expect("peers") {
+        for key in ["paid", "earned", "bytes_down", "bytes_up"] {
+            assert!(p[key].is_u64(), "{key} is not an integer: {p}");
+        }
+        if p["bid"].is_null() {
+            continue;
+        }
+        bidders += 1;
+        let bid = num(p, "bid");
+        if num(p, "paid") > 0 {
+            let price = num(p, "price_paid_per_mib");
+            assert!(
+                price > 0 && price <= bid,
+                "paid {price} per MiB on a bid of {bid}: {p}"
+            );
+        }
+    }
+    assert!(bidders > 0, "no bidder in {r}");
+}

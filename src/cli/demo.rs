@@ -249,11 +249,11 @@ fn print_report(swarm: &Swarm, settlement: &Settlement, args: &DemoArgs) {
         return;
     }
     outln!(
-        "{:<11} {:<8} {:<14} {:>8} {:>10} {:>10} {:>10} {:>10} {:>9}",
+        "{:<11} {:<8} {:<14} {:>9} {:>10} {:>10} {:>10} {:>10} {:>9}",
         "peer",
         "role",
         "strategy",
-        "bid",
+        "paid/MiB",
         "down MiB",
         "up MiB",
         "paid",
@@ -263,7 +263,7 @@ fn print_report(swarm: &Swarm, settlement: &Settlement, args: &DemoArgs) {
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     for r in &rows {
         outln!(
-            "{:<11} {:<8} {:<14} {:>8} {:>10.1} {:>10.1} {:>10} {:>10} {:>9}",
+            "{:<11} {:<8} {:<14} {:>9} {:>10.1} {:>10.1} {:>10} {:>10} {:>9}",
             r.peer,
             r.role,
             if r.role == "seeder" {
@@ -271,7 +271,9 @@ fn print_report(swarm: &Swarm, settlement: &Settlement, args: &DemoArgs) {
             } else {
                 &r.buyer_strategy
             },
-            r.bid.clone().unwrap_or_default(),
+            r.price_paid_per_mib
+                .map(|p| Amount(p).to_string())
+                .unwrap_or_default(),
             mib(r.bytes_down),
             mib(r.bytes_up),
             Amount(r.paid).to_string(),

@@ -1695,6 +1695,20 @@ fn to_value<T: Serialize>(v: T) -> Result<serde_json::Value, String> {
     serde_json::to_value(v).map_err(|e| e.to_string())
 }
 
+/// What an outgoing channel cost: the vouchers signed on it while it is live; once settled,
+/// what the seller redeemed (a voucher that never reached the seller came back as refund).
+fn settled_spend(c: &crate::wallet::OutChannel) -> u64 {
+    if c.state == crate::wallet::ledger::ChannelState::Closed {
+        c.certificate
+            .cap
+            .micro()
+            .saturating_sub(c.refunded.micro())
+            .min(c.spent.micro())
+    } else {
+        c.spent.micro()
+    }
+}
+
 /// A wallet's state as `wallet` answers it.
 fn wallet_info(
     wallet: &Wallet,
@@ -1726,7 +1740,7 @@ fn wallet_info(
         ledger,
         balance: wallet.balance()?.micro(),
         fresh,
-        paid: outgoing.iter().map(|c| c.spent.micro()).sum(),
+        paid: outgoing.iter().map(settled_spend).sum(),
         earned: incoming.iter().map(|c| c.earned().micro()).sum(),
         redeemed: incoming.iter().map(|c| c.redeemed.micro()).sum(),
         balances: Balances::of(wallet.balance()?.micro(), &outgoing, &incoming),

@@ -506,7 +506,8 @@ pub struct WalletInfo {
     pub balance: u64,
     /// Whether `balance` was fetched now.
     pub fresh: bool,
-    /// Σ spent over outgoing channels and Σ earned over incoming ones.
+    /// Σ spent over outgoing channels (a settled channel counts what its seller redeemed:
+    /// a voucher that never reached the seller was refunded) and Σ earned over incoming ones.
     pub paid: u64,
     pub earned: u64,
     pub redeemed: u64,

@@ -105,6 +105,8 @@ struct MarketState {
     /// Paid to sellers (buyer side) and earned from buyers (seller side) on this torrent.
     spent: Amount,
     earned: Amount,
+    /// Bytes billed at a price (verified pieces from sellers we pay): what `spent` bought.
+    bought: u64,
     last_refresh: Option<Instant>,
 }
 
@@ -149,6 +151,7 @@ impl MarketState {
             clearing: Amount::ZERO,
             spent: Amount::ZERO,
             earned: Amount::ZERO,
+            bought: 0,
             last_refresh: None,
         }
     }

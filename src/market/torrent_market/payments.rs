@@ -158,6 +158,7 @@ impl MarketState {
                 continue;
             };
             if purchase.bill(*bytes, now) {
+                self.bought = self.bought.saturating_add(*bytes);
                 to_pay.push(*pk);
             }
         }
