@@ -783,6 +783,31 @@ mod tests {
         .expect_err("bad override");
         assert!(e.to_string().starts_with("c:1:"), "{e}");
         assert!(e.to_string().contains("abcd"), "{e}");
+        // The lifecycle keys: flat under [market], checked, named with their line.
+        let cfg = Config::parse(
+            "[market]\nredeem_interval_secs = 60\nredeem_threshold = \"0.5\"\n\
+             channel_cap = \"2\"\nchannel_secs = 3600\nchannel_idle_secs = 120\n",
+            Path::new("c"),
+        )
+        .expect("lifecycle keys");
+        let l = cfg.market.market_config().lifecycle;
+        assert_eq!(l.redeem_interval_secs, 60);
+        assert_eq!(l.redeem_threshold.0.micro(), 500_000);
+        assert_eq!(l.channel_cap.0.micro(), 2_000_000);
+        assert_eq!((l.channel_secs, l.channel_idle_secs), (3600, 120));
+        let e = Config::parse(
+            "[market]\nenabled = true\nchannel_secs = 5\n",
+            Path::new("c"),
+        )
+        .expect_err("too short");
+        assert!(e.to_string().starts_with("c:3:"), "{e}");
+        assert!(e.to_string().contains("channel_secs"), "{e}");
+        let e =
+            Config::parse("[market]\nchannel_cap = \"0\"\n", Path::new("c")).expect_err("zero cap");
+        assert!(e.to_string().contains("channel_cap"), "{e}");
+        let e = Config::parse("[market]\nredeem_interval_secs = 0\n", Path::new("c"))
+            .expect_err("zero interval");
+        assert!(e.to_string().contains("redeem_interval_secs"), "{e}");
     }
 
     #[test]

@@ -44,7 +44,7 @@ fn every_wallet_command_works_while_the_daemon_holds_the_wallet() {
     let buyer_key = wallet_address(&bdir);
     ledger.mint(&buyer_key, "10");
     // The seller's own timer would redeem much later: `wallet redeem` does it now.
-    let seller = Daemon::start(
+    let mut seller = Daemon::start(
         &sdir,
         Some(&market_config(
             &ledger.addr,
@@ -144,6 +144,25 @@ fn every_wallet_command_works_while_the_daemon_holds_the_wallet() {
     let bad = buyer.cli(&["wallet", "pay", &channel, "0.1"]);
     assert!(!bad.status.success(), "paid on a closed channel");
     assert!(stderr(&bad).contains("not open"), "{}", stderr(&bad));
+
+    // A clean shutdown redeems what the seller earned (its timer and threshold are far off).
+    let opened = buyer.json(&["wallet", "open", &seller_key, "1", "--json"]);
+    let second = opened["channel"].as_str().expect("channel").to_string();
+    let paid = buyer.cli(&["wallet", "pay", &second, "0.1"]);
+    assert!(paid.status.success(), "pay: {}", stderr(&paid));
+    let accepted = seller.cli_input(&["wallet", "accept", "-"], &paid.stdout);
+    assert!(accepted.status.success(), "accept: {}", stderr(&accepted));
+    assert_eq!(
+        num(&seller.json(&["wallet", "--json"]), "unredeemed"),
+        100_000
+    );
+    assert!(seller.terminate().success());
+    let ledger_addr = ledger.addr.to_string();
+    let after = seller.cli(&["wallet", "show", "--json", "--ledger", &ledger_addr]);
+    assert!(after.status.success(), "{}", stderr(&after));
+    let after: Value = serde_json::from_slice(&after.stdout).expect("json");
+    assert_eq!(num(&after, "unredeemed"), 0, "{after}");
+    assert_eq!(num(&after, "redeemed"), 350_000, "{after}");
 }
 
 /// A download paid through the market: the buyer escrows no more than `channel_cap` per

@@ -213,3 +213,206 @@ impl Keeper {
         Ok(Some(report))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
+    use super::*;
+    use crate::market::config::{Lifecycle, Tokens};
+    use crate::market::{Market, MarketConfig};
+    use crate::wallet::ledger::LedgerConfig;
+    use crate::wallet::{EmbeddedLedger, HistoryKind, Wallet};
+
+    fn config(lifecycle: Lifecycle) -> MarketConfig {
+        MarketConfig {
+            lifecycle,
+            ..MarketConfig::default()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_seller_redeems_over_the_threshold_on_the_timer_and_before_expiry() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, _) = EmbeddedLedger::start(&dir.path().join("ledger"))
+            .await
+            .unwrap();
+        let buyer = Wallet::open(&dir.path().join("buyer")).unwrap();
+        let seller = Arc::new(Wallet::open(&dir.path().join("seller")).unwrap());
+        ledger
+            .mint(buyer.public_key(), Amount(10_000_000))
+            .await
+            .unwrap();
+        let market = Market::new(
+            seller.clone(),
+            ledger.client(),
+            config(Lifecycle {
+                redeem_interval_secs: 600,
+                redeem_threshold: Tokens(Amount(500_000)),
+                ..Lifecycle::default()
+            }),
+        )
+        .await
+        .unwrap();
+        let client = ledger.client();
+        let now_secs = crate::wallet::keys::now_secs();
+        let expiry = now_secs + 3600;
+        let cert = buyer
+            .open_channel(&client, seller.public_key(), Amount(2_000_000), expiry)
+            .await
+            .unwrap();
+        let pay = |amount: u64| {
+            let v = buyer.pay(&cert.channel, Amount(amount)).unwrap();
+            seller.accept_voucher(&v, &cert).unwrap();
+        };
+        let mut keeper = market.keeper();
+        let t0 = Instant::now();
+
+        pay(100_000);
+        let r = keeper.step(now_secs, t0).await.unwrap().unwrap();
+        assert!(
+            r.redeemed.is_empty(),
+            "below the threshold, before the timer"
+        );
+        pay(450_000);
+        let r = keeper.step(now_secs, t0).await.unwrap().unwrap();
+        assert_eq!(r.redeemed.len(), 1, "over the threshold");
+        assert_eq!(r.redeemed[0].paid, Amount(550_000));
+
+        pay(10_000);
+        let r = keeper
+            .step(now_secs, t0 + Duration::from_secs(300))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(r.redeemed.is_empty());
+        let r = keeper
+            .step(now_secs, t0 + Duration::from_secs(601))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.redeemed[0].paid, Amount(10_000), "on the timer");
+
+        pay(20_000);
+        let soon = expiry - Lifecycle::default().redeem_before();
+        let r = keeper
+            .step(soon - 10, t0 + Duration::from_secs(602))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(r.redeemed.is_empty());
+        let r = keeper
+            .step(soon, t0 + Duration::from_secs(603))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.redeemed[0].paid, Amount(20_000), "before the expiry");
+        assert_eq!(r.redeemed[0].redeemed, Amount(580_000));
+        // Nothing twice: the wallet's history holds each redemption once.
+        let redeemed: u64 = seller
+            .history()
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == HistoryKind::Redeemed)
+            .map(|e| e.amount.micro())
+            .sum();
+        assert_eq!(redeemed, 580_000);
+        assert_eq!(market.settle().await.unwrap(), vec![]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_buyer_closes_idle_channels_and_collects_the_refund_after_the_grace() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, _) = EmbeddedLedger::start_with(
+            &dir.path().join("ledger"),
+            LedgerConfig {
+                close_grace_secs: 1,
+                ..LedgerConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+        let buyer = Arc::new(Wallet::open(&dir.path().join("buyer")).unwrap());
+        let seller = Wallet::open(&dir.path().join("seller")).unwrap();
+        ledger
+            .mint(buyer.public_key(), Amount(10_000_000))
+            .await
+            .unwrap();
+        let market = Market::new(
+            buyer.clone(),
+            ledger.client(),
+            config(Lifecycle {
+                channel_idle_secs: 30,
+                ..Lifecycle::default()
+            }),
+        )
+        .await
+        .unwrap();
+        let client = ledger.client();
+        let now_secs = crate::wallet::keys::now_secs();
+        let cert = buyer
+            .open_channel(
+                &client,
+                seller.public_key(),
+                Amount(1_000_000),
+                now_secs + 3600,
+            )
+            .await
+            .unwrap();
+        seller.connect(&client).await.unwrap();
+        let v = buyer.pay(&cert.channel, Amount(300_000)).unwrap();
+        seller.accept_voucher(&v, &cert).unwrap();
+        seller.redeem_all(&client).await.unwrap();
+
+        let mut keeper = market.keeper();
+        let t0 = Instant::now();
+        let r = keeper.step(now_secs, t0).await.unwrap().unwrap();
+        assert!(r.close_requested.is_empty());
+        let r = keeper
+            .step(now_secs, t0 + Duration::from_secs(29))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(r.close_requested.is_empty(), "not idle long enough");
+        let r = keeper
+            .step(now_secs, t0 + Duration::from_secs(31))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.close_requested, vec![cert.channel], "idle");
+        // The grace: the ledger keeps the rest until it is over.
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let later = crate::wallet::keys::now_secs();
+        keeper
+            .step(later, t0 + Duration::from_secs(40))
+            .await
+            .unwrap()
+            .unwrap();
+        // Settled by our close after the grace, or by the ledger's sweep and learnt at the
+        // refresh: either way the refund is recorded.
+        let c = buyer.out_channel(&cert.channel).unwrap().unwrap();
+        assert_eq!(c.state, ChannelState::Closed);
+        assert_eq!(c.refunded, Amount(700_000));
+        assert_eq!(
+            buyer.refresh(&client).await.unwrap(),
+            Amount(10_000_000 - 300_000)
+        );
+        // Settled once: another pass does nothing.
+        let r = keeper
+            .step(later, t0 + Duration::from_secs(50))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r, StepReport::default());
+        let kinds: Vec<HistoryKind> = buyer.history().unwrap().iter().map(|e| e.kind).collect();
+        assert!(kinds.contains(&HistoryKind::CloseRequested), "{kinds:?}");
+        assert_eq!(
+            kinds
+                .iter()
+                .filter(|k| **k == HistoryKind::Refunded)
+                .count(),
+            1,
+            "{kinds:?}"
+        );
+    }
+}
