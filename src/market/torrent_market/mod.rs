@@ -1128,6 +1128,100 @@ mod tests {
         assert_eq!(m.state().purchases[&pk(1)].award_price, Some(Amount(100)));
     }
 
+    /// What the buyer's tick asks of the payment worker: `(open, cap)` for a new channel,
+    /// and whether it bid.
+    fn buyer_tick(state: &mut MarketState, left: u64) -> (Option<Amount>, bool) {
+        let mut st = stats();
+        st.left_bytes = left;
+        let now = Instant::now();
+        let mut ctx = ctx(state, &st, now);
+        ctx.balance = Amount(100_000_000);
+        let mut i = info(1, 0);
+        i.am_interested = true;
+        let link = state.peers[&1].link.clone();
+        let mut out = Vec::new();
+        TorrentMarket::tick_buyer(state, &ctx, &i, &link, pk(1), &mut out);
+        let open = out.iter().find_map(|a| match a {
+            Action::Job(Job::Open { cap, .. }) => Some(*cap),
+            _ => None,
+        });
+        let bid = sent(&out)
+            .iter()
+            .any(|m| matches!(m, MarketMsg::Bid { price, .. } if !price.is_zero()));
+        if let Some(p) = state.purchases.get_mut(&pk(1)) {
+            p.opening = false;
+        }
+        (open, bid)
+    }
+
+    #[test]
+    fn a_channel_is_renewed_before_expiry_or_when_dry_and_a_debt_gets_its_own() {
+        let mut s = state(SellerStrategy::UniformPrice);
+        s.settings.buyer = crate::market::config::BuyerConfig {
+            strategy: crate::market::config::BuyerStrategy::Fixed,
+            price: crate::market::config::Tokens(Amount(10_000)),
+            ..crate::market::config::BuyerConfig::default()
+        };
+        connect(&mut s, 1, pk(1));
+        if let Some(p) = s.peers.get_mut(&1) {
+            p.ask = Some(SellerTerms { reserve: Amount(1) });
+        }
+        let now = crate::wallet::keys::now_secs();
+        let lc = crate::market::config::Lifecycle::default();
+        // No channel yet: open one, sized to need (10 MiB at 0.01 with half again as
+        // headroom), under the ceiling.
+        let (open, _) = buyer_tick(&mut s, 10 * MIB);
+        assert_eq!(open, Some(Amount(150_000)));
+        let mut c = cert(me());
+        c.seller = pk(1);
+        c.cap = Amount(150_000);
+        c.expiry = now + 3600;
+        s.purchases
+            .entry(pk(1))
+            .or_default()
+            .switch_to(c.clone(), Amount::ZERO);
+        // A live channel with room and life: bid on it, no new channel.
+        assert_eq!(buyer_tick(&mut s, 10 * MIB), (None, true));
+        // Nearing its expiry while the download needs it: renewed.
+        let p = s.purchases.get_mut(&pk(1)).unwrap();
+        p.channel.as_mut().unwrap().expiry = now + lc.renew_before() - 1;
+        assert!(
+            buyer_tick(&mut s, 10 * MIB).0.is_some(),
+            "not renewed before expiry"
+        );
+        // Dry (less than a MiB at the bid left), with a voucher waiting for its receipt: wait
+        // for the receipt, then renew.
+        let p = s.purchases.get_mut(&pk(1)).unwrap();
+        p.channel.as_mut().unwrap().expiry = now + 3600;
+        p.paid = Amount(145_000);
+        p.owed_scaled = 145_000 * u128::from(MIB);
+        assert_eq!(
+            buyer_tick(&mut s, 10 * MIB).0,
+            None,
+            "renewed with a voucher in flight"
+        );
+        s.purchases.get_mut(&pk(1)).unwrap().acked = Amount(145_000);
+        assert!(
+            buyer_tick(&mut s, 10 * MIB).0.is_some(),
+            "a dry channel was not renewed"
+        );
+        // The switch keeps what was paid: the new channel carries only new debt.
+        let mut next = c.clone();
+        next.channel = ChannelId([9; 32]);
+        let p = s.purchases.get_mut(&pk(1)).unwrap();
+        p.switch_to(next, Amount::ZERO);
+        assert_eq!((p.paid_total(), p.due()), (145_000, 0));
+        // The download is done, the new channel is spent too and 15 000 µ are still owed:
+        // a channel just for the debt.
+        p.paid = p.channel.as_ref().unwrap().cap;
+        p.acked = p.paid;
+        p.owed_scaled = (145_000 + 150_000 + 15_000) * u128::from(MIB);
+        assert_eq!(p.due(), 15_000);
+        let (open, bid) = buyer_tick(&mut s, 0);
+        assert!(!bid);
+        assert_eq!(open, Some(Amount(15_000)));
+    }
+
     #[test]
     fn keys_that_are_gone_and_clear_are_forgotten_and_debts_are_kept() {
         let mut s = state(SellerStrategy::UniformPrice);
