@@ -56,6 +56,8 @@ pub struct TuiArgs {
     /// A .torrent file or magnet link to add at start (repeatable)
     #[arg(long, value_name = "TORRENT")]
     pub add: Vec<String>,
+    #[command(flatten)]
+    pub conn: super::ConnArgs,
 }
 
 /// Logs go to `$XDG_STATE_HOME/bidtorrent/tui.log`, never the screen. The guard flushes the
