@@ -160,7 +160,7 @@ pub fn run(global: &GlobalArgs, args: TuiArgs) -> anyhow::Result<ExitCode> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let mut note = match (&socket, args.standalone) {
             (_, true) => "engine in this process (--standalone)".to_string(),
             (Some(s), false) => format!("no daemon at {}: engine in this process", s.display()),
@@ -218,6 +218,10 @@ pub fn run(global: &GlobalArgs, args: TuiArgs) -> anyhow::Result<ExitCode> {
         // Resume data and `stopped` announces, bounded so a dead tracker cannot hold the exit.
         let _ = tokio::time::timeout(Duration::from_secs(5), ctl.finish()).await;
         r
-    })?;
+    });
+    // Dropping a runtime waits for every blocking task, such as a web seed's range request
+    // stuck on a silent server (up to its 15 s timeout); the state that matters is saved.
+    rt.shutdown_timeout(Duration::from_millis(500));
+    result?;
     Ok(ExitCode::SUCCESS)
 }
