@@ -84,13 +84,16 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(async {
+    let result = rt.block_on(async {
         if dashboard {
             run_dashboard(global, &root, &args).await
         } else {
             run_demo(&root, &args).await
         }
-    })
+    });
+    // As the dashboard: a blocking task (a web seed's request) must not hold the exit.
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
+    result
 }
 
 /// The demo in the dashboard: runs until the user quits (the swarm keeps seeding once every

@@ -25,8 +25,37 @@ pub struct WalletArgs {
     /// Machine-readable JSON output (amounts in micro-tokens)
     #[arg(long, global = true)]
     pub json: bool,
+    /// Control socket of the daemon that may hold this wallet (default as for `ls`)
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "BIDTORRENT_SOCKET",
+        help_heading = "Daemon connection"
+    )]
+    pub socket: Option<std::path::PathBuf>,
+    /// Seconds to wait for that daemon's answer (default 30; 0 = no limit)
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECS",
+        env = "BIDTORRENT_TIMEOUT",
+        help_heading = "Daemon connection"
+    )]
+    pub timeout: Option<u64>,
     #[command(subcommand)]
     pub command: Option<WalletCommand>,
+}
+
+impl WalletArgs {
+    /// Its daemon-connection options; global within `wallet`, so `wallet show --socket S`
+    /// works as `wallet --socket S show` does.
+    pub fn conn(&self) -> super::ConnArgs {
+        super::ConnArgs {
+            socket: self.socket.clone(),
+            timeout: self.timeout,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
