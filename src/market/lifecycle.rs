@@ -1,8 +1,9 @@
 //! The money's lifecycle in a daemon that runs for weeks (SPEC §5), once a second:
 //!
-//! - seller: redeems what it earned at the ledger every `redeem_interval_secs`, as soon as
-//!   the unredeemed earnings reach `redeem_threshold`, when a channel paying it nears its
-//!   expiry or its buyer asked to close it, and at clean shutdown ([`Market::settle`]);
+//! - seller: redeems what it earned at the ledger at start (what an earlier run left), every
+//!   `redeem_interval_secs`, as soon as the unredeemed earnings reach `redeem_threshold`,
+//!   when a channel paying it nears its expiry or its buyer asked to close it, and at clean
+//!   shutdown ([`Market::settle`]);
 //! - buyer: closes channels it has not paid on for `channel_idle_secs` and expired ones, and
 //!   collects the refund once the ledger's grace has passed.
 //!
@@ -46,7 +47,8 @@ pub struct StepReport {
 /// its idle close), and when the last redemption and requests happened.
 pub struct Keeper {
     shared: Weak<MarketShared>,
-    last_redeem: Instant,
+    /// `None` until the first pass, which redeems whatever an earlier run left unredeemed.
+    last_redeem: Option<Instant>,
     redeem_retry: Option<Instant>,
     last_refresh: Option<Instant>,
     spend_seen: HashMap<ChannelId, (Amount, Instant)>,
@@ -57,7 +59,7 @@ impl Keeper {
     pub(super) fn new(shared: &Arc<MarketShared>) -> Keeper {
         Keeper {
             shared: Arc::downgrade(shared),
-            last_redeem: Instant::now(),
+            last_redeem: None,
             redeem_retry: None,
             last_refresh: None,
             spend_seen: HashMap::new(),
@@ -131,11 +133,13 @@ impl Keeper {
             && self.redeem_retry.is_none_or(|t| now >= t)
             && (urgent
                 || unredeemed >= lc.redeem_threshold.0.micro()
-                || now.duration_since(self.last_redeem) >= interval)
+                || self
+                    .last_redeem
+                    .is_none_or(|t| now.duration_since(t) >= interval))
         {
             match wallet.redeem_all(ledger).await {
                 Ok(done) => {
-                    self.last_redeem = now;
+                    self.last_redeem = Some(now);
                     self.redeem_retry = None;
                     let total: u64 = done.iter().map(|r| r.paid.micro()).sum();
                     if total > 0 {
@@ -154,6 +158,9 @@ impl Keeper {
                 }
             }
         }
+
+        // The timer runs from the first pass (which redeemed what was left, if anything).
+        self.last_redeem.get_or_insert(now);
 
         // Buyer: close idle and expired channels, collect refunds after the grace.
         let idle = Duration::from_secs(lc.channel_idle_secs);
@@ -267,6 +274,9 @@ mod tests {
         };
         let mut keeper = market.keeper();
         let t0 = Instant::now();
+        // The first pass redeems what an earlier run left; here there is nothing.
+        let r = keeper.step(now_secs, t0).await.unwrap().unwrap();
+        assert!(r.redeemed.is_empty());
 
         pay(100_000);
         let r = keeper.step(now_secs, t0).await.unwrap().unwrap();
