@@ -165,8 +165,10 @@ impl Keeper {
         // Buyer: close idle and expired channels, collect refunds after the grace.
         let idle = Duration::from_secs(lc.channel_idle_secs);
         let outs = wallet.out_channels()?;
-        self.spend_seen
-            .retain(|id, _| outs.iter().any(|c| c.certificate.channel == *id));
+        let known: std::collections::HashSet<ChannelId> =
+            outs.iter().map(|c| c.certificate.channel).collect();
+        self.spend_seen.retain(|id, _| known.contains(id));
+        self.close_tried.retain(|id, _| known.contains(id));
         for c in outs {
             let id = c.certificate.channel;
             if c.state == ChannelState::Closed || c.certificate.ledger != shared.ledger_id {
