@@ -280,9 +280,9 @@ async fn hundreds_of_channels_stay_readable_postgres() {
     hundreds_of_channels_stay_readable(true).await;
 }
 
-/// 300 channels (far more than one 64 KiB frame could list) and some closed: every reply
-/// fits a frame, the client follows the pages, and closed channels leave the live list
-/// once they are no longer recent.
+/// 300 channels (far more than one 64 KiB frame could list): every reply fits a frame, the
+/// client follows the pages, the summary counts them; once closed they leave the live list
+/// at once and are read, paged, through `closed_channels`.
 async fn hundreds_of_channels_stay_readable(pg: bool) {
     let dir = tempfile::tempdir().unwrap();
     let config = LedgerConfig {
@@ -331,32 +331,62 @@ async fn hundreds_of_channels_stay_readable(pg: bool) {
     };
     assert_eq!(channels.len(), proto::BALANCE_PAGE);
     assert!(next.is_some());
+    let view = client.account(&buyer).await.unwrap();
+    let summary = view.summary.unwrap();
+    assert_eq!(
+        (summary.paying.live, summary.paying.escrowed),
+        (300, Amount(3_000))
+    );
+    assert_eq!(summary.paid_by.live, 0);
+    assert_eq!(summary.minted, Amount(1_000_000));
 
-    // Closed (expired and swept): still listed while recent, so a wallet learns the
-    // refund; a week on, out of the live list but readable one by one.
+    // Closed (expired and swept): out of the live list and the summary at once, and
+    // listed page by page by `closed_channels`.
     let store = ledger.store().clone();
     let later = expiry + 1;
     let swept = blocking(&store, move |l| l.sweep_expired(later).unwrap()).await;
     assert_eq!(swept, 300);
-    let (balance, channels) = client.balance(&buyer).await.unwrap();
-    assert_eq!(balance, Amount(1_000_000));
-    assert_eq!(channels.len(), 300);
-    assert!(channels.iter().all(|c| c.state == ChannelState::Closed));
-    let id = ledger.id();
-    let week_on = later + 8 * 24 * 3600;
-    let listed = blocking(&store, move |l| {
-        let req = proto::sign_request(&buyer, id, u64::MAX / 2, Action::Balance { after: None });
-        l.handle(req, week_on).unwrap()
-    })
-    .await;
-    let Outcome::Balance { channels, next, .. } = listed else {
-        panic!("not a balance reply");
-    };
+    let view = client.account(&buyer).await.unwrap();
+    assert_eq!(view.balance, Amount(1_000_000));
     assert!(
-        channels.is_empty() && next.is_none(),
-        "{} old closed channels listed",
-        channels.len()
+        view.channels.is_empty(),
+        "{} closed channels listed as live",
+        view.channels.len()
     );
+    let summary = view.summary.unwrap();
+    assert_eq!(
+        (summary.paying.live, summary.paying.escrowed),
+        (0, Amount::ZERO)
+    );
+    let mut closed = Vec::new();
+    let mut after = None;
+    loop {
+        let (page, next) = client.closed_channels(&buyer, 0, after).await.unwrap();
+        assert!(page.len() <= proto::BALANCE_PAGE);
+        closed.extend(page);
+        match next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(closed.len(), 300);
+    assert!(
+        closed
+            .iter()
+            .all(|c| c.state == ChannelState::Closed && c.refunded == Amount(10))
+    );
+    let mut closed_ids: Vec<_> = closed.iter().map(|c| c.channel).collect();
+    closed_ids.sort();
+    assert_eq!(
+        closed_ids, ids,
+        "a closed page repeated or skipped channels"
+    );
+    // Closed before `since`: not listed.
+    let (page, next) = client
+        .closed_channels(&buyer, later + 1, None)
+        .await
+        .unwrap();
+    assert!(page.is_empty() && next.is_none());
     let c = client.channel(ids[0]).await.unwrap();
     assert_eq!(c.refunded, Amount(10));
     assert!(blocking(&store, |l| l.audit().unwrap()).await.consistent);

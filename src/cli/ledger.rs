@@ -41,6 +41,9 @@ pub enum LedgerCommand {
         /// Connections served at once
         #[arg(long, default_value_t = 1024, value_name = "N")]
         max_connections: usize,
+        /// Live channels one key may have as payer, and as payee (0: no limit)
+        #[arg(long, default_value_t = crate::wallet::ledger::engine::DEFAULT_MAX_CHANNELS_PER_KEY, value_name = "N")]
+        max_channels_per_key: u64,
         /// Print the listening event as JSON
         #[arg(long)]
         json: bool,
@@ -113,6 +116,7 @@ pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitC
             store,
             rate_per_key,
             max_connections,
+            max_channels_per_key,
             json,
         } => {
             let db = match db {
@@ -123,6 +127,7 @@ pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitC
                 close_grace_secs: close_grace,
                 rate_per_key: (rate_per_key > 0).then_some(rate_per_key),
                 max_connections,
+                max_channels_per_key: (max_channels_per_key > 0).then_some(max_channels_per_key),
                 ..LedgerConfig::default()
             };
             drop(rt);
