@@ -1979,7 +1979,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ledger__subcmd__serve)
-            opts="-v -q -h --listen --db --close-grace --store --rate-per-key --max-connections --json --config --data-dir --socket --verbose --quiet --timeout --help"
+            opts="-v -q -h --listen --db --close-grace --store --rate-per-key --max-connections --max-channels-per-key --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2006,6 +2006,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-channels-per-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2925,12 +2929,20 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__history)
-            opts="-v -q -h --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
+            opts="-v -q -h --detail --since --limit --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ledger)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3111,7 +3123,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__show)
-            opts="-v -q -h --offline --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
+            opts="-v -q -h --cached --offline --ledger --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -165,6 +165,7 @@ _arguments "${_arguments_options[@]}" : \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
 '--offline[Do not contact the ledger; show the last known state]' \
+'--cached[Do not contact the ledger; show the last known state]' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -192,11 +193,14 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (history)
 _arguments "${_arguments_options[@]}" : \
+'--since=[Only since then\: a duration back from now (7d, 12h, 30m) or a date (YYYY-MM-DD)]:WHEN:_default' \
+'--limit=[Only the last N lines]:N:_default' \
 '--ledger=[Ledger address HOST\:PORT (default\: the ledger used last, else 127.0.0.1\:7171)]:ADDR:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
+'--detail[Every entry (each voucher) on its own line]' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -256,7 +260,7 @@ _arguments "${_arguments_options[@]}" : \
 '--quiet[Less output]' \
 '-h[Print help]' \
 '--help[Print help]' \
-':channel -- Channel id, or its first 8+ hex digits as `wallet` shows them:_default' \
+':channel -- Channel id, or any unique prefix of it (`wallet history` shows 8 hex digits):_default' \
 && ret=0
 ;;
 (redeem)
@@ -292,7 +296,7 @@ _arguments "${_arguments_options[@]}" : \
 '--quiet[Less output]' \
 '-h[Print help]' \
 '--help[Print help]' \
-':channel -- Channel id, or its first 8+ hex digits as `wallet` shows them:_default' \
+':channel -- Channel id, or any unique prefix of it (`wallet history` shows 8 hex digits):_default' \
 ':amount -- Tokens to add to what the seller may redeem:_default' \
 && ret=0
 ;;
@@ -423,6 +427,7 @@ _arguments "${_arguments_options[@]}" : \
 '--store=[Store\: sled (in --db, the default) or postgres\://USER@HOST\:PORT/DB (keys stay in --db)]:URL:_default' \
 '--rate-per-key=[Signed requests per account per second (0\: no limit)]:N:_default' \
 '--max-connections=[Connections served at once]:N:_default' \
+'--max-channels-per-key=[Live channels one key may have as payer, and as payee (0\: no limit)]:N:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
@@ -1617,9 +1622,9 @@ _bidtorrent__subcmd__help__subcmd__tui_commands() {
 (( $+functions[_bidtorrent__subcmd__help__subcmd__wallet_commands] )) ||
 _bidtorrent__subcmd__help__subcmd__wallet_commands() {
     local commands; commands=(
-'show:Show address, balance and channels (refreshed from the ledger when it is reachable)' \
+'show:Show address, balance and channels, fresh from the ledger (fails if it cannot be reached; --offline shows the last known state)' \
 'address:Print this wallet'\''s public key (its account on every ledger)' \
-'history:List every payment, earning, redemption and refund' \
+'history:Payments, earnings, mints, redemptions and refunds\: one line per channel and day (vouchers summed), local times, totals at the end' \
 'export:Print the whole wallet as JSON (without the secret key)' \
 'open:Escrow AMOUNT tokens for SELLER in a new payment channel' \
 'close:Close a channel (seller\: redeem and close now; buyer\: refund after the grace period)' \
@@ -1847,9 +1852,9 @@ _bidtorrent__subcmd__tui_commands() {
 (( $+functions[_bidtorrent__subcmd__wallet_commands] )) ||
 _bidtorrent__subcmd__wallet_commands() {
     local commands; commands=(
-'show:Show address, balance and channels (refreshed from the ledger when it is reachable)' \
+'show:Show address, balance and channels, fresh from the ledger (fails if it cannot be reached; --offline shows the last known state)' \
 'address:Print this wallet'\''s public key (its account on every ledger)' \
-'history:List every payment, earning, redemption and refund' \
+'history:Payments, earnings, mints, redemptions and refunds\: one line per channel and day (vouchers summed), local times, totals at the end' \
 'export:Print the whole wallet as JSON (without the secret key)' \
 'open:Escrow AMOUNT tokens for SELLER in a new payment channel' \
 'close:Close a channel (seller\: redeem and close now; buyer\: refund after the grace period)' \
@@ -1884,9 +1889,9 @@ _bidtorrent__subcmd__wallet__subcmd__export_commands() {
 (( $+functions[_bidtorrent__subcmd__wallet__subcmd__help_commands] )) ||
 _bidtorrent__subcmd__wallet__subcmd__help_commands() {
     local commands; commands=(
-'show:Show address, balance and channels (refreshed from the ledger when it is reachable)' \
+'show:Show address, balance and channels, fresh from the ledger (fails if it cannot be reached; --offline shows the last known state)' \
 'address:Print this wallet'\''s public key (its account on every ledger)' \
-'history:List every payment, earning, redemption and refund' \
+'history:Payments, earnings, mints, redemptions and refunds\: one line per channel and day (vouchers summed), local times, totals at the end' \
 'export:Print the whole wallet as JSON (without the secret key)' \
 'open:Escrow AMOUNT tokens for SELLER in a new payment channel' \
 'close:Close a channel (seller\: redeem and close now; buyer\: refund after the grace period)' \
