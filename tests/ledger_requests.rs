@@ -12,7 +12,9 @@ use std::sync::Arc;
 use bidtorrent::wallet::keys::{generate_key, now_secs, to_hex};
 use bidtorrent::wallet::ledger::proto::{self, Reply, Request};
 use bidtorrent::wallet::ledger::store::postgres;
-use bidtorrent::wallet::ledger::{Action, Audit, ChannelState, Ledger, LedgerConfig, Outcome};
+use bidtorrent::wallet::ledger::{
+    Action, Audit, ChannelState, Ledger, LedgerConfig, Outcome, Side,
+};
 use bidtorrent::wallet::{Amount, ChannelId, EmbeddedLedger, LedgerId, PublicKey};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -162,7 +164,10 @@ async fn bad_requests_change_nothing(pg: bool) {
         &buyer,
         PublicKey::of(&seller),
         3,
-        Action::Balance { after: None },
+        Action::Balance {
+            after: None,
+            side: None,
+        },
     );
     assert_eq!(code(raw(addr, &send(&other)).await), "wrong_ledger");
 
@@ -189,7 +194,10 @@ async fn bad_requests_change_nothing(pg: bool) {
                     &buyer,
                     id,
                     9,
-                    Action::Balance { after: None }
+                    Action::Balance {
+                        after: None,
+                        side: None
+                    }
                 ))
             )
             .await
@@ -323,7 +331,13 @@ async fn hundreds_of_channels_stay_readable(pg: bool) {
 
     // One page is bounded, and says where to continue.
     let first = client
-        .signed(&buyer, Action::Balance { after: None })
+        .signed(
+            &buyer,
+            Action::Balance {
+                after: None,
+                side: None,
+            },
+        )
         .await
         .unwrap();
     let Outcome::Balance { channels, next, .. } = first else {
@@ -337,6 +351,18 @@ async fn hundreds_of_channels_stay_readable(pg: bool) {
         (summary.paying.live, summary.paying.escrowed),
         (300, Amount(3_000))
     );
+    // One side only.
+    let paying = client
+        .account_side(&buyer, Some(Side::Paying))
+        .await
+        .unwrap();
+    assert_eq!(paying.channels.len(), 300);
+    let paid_by = client
+        .account_side(&buyer, Some(Side::PaidBy))
+        .await
+        .unwrap();
+    assert!(paid_by.channels.is_empty());
+    assert_eq!(paid_by.summary, Some(summary));
     assert_eq!(summary.paid_by.live, 0);
     assert_eq!(summary.minted, Amount(1_000_000));
 
@@ -408,7 +434,15 @@ async fn a_key_over_its_rate_is_refused_without_spending_anything() {
     let mut last_refused = 0;
     let t = std::time::Instant::now();
     for nonce in 1..=40u64 {
-        let req = proto::sign_request(&key, id, nonce, Action::Balance { after: None });
+        let req = proto::sign_request(
+            &key,
+            id,
+            nonce,
+            Action::Balance {
+                after: None,
+                side: None,
+            },
+        );
         let body = serde_json::to_vec(&req).unwrap();
         if let Some(Reply::Error(e)) = raw_from(id, addr, &body).await {
             assert_eq!(e.code, "rate_limited");
@@ -428,7 +462,15 @@ async fn a_key_over_its_rate_is_refused_without_spending_anything() {
     // A refused request spent nothing, not even its nonce: once the bucket refills, the same
     // signed request goes through.
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-    let again = proto::sign_request(&key, id, last_refused, Action::Balance { after: None });
+    let again = proto::sign_request(
+        &key,
+        id,
+        last_refused,
+        Action::Balance {
+            after: None,
+            side: None,
+        },
+    );
     let again = serde_json::to_vec(&again).unwrap();
     if last_refused == 40 {
         assert!(matches!(
@@ -438,7 +480,15 @@ async fn a_key_over_its_rate_is_refused_without_spending_anything() {
     }
     // Someone else is unaffected.
     let other = generate_key();
-    let req = proto::sign_request(&other, id, 1, Action::Balance { after: None });
+    let req = proto::sign_request(
+        &other,
+        id,
+        1,
+        Action::Balance {
+            after: None,
+            side: None,
+        },
+    );
     let body = serde_json::to_vec(&req).unwrap();
     assert!(matches!(
         raw_from(id, addr, &body).await,

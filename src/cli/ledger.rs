@@ -70,6 +70,10 @@ pub enum LedgerCommand {
         /// Admin key file, instead of DIR/admin.key
         #[arg(long, value_name = "FILE")]
         admin_key: Option<PathBuf>,
+        /// Measure each operation alone (open, pay+accept, redeem), SECONDS each, instead
+        /// of the mixed market cycle
+        #[arg(long)]
+        by_op: bool,
         #[arg(long)]
         json: bool,
     },
@@ -143,6 +147,7 @@ pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitC
             seconds,
             db,
             admin_key,
+            by_op,
             json,
         } => {
             let key_path = match (admin_key, db) {
@@ -153,7 +158,7 @@ pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitC
             let admin = keys::read_key_file(&key_path)
                 .with_context(|| format!("cannot read the admin key {}", key_path.display()))?;
             drop(rt);
-            let r = admin::bench(&ledger, &admin, clients, seconds, json)
+            let r = admin::bench(&ledger, &admin, clients, seconds, by_op, json)
                 .with_context(|| format!("bench against {ledger} failed"))?;
             if !r.books_balance {
                 bail!("the books do not balance after the bench");

@@ -17,7 +17,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use super::amount::Amount;
 use super::keys::{self, ChannelId, LedgerId, PublicKey};
 use super::ledger::{
-    AccountSummary, Action, ChannelInfo, ChannelState, LedgerClient, LedgerError, Outcome,
+    AccountSummary, Action, ChannelInfo, ChannelState, LedgerClient, LedgerError, Outcome, Side,
 };
 use super::voucher::{ChannelCertificate, Voucher, VoucherRefusal};
 
@@ -339,10 +339,20 @@ impl Wallet {
     /// records refunds, redemptions and mints we did not see. The ledger lists only live
     /// channels, so each channel this wallet still holds as live but the ledger no longer
     /// lists is looked up by id (bounded by this wallet's own channels, not by what others
-    /// open to it).
+    /// open to it). Likewise the channels that pay this wallet are listed only when it
+    /// holds one live: channels it never received a voucher on are not its business (the
+    /// summary counts them).
     pub async fn refresh(&self, client: &LedgerClient) -> Result<Amount, WalletError> {
         let known = self.connect(client).await?;
-        let view = client.account(&self.key).await?;
+        let mut view = client.account_side(&self.key, Some(Side::Paying)).await?;
+        let paid_live = self
+            .in_channels()?
+            .iter()
+            .any(|c| c.certificate.ledger == known.ledger && c.state != ChannelState::Closed);
+        if paid_live {
+            let paid = client.account_side(&self.key, Some(Side::PaidBy)).await?;
+            view.channels.extend(paid.channels);
+        }
         let me = self.public_key();
         let listed: std::collections::HashSet<ChannelId> =
             view.channels.iter().map(|c| c.channel).collect();

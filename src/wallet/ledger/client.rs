@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 use super::LedgerError;
 use super::proto::{
     self, AccountSummary, Action, Audit, ChannelInfo, ClosedCursor, LedgerInfo, Outcome, Reply,
-    Request,
+    Request, Side,
 };
 use crate::wallet::amount::Amount;
 use crate::wallet::keys::{self, ChannelId, LedgerId, PublicKey};
@@ -250,10 +250,20 @@ impl LedgerClient {
 
     /// `key`'s account: balance, summary (from the first page) and every live channel.
     pub async fn account(&self, key: &SigningKey) -> Result<AccountView, LedgerError> {
+        self.account_side(key, None).await
+    }
+
+    /// `key`'s account: balance, summary (from the first page) and every live channel on
+    /// `side` (both sides: `None`).
+    pub async fn account_side(
+        &self,
+        key: &SigningKey,
+        side: Option<Side>,
+    ) -> Result<AccountView, LedgerError> {
         let mut view: Option<AccountView> = None;
         let mut after = None;
         for _ in 0..MAX_PAGES {
-            match self.signed(key, Action::Balance { after }).await? {
+            match self.signed(key, Action::Balance { after, side }).await? {
                 Outcome::Balance {
                     balance,
                     summary,

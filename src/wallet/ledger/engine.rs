@@ -17,7 +17,7 @@ use super::LedgerError;
 use super::limits::RateLimiter;
 use super::proto::{
     self, AccountSummary, Action, Audit, BALANCE_PAGE, ChannelInfo, ChannelState, ClosedCursor,
-    LedgerInfo, Outcome, PartySummary, Payload, REQUEST_TAG, Reply, Request,
+    LedgerInfo, Outcome, PartySummary, Payload, REQUEST_TAG, Reply, Request, Side,
 };
 use super::store::{self, Counter, LedgerStore, SledStore, StoreTx};
 use crate::wallet::amount::Amount;
@@ -274,11 +274,11 @@ impl Ledger {
         });
         match result {
             Ok(Outcome::Balance { account, .. }) => {
-                let after = match &p.action {
-                    Action::Balance { after } => *after,
-                    _ => None,
+                let (after, side) = match &p.action {
+                    Action::Balance { after, side } => (*after, *side),
+                    _ => (None, None),
                 };
-                self.balance_page(&account, after)
+                self.balance_page(&account, side, after)
             }
             Ok(Outcome::ClosedChannels { account, .. }) => match &p.action {
                 Action::ClosedChannels { since, after } => {
@@ -300,11 +300,12 @@ impl Ledger {
     fn balance_page(
         &self,
         account: &PublicKey,
+        side: Option<Side>,
         after: Option<ChannelId>,
     ) -> Result<Outcome, LedgerError> {
         let mut channels = self
             .store
-            .live_channels_of(account, after, BALANCE_PAGE + 1)?;
+            .live_channels_of(account, side, after, BALANCE_PAGE + 1)?;
         let next = if channels.len() > BALANCE_PAGE {
             channels.truncate(BALANCE_PAGE);
             channels.last().map(|c| c.channel)

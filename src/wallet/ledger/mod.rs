@@ -19,7 +19,7 @@ pub use client::LedgerClient;
 pub use engine::{Ledger, LedgerConfig};
 pub use proto::{
     AccountSummary, Action, Audit, ChannelInfo, ChannelState, ClosedCursor, LedgerInfo, Outcome,
-    PartySummary,
+    PartySummary, Side,
 };
 pub use server::EmbeddedLedger;
 pub use store::LedgerStore;

@@ -69,6 +69,9 @@ pub enum Action {
     Balance {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         after: Option<ChannelId>,
+        /// Only the channels on this side (absent: both).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        side: Option<Side>,
     },
     /// One page of the channels the signer is party to that were closed at or after `since`
     /// (Unix seconds), in (closed_at, channel id) order after `after`.
@@ -134,6 +137,16 @@ impl ChannelInfo {
             self.cap.checked_sub(self.redeemed).unwrap_or(Amount::ZERO)
         }
     }
+}
+
+/// A side of a channel, from one account's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// The account is the buyer: it pays into the channel.
+    Paying,
+    /// The account is the seller: the channel pays it.
+    PaidBy,
 }
 
 /// Where a `closed_channels` page ends: the (closed_at, channel) of its last channel.

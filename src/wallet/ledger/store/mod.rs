@@ -11,7 +11,7 @@ pub mod postgres;
 pub mod sled;
 
 use super::LedgerError;
-use super::proto::{ChannelInfo, ClosedCursor, Outcome};
+use super::proto::{ChannelInfo, ClosedCursor, Outcome, Side};
 use crate::wallet::amount::Amount;
 use crate::wallet::keys::{ChannelId, LedgerId, PublicKey};
 
@@ -79,11 +79,13 @@ pub trait LedgerStore: Send + Sync {
     fn burn_nonce(&self, account: &PublicKey, nonce: u64) -> Result<(), LedgerError>;
     fn balance(&self, account: &PublicKey) -> Result<Amount, LedgerError>;
     fn channel(&self, id: &ChannelId) -> Result<Option<ChannelInfo>, LedgerError>;
-    /// Live (not closed) channels `account` is buyer or seller of, with ids above `after`,
-    /// in id order, at most `limit`. Costs O(limit), not O(channels ever).
+    /// Live (not closed) channels `account` is buyer or seller of (only buyer: `Paying`,
+    /// only seller: `PaidBy`), with ids above `after`, in id order, at most `limit`. Costs
+    /// O(limit) (O(live channels of the account) with a side), not O(channels ever).
     fn live_channels_of(
         &self,
         account: &PublicKey,
+        side: Option<Side>,
         after: Option<ChannelId>,
         limit: usize,
     ) -> Result<Vec<ChannelInfo>, LedgerError>;

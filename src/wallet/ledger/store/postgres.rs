@@ -22,7 +22,7 @@ use super::{Counter, LedgerStore, StoreTx, Totals, TxWork};
 use crate::wallet::amount::Amount;
 use crate::wallet::keys::{ChannelId, LedgerId, PublicKey};
 use crate::wallet::ledger::LedgerError;
-use crate::wallet::ledger::proto::{ChannelInfo, ChannelState, ClosedCursor, Outcome};
+use crate::wallet::ledger::proto::{ChannelInfo, ChannelState, ClosedCursor, Outcome, Side};
 use crate::wallet::voucher::ChannelCertificate;
 
 /// Connections one server keeps to the database at most.
@@ -125,6 +125,8 @@ struct Statements {
     counter_add: Statement,
     counters_get: Statement,
     live_page: Statement,
+    live_page_paying: Statement,
+    live_page_paid_by: Statement,
     closed_page: Statement,
 }
 
@@ -180,6 +182,14 @@ impl Conn {
                    (SELECT {CHANNEL_COLS} FROM channels \
                      WHERE seller = $1 AND state <> 2 AND id > $2 ORDER BY id LIMIT $3) \
                  ) AS live ORDER BY id LIMIT $3"
+            ))?,
+            live_page_paying: p(&format!(
+                "SELECT {CHANNEL_COLS} FROM channels \
+                 WHERE buyer = $1 AND state <> 2 AND id > $2 ORDER BY id LIMIT $3"
+            ))?,
+            live_page_paid_by: p(&format!(
+                "SELECT {CHANNEL_COLS} FROM channels \
+                 WHERE seller = $1 AND state <> 2 AND id > $2 ORDER BY id LIMIT $3"
             ))?,
             closed_page: p(&format!(
                 "SELECT {CHANNEL_COLS} FROM ( \
@@ -649,6 +659,7 @@ impl LedgerStore for PgStore {
     fn live_channels_of(
         &self,
         account: &PublicKey,
+        side: Option<Side>,
         after: Option<ChannelId>,
         limit: usize,
     ) -> Result<Vec<ChannelInfo>, LedgerError> {
@@ -656,7 +667,12 @@ impl LedgerStore for PgStore {
         let after = after.map(|a| a.0.to_vec()).unwrap_or_default();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(|c, st| {
-            c.query(&st.live_page, &[&&account.0[..], &after, &limit])
+            let q = match side {
+                None => &st.live_page,
+                Some(Side::Paying) => &st.live_page_paying,
+                Some(Side::PaidBy) => &st.live_page_paid_by,
+            };
+            c.query(q, &[&&account.0[..], &after, &limit])
                 .map_err(db_err)?
                 .iter()
                 .map(channel_of)

@@ -4,7 +4,8 @@
 //!
 //! Layout: trees `meta` (ledger key, admin key, minted, layout version), `accounts`
 //! (key → u64 BE), `nonces` (key → u64 BE), `channels` (id → JSON `ChannelInfo`), and since
-//! layout 2 the indexes `live` (party ‖ id, for both parties of every channel not closed),
+//! layout 2 the indexes `live` (party ‖ id → side byte: 0 paying, 1 paid by, for both
+//! parties of every channel not closed),
 //! `closed` (party ‖ closed_at u64 BE ‖ id) and `counters` (account ‖ counter byte → u64
 //! BE). A database from before layout 2 gets its indexes and counters built on open.
 
@@ -22,7 +23,7 @@ use super::{Counter, LedgerStore, StoreTx, Totals, TxWork};
 use crate::wallet::amount::Amount;
 use crate::wallet::keys::{self, ChannelId, LedgerId, PublicKey};
 use crate::wallet::ledger::LedgerError;
-use crate::wallet::ledger::proto::{ChannelInfo, ChannelState, ClosedCursor, Outcome};
+use crate::wallet::ledger::proto::{ChannelInfo, ChannelState, ClosedCursor, Outcome, Side};
 
 const KEY_LEDGER: &[u8] = b"ledger_key";
 const KEY_ADMIN: &[u8] = b"admin";
@@ -68,7 +69,14 @@ fn counter_key(account: &PublicKey, c: Counter) -> Vec<u8> {
     [&account.0[..], &[c as u8][..]].concat()
 }
 
-/// The index entries of channel `c`: (live keys, closed keys).
+fn side_byte(s: Side) -> u8 {
+    match s {
+        Side::Paying => 0,
+        Side::PaidBy => 1,
+    }
+}
+
+/// The index entries of channel `c`: (live keys, closed keys), buyer's first.
 fn index_keys(c: &ChannelInfo) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let parties = [c.buyer, c.seller];
     if c.state == ChannelState::Closed {
@@ -126,8 +134,13 @@ impl SledStore {
         for c in self.all_channels() {
             let c = c?;
             let (live, closed) = index_keys(&c);
-            for k in live.iter().chain(closed.iter()) {
-                self.live_or_closed(&c).insert(k.as_slice(), &[])?;
+            for (k, side) in live
+                .iter()
+                .chain(closed.iter())
+                .zip([Side::Paying, Side::PaidBy])
+            {
+                self.live_or_closed(&c)
+                    .insert(k.as_slice(), &[side_byte(side)])?;
             }
             if c.state != ChannelState::Closed {
                 let esc = c.escrowed().0;
@@ -323,8 +336,8 @@ impl StoreTx for SledTx<'_> {
         self.put(Tree::Channels, &c.channel.0, b)?;
         // A channel only ever goes from live to closed, once (closed_at never changes).
         let (live, closed) = index_keys(c);
-        for k in &live {
-            self.put(Tree::Live, k, vec![])?;
+        for (k, side) in live.iter().zip([Side::Paying, Side::PaidBy]) {
+            self.put(Tree::Live, k, vec![side_byte(side)])?;
         }
         if !closed.is_empty() {
             for p in [c.buyer, c.seller] {
@@ -452,6 +465,7 @@ impl LedgerStore for SledStore {
     fn live_channels_of(
         &self,
         account: &PublicKey,
+        side: Option<Side>,
         after: Option<ChannelId>,
         limit: usize,
     ) -> Result<Vec<ChannelInfo>, LedgerError> {
@@ -462,10 +476,13 @@ impl LedgerStore for SledStore {
         };
         let mut out = Vec::new();
         for r in self.live.range((start, Bound::Unbounded)) {
-            let (k, _) = r?;
+            let (k, v) = r?;
             let Some(id) = k.strip_prefix(&account.0[..]) else {
                 break;
             };
+            if side.is_some_and(|s| v.first() != Some(&side_byte(s))) {
+                continue;
+            }
             let id = ChannelId(
                 <[u8; 32]>::try_from(id)
                     .map_err(|_| LedgerError::Storage("corrupt live index".into()))?,
