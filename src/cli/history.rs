@@ -79,7 +79,12 @@ fn parse_date(s: &str) -> Option<anyhow::Result<u64>> {
         return None;
     }
     let num = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i32>().ok());
-    let bad = || anyhow::anyhow!("--since {s}: not a valid date (YYYY-MM-DD)");
+    let bad = || {
+        anyhow::anyhow!(
+            "--since {}: not a valid date (YYYY-MM-DD)",
+            crate::units::printable(s)
+        )
+    };
     let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else {
         return Some(Err(bad()));
     };
