@@ -545,6 +545,7 @@ impl Ledger {
         loop {
             let due = self.store.due_channels(now, SWEEP_BATCH)?;
             let full = due.len() >= SWEEP_BATCH;
+            let before = closed;
             for id in &due {
                 let o = self.store.transact(&mut |tx: &mut dyn StoreTx| {
                     let Some(mut c) = tx.channel_for_update(id)? else {
@@ -562,7 +563,9 @@ impl Ledger {
                 })?;
                 closed += matches!(o, Outcome::Closed(_)) as usize;
             }
-            if !full {
+            // A full batch that closed nothing would come back identical: stop rather than
+            // spin (the store's index and its rows disagree; the next sweep tries again).
+            if !full || closed == before {
                 return Ok(closed);
             }
         }

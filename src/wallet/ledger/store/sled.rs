@@ -6,8 +6,8 @@
 //! (key → u64 BE), `nonces` (key → u64 BE), `channels` (id → JSON `ChannelInfo`), and since
 //! layout 2 the indexes `live` (party ‖ id → side byte: 0 paying, 1 paid by, for both
 //! parties of every channel not closed),
-//! `closed` (party ‖ closed_at u64 BE ‖ id) and `counters` (account ‖ counter byte → u64
-//! BE). A database from before layout 2 gets its indexes and counters built on open.
+//! `closed` (party ‖ closed_at u64 BE ‖ id), `due` (deadline u64 BE ‖ id of every channel
+//! not closed, for the expiry sweep) and `counters` (account ‖ counter byte → u64 BE). A database from before layout 2 gets its indexes and counters built on open.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -30,7 +30,7 @@ const KEY_ADMIN: &[u8] = b"admin";
 const KEY_MINTED: &[u8] = b"minted";
 /// Layout version; absent means 1 (no indexes, no counters).
 const KEY_LAYOUT: &[u8] = b"layout";
-const LAYOUT: u64 = 2;
+const LAYOUT: u64 = 3;
 
 impl From<sled::Error> for LedgerError {
     fn from(e: sled::Error) -> Self {
@@ -48,6 +48,7 @@ pub struct SledStore {
     live: sled::Tree,
     closed: sled::Tree,
     counters: sled::Tree,
+    due: sled::Tree,
     lock: Mutex<()>,
 }
 
@@ -63,6 +64,10 @@ fn live_key(party: &PublicKey, id: &ChannelId) -> Vec<u8> {
 
 fn closed_key(party: &PublicKey, closed_at: u64, id: &ChannelId) -> Vec<u8> {
     [&party.0[..], &closed_at.to_be_bytes()[..], &id.0[..]].concat()
+}
+
+fn due_key(deadline: u64, id: &ChannelId) -> Vec<u8> {
+    [&deadline.to_be_bytes()[..], &id.0[..]].concat()
 }
 
 fn counter_key(account: &PublicKey, c: Counter) -> Vec<u8> {
@@ -111,6 +116,7 @@ impl SledStore {
             live: db.open_tree("live")?,
             closed: db.open_tree("closed")?,
             counters: db.open_tree("counters")?,
+            due: db.open_tree("due")?,
             db,
             lock: Mutex::new(()),
         };
@@ -129,6 +135,7 @@ impl SledStore {
         self.live.clear()?;
         self.closed.clear()?;
         self.counters.clear()?;
+        self.due.clear()?;
         let mut counts: std::collections::HashMap<Vec<u8>, u64> = Default::default();
         let mut n = 0u64;
         for c in self.all_channels() {
@@ -143,6 +150,7 @@ impl SledStore {
                     .insert(k.as_slice(), &[side_byte(side)])?;
             }
             if c.state != ChannelState::Closed {
+                self.due.insert(due_key(c.deadline, &c.channel), &[])?;
                 let esc = c.escrowed().0;
                 for (k, add) in [
                     (counter_key(&c.buyer, Counter::PayingLive), 1),
@@ -215,6 +223,7 @@ struct SledTx<'a> {
     live: &'a TransactionalTree,
     closed: &'a TransactionalTree,
     counters: &'a TransactionalTree,
+    due: &'a TransactionalTree,
     conflict: bool,
 }
 
@@ -262,6 +271,7 @@ impl SledTx<'_> {
             Tree::Live => self.live,
             Tree::Closed => self.closed,
             Tree::Counters => self.counters,
+            Tree::Due => self.due,
         }
     }
 }
@@ -275,6 +285,7 @@ enum Tree {
     Live,
     Closed,
     Counters,
+    Due,
 }
 
 impl StoreTx for SledTx<'_> {
@@ -332,6 +343,15 @@ impl StoreTx for SledTx<'_> {
     }
 
     fn update_channel(&mut self, c: &ChannelInfo) -> Result<(), LedgerError> {
+        // The deadline may move (a buyer's close brings it forward): drop the old due entry.
+        if let Some(old) = self.channel_for_update(&c.channel)?
+            && old.state != ChannelState::Closed
+        {
+            self.remove(Tree::Due, &due_key(old.deadline, &c.channel))?;
+        }
+        if c.state != ChannelState::Closed {
+            self.put(Tree::Due, &due_key(c.deadline, &c.channel), vec![])?;
+        }
         let b = serde_json::to_vec(c).map_err(|e| LedgerError::Storage(e.to_string()))?;
         self.put(Tree::Channels, &c.channel.0, b)?;
         // A channel only ever goes from live to closed, once (closed_at never changes).
@@ -411,9 +431,10 @@ impl LedgerStore for SledStore {
             &self.live,
             &self.closed,
             &self.counters,
+            &self.due,
         );
         let r = trees.transaction(
-            |(accounts, channels, nonces, meta, live, closed, counters)| {
+            |(accounts, channels, nonces, meta, live, closed, counters, due)| {
                 let mut tx = SledTx {
                     accounts,
                     channels,
@@ -422,6 +443,7 @@ impl LedgerStore for SledStore {
                     live,
                     closed,
                     counters,
+                    due,
                     conflict: false,
                 };
                 let mut w = work.borrow_mut();
@@ -541,14 +563,20 @@ impl LedgerStore for SledStore {
     }
 
     fn due_channels(&self, now: u64, limit: usize) -> Result<Vec<ChannelId>, LedgerError> {
+        // Index keys sort by deadline: read from the earliest up to `now`, no further.
         let mut out = Vec::new();
-        for c in self.all_channels() {
-            let c = c?;
-            if c.state != ChannelState::Closed && now >= c.deadline {
-                out.push(c.channel);
-                if out.len() >= limit {
-                    break;
-                }
+        for r in self
+            .due
+            .range(..due_key(now.saturating_add(1), &ChannelId([0; 32])))
+        {
+            let (k, _) = r?;
+            let id = k
+                .get(8..)
+                .and_then(|id| <[u8; 32]>::try_from(id).ok())
+                .ok_or_else(|| LedgerError::Storage("corrupt due index".into()))?;
+            out.push(ChannelId(id));
+            if out.len() >= limit {
+                break;
             }
         }
         Ok(out)
