@@ -1755,7 +1755,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ledger__subcmd__bench)
-            opts="-v -q -h --ledger --clients --seconds --db --admin-key --json --config --data-dir --socket --verbose --quiet --timeout --help"
+            opts="-v -q -h --ledger --clients --seconds --db --admin-key --by-op --json --config --data-dir --socket --verbose --quiet --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -306,6 +306,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l socket -d 'Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l timeout -d 'Seconds to wait for the daemon\'s answer (default per command: 30, add and rm 600, recheck 3600; 0 = no limit)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l by-op -d 'Measure each operation alone (open, pay+accept, redeem), SECONDS each, instead of the mixed market cycle'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l json
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -s q -l quiet -d 'Less output'

@@ -468,6 +468,7 @@ _arguments "${_arguments_options[@]}" : \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--socket=[Control socket of the daemon (default\: \$XDG_RUNTIME_DIR/bidtorrent/control.sock, or control.sock in the data dir when --data-dir is given or there is no runtime dir)]:PATH:_files' \
 '--timeout=[Seconds to wait for the daemon'\''s answer (default per command\: 30, add and rm 600, recheck 3600; 0 = no limit)]:SECS:_default' \
+'--by-op[Measure each operation alone (open, pay+accept, redeem), SECONDS each, instead of the mixed market cycle]' \
 '--json[]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
