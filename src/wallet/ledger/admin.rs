@@ -156,24 +156,26 @@ pub fn bench(
     let r = rt.block_on(bench::run(ledger, admin, clients, seconds, by_op))?;
     if json {
         print_json(&r)?;
-    } else if !r.by_op.is_empty() {
-        println!(
-            "{} clients on {} server(s), each operation alone, {} errors, {} channels",
-            r.clients, r.servers, r.errors, r.channels
-        );
     } else {
-        println!(
-            "{} clients on {} server(s) for {:.1} s: {} ops, {:.0} ops/s, p50 {:.2} ms, p99 {:.2} ms, {} errors, {} channels",
-            r.clients,
-            r.servers,
-            r.seconds,
-            r.ops,
-            r.ops_per_sec,
-            r.p50_ms,
-            r.p99_ms,
-            r.errors,
-            r.channels
-        );
+        if r.by_op.is_empty() {
+            println!(
+                "{} clients on {} server(s) for {:.1} s: {} ops, {:.0} ops/s, p50 {:.2} ms, p99 {:.2} ms, {} errors, {} channels",
+                r.clients,
+                r.servers,
+                r.seconds,
+                r.ops,
+                r.ops_per_sec,
+                r.p50_ms,
+                r.p99_ms,
+                r.errors,
+                r.channels
+            );
+        } else {
+            println!(
+                "{} clients on {} server(s), each operation alone, {} errors, {} channels",
+                r.clients, r.servers, r.errors, r.channels
+            );
+        }
         for o in &r.by_op {
             println!(
                 "{:<10} {:>8} in {:.1} s: {:>8.0} /s, p50 {:.3} ms, p99 {:.3} ms",
