@@ -180,6 +180,10 @@ pub fn rows(entries: &[HistoryEntry], view: &HistoryView) -> Vec<HistoryRow> {
     out
 }
 
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
 fn when(t: u64) -> String {
     let (y, m, d, h, mi) = local(t);
     format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}")
@@ -204,11 +208,9 @@ pub fn render(rows: &[HistoryRow]) -> Vec<String> {
             format!("{}      ", when(r.time))
         };
         let what = match (r.kind, r.count) {
-            (HistoryKind::Paid | HistoryKind::Earned, n) => format!(
-                "{n} voucher{}, total {}",
-                if n == 1 { "" } else { "s" },
-                r.total
-            ),
+            (HistoryKind::Paid | HistoryKind::Earned, n) => {
+                format!("{n} voucher{}, total {}", plural(n), r.total)
+            }
             (HistoryKind::Redeemed, _) => format!("redeemed {} in all", r.total),
             (HistoryKind::Minted, _) => format!("minted {} in all", r.total),
             _ => String::new(),
@@ -237,9 +239,9 @@ pub fn render(rows: &[HistoryRow]) -> Vec<String> {
         .filter(|t| t.0 != HistoryKind::CloseRequested)
         .map(|(k, a, n)| match k {
             HistoryKind::Paid | HistoryKind::Earned => {
-                format!("{} {a} ({n} vouchers)", kind_name(*k))
+                format!("{} {a} ({n} voucher{})", kind_name(*k), plural(*n))
             }
-            HistoryKind::Opened => format!("escrowed {a} ({n} channels)"),
+            HistoryKind::Opened => format!("escrowed {a} ({n} channel{})", plural(*n)),
             _ => format!("{} {a}", kind_name(*k)),
         })
         .collect();
