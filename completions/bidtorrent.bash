@@ -1671,7 +1671,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ledger__subcmd__bench)
-            opts="-v -q -h --ledger --clients --seconds --db --admin-key --json --config --data-dir --verbose --quiet --help"
+            opts="-v -q -h --ledger --clients --seconds --db --admin-key --by-op --json --config --data-dir --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1871,7 +1871,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__ledger__subcmd__serve)
-            opts="-v -q -h --listen --db --close-grace --store --rate-per-key --max-connections --json --config --data-dir --verbose --quiet --help"
+            opts="-v -q -h --listen --db --close-grace --store --rate-per-key --max-connections --max-channels-per-key --json --config --data-dir --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1898,6 +1898,10 @@ _bidtorrent() {
                     return 0
                     ;;
                 --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-channels-per-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2793,12 +2797,20 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__history)
-            opts="-v -q -h --ledger --json --socket --timeout --config --data-dir --verbose --quiet --help"
+            opts="-v -q -h --detail --since --limit --ledger --json --socket --timeout --config --data-dir --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ledger)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2979,7 +2991,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__wallet__subcmd__show)
-            opts="-v -q -h --offline --ledger --json --socket --timeout --config --data-dir --verbose --quiet --help"
+            opts="-v -q -h --cached --offline --ledger --json --socket --timeout --config --data-dir --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -135,9 +135,9 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -s h -l help -d 'Print help'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -f -a "show" -d 'Show address, balance and channels (refreshed from the ledger when it is reachable)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -f -a "show" -d 'Show address, balance and channels, fresh from the ledger (fails if it cannot be reached; --offline shows the last known state)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -f -a "address" -d 'Print this wallet\'s public key (its account on every ledger)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -f -a "history" -d 'List every payment, earning, redemption and refund'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -f -a "history" -d 'Payments, earnings, mints, redemptions and refunds: one line per channel and day (vouchers summed), local times, totals at the end'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -f -a "export" -d 'Print the whole wallet as JSON (without the secret key)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -f -a "open" -d 'Escrow AMOUNT tokens for SELLER in a new payment channel'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and not __fish_seen_subcommand_from show address history export open close redeem pay accept payments help" -f -a "close" -d 'Close a channel (seller: redeem and close now; buyer: refund after the grace period)'
@@ -151,7 +151,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from show" -l timeout -d 'Seconds to wait for that daemon\'s answer (default 30; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from show" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from show" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from show" -l offline -d 'Do not contact the ledger; show the last known state'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from show" -l offline -l cached -d 'Do not contact the ledger; show the last known state'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from show" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Less output'
@@ -165,11 +165,14 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from address" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from address" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from address" -s h -l help -d 'Print help'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -l since -d 'Only since then: a duration back from now (7d, 12h, 30m) or a date (YYYY-MM-DD)' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -l limit -d 'Only the last N lines' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -l ledger -d 'Ledger address HOST:PORT (default: the ledger used last, else 127.0.0.1:7171)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -l socket -d 'Control socket of the daemon that may hold this wallet (default as for `ls`)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -l timeout -d 'Seconds to wait for that daemon\'s answer (default 30; 0 = no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -l detail -d 'Every entry (each voucher) on its own line'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -l json -d 'Machine-readable JSON output (amounts in micro-tokens)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from history" -s q -l quiet -d 'Less output'
@@ -242,9 +245,9 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from payments" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from payments" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from payments" -s h -l help -d 'Print help'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show address, balance and channels (refreshed from the ledger when it is reachable)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show address, balance and channels, fresh from the ledger (fails if it cannot be reached; --offline shows the last known state)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from help" -f -a "address" -d 'Print this wallet\'s public key (its account on every ledger)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from help" -f -a "history" -d 'List every payment, earning, redemption and refund'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from help" -f -a "history" -d 'Payments, earnings, mints, redemptions and refunds: one line per channel and day (vouchers summed), local times, totals at the end'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from help" -f -a "export" -d 'Print the whole wallet as JSON (without the secret key)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from help" -f -a "open" -d 'Escrow AMOUNT tokens for SELLER in a new payment channel'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand wallet; and __fish_seen_subcommand_from help" -f -a "close" -d 'Close a channel (seller: redeem and close now; buyer: refund after the grace period)'
@@ -270,6 +273,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l store -d 'Store: sled (in --db, the default) or postgres://USER@HOST:PORT/DB (keys stay in --db)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l rate-per-key -d 'Signed requests per account per second (0: no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l max-connections -d 'Connections served at once' -r
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l max-channels-per-key -d 'Live channels one key may have as payer, and as payee (0: no limit)' -r
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from serve" -l json -d 'Print the listening event as JSON'
@@ -290,6 +294,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l admin-key -d 'Admin key file, instead of DIR/admin.key' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/bidtorrent/config.toml)' -r -F
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l data-dir -d 'Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)' -r -F
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l by-op -d 'Measure each operation alone (open, pay+accept, redeem), SECONDS each, instead of the mixed market cycle'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -l json
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand ledger; and __fish_seen_subcommand_from bench" -s q -l quiet -d 'Less output'
@@ -573,9 +578,9 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and not __fi
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and not __fish_seen_subcommand_from tui download seed wallet ledger create demo daemon add status ls info peers files prio pause resume rm recheck reannounce limit strategy label seeding config completions man help" -f -a "completions" -d 'Print shell completions (also committed under completions/)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and not __fish_seen_subcommand_from tui download seed wallet ledger create demo daemon add status ls info peers files prio pause resume rm recheck reannounce limit strategy label seeding config completions man help" -f -a "man" -d 'Print the man page (roff; the pages of every command are committed under man/)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and not __fish_seen_subcommand_from tui download seed wallet ledger create demo daemon add status ls info peers files prio pause resume rm recheck reannounce limit strategy label seeding config completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_seen_subcommand_from wallet" -f -a "show" -d 'Show address, balance and channels (refreshed from the ledger when it is reachable)'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_seen_subcommand_from wallet" -f -a "show" -d 'Show address, balance and channels, fresh from the ledger (fails if it cannot be reached; --offline shows the last known state)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_seen_subcommand_from wallet" -f -a "address" -d 'Print this wallet\'s public key (its account on every ledger)'
-complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_seen_subcommand_from wallet" -f -a "history" -d 'List every payment, earning, redemption and refund'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_seen_subcommand_from wallet" -f -a "history" -d 'Payments, earnings, mints, redemptions and refunds: one line per channel and day (vouchers summed), local times, totals at the end'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_seen_subcommand_from wallet" -f -a "export" -d 'Print the whole wallet as JSON (without the secret key)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_seen_subcommand_from wallet" -f -a "open" -d 'Escrow AMOUNT tokens for SELLER in a new payment channel'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand help; and __fish_seen_subcommand_from wallet" -f -a "close" -d 'Close a channel (seller: redeem and close now; buyer: refund after the grace period)'

@@ -161,6 +161,7 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--offline[Do not contact the ledger; show the last known state]' \
+'--cached[Do not contact the ledger; show the last known state]' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -188,11 +189,14 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (history)
 _arguments "${_arguments_options[@]}" : \
+'--since=[Only since then\: a duration back from now (7d, 12h, 30m) or a date (YYYY-MM-DD)]:WHEN:_default' \
+'--limit=[Only the last N lines]:N:_default' \
 '--ledger=[Ledger address HOST\:PORT (default\: the ledger used last, else 127.0.0.1\:7171)]:ADDR:_default' \
 '--socket=[Control socket of the daemon that may hold this wallet (default as for \`ls\`)]:PATH:_files' \
 '--timeout=[Seconds to wait for that daemon'\''s answer (default 30; 0 = no limit)]:SECS:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--detail[Every entry (each voucher) on its own line]' \
 '--json[Machine-readable JSON output (amounts in micro-tokens)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -252,7 +256,7 @@ _arguments "${_arguments_options[@]}" : \
 '--quiet[Less output]' \
 '-h[Print help]' \
 '--help[Print help]' \
-':channel -- Channel id, or its first 8+ hex digits as `wallet` shows them:_default' \
+':channel -- Channel id, or any unique prefix of it (`wallet history` shows 8 hex digits):_default' \
 && ret=0
 ;;
 (redeem)
@@ -288,7 +292,7 @@ _arguments "${_arguments_options[@]}" : \
 '--quiet[Less output]' \
 '-h[Print help]' \
 '--help[Print help]' \
-':channel -- Channel id, or its first 8+ hex digits as `wallet` shows them:_default' \
+':channel -- Channel id, or any unique prefix of it (`wallet history` shows 8 hex digits):_default' \
 ':amount -- Tokens to add to what the seller may redeem:_default' \
 && ret=0
 ;;
@@ -417,6 +421,7 @@ _arguments "${_arguments_options[@]}" : \
 '--store=[Store\: sled (in --db, the default) or postgres\://USER@HOST\:PORT/DB (keys stay in --db)]:URL:_default' \
 '--rate-per-key=[Signed requests per account per second (0\: no limit)]:N:_default' \
 '--max-connections=[Connections served at once]:N:_default' \
+'--max-channels-per-key=[Live channels one key may have as payer, and as payee (0\: no limit)]:N:_default' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
 '--json[Print the listening event as JSON]' \
@@ -451,6 +456,7 @@ _arguments "${_arguments_options[@]}" : \
 '--admin-key=[Admin key file, instead of DIR/admin.key]:FILE:_files' \
 '--config=[Configuration file (default\: \$XDG_CONFIG_HOME/bidtorrent/config.toml)]:PATH:_files' \
 '--data-dir=[Directory for state\: resume data, session, wallet (default\: \$XDG_DATA_HOME/bidtorrent)]:DIR:_files' \
+'--by-op[Measure each operation alone (open, pay+accept, redeem), SECONDS each, instead of the mixed market cycle]' \
 '--json[]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
@@ -1584,9 +1590,9 @@ _bidtorrent__subcmd__help__subcmd__tui_commands() {
 (( $+functions[_bidtorrent__subcmd__help__subcmd__wallet_commands] )) ||
 _bidtorrent__subcmd__help__subcmd__wallet_commands() {
     local commands; commands=(
-'show:Show address, balance and channels (refreshed from the ledger when it is reachable)' \
+'show:Show address, balance and channels, fresh from the ledger (fails if it cannot be reached; --offline shows the last known state)' \
 'address:Print this wallet'\''s public key (its account on every ledger)' \
-'history:List every payment, earning, redemption and refund' \
+'history:Payments, earnings, mints, redemptions and refunds\: one line per channel and day (vouchers summed), local times, totals at the end' \
 'export:Print the whole wallet as JSON (without the secret key)' \
 'open:Escrow AMOUNT tokens for SELLER in a new payment channel' \
 'close:Close a channel (seller\: redeem and close now; buyer\: refund after the grace period)' \
@@ -1814,9 +1820,9 @@ _bidtorrent__subcmd__tui_commands() {
 (( $+functions[_bidtorrent__subcmd__wallet_commands] )) ||
 _bidtorrent__subcmd__wallet_commands() {
     local commands; commands=(
-'show:Show address, balance and channels (refreshed from the ledger when it is reachable)' \
+'show:Show address, balance and channels, fresh from the ledger (fails if it cannot be reached; --offline shows the last known state)' \
 'address:Print this wallet'\''s public key (its account on every ledger)' \
-'history:List every payment, earning, redemption and refund' \
+'history:Payments, earnings, mints, redemptions and refunds\: one line per channel and day (vouchers summed), local times, totals at the end' \
 'export:Print the whole wallet as JSON (without the secret key)' \
 'open:Escrow AMOUNT tokens for SELLER in a new payment channel' \
 'close:Close a channel (seller\: redeem and close now; buyer\: refund after the grace period)' \
@@ -1851,9 +1857,9 @@ _bidtorrent__subcmd__wallet__subcmd__export_commands() {
 (( $+functions[_bidtorrent__subcmd__wallet__subcmd__help_commands] )) ||
 _bidtorrent__subcmd__wallet__subcmd__help_commands() {
     local commands; commands=(
-'show:Show address, balance and channels (refreshed from the ledger when it is reachable)' \
+'show:Show address, balance and channels, fresh from the ledger (fails if it cannot be reached; --offline shows the last known state)' \
 'address:Print this wallet'\''s public key (its account on every ledger)' \
-'history:List every payment, earning, redemption and refund' \
+'history:Payments, earnings, mints, redemptions and refunds\: one line per channel and day (vouchers summed), local times, totals at the end' \
 'export:Print the whole wallet as JSON (without the secret key)' \
 'open:Escrow AMOUNT tokens for SELLER in a new payment channel' \
 'close:Close a channel (seller\: redeem and close now; buyer\: refund after the grace period)' \

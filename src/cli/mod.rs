@@ -26,6 +26,7 @@ pub mod client;
 pub mod create;
 pub mod daemon;
 pub mod demo;
+pub mod history;
 pub mod ledger;
 pub mod oneshot;
 pub mod tui;

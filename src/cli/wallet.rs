@@ -60,16 +60,28 @@ impl WalletArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum WalletCommand {
-    /// Show address, balance and channels (refreshed from the ledger when it is reachable)
+    /// Show address, balance and channels, fresh from the ledger (fails if it cannot be
+    /// reached; --offline shows the last known state)
     Show {
         /// Do not contact the ledger; show the last known state
-        #[arg(long)]
+        #[arg(long, visible_alias = "cached")]
         offline: bool,
     },
     /// Print this wallet's public key (its account on every ledger)
     Address,
-    /// List every payment, earning, redemption and refund
-    History,
+    /// Payments, earnings, mints, redemptions and refunds: one line per channel and day
+    /// (vouchers summed), local times, totals at the end
+    History {
+        /// Every entry (each voucher) on its own line
+        #[arg(long)]
+        detail: bool,
+        /// Only since then: a duration back from now (7d, 12h, 30m) or a date (YYYY-MM-DD)
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        /// Only the last N lines
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
     /// Print the whole wallet as JSON (without the secret key)
     Export {
         /// Also write the secret key (hex) to this new file, created owner-only
@@ -88,14 +100,14 @@ pub enum WalletCommand {
     },
     /// Close a channel (seller: redeem and close now; buyer: refund after the grace period)
     Close {
-        /// Channel id, or its first 8+ hex digits as `wallet` shows them
+        /// Channel id, or any unique prefix of it (`wallet history` shows 8 hex digits)
         channel: String,
     },
     /// Redeem the highest voucher of every incoming channel at the ledger
     Redeem,
     /// Pay AMOUNT more on an outgoing channel and emit a payment (certificate + voucher)
     Pay {
-        /// Channel id, or its first 8+ hex digits as `wallet` shows them
+        /// Channel id, or any unique prefix of it (`wallet history` shows 8 hex digits)
         channel: String,
         /// Tokens to add to what the seller may redeem
         amount: Amount,
@@ -117,10 +129,24 @@ pub enum WalletCommand {
     Payments,
 }
 
-/// A channel named in full (64 hex digits) or by a prefix of at least 8, as torrents are:
-/// the prefix must match exactly one of this wallet's channels, either way.
+/// A channel named in full (64 hex digits) or by any prefix, as torrents are: the prefix
+/// must match exactly one of this wallet's channels.
 fn resolve_channel(wallet: &Wallet, given: &str) -> anyhow::Result<ChannelId> {
     crate::rpc::proto::resolve_channel(wallet, given).map_err(anyhow::Error::msg)
+}
+
+fn history_view(
+    detail: bool,
+    since: Option<&str>,
+    limit: Option<usize>,
+) -> anyhow::Result<super::history::HistoryView> {
+    Ok(super::history::HistoryView {
+        detail,
+        since: since
+            .map(|s| super::history::parse_since(s, keys::now_secs()))
+            .transpose()?,
+        limit,
+    })
 }
 
 pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -189,31 +215,28 @@ pub fn run_wallet(global: &GlobalArgs, args: WalletArgs) -> anyhow::Result<ExitC
             }
         }
         WalletCommand::Show { offline } => {
-            if !offline && let Err(e) = rt.block_on(wallet.refresh(&client)) {
-                eprintln!(
-                    "bidtorrent: ledger at {addr} not reachable ({e}); showing the last known state"
+            // Fresh data was asked for: a ledger that cannot be reached is an error, not a
+            // stale balance shown as if current. A wallet that never met a ledger and was
+            // given none has nothing to refresh.
+            let never = args.ledger.is_none() && wallet.default_ledger()?.is_none();
+            if !offline
+                && !never
+                && let Err(e) = rt.block_on(wallet.refresh(&client))
+            {
+                bail!(
+                    "ledger at {addr} not reachable: {e} (`wallet show --offline` shows the \
+                     last known state)"
                 );
             }
             show(&wallet, json)?;
         }
-        WalletCommand::History => {
-            let h = wallet.history()?;
-            if json {
-                print_json(&h)?;
-            } else {
-                for e in h {
-                    let seq = e.seq.map(|s| format!(" seq {s}")).unwrap_or_default();
-                    outln!(
-                        "{:>6}  {}  {:<15} {:>20}  channel {}{seq}  total {}",
-                        e.id,
-                        e.time,
-                        format!("{:?}", e.kind).to_lowercase(),
-                        e.amount,
-                        e.channel,
-                        e.total
-                    );
-                }
-            }
+        WalletCommand::History {
+            detail,
+            since,
+            limit,
+        } => {
+            let view = history_view(detail, since.as_deref(), limit)?;
+            super::history::print(&wallet.history()?, &view, json)?;
         }
         WalletCommand::Export { secret_key } => {
             if let Some(path) = &secret_key {
@@ -321,7 +344,7 @@ fn through_daemon(global: &GlobalArgs, args: &WalletArgs) -> anyhow::Result<Opti
     let Ok(mut client) = crate::rpc::Client::connect(&socket) else {
         return Ok(None);
     };
-    let history = matches!(args.command, Some(WalletCommand::History)).then_some(usize::MAX);
+    let history = matches!(args.command, Some(WalletCommand::History { .. })).then_some(usize::MAX);
     let payments = matches!(args.command, Some(WalletCommand::Payments));
     if let Some(WalletCommand::Accept { file }) = &args.command {
         return accept_through_daemon(&mut client, file, args.json).map(Some);
@@ -336,7 +359,7 @@ fn through_daemon(global: &GlobalArgs, args: &WalletArgs) -> anyhow::Result<Opti
         | Some(WalletCommand::Show { .. })
         | Some(WalletCommand::Address)
         | Some(WalletCommand::Payments)
-        | Some(WalletCommand::History) => client
+        | Some(WalletCommand::History { .. }) => client
             .call(crate::rpc::proto::Command::Wallet { history, payments })
             .context("the daemon holds the wallet")?,
         Some(_) => bail!(
@@ -344,28 +367,33 @@ fn through_daemon(global: &GlobalArgs, args: &WalletArgs) -> anyhow::Result<Opti
             socket.display()
         ),
     };
+    let wants_fresh = matches!(
+        args.command,
+        None | Some(WalletCommand::Show { offline: false })
+    );
+    if wants_fresh && !info.fresh {
+        bail!(
+            "the daemon cannot reach its ledger at {} (`wallet show --offline` shows the last \
+             known state)",
+            printable(&info.ledger)
+        );
+    }
     match &args.command {
         Some(WalletCommand::Address) if args.json => {
             print_json(&serde_json::json!({ "public_key": info.public_key }))?
         }
         Some(WalletCommand::Address) => outln!("{}", info.public_key),
-        Some(WalletCommand::History) if args.json => print_json(&info.history)?,
+        Some(WalletCommand::History {
+            detail,
+            since,
+            limit,
+        }) => {
+            let view = history_view(*detail, since.as_deref(), *limit)?;
+            super::history::print(&info.history, &view, args.json)?;
+        }
         Some(WalletCommand::Payments) => {
             for p in &info.payments {
                 print_json(p)?;
-            }
-        }
-        Some(WalletCommand::History) => {
-            for e in &info.history {
-                outln!(
-                    "{:>6}  {}  {:<15} {:>20}  channel {}  total {}",
-                    e.id,
-                    e.time,
-                    format!("{:?}", e.kind).to_lowercase(),
-                    e.amount,
-                    e.channel,
-                    e.total
-                );
             }
         }
         _ if args.json => print_json(&info)?,
@@ -647,6 +675,7 @@ fn show(wallet: &Wallet, json: bool) -> anyhow::Result<()> {
             "refundable": b.refundable,
             "unredeemed": b.unredeemed,
             "redeemed": redeemed,
+            "summary": ledger.as_ref().and_then(|l| l.summary),
             "outgoing": out,
             "incoming": inc,
         }));
@@ -666,6 +695,15 @@ fn show(wallet: &Wallet, json: bool) -> anyhow::Result<()> {
                 "{}",
                 money_line(&b, inc.iter().map(|c| c.redeemed.micro()).sum())
             );
+            if let Some(s) = &l.summary {
+                outln!(
+                    "channels paying {} ({} escrowed); paid by {} ({} escrowed to you)",
+                    s.paying.live,
+                    s.paying.escrowed,
+                    s.paid_by.live,
+                    s.paid_by.escrowed
+                );
+            }
         }
         None => outln!("ledger   none yet (use --ledger ADDR)"),
     }

@@ -568,7 +568,7 @@ impl Balances {
     }
 }
 
-/// A channel of `wallet` named in full (64 hex digits) or by a prefix of at least 8, as
+/// A channel of `wallet` named in full (64 hex digits) or by any unique prefix, as
 /// torrents are: the prefix must match exactly one of the wallet's channels.
 pub fn resolve_channel(
     wallet: &crate::wallet::Wallet,
@@ -576,9 +576,9 @@ pub fn resolve_channel(
 ) -> Result<crate::wallet::ChannelId, String> {
     use crate::wallet::ChannelId;
     let s = given.trim().to_ascii_lowercase();
-    if !(8..=64).contains(&s.len()) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !(1..=64).contains(&s.len()) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(format!(
-            "{}: not a channel id (8 to 64 hex digits)",
+            "{}: not a channel id (1 to 64 hex digits)",
             crate::units::printable(given)
         ));
     }
