@@ -43,6 +43,9 @@ pub enum LedgerCommand {
         max_connections: usize,
         #[command(flatten)]
         chain: ChainArgs,
+        /// Live channels one key may have as payer, and as payee (0: no limit)
+        #[arg(long, default_value_t = crate::wallet::ledger::engine::DEFAULT_MAX_CHANNELS_PER_KEY, value_name = "N")]
+        max_channels_per_key: u64,
         /// Print the listening event as JSON
         #[arg(long)]
         json: bool,
@@ -69,6 +72,10 @@ pub enum LedgerCommand {
         /// Admin key file, instead of DIR/admin.key
         #[arg(long, value_name = "FILE")]
         admin_key: Option<PathBuf>,
+        /// Measure each operation alone (open, pay+accept, redeem), SECONDS each, instead
+        /// of the mixed market cycle
+        #[arg(long)]
+        by_op: bool,
         #[arg(long)]
         json: bool,
     },
@@ -156,6 +163,7 @@ pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitC
             rate_per_key,
             max_connections,
             chain,
+            max_channels_per_key,
             json,
         } => {
             let db = match db {
@@ -168,6 +176,7 @@ pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitC
                 max_connections,
                 chain: chain.config(),
                 chain_poll: std::time::Duration::from_millis(chain.chain_poll_ms.max(10)),
+                max_channels_per_key: (max_channels_per_key > 0).then_some(max_channels_per_key),
                 ..LedgerConfig::default()
             };
             drop(rt);
@@ -183,6 +192,7 @@ pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitC
             seconds,
             db,
             admin_key,
+            by_op,
             json,
         } => {
             let key_path = match (admin_key, db) {
@@ -193,7 +203,7 @@ pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitC
             let admin = keys::read_key_file(&key_path)
                 .with_context(|| format!("cannot read the admin key {}", key_path.display()))?;
             drop(rt);
-            let r = admin::bench(&ledger, &admin, clients, seconds, json)
+            let r = admin::bench(&ledger, &admin, clients, seconds, by_op, json)
                 .with_context(|| format!("bench against {ledger} failed"))?;
             if !r.books_balance {
                 bail!("the books do not balance after the bench");

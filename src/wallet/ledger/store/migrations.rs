@@ -49,6 +49,30 @@ CREATE INDEX channels_due ON channels (deadline) WHERE state <> 2;
     ),
     (
         2,
+        "per-account counters (summary, open-channel limit); live and closed channel indexes",
+        r#"
+CREATE TABLE account_counters (
+    account bytea NOT NULL CHECK (octet_length(account) = 32),
+    kind    smallint NOT NULL CHECK (kind BETWEEN 0 AND 4),
+    value   bigint NOT NULL CHECK (value >= 0),
+    PRIMARY KEY (account, kind)
+);
+INSERT INTO account_counters (account, kind, value)
+    SELECT buyer, 0, COUNT(*) FROM channels WHERE state <> 2 GROUP BY buyer
+    UNION ALL
+    SELECT buyer, 1, SUM(cap - redeemed)::bigint FROM channels WHERE state <> 2 GROUP BY buyer
+    UNION ALL
+    SELECT seller, 2, COUNT(*) FROM channels WHERE state <> 2 GROUP BY seller
+    UNION ALL
+    SELECT seller, 3, SUM(cap - redeemed)::bigint FROM channels WHERE state <> 2 GROUP BY seller;
+CREATE INDEX channels_live_by_buyer ON channels (buyer, id) WHERE state <> 2;
+CREATE INDEX channels_live_by_seller ON channels (seller, id) WHERE state <> 2;
+CREATE INDEX channels_closed_by_buyer ON channels (buyer, closed_at, id) WHERE state = 2;
+CREATE INDEX channels_closed_by_seller ON channels (seller, closed_at, id) WHERE state = 2;
+"#,
+    ),
+    (
+        3,
         "chain bookkeeping: deposits credited, withdrawals authorised, the block cursor",
         r#"
 CREATE TABLE chain_kv (
