@@ -6,6 +6,7 @@
 //! withdrawals, each member's token balance on chain before and after, and whether the
 //! ledger's books and the vault agree.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -60,7 +61,16 @@ pub struct Anvil {
 
 impl Drop for Anvil {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // npm's `anvil` is a node wrapper that starts the real binary: stop the whole group.
+        match i32::try_from(self.child.id()) {
+            // SAFETY: kill(2) on the process group we created; no memory is involved.
+            Ok(pid) => unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            },
+            Err(_) => {
+                let _ = self.child.kill();
+            }
+        }
         let _ = self.child.wait();
     }
 }
@@ -80,6 +90,8 @@ impl Anvil {
                 "--silent",
             ])
             .args(["--chain-id", &CHAIN_ID.to_string()])
+            // Its own process group, so stopping it stops the real node behind npm's wrapper.
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
