@@ -2,11 +2,10 @@
 //! wrapped in MSE/PE's RC4, with the encryption policy deciding how we dial and whom we accept.
 //! `peer.rs` and `metadata.rs` speak BEP 3 over a [`PeerStream`] and never see which it is.
 //!
-//! uTP comes from the `librqbit-utp` crate, on a UDP socket bound to the TCP listener's address
-//! and port. A peer is dialled over TCP first and over uTP only when TCP fails: that crate's
-//! congestion control is CUBIC, not LEDBAT, so its uTP does not yield to TCP as BEP 29 intends
-//! and there is no reason to prefer it where TCP works; it reaches peers that take uTP only.
-//! Rate limits are applied by the peer task to payload, whatever carries it.
+//! uTP is ours ([`crate::engine::utp`]), on a UDP socket bound to the TCP listener's address
+//! and port. Its congestion control is LEDBAT, so a uTP connection makes way for TCP on a
+//! shared bottleneck as BEP 29 intends. Rate limits are applied by the peer task to payload,
+//! whatever carries it.
 //!
 //! Dialling, by [`Encryption`] mode:
 //!
@@ -26,12 +25,12 @@ use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use librqbit_utp::{UtpSocket, UtpSocketUdp, UtpStream};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::engine::mse::{self, CRYPTO_PLAINTEXT, CRYPTO_RC4, Cipher, MseError};
 use crate::engine::types::InfoHash;
+use crate::engine::utp::{UtpSocket, UtpStream};
 use crate::engine::wire::{HANDSHAKE_LEN, Handshake, PROTOCOL, WireError};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -179,7 +178,7 @@ impl PeerStream {
     }
 
     pub(crate) fn utp(s: UtpStream) -> PeerStream {
-        let (r, w) = s.split();
+        let (r, w) = tokio::io::split(s);
         PeerStream::from_halves(
             Box::pin(r),
             Box::pin(w),
@@ -366,14 +365,14 @@ pub async fn read_handshake<S: AsyncRead + Unpin>(s: &mut S) -> Result<Handshake
 pub struct Transport {
     opts: RwLock<NetOptions>,
     /// The uTP socket, once the session bound it.
-    utp: RwLock<Option<Arc<UtpSocketUdp>>>,
+    utp: RwLock<Option<Arc<UtpSocket>>>,
 }
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transport")
             .field("opts", &self.options())
-            .field("utp", &self.utp_socket().map(|s| s.bind_addr()))
+            .field("utp", &self.utp_socket().map(|s| s.local_addr()))
             .finish()
     }
 }
@@ -382,7 +381,7 @@ impl std::fmt::Debug for Transport {
 #[derive(Clone)]
 enum Carrier {
     Tcp,
-    Utp(Arc<UtpSocketUdp>),
+    Utp(Arc<UtpSocket>),
 }
 
 /// Which answering info-hashes a dial takes besides its own.
@@ -404,10 +403,12 @@ impl Transport {
 
     /// Binds the uTP socket on `addr` (the TCP listener's address and port) and returns it
     /// for the session's accept loop.
-    pub async fn bind_utp(&self, addr: SocketAddr) -> Result<Arc<UtpSocketUdp>, TransportError> {
-        let sock = UtpSocket::new_udp(addr)
-            .await
-            .map_err(|e| TransportError::Utp(format!("binding {addr}: {e}")))?;
+    pub async fn bind_utp(&self, addr: SocketAddr) -> Result<Arc<UtpSocket>, TransportError> {
+        let sock = Arc::new(
+            UtpSocket::bind(addr)
+                .await
+                .map_err(|e| TransportError::Utp(format!("binding {addr}: {e}")))?,
+        );
         match self.utp.write() {
             Ok(mut u) => *u = Some(sock.clone()),
             Err(p) => *p.into_inner() = Some(sock.clone()),
@@ -417,10 +418,10 @@ impl Transport {
 
     /// Where the uTP socket is bound, if it is.
     pub fn utp_addr(&self) -> Option<SocketAddr> {
-        self.utp_socket().map(|s| s.bind_addr())
+        self.utp_socket().map(|s| s.local_addr())
     }
 
-    fn utp_socket(&self) -> Option<Arc<UtpSocketUdp>> {
+    fn utp_socket(&self) -> Option<Arc<UtpSocket>> {
         match self.utp.read() {
             Ok(u) => u.clone(),
             Err(p) => p.into_inner().clone(),
@@ -428,12 +429,12 @@ impl Transport {
     }
 
     /// The uTP socket usable for `addr`: on, bound, and of the same address family.
-    fn utp_for(&self, addr: SocketAddr) -> Option<Arc<UtpSocketUdp>> {
+    fn utp_for(&self, addr: SocketAddr) -> Option<Arc<UtpSocket>> {
         if !self.options().utp {
             return None;
         }
         self.utp_socket()
-            .filter(|s| s.bind_addr().is_ipv4() == addr.is_ipv4())
+            .filter(|s| s.local_addr().is_ipv4() == addr.is_ipv4())
     }
 
     pub fn options(&self) -> NetOptions {
@@ -553,8 +554,7 @@ impl Transport {
             Carrier::Utp(sock) => PeerStream::utp(
                 tokio::time::timeout(CONNECT_TIMEOUT, sock.connect(addr))
                     .await
-                    .map_err(|_| TransportError::ConnectTimeout)?
-                    .map_err(|e| TransportError::Utp(e.to_string()))?,
+                    .map_err(|_| TransportError::ConnectTimeout)??,
             ),
         };
         let exchange = async {
@@ -651,7 +651,7 @@ fn is_connect_error(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
     matches!(
         e.kind(),
-        ConnectionRefused | HostUnreachable | NetworkUnreachable | AddrNotAvailable
+        ConnectionRefused | HostUnreachable | NetworkUnreachable | AddrNotAvailable | TimedOut
     )
 }
 

@@ -162,11 +162,14 @@ impl UtpSocket {
             let mut l = lock(&stream.sh.state);
             match l.conn.state {
                 State::Connected => Poll::Ready(Ok(())),
+                // A RESET in answer to the SYN: nobody takes uTP there.
+                State::Closed(Some(io::ErrorKind::ConnectionReset)) => Poll::Ready(Err(
+                    io::Error::new(io::ErrorKind::ConnectionRefused, "uTP connection refused"),
+                )),
                 State::Closed(e) => Poll::Ready(Err(io::Error::new(
                     e.unwrap_or(io::ErrorKind::ConnectionAborted),
                     match e {
                         Some(io::ErrorKind::TimedOut) => "no uTP answer",
-                        Some(io::ErrorKind::ConnectionReset) => "uTP connection reset",
                         _ => "uTP connection closed",
                     },
                 ))),
