@@ -4,7 +4,7 @@
 //! A task reads datagrams and hands each to its connection; after a burst (everything the
 //! socket had ready) each connection that received data sends one ACK for all of it. Every
 //! connection has a timer task for its retransmission, keep-alive and linger deadlines.
-//! Datagrams go out with `try_send_to` under the connection's lock: a full socket buffer is
+//! Datagrams go out with a non-blocking send under the connection's lock: a full socket buffer is
 //! a lost packet, which retransmission covers.
 
 use std::collections::HashMap;
@@ -45,6 +45,10 @@ type Key = (SocketAddr, u16);
 
 struct Inner {
     udp: UdpSocket,
+    /// The same socket for sending: a plain non-blocking send fails only when the kernel's
+    /// buffer is full, where tokio's `try_send_to` also fails before the reactor first saw
+    /// the socket writable (which would drop a SYN sent right after binding).
+    send: std::net::UdpSocket,
     local: SocketAddr,
     epoch: Instant,
     conns: Mutex<HashMap<Key, Arc<Shared>>>,
@@ -70,7 +74,7 @@ impl Shared {
     fn flush(&self, l: &mut Locked) {
         for pkt in l.conn.out.drain(..) {
             // A full buffer drops the datagram, as the network could.
-            let _ = self.inner.udp.try_send_to(&pkt, self.addr);
+            let _ = self.inner.send.send_to(&pkt, self.addr);
         }
         if l.conn.next_deadline() < l.armed {
             self.notify.notify_one();
@@ -117,11 +121,13 @@ impl UtpSocket {
         let _ = s.set_send_buffer_size(SOCKET_BUFFER);
         s.set_nonblocking(true)?;
         s.bind(&addr.into())?;
+        let send: std::net::UdpSocket = s.try_clone()?.into();
         let udp = UdpSocket::from_std(s.into())?;
         let local = udp.local_addr()?;
         let (accept_tx, accept_rx) = mpsc::channel(ACCEPT_BACKLOG);
         let inner = Arc::new(Inner {
             udp,
+            send,
             local,
             epoch: Instant::now(),
             conns: Mutex::new(HashMap::new()),
@@ -225,7 +231,7 @@ impl Inner {
             ack_nr: h.seq_nr,
         }
         .encode(None, &[], &mut pkt);
-        let _ = self.udp.try_send_to(&pkt, to);
+        let _ = self.send.send_to(&pkt, to);
     }
 
     /// One datagram; returns the connection it went to.
