@@ -14,6 +14,9 @@ declare -A pkgs=(
   [mktorrent]=mktorrent
   [tmux]=tmux
   [nginx]=nginx
+  # tests/utp_yield.rs: network namespaces, veth pairs and a tbf bottleneck.
+  [ip]=iproute2
+  [tc]=iproute2
 )
 missing=()
 for cmd in "${!pkgs[@]}"; do

@@ -19,6 +19,12 @@ pub const CURRENT_FILTER: usize = 3;
 /// At most this many bytes are added to the window per round trip (at zero queuing delay),
 /// as libutp and libtorrent do.
 pub const MAX_GAIN_PER_RTT: f64 = 3000.0;
+/// Over target the window shrinks this many times faster than it grows under it. RFC 6817's
+/// single gain shrinks a window of a hundred packets by two packets per round trip: behind a
+/// loss-based TCP filling a deep buffer that takes tens of seconds to leave the link to TCP.
+/// Shrinking faster (still linear in the excess delay, and never below one packet) is the
+/// side to err on for a background protocol.
+pub const DECREASE_FACTOR: f64 = 4.0;
 
 #[derive(Debug, Clone)]
 pub struct Ledbat {
@@ -106,7 +112,12 @@ impl Ledbat {
         if off_target > 0.0 && (flight as f64) + self.mss < self.cwnd {
             return;
         }
-        let gain = MAX_GAIN_PER_RTT * off_target * acked as f64 / self.cwnd;
+        let factor = if off_target < 0.0 {
+            DECREASE_FACTOR
+        } else {
+            1.0
+        };
+        let gain = factor * MAX_GAIN_PER_RTT * off_target * acked as f64 / self.cwnd;
         self.cwnd = (self.cwnd + gain).clamp(self.mss, self.max_cwnd);
     }
 
