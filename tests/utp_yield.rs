@@ -1,6 +1,6 @@
 //! uTP yields to TCP (BEP 29, LEDBAT): a uTP bulk flow and a TCP bulk flow through one real
 //! bottleneck. Loopback has no queue, so the sender runs in a network namespace joined to
-//! ours by a veth pair whose far end is shaped to 16 Mbit/s with a 250 ms queue (`tc tbf`).
+//! ours by a veth pair whose far end is shaped to 4 Mbit/s with a 250 ms queue (`tc tbf`).
 //! The uTP flow starts alone and must fill the link; once TCP joins and fills the queue
 //! (delay far above LEDBAT's 100 ms target), TCP must get the large majority of it.
 //!
@@ -17,8 +17,10 @@ use std::time::{Duration, Instant};
 use bidtorrent::engine::utp::UtpSocket;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The bottleneck, bytes per second (16 Mbit/s).
-const RATE: f64 = 2_000_000.0;
+/// The bottleneck, bytes per second (4 Mbit/s). Slow on purpose: LEDBAT leaves TCP a queue
+/// of 100 ms, which TCP's additive increase (a packet per round trip) has to outgrow once
+/// its slow start is over; at 4 Mbit/s that is about 36 packets, a few seconds.
+const RATE: f64 = 500_000.0;
 /// When the sender starts its TCP flow, after the uTP one.
 const TCP_JOINS: Duration = Duration::from_secs(4);
 const ROLE_ENV: &str = "BIDTORRENT_UTP_YIELD_TARGET";
@@ -112,12 +114,12 @@ impl Bottleneck {
         at(&router_ns, &["ip", "link", "set", &vrs, "up"])?;
         at(&router_ns, &["ip", "link", "set", &vrh, "up"])?;
         at(&router_ns, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
-        // The bottleneck: what the router sends us, 16 Mbit/s with a queue of up to 250 ms.
+        // The bottleneck: what the router sends us, 4 Mbit/s with a queue of up to 250 ms.
         at(
             &router_ns,
             &[
-                "tc", "qdisc", "add", "dev", &vrh, "root", "tbf", "rate", "16mbit", "burst",
-                "32kb", "latency", "250ms",
+                "tc", "qdisc", "add", "dev", &vrh, "root", "tbf", "rate", "4mbit", "burst", "32kb",
+                "latency", "250ms",
             ],
         )?;
         sh(&["ip", "addr", "add", &format!("{host_ip}/30"), "dev", &vh])?;
