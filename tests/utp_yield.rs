@@ -1,8 +1,8 @@
 //! uTP yields to TCP (BEP 29, LEDBAT): a uTP bulk flow and a TCP bulk flow through one real
-//! bottleneck. Loopback has no queue, so the sender runs in a network namespace joined to
-//! ours by a veth pair whose far end is shaped to 4 Mbit/s with a 250 ms queue (`tc tbf`).
-//! The uTP flow starts alone and must fill the link; once TCP joins and fills the queue
-//! (delay far above LEDBAT's 100 ms target), TCP must get the large majority of it.
+//! bottleneck. Loopback has no queue, so the sender runs in a network namespace that reaches
+//! us through a router namespace (veth pairs), whose link to us is shaped to 4 Mbit/s with a
+//! 250 ms queue (`tc tbf`). The uTP flow starts alone and must fill the link; once TCP joins
+//! and fills the queue (delay above LEDBAT's 100 ms target), TCP must get the large majority.
 //!
 //! Needs root and iproute2 (`ip netns`, `tc`): outside CI the test is skipped with a loud
 //! message when they are missing; under `CI=true` it fails.

@@ -4,8 +4,9 @@
 //!
 //! uTP is ours ([`crate::engine::utp`]), on a UDP socket bound to the TCP listener's address
 //! and port. Its congestion control is LEDBAT, so a uTP connection makes way for TCP on a
-//! shared bottleneck as BEP 29 intends. Rate limits are applied by the peer task to payload,
-//! whatever carries it.
+//! shared bottleneck as BEP 29 intends, which makes it the carrier to try first: see
+//! `Transport::connect` for the per-peer choice (PEX's uTP flag, what earlier dials
+//! learnt). Rate limits are applied by the peer task to payload, whatever carries it.
 //!
 //! Dialling, by [`Encryption`] mode:
 //!
@@ -473,7 +474,7 @@ impl Transport {
     /// [`Transport::dial`], also taking an answer for another hash: a hybrid torrent's other
     /// info-hash (BEP 52: a v2-capable peer answers the v1 hash with its v2 one), or any hash
     /// where the caller checks what it receives itself (metadata is checked against the
-    /// info-hash asked for).
+    /// info-hash asked for). The carrier is chosen per peer (`Transport::connect`).
     pub async fn dial_accepting(
         &self,
         addr: SocketAddr,
