@@ -102,6 +102,7 @@ pub struct Conn {
     // Receiving.
     recv_buf: VecDeque<u8>,
     reorder: HashMap<u16, Vec<u8>>,
+    reorder_bytes: usize,
     /// The FIN's sequence number, once seen.
     eof_seq: Option<u16>,
     ack_pending: bool,
@@ -148,6 +149,7 @@ impl Conn {
             fin_sent: false,
             recv_buf: VecDeque::new(),
             reorder: HashMap::new(),
+            reorder_bytes: 0,
             eof_seq: None,
             ack_pending: false,
             reply_micro: 0,
@@ -531,11 +533,18 @@ impl Conn {
             self.send_state(now);
             return;
         }
+        // A peer that ignores our window is not buffered without end: beyond twice the
+        // window, and beyond one window of out-of-order data, packets are dropped unacked.
+        let buffered = self.recv_buf.len() + self.reorder_bytes;
+        if buffered + p.payload.len() > 2 * RECV_BUF {
+            return;
+        }
         if h.seq_nr == next {
             let was_empty = self.recv_buf.is_empty();
             self.deliver(p.payload);
             self.ack_nr = next;
             while let Some(more) = self.reorder.remove(&self.ack_nr.wrapping_add(1)) {
+                self.reorder_bytes -= more.len();
                 self.deliver(&more);
                 self.ack_nr = self.ack_nr.wrapping_add(1);
             }
@@ -545,10 +554,13 @@ impl Conn {
             {
                 w.wake();
             }
-        } else if h.seq_nr.wrapping_sub(next) < MAX_REORDER {
-            self.reorder
-                .entry(h.seq_nr)
-                .or_insert_with(|| p.payload.to_vec());
+        } else if h.seq_nr.wrapping_sub(next) < MAX_REORDER
+            && self.reorder_bytes + p.payload.len() <= RECV_BUF
+        {
+            if let std::collections::hash_map::Entry::Vacant(e) = self.reorder.entry(h.seq_nr) {
+                self.reorder_bytes += p.payload.len();
+                e.insert(p.payload.to_vec());
+            }
             // Out of order: tell the sender now, with the selective ACK.
             self.send_state(now);
         }

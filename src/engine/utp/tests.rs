@@ -206,3 +206,54 @@ async fn garbage_gets_a_reset_and_no_panic() {
     assert_eq!(p.header.conn_id, 77);
     assert_eq!(p.header.ack_nr, 5);
 }
+
+#[tokio::test]
+async fn a_peer_ignoring_our_window_is_not_buffered_without_end() {
+    let ours = UtpSocket::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let raw = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let to = ours.local_addr();
+    let header = |kind, conn_id, seq_nr| packet::Header {
+        kind,
+        conn_id,
+        timestamp: 0,
+        timestamp_diff: 0,
+        wnd_size: 1 << 20,
+        seq_nr,
+        ack_nr: 0,
+    };
+    let mut syn = Vec::new();
+    header(packet::PacketType::Syn, 500, 1).encode(None, &[], &mut syn);
+    raw.send_to(&syn, to).await.unwrap();
+    // Accepted, and never read.
+    let _stream = ours.accept().await.unwrap();
+    let payload = [7u8; 1000];
+    let mut highest_ack = 0u16;
+    let mut buf = [0u8; 2048];
+    for seq in 2..3500u16 {
+        let mut pkt = Vec::new();
+        header(packet::PacketType::Data, 501, seq).encode(None, &payload, &mut pkt);
+        raw.send_to(&pkt, to).await.unwrap();
+        if seq % 64 == 0 {
+            // Let our side catch up, and collect its ACKs.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        while let Ok((n, _)) = raw.try_recv_from(&mut buf) {
+            if let Ok(p) = packet::Packet::parse(&buf[..n]) {
+                highest_ack = highest_ack.max(p.header.ack_nr);
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    while let Ok((n, _)) = raw.try_recv_from(&mut buf) {
+        if let Ok(p) = packet::Packet::parse(&buf[..n]) {
+            highest_ack = highest_ack.max(p.header.ack_nr);
+        }
+    }
+    // Up to twice the 1 MiB window was taken, and no more.
+    assert!(
+        (1000..=2200).contains(&highest_ack),
+        "acked through {highest_ack}"
+    );
+}
