@@ -16,6 +16,9 @@ declare -A pkgs=(
   [nginx]=nginx
   [node]=nodejs
   [npm]=npm
+  # tests/utp_yield.rs: network namespaces, veth pairs and a tbf bottleneck.
+  [ip]=iproute2
+  [tc]=iproute2
 )
 missing=()
 for cmd in "${!pkgs[@]}"; do

@@ -24,5 +24,6 @@ pub mod tracker;
 pub mod transport;
 pub mod types;
 pub mod ut_metadata;
+pub mod utp;
 pub mod webseed;
 pub mod wire;

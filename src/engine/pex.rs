@@ -25,6 +25,7 @@ const MIN_RECV_GAP: Duration = Duration::from_secs(45);
 
 /// `added.f` flags (BEP 11).
 pub const FLAG_SEED: u8 = 0x02;
+pub const FLAG_UTP: u8 = 0x04;
 pub const FLAG_CONNECTABLE: u8 = 0x10;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -100,6 +101,15 @@ impl PexMsg {
         }
         m.dropped.truncate(limit);
         Ok(m)
+    }
+
+    /// The added peers flagged as taking uTP (0x04).
+    pub fn utp_peers(&self) -> Vec<SocketAddr> {
+        self.added
+            .iter()
+            .filter(|(_, f)| f & FLAG_UTP != 0)
+            .map(|(a, _)| *a)
+            .collect()
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -224,6 +234,7 @@ impl Extension for Pex {
         let msg = PexMsg::parse(payload, MAX_ENTRIES).map_err(|e| e.to_string())?;
         if !msg.added.is_empty() {
             tracing::debug!("{}: ut_pex: {} peers", link.addr(), msg.added.len());
+            link.torrent().hint_utp(msg.utp_peers());
             link.torrent()
                 .add_peers(msg.added.into_iter().map(|(a, _)| a));
         }
@@ -247,6 +258,9 @@ impl Extension for Pex {
                 }
                 if p.seed {
                     f |= FLAG_SEED;
+                }
+                if p.utp {
+                    f |= FLAG_UTP;
                 }
                 (p.addr, f)
             })

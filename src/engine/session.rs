@@ -200,7 +200,7 @@ impl Session {
             .bind_utp(self.listen_addr)
             .await
             .map_err(|e| SessionError::Utp(e.to_string()))?;
-        let addr = sock.bind_addr();
+        let addr = sock.local_addr();
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             loop {
@@ -214,7 +214,7 @@ impl Session {
                     }
                 };
                 let Some(s) = weak.upgrade() else { return };
-                let addr = stream.remote_addr();
+                let addr = stream.peer_addr();
                 tokio::spawn(async move { s.incoming(PeerStream::utp(stream), addr).await });
             }
         });

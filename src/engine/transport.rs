@@ -2,11 +2,11 @@
 //! wrapped in MSE/PE's RC4, with the encryption policy deciding how we dial and whom we accept.
 //! `peer.rs` and `metadata.rs` speak BEP 3 over a [`PeerStream`] and never see which it is.
 //!
-//! uTP comes from the `librqbit-utp` crate, on a UDP socket bound to the TCP listener's address
-//! and port. A peer is dialled over TCP first and over uTP only when TCP fails: that crate's
-//! congestion control is CUBIC, not LEDBAT, so its uTP does not yield to TCP as BEP 29 intends
-//! and there is no reason to prefer it where TCP works; it reaches peers that take uTP only.
-//! Rate limits are applied by the peer task to payload, whatever carries it.
+//! uTP is ours ([`crate::engine::utp`]), on a UDP socket bound to the TCP listener's address
+//! and port. Its congestion control is LEDBAT, so a uTP connection makes way for TCP on a
+//! shared bottleneck as BEP 29 intends, which makes it the carrier to try first: see
+//! `Transport::connect` for the per-peer choice (PEX's uTP flag, what earlier dials
+//! learnt). Rate limits are applied by the peer task to payload, whatever carries it.
 //!
 //! Dialling, by [`Encryption`] mode:
 //!
@@ -20,21 +20,26 @@
 //! an MSE public key (one byte would not: a random key starts with 0x13 once in 256).
 //! `require` drops plaintext, `off` drops MSE; `allow` selects plaintext when offered.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use librqbit_utp::{UtpSocket, UtpSocketUdp, UtpStream};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::engine::mse::{self, CRYPTO_PLAINTEXT, CRYPTO_RC4, Cipher, MseError};
 use crate::engine::types::InfoHash;
+use crate::engine::utp::{UtpSocket, UtpStream};
 use crate::engine::wire::{HANDSHAKE_LEN, Handshake, PROTOCOL, WireError};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a uTP dial to a peer we know nothing about runs alone before TCP joins the race.
+const UTP_HEAD_START: Duration = Duration::from_secs(1);
+/// Peers whose uTP support is remembered at most (a cap, then forgotten all at once).
+const MAX_HINTS: usize = 4096;
 /// The whole handshake (MSE and BitTorrent) must be done within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A plaintext handshake starts with these 20 bytes: the length byte and the protocol name.
@@ -179,7 +184,7 @@ impl PeerStream {
     }
 
     pub(crate) fn utp(s: UtpStream) -> PeerStream {
-        let (r, w) = s.split();
+        let (r, w) = tokio::io::split(s);
         PeerStream::from_halves(
             Box::pin(r),
             Box::pin(w),
@@ -366,14 +371,17 @@ pub async fn read_handshake<S: AsyncRead + Unpin>(s: &mut S) -> Result<Handshake
 pub struct Transport {
     opts: RwLock<NetOptions>,
     /// The uTP socket, once the session bound it.
-    utp: RwLock<Option<Arc<UtpSocketUdp>>>,
+    utp: RwLock<Option<Arc<UtpSocket>>>,
+    /// What we learnt of peers' uTP: true, it takes uTP (a PEX flag, a uTP connection);
+    /// false, a uTP dial went unanswered.
+    utp_hints: Mutex<HashMap<SocketAddr, bool>>,
 }
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transport")
             .field("opts", &self.options())
-            .field("utp", &self.utp_socket().map(|s| s.bind_addr()))
+            .field("utp", &self.utp_socket().map(|s| s.local_addr()))
             .finish()
     }
 }
@@ -382,7 +390,7 @@ impl std::fmt::Debug for Transport {
 #[derive(Clone)]
 enum Carrier {
     Tcp,
-    Utp(Arc<UtpSocketUdp>),
+    Utp(Arc<UtpSocket>),
 }
 
 /// Which answering info-hashes a dial takes besides its own.
@@ -399,15 +407,18 @@ impl Transport {
         Transport {
             opts: RwLock::new(opts),
             utp: RwLock::new(None),
+            utp_hints: Mutex::new(HashMap::new()),
         }
     }
 
     /// Binds the uTP socket on `addr` (the TCP listener's address and port) and returns it
     /// for the session's accept loop.
-    pub async fn bind_utp(&self, addr: SocketAddr) -> Result<Arc<UtpSocketUdp>, TransportError> {
-        let sock = UtpSocket::new_udp(addr)
-            .await
-            .map_err(|e| TransportError::Utp(format!("binding {addr}: {e}")))?;
+    pub async fn bind_utp(&self, addr: SocketAddr) -> Result<Arc<UtpSocket>, TransportError> {
+        let sock = Arc::new(
+            UtpSocket::bind(addr)
+                .await
+                .map_err(|e| TransportError::Utp(format!("binding {addr}: {e}")))?,
+        );
         match self.utp.write() {
             Ok(mut u) => *u = Some(sock.clone()),
             Err(p) => *p.into_inner() = Some(sock.clone()),
@@ -417,10 +428,10 @@ impl Transport {
 
     /// Where the uTP socket is bound, if it is.
     pub fn utp_addr(&self) -> Option<SocketAddr> {
-        self.utp_socket().map(|s| s.bind_addr())
+        self.utp_socket().map(|s| s.local_addr())
     }
 
-    fn utp_socket(&self) -> Option<Arc<UtpSocketUdp>> {
+    fn utp_socket(&self) -> Option<Arc<UtpSocket>> {
         match self.utp.read() {
             Ok(u) => u.clone(),
             Err(p) => p.into_inner().clone(),
@@ -428,12 +439,12 @@ impl Transport {
     }
 
     /// The uTP socket usable for `addr`: on, bound, and of the same address family.
-    fn utp_for(&self, addr: SocketAddr) -> Option<Arc<UtpSocketUdp>> {
+    fn utp_for(&self, addr: SocketAddr) -> Option<Arc<UtpSocket>> {
         if !self.options().utp {
             return None;
         }
         self.utp_socket()
-            .filter(|s| s.bind_addr().is_ipv4() == addr.is_ipv4())
+            .filter(|s| s.local_addr().is_ipv4() == addr.is_ipv4())
     }
 
     pub fn options(&self) -> NetOptions {
@@ -463,28 +474,122 @@ impl Transport {
     /// [`Transport::dial`], also taking an answer for another hash: a hybrid torrent's other
     /// info-hash (BEP 52: a v2-capable peer answers the v1 hash with its v2 one), or any hash
     /// where the caller checks what it receives itself (metadata is checked against the
-    /// info-hash asked for).
+    /// info-hash asked for). The carrier is chosen per peer (`Transport::connect`).
     pub async fn dial_accepting(
         &self,
         addr: SocketAddr,
         ours: &Handshake,
         accept: Accept<'_>,
     ) -> Result<(PeerStream, Handshake), TransportError> {
-        let utp = self.utp_for(addr);
-        if !self.options().tcp {
-            let utp = utp.ok_or(TransportError::NoTransport)?;
-            return self.dial_over(addr, ours, Carrier::Utp(utp), accept).await;
+        let (stream, carrier) = self.connect(addr).await?;
+        self.dial_over(addr, ours, carrier, Some(stream), accept)
+            .await
+    }
+
+    /// Records that `addr` takes uTP (BEP 11's `added.f` 0x04, or it reached us over uTP):
+    /// it is dialled over uTP first, with TCP only if that fails.
+    pub fn hint_utp(&self, addr: SocketAddr) {
+        self.set_hint(addr, true);
+    }
+
+    fn set_hint(&self, addr: SocketAddr, utp: bool) {
+        let mut h = match self.utp_hints.lock() {
+            Ok(h) => h,
+            Err(p) => p.into_inner(),
+        };
+        if h.len() >= MAX_HINTS && !h.contains_key(&addr) {
+            h.clear();
         }
-        // TCP first; uTP for a peer TCP does not reach (see the module docs).
-        match self.dial_over(addr, ours, Carrier::Tcp, accept).await {
-            Ok(r) => Ok(r),
-            Err(TransportError::WrongTorrent) => Err(TransportError::WrongTorrent),
-            Err(e) => match utp {
-                Some(u) => {
+        h.insert(addr, utp);
+    }
+
+    fn hint(&self, addr: SocketAddr) -> Option<bool> {
+        match self.utp_hints.lock() {
+            Ok(h) => h.get(&addr).copied(),
+            Err(p) => p.into_inner().get(&addr).copied(),
+        }
+    }
+
+    /// Whether `addr` is known to take uTP.
+    pub fn prefers_utp(&self, addr: SocketAddr) -> bool {
+        self.hint(addr) == Some(true)
+    }
+
+    /// Reaches `addr` over a carrier, per peer:
+    ///
+    /// - known to take uTP: uTP, then TCP if uTP fails;
+    /// - known not to answer uTP: TCP, then uTP if TCP fails;
+    /// - unknown: uTP first (LEDBAT makes it the polite choice, as BEP 29 intends), with TCP
+    ///   joining after [`UTP_HEAD_START`] and the first to connect taken.
+    async fn connect(&self, addr: SocketAddr) -> Result<(PeerStream, Carrier), TransportError> {
+        let utp = self.utp_for(addr);
+        let tcp_on = self.options().tcp;
+        let Some(u) = utp else {
+            if !tcp_on {
+                return Err(TransportError::NoTransport);
+            }
+            return Ok((connect_over(addr, &Carrier::Tcp).await?, Carrier::Tcp));
+        };
+        let over_utp = Carrier::Utp(u);
+        if !tcp_on {
+            return Ok((connect_over(addr, &over_utp).await?, over_utp));
+        }
+        let hint = self.hint(addr);
+        if hint == Some(false) {
+            return match connect_over(addr, &Carrier::Tcp).await {
+                Ok(s) => Ok((s, Carrier::Tcp)),
+                Err(e) => {
                     tracing::debug!("{addr}: over TCP: {e}; trying uTP");
-                    self.dial_over(addr, ours, Carrier::Utp(u), accept).await
+                    let s = connect_over(addr, &over_utp).await?;
+                    self.set_hint(addr, true);
+                    Ok((s, over_utp))
                 }
-                None => Err(e),
+            };
+        }
+        let utp_dial = connect_over(addr, &over_utp);
+        tokio::pin!(utp_dial);
+        let head_start = if hint == Some(true) {
+            CONNECT_TIMEOUT
+        } else {
+            UTP_HEAD_START
+        };
+        let utp_failed = match tokio::time::timeout(head_start, &mut utp_dial).await {
+            Ok(Ok(s)) => {
+                self.set_hint(addr, true);
+                return Ok((s, over_utp.clone()));
+            }
+            Ok(Err(e)) => Some(e),
+            Err(_) => None,
+        };
+        if let Some(e) = utp_failed {
+            tracing::debug!("{addr}: over uTP: {e}; trying TCP");
+            self.set_hint(addr, false);
+            return Ok((connect_over(addr, &Carrier::Tcp).await?, Carrier::Tcp));
+        }
+        let tcp_dial = connect_over(addr, &Carrier::Tcp);
+        tokio::pin!(tcp_dial);
+        tokio::select! {
+            r = &mut utp_dial => match r {
+                Ok(s) => {
+                    self.set_hint(addr, true);
+                    Ok((s, over_utp.clone()))
+                }
+                Err(_) => {
+                    self.set_hint(addr, false);
+                    Ok((tcp_dial.await?, Carrier::Tcp))
+                }
+            },
+            r = &mut tcp_dial => match r {
+                Ok(s) => {
+                    // uTP went unanswered for longer than TCP took: TCP first next time.
+                    self.set_hint(addr, false);
+                    Ok((s, Carrier::Tcp))
+                }
+                Err(_) => {
+                    let s = utp_dial.await?;
+                    self.set_hint(addr, true);
+                    Ok((s, over_utp.clone()))
+                }
             },
         }
     }
@@ -495,6 +600,7 @@ impl Transport {
         addr: SocketAddr,
         ours: &Handshake,
         carrier: Carrier,
+        connected: Option<PeerStream>,
         accept: Accept<'_>,
     ) -> Result<(PeerStream, Handshake), TransportError> {
         let opts = self.options();
@@ -506,7 +612,7 @@ impl Transport {
             Encryption::Off => (None, None),
         };
         match self
-            .dial_once(addr, ours, first, carrier.clone(), accept)
+            .dial_once(addr, ours, first, &carrier, connected, accept)
             .await
         {
             Ok(r) => Ok(r),
@@ -529,7 +635,8 @@ impl Transport {
                             "plaintext"
                         },
                     );
-                    self.dial_once(addr, ours, provide, carrier, accept).await
+                    self.dial_once(addr, ours, provide, &carrier, None, accept)
+                        .await
                 }
                 None => Err(e),
             },
@@ -541,21 +648,13 @@ impl Transport {
         addr: SocketAddr,
         ours: &Handshake,
         mse_provide: Option<u32>,
-        carrier: Carrier,
+        carrier: &Carrier,
+        connected: Option<PeerStream>,
         accept: Accept<'_>,
     ) -> Result<(PeerStream, Handshake), TransportError> {
-        let mut stream = match carrier {
-            Carrier::Tcp => PeerStream::tcp(
-                tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
-                    .await
-                    .map_err(|_| TransportError::ConnectTimeout)??,
-            ),
-            Carrier::Utp(sock) => PeerStream::utp(
-                tokio::time::timeout(CONNECT_TIMEOUT, sock.connect(addr))
-                    .await
-                    .map_err(|_| TransportError::ConnectTimeout)?
-                    .map_err(|e| TransportError::Utp(e.to_string()))?,
-            ),
+        let mut stream = match connected {
+            Some(s) => s,
+            None => connect_over(addr, carrier).await?,
         };
         let exchange = async {
             if let Some(provide) = mse_provide {
@@ -646,12 +745,28 @@ pub async fn accept_stream(
     Ok((stream, hs))
 }
 
+/// One connection over one carrier.
+async fn connect_over(addr: SocketAddr, carrier: &Carrier) -> Result<PeerStream, TransportError> {
+    Ok(match carrier {
+        Carrier::Tcp => PeerStream::tcp(
+            tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+                .await
+                .map_err(|_| TransportError::ConnectTimeout)??,
+        ),
+        Carrier::Utp(sock) => PeerStream::utp(
+            tokio::time::timeout(CONNECT_TIMEOUT, sock.connect(addr))
+                .await
+                .map_err(|_| TransportError::ConnectTimeout)??,
+        ),
+    })
+}
+
 /// Errors that mean nothing answered at `addr` (so a second attempt would fail the same way).
 fn is_connect_error(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
     matches!(
         e.kind(),
-        ConnectionRefused | HostUnreachable | NetworkUnreachable | AddrNotAvailable
+        ConnectionRefused | HostUnreachable | NetworkUnreachable | AddrNotAvailable | TimedOut
     )
 }
 
@@ -758,6 +873,91 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A peer listening on TCP and (when `utp`) uTP on the same port; answers one dial and
+    /// says which carrier it came over.
+    async fn serve_both(utp: bool) -> (SocketAddr, tokio::task::JoinHandle<ConnInfo>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let t = Arc::new(Transport::new(NetOptions::default()));
+        let sock = if utp {
+            Some(t.bind_utp(addr).await.unwrap())
+        } else {
+            None
+        };
+        let h = tokio::spawn(async move {
+            let stream = match &sock {
+                Some(u) => tokio::select! {
+                    r = l.accept() => PeerStream::tcp(r.unwrap().0),
+                    r = u.accept() => PeerStream::utp(r.unwrap()),
+                },
+                None => PeerStream::tcp(l.accept().await.unwrap().0),
+            };
+            let (mut stream, theirs) = t.accept(stream, || vec![InfoHash([5; 20])]).await.unwrap();
+            let ours = Handshake::new(theirs.info_hash, PeerId::generate());
+            stream.write_all(&ours.encode()).await.unwrap();
+            stream.flush().await.unwrap();
+            stream.info()
+        });
+        (addr, h)
+    }
+
+    async fn dialler() -> Transport {
+        let t = Transport::new(NetOptions::default());
+        t.bind_utp("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        t
+    }
+
+    #[tokio::test]
+    async fn utp_first_when_the_peer_takes_it() {
+        let t = dialler().await;
+        let (addr, server) = serve_both(true).await;
+        let (s, _) = t.dial(addr, &hs(5)).await.unwrap();
+        assert!(s.info().utp, "an unknown peer with uTP is reached over uTP");
+        assert!(server.await.unwrap().utp);
+        assert!(t.prefers_utp(addr));
+    }
+
+    #[tokio::test]
+    async fn tcp_when_utp_goes_unanswered_and_remembered() {
+        let t = dialler().await;
+        let (addr, server) = serve_both(false).await;
+        let (s, _) = t.dial(addr, &hs(5)).await.unwrap();
+        assert!(!s.info().utp);
+        assert!(!server.await.unwrap().utp);
+        // Known now not to answer uTP: TCP first next time.
+        assert_eq!(t.hint(addr), Some(false));
+        let (addr2, server2) = serve_both(true).await;
+        t.set_hint(addr2, false);
+        let (s, _) = t.dial(addr2, &hs(5)).await.unwrap();
+        assert!(
+            !s.info().utp,
+            "a peer known not to take uTP is dialled over TCP"
+        );
+        assert!(!server2.await.unwrap().utp);
+    }
+
+    #[tokio::test]
+    async fn a_pex_utp_flag_makes_utp_the_choice() {
+        // The flag as BEP 11 sends it, through our parser and the PEX extension's rule.
+        let (addr, server) = serve_both(true).await;
+        let t = dialler().await;
+        let msg = crate::engine::pex::PexMsg {
+            added: vec![(addr, crate::engine::pex::FLAG_UTP)],
+            dropped: vec![],
+        };
+        let parsed =
+            crate::engine::pex::PexMsg::parse(&msg.encode(), crate::engine::pex::MAX_ENTRIES)
+                .unwrap();
+        assert_eq!(parsed.utp_peers(), vec![addr]);
+        for a in parsed.utp_peers() {
+            t.hint_utp(a);
+        }
+        assert!(t.prefers_utp(addr));
+        let (s, _) = t.dial(addr, &hs(5)).await.unwrap();
+        assert!(s.info().utp);
+        assert!(server.await.unwrap().utp);
     }
 
     #[tokio::test]

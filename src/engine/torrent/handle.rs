@@ -111,6 +111,15 @@ impl TorrentHandle {
         }
     }
 
+    /// These addresses take uTP (a PEX flag): dial them over uTP first.
+    pub(crate) fn hint_utp(&self, addrs: impl IntoIterator<Item = SocketAddr>) {
+        if let Some(t) = self.get() {
+            for a in addrs {
+                t.ctx().transport.hint_utp(a);
+            }
+        }
+    }
+
     pub(crate) fn dialable_peers(&self) -> Vec<DialablePeer> {
         self.get().map(|t| t.dialable_peers()).unwrap_or_default()
     }

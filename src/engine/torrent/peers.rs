@@ -316,6 +316,10 @@ impl Torrent {
                 p.listen_port = Some(port);
                 let a = SocketAddr::new(p.addr.ip(), port);
                 st.known.entry(a).or_default();
+                if p.transport.utp {
+                    // It reached us over uTP: its listener takes uTP too.
+                    self.ctx.transport.hint_utp(a);
+                }
             }
         }
     }

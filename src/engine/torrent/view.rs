@@ -64,6 +64,8 @@ pub(crate) struct DialablePeer {
     /// We dialled it (so it is known to accept connections).
     pub outgoing: bool,
     pub seed: bool,
+    /// Connected over uTP, so it takes uTP (BEP 11's flag 0x04).
+    pub utp: bool,
 }
 
 impl Torrent {
@@ -114,6 +116,7 @@ impl Torrent {
                     addr: SocketAddr::new(p.addr.ip(), port),
                     outgoing: p.outgoing,
                     seed: p.is_seed(),
+                    utp: p.transport.utp,
                 })
             })
             .collect()
