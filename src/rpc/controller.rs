@@ -151,6 +151,17 @@ pub struct AddExtras {
     pub seed: SeedRules,
     /// A market strategy for it, already validated.
     pub strategy: Option<StrategyChoice>,
+    /// One of many sources in one request: saved with the others by
+    /// [`Controller::commit_adds`] (one flush for the batch) and started only then.
+    pub batch: bool,
+}
+
+/// An add of a batch, in the session but not yet durable nor started.
+struct PendingAdd {
+    id: u32,
+    torrent: Arc<Torrent>,
+    copy: PathBuf,
+    market: Option<Market>,
 }
 
 /// How long `add` waits for a magnet's metadata before reporting the item as failed.
@@ -471,6 +482,7 @@ impl Controller {
             &AddExtras::default(),
         )
         .await
+        .0
     }
 
     /// [`Controller::add_one`], also setting the torrent's market strategy (a name and/or
@@ -483,20 +495,22 @@ impl Controller {
         sequential: bool,
         peers: &[String],
         extras: &AddExtras,
-    ) -> ItemResult {
+    ) -> (ItemResult, Option<PendingAdd>) {
         let mut res = ItemResult {
             item: source.to_string(),
             ..ItemResult::default()
         };
+        let mut pending = None;
         match self
             .try_add(source, dir, paused, sequential, peers, extras)
             .await
         {
-            Ok((id, ih, name)) => {
+            Ok((id, ih, name, p)) => {
                 res.ok = true;
                 res.id = Some(id);
                 res.info_hash = Some(ih);
                 res.name = Some(name);
+                pending = p;
             }
             Err(e) => {
                 // Already in the session: say which torrent, so a client can use it.
@@ -509,7 +523,66 @@ impl Controller {
                 res.message = Some(e);
             }
         }
-        res
+        (res, pending)
+    }
+
+    /// Makes a batch of adds durable with one flush of the copies and one save, then starts
+    /// them; if that fails, takes every one of them back and says so in its result.
+    async fn commit_adds(self: &Arc<Self>, pending: Vec<PendingAdd>, results: &mut [ItemResult]) {
+        let ids: Vec<u32> = pending.iter().map(|p| p.id).collect();
+        let saved = if self.cfg.persist {
+            let dir = self.cfg.data_dir.join("torrents");
+            let synced = tokio::task::spawn_blocking(move || state::sync_filesystem(&dir))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()));
+            match synced {
+                Ok(()) => {
+                    let reg = self.reg.lock().await;
+                    self.persist(&reg, state::Change::upsert(ids.clone())).await
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            Ok(())
+        };
+        if let Err(e) = saved {
+            self.reg
+                .lock()
+                .await
+                .torrents
+                .retain(|r| !ids.contains(&r.id));
+            for p in &pending {
+                let ih = p.torrent.info_hash();
+                self.session.remove(&ih).await;
+                if self.cfg.persist {
+                    let _ = std::fs::remove_file(&p.copy);
+                }
+                if let Some(m) = &p.market {
+                    let _ = m.set_torrent_override(&ih, None);
+                }
+            }
+            for r in results
+                .iter_mut()
+                .filter(|r| r.id.is_some_and(|id| ids.contains(&id)))
+            {
+                r.ok = false;
+                r.message = Some(format!("saving the session: {e}"));
+            }
+            return;
+        }
+        for p in pending {
+            let (hex, name) = (
+                p.torrent.info_hash().to_hex(),
+                p.torrent.meta.info.name.clone(),
+            );
+            self.launch(p.id, p.torrent);
+            let _ = self.events.send(Event::Added {
+                id: p.id,
+                info_hash: hex,
+                name,
+            });
+        }
     }
 
     /// The record of the torrent a source names, when it is already in the session.
@@ -549,7 +622,7 @@ impl Controller {
         sequential: bool,
         peers: &[String],
         extras: &AddExtras,
-    ) -> Result<(u32, String, String), String> {
+    ) -> Result<(u32, String, String, Option<PendingAdd>), String> {
         let strategy = extras.strategy.as_ref();
         let labels = check_labels(&extras.labels)?;
         let mut peer_addrs = peers
@@ -609,10 +682,17 @@ impl Controller {
         };
         if self.cfg.persist {
             let c = copy.clone();
-            let written = tokio::task::spawn_blocking(move || state::write_atomic(&c, &bytes))
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| e.to_string()));
+            let batch = extras.batch;
+            let written = tokio::task::spawn_blocking(move || {
+                if batch {
+                    state::write_atomic_unsynced(&c, &bytes)
+                } else {
+                    state::write_atomic(&c, &bytes)
+                }
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
             if let Err(e) = written {
                 undo(&market);
                 return Err(e);
@@ -650,6 +730,16 @@ impl Controller {
         let id = rec.id;
         reg.next_id += 1;
         reg.torrents.push(rec);
+        if extras.batch {
+            // Saved, started and announced with the rest of the batch (`commit_adds`).
+            let pending = PendingAdd {
+                id,
+                torrent: t,
+                copy,
+                market,
+            };
+            return Ok((id, hex, name, Some(pending)));
+        }
         if let Err(e) = self.persist(&reg, state::Change::upsert(vec![id])).await {
             // Not acknowledged unless it survives a restart.
             reg.torrents.retain(|r| r.id != id);
@@ -664,7 +754,7 @@ impl Controller {
             info_hash: hex.clone(),
             name: name.clone(),
         });
-        Ok((id, hex, name))
+        Ok((id, hex, name, None))
     }
 
     /// Resolves one selector to an id: 1–7 digits is an id, 8–40 hex digits an info-hash
@@ -822,15 +912,12 @@ impl Controller {
     }
 
     fn summary(&self, rec: &Record) -> TorrentSummary {
+        self.summary_with(rec, self.market_setup().market.as_ref())
+    }
+
+    fn summary_with(&self, rec: &Record, market: Option<&Market>) -> TorrentSummary {
         let t = self.torrent_of(rec).ok();
-        let market = self.market_setup().market;
-        let mut s = view::summary(
-            rec.id,
-            &rec.info_hash,
-            &rec.name,
-            t.as_deref(),
-            market.as_ref(),
-        );
+        let mut s = view::summary(rec.id, &rec.info_hash, &rec.name, t.as_deref(), market);
         s.download_dir = rec.download_dir.display().to_string();
         s.paused = rec.paused;
         s.sequential = rec.sequential;
@@ -929,8 +1016,14 @@ impl Controller {
     }
 
     pub async fn list(&self) -> Vec<TorrentSummary> {
-        let recs = self.reg.lock().await.torrents.clone();
-        recs.iter().map(|r| self.summary(r)).collect()
+        // Built under the registry lock (nothing here awaits): no copy of every record, and
+        // the market looked up once, not once per torrent.
+        let market = self.market_setup().market;
+        let reg = self.reg.lock().await;
+        reg.torrents
+            .iter()
+            .map(|r| self.summary_with(r, market.as_ref()))
+            .collect()
     }
 
     async fn one(&self, sel: &str) -> Result<Record, String> {
@@ -995,6 +1088,7 @@ impl Controller {
                 let mut extras = AddExtras {
                     labels: a.labels.clone(),
                     strategy: choice,
+                    batch: a.sources.len() > 1,
                     ..AddExtras::default()
                 };
                 if let Some(r) = a.seed_ratio {
@@ -1002,14 +1096,19 @@ impl Controller {
                     extras.seed.ratio_mode = LimitMode::Single;
                 }
                 let mut results = Vec::with_capacity(a.sources.len());
+                let mut pending = Vec::new();
                 for src in &a.sources {
-                    let r = self
+                    let (r, p) = self
                         .add_with(src, dir.clone(), a.paused, a.sequential, &a.peers, &extras)
                         .await;
                     if let Some(m) = r.message.as_ref().filter(|_| !r.ok) {
                         tracing::warn!("add {src}: {m}");
                     }
                     results.push(r);
+                    pending.extend(p);
+                }
+                if !pending.is_empty() {
+                    self.commit_adds(pending, &mut results).await;
                 }
                 to_value(BatchResult { results })
             }

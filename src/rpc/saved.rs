@@ -470,6 +470,33 @@ pub fn save(path: &Path, st: &SavedState) -> Result<(), StateError> {
 
 /// tmp + fsync + rename + fsync(dir): readers see the old or the new file, never a torn one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    write_replacing(path, bytes, true)
+}
+
+/// [`write_atomic`] without the syncs, for a batch made durable at once by
+/// [`sync_filesystem`] afterwards.
+pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    write_replacing(path, bytes, false)
+}
+
+/// Flushes everything written to the filesystem that holds `dir` (syncfs(2)): one flush for a
+/// batch of files where an fsync each would cost a journal commit each.
+pub fn sync_filesystem(dir: &Path) -> Result<(), StateError> {
+    use std::os::fd::AsRawFd;
+    let io = |source| StateError::Io {
+        op: "syncing",
+        path: dir.to_path_buf(),
+        source,
+    };
+    let d = File::open(dir).map_err(io)?;
+    // SAFETY: syncfs(2) only uses the descriptor, which `d` keeps open during the call.
+    if unsafe { libc::syncfs(d.as_raw_fd()) } != 0 {
+        return Err(io(std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+fn write_replacing(path: &Path, bytes: &[u8], sync: bool) -> Result<(), StateError> {
     let io = |op: &'static str, p: &Path| {
         let p = p.to_path_buf();
         move |source| StateError::Io {
@@ -486,7 +513,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     let res = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()
+        if sync { f.sync_all() } else { Ok(()) }
     })()
     .map_err(io("writing", &tmp))
     .and_then(|()| fs::rename(&tmp, path).map_err(io("renaming", &tmp)));
@@ -494,6 +521,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
         let _ = fs::remove_file(&tmp);
     }
     res?;
+    if !sync {
+        return Ok(());
+    }
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io("syncing", dir))
