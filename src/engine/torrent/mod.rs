@@ -201,6 +201,8 @@ struct State {
     phase: Phase,
     error: Option<String>,
     resume_dirty: bool,
+    /// (uploaded, downloaded) as the last resume checkpoint recorded them.
+    saved_counters: Option<(u64, u64)>,
     rechoke_soon: bool,
     checked: Option<CheckResult>,
     down_rate: f64,
@@ -296,6 +298,7 @@ impl Torrent {
                 phase: Phase::Checking,
                 error: None,
                 resume_dirty: false,
+                saved_counters: None,
                 rechoke_soon: false,
                 checked: None,
                 down_rate: 0.0,
