@@ -46,10 +46,13 @@ async fn ratio() -> anyhow::Result<()> {
     let (b, n, r) = bidder_ratio(&rows);
     for row in &rows {
         println!(
-            "  {:<11} {:<7} bid {:>9} done {:>7} s  paid {:>9} earned {:>9}",
+            "  {:<11} {:<7} bid {:>9} paid/MiB {:>9} done {:>7} s  paid {:>9} earned {:>9}",
             row.peer,
             row.buyer_strategy,
-            row.bid.clone().unwrap_or_default(),
+            row.bid.map(|b| Amount(b).to_string()).unwrap_or_default(),
+            row.price_paid_per_mib
+                .map(|b| Amount(b).to_string())
+                .unwrap_or_default(),
             row.completion_secs
                 .map_or("-".into(), |s| format!("{s:.1}")),
             Amount(row.paid),

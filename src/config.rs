@@ -104,17 +104,33 @@ pub struct Market {
     /// Per-torrent overrides, keyed by info hash (40 hex digits): `buyer` and/or `seller`
     /// tables with only the keys that differ.
     pub torrent: std::collections::BTreeMap<String, toml::Table>,
+    /// The seller redeems its earnings at least this often, seconds.
+    pub redeem_interval_secs: u64,
+    /// ... and as soon as unredeemed earnings reach this many tokens.
+    pub redeem_threshold: crate::market::config::Tokens,
+    /// The buyer closes channels it has not paid on for this long, seconds.
+    pub channel_idle_secs: u64,
+    /// Most one payment channel escrows, tokens.
+    pub channel_cap: crate::market::config::Tokens,
+    /// Lifetime of a new payment channel, seconds.
+    pub channel_secs: u64,
 }
 
 impl Default for Market {
     fn default() -> Self {
         let m = crate::market::MarketConfig::default();
+        let l = m.lifecycle;
         Market {
             enabled: false,
             ledger: crate::wallet::ledger::DEFAULT_LEDGER.into(),
             buyer: m.buyer,
             seller: m.seller,
             torrent: m.torrent,
+            redeem_interval_secs: l.redeem_interval_secs,
+            redeem_threshold: l.redeem_threshold,
+            channel_idle_secs: l.channel_idle_secs,
+            channel_cap: l.channel_cap,
+            channel_secs: l.channel_secs,
         }
     }
 }
@@ -127,6 +143,13 @@ impl Market {
             buyer: self.buyer.clone(),
             seller: self.seller.clone(),
             torrent: self.torrent.clone(),
+            lifecycle: crate::market::config::Lifecycle {
+                redeem_interval_secs: self.redeem_interval_secs,
+                redeem_threshold: self.redeem_threshold,
+                channel_idle_secs: self.channel_idle_secs,
+                channel_cap: self.channel_cap,
+                channel_secs: self.channel_secs,
+            },
         }
     }
 }
@@ -371,6 +394,18 @@ enabled = false
 ledger = "127.0.0.1:7171"
 # Amounts are tokens as strings ("0.05"); prices are tokens per MiB. Change strategies
 # while running with `bidtorrent strategy [ID] [NAME] [--param k=v ...]`.
+# The money's lifecycle, run by the daemon. Selling: redeem earnings at the ledger at least
+# every `redeem_interval_secs`, as soon as `redeem_threshold` tokens are unredeemed, before
+# a channel expires and at shutdown.
+redeem_interval_secs = 600
+redeem_threshold = "1"
+# Buying: a channel escrows what the download still needs from that seller (with room for
+# the price to rise), never more than `channel_cap`; it lives `channel_secs` and is renewed
+# while a download needs it; one not paid on for `channel_idle_secs` is closed and its
+# rest refunded after the ledger's grace.
+channel_cap = "5"
+channel_secs = 86400
+channel_idle_secs = 600
 
 [market.buyer]
 # How this client bids when it downloads:
@@ -748,6 +783,31 @@ mod tests {
         .expect_err("bad override");
         assert!(e.to_string().starts_with("c:1:"), "{e}");
         assert!(e.to_string().contains("abcd"), "{e}");
+        // The lifecycle keys: flat under [market], checked, named with their line.
+        let cfg = Config::parse(
+            "[market]\nredeem_interval_secs = 60\nredeem_threshold = \"0.5\"\n\
+             channel_cap = \"2\"\nchannel_secs = 3600\nchannel_idle_secs = 120\n",
+            Path::new("c"),
+        )
+        .expect("lifecycle keys");
+        let l = cfg.market.market_config().lifecycle;
+        assert_eq!(l.redeem_interval_secs, 60);
+        assert_eq!(l.redeem_threshold.0.micro(), 500_000);
+        assert_eq!(l.channel_cap.0.micro(), 2_000_000);
+        assert_eq!((l.channel_secs, l.channel_idle_secs), (3600, 120));
+        let e = Config::parse(
+            "[market]\nenabled = true\nchannel_secs = 5\n",
+            Path::new("c"),
+        )
+        .expect_err("too short");
+        assert!(e.to_string().starts_with("c:3:"), "{e}");
+        assert!(e.to_string().contains("channel_secs"), "{e}");
+        let e =
+            Config::parse("[market]\nchannel_cap = \"0\"\n", Path::new("c")).expect_err("zero cap");
+        assert!(e.to_string().contains("channel_cap"), "{e}");
+        let e = Config::parse("[market]\nredeem_interval_secs = 0\n", Path::new("c"))
+            .expect_err("zero interval");
+        assert!(e.to_string().contains("redeem_interval_secs"), "{e}");
     }
 
     #[test]

@@ -96,6 +96,18 @@ fn each_error_is_one_line_with_its_cause_once() {
             "/no/such.sock",
             "No such file",
         ),
+        // The command's own --socket, after it, is the one used.
+        (
+            vec![
+                "--socket".into(),
+                "/no/before.sock".into(),
+                "ls".into(),
+                "--socket".into(),
+                "/no/after.sock".into(),
+            ],
+            "/no/after.sock",
+            "No such file",
+        ),
         (
             vec![
                 "download".into(),
@@ -324,9 +336,39 @@ fn daemon_says_it_is_ready_and_help_groups_global_options() {
         .split_once("Global options:")
         .expect("a heading of their own");
     assert!(
-        global.contains("--data-dir") && !own.contains("--data-dir"),
+        global.contains("--data-dir <DIR>") && !own.contains("--data-dir <DIR>"),
         "{help}"
     );
+
+    // `--socket` and `--timeout` are offered only where a daemon is reached.
+    for cmd in [
+        &["create"][..],
+        &["download"],
+        &["seed"],
+        &["ledger", "serve"],
+        &["demo"],
+        &["config", "check"],
+        &["completions"],
+        &["man"],
+    ] {
+        let help = String::from_utf8(run(&[cmd, &["--help"]].concat()).stdout).unwrap();
+        assert!(help.contains("Usage"), "{cmd:?}: {help}");
+        assert!(
+            !help.contains("--socket") && !help.contains("--timeout"),
+            "{cmd:?} offers a daemon connection it ignores:\n{help}"
+        );
+    }
+    for cmd in [
+        &["ls"][..],
+        &["pause"],
+        &["rm"],
+        &["wallet", "show"],
+        &["tui"],
+        &["daemon"],
+    ] {
+        let help = String::from_utf8(run(&[cmd, &["--help"]].concat()).stdout).unwrap();
+        assert!(help.contains("--socket"), "{cmd:?}: {help}");
+    }
 }
 
 #[test]

@@ -96,6 +96,7 @@ struct World {
     keys: Vec<SigningKey>,
     bal: Vec<u64>,
     minted: u64,
+    minted_to: Vec<u64>,
     chans: Vec<MChan>,
     now: u64,
     nonce: u64,
@@ -136,6 +137,7 @@ impl World {
             keys: (0..ACCOUNTS).map(|_| generate_key()).collect(),
             bal: vec![0; ACCOUNTS],
             minted: 0,
+            minted_to: vec![0; ACCOUNTS],
             chans: vec![],
             now: 1_000_000,
             nonce: 0,
@@ -176,6 +178,7 @@ impl World {
                 if r.is_ok() {
                     self.bal[to] += amount;
                     self.minted += amount;
+                    self.minted_to[to] += amount;
                 }
                 // Anyone but the admin is refused.
                 let r = self.send(
@@ -322,6 +325,38 @@ impl World {
     fn check(&self) {
         let a = self.store.audit().unwrap();
         assert!(a.consistent, "books do not balance: {a:?}");
+        // Each account's summary (counters kept beside the rows) matches its channels' rows.
+        let infos: Vec<_> = self
+            .chans
+            .iter()
+            .map(|c| (c, self.store.channel(&c.id).unwrap()))
+            .collect();
+        for i in 0..ACCOUNTS {
+            let side = |pick: &dyn Fn(&MChan) -> bool| {
+                let live: Vec<_> = infos
+                    .iter()
+                    .filter(|(c, info)| {
+                        pick(c) && info.state != bidtorrent::wallet::ledger::ChannelState::Closed
+                    })
+                    .collect();
+                (
+                    live.len() as u64,
+                    live.iter().map(|(_, info)| info.escrowed().0).sum::<u64>(),
+                )
+            };
+            let s = self.store.summary(&self.pk(i)).unwrap();
+            assert_eq!(
+                (s.paying.live, s.paying.escrowed.0),
+                side(&|c: &MChan| c.buyer == i),
+                "account {i} paying"
+            );
+            assert_eq!(
+                (s.paid_by.live, s.paid_by.escrowed.0),
+                side(&|c: &MChan| c.seller == i),
+                "account {i} paid by"
+            );
+            assert_eq!(s.minted.0, self.minted_to[i], "account {i} minted");
+        }
         assert_eq!(a.minted.0, self.minted);
         for i in 0..ACCOUNTS {
             assert_eq!(

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use bidtorrent::wallet::keys::{generate_key, now_secs, to_hex};
 use bidtorrent::wallet::ledger::proto::{self, Reply, Request};
 use bidtorrent::wallet::ledger::store::postgres;
-use bidtorrent::wallet::ledger::{Action, Audit, ChannelState, Ledger, LedgerConfig, Outcome};
+use bidtorrent::wallet::ledger::{
+    Action, Audit, ChannelState, Ledger, LedgerConfig, Outcome, Side,
+};
 use bidtorrent::wallet::{Amount, ChannelId, EmbeddedLedger, LedgerId, PublicKey};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -162,7 +164,10 @@ async fn bad_requests_change_nothing(pg: bool) {
         &buyer,
         PublicKey::of(&seller),
         3,
-        Action::Balance { after: None },
+        Action::Balance {
+            after: None,
+            side: None,
+        },
     );
     assert_eq!(code(raw(addr, &send(&other)).await), "wrong_ledger");
 
@@ -189,7 +194,10 @@ async fn bad_requests_change_nothing(pg: bool) {
                     &buyer,
                     id,
                     9,
-                    Action::Balance { after: None }
+                    Action::Balance {
+                        after: None,
+                        side: None
+                    }
                 ))
             )
             .await
@@ -280,9 +288,9 @@ async fn hundreds_of_channels_stay_readable_postgres() {
     hundreds_of_channels_stay_readable(true).await;
 }
 
-/// 300 channels (far more than one 64 KiB frame could list) and some closed: every reply
-/// fits a frame, the client follows the pages, and closed channels leave the live list
-/// once they are no longer recent.
+/// 300 channels (far more than one 64 KiB frame could list): every reply fits a frame, the
+/// client follows the pages, the summary counts them; once closed they leave the live list
+/// at once and are read, paged, through `closed_channels`.
 async fn hundreds_of_channels_stay_readable(pg: bool) {
     let dir = tempfile::tempdir().unwrap();
     let config = LedgerConfig {
@@ -323,7 +331,13 @@ async fn hundreds_of_channels_stay_readable(pg: bool) {
 
     // One page is bounded, and says where to continue.
     let first = client
-        .signed(&buyer, Action::Balance { after: None })
+        .signed(
+            &buyer,
+            Action::Balance {
+                after: None,
+                side: None,
+            },
+        )
         .await
         .unwrap();
     let Outcome::Balance { channels, next, .. } = first else {
@@ -331,32 +345,74 @@ async fn hundreds_of_channels_stay_readable(pg: bool) {
     };
     assert_eq!(channels.len(), proto::BALANCE_PAGE);
     assert!(next.is_some());
+    let view = client.account(&buyer).await.unwrap();
+    let summary = view.summary.unwrap();
+    assert_eq!(
+        (summary.paying.live, summary.paying.escrowed),
+        (300, Amount(3_000))
+    );
+    // One side only.
+    let paying = client
+        .account_side(&buyer, Some(Side::Paying))
+        .await
+        .unwrap();
+    assert_eq!(paying.channels.len(), 300);
+    let paid_by = client
+        .account_side(&buyer, Some(Side::PaidBy))
+        .await
+        .unwrap();
+    assert!(paid_by.channels.is_empty());
+    assert_eq!(paid_by.summary, Some(summary));
+    assert_eq!(summary.paid_by.live, 0);
+    assert_eq!(summary.minted, Amount(1_000_000));
 
-    // Closed (expired and swept): still listed while recent, so a wallet learns the
-    // refund; a week on, out of the live list but readable one by one.
+    // Closed (expired and swept): out of the live list and the summary at once, and
+    // listed page by page by `closed_channels`.
     let store = ledger.store().clone();
     let later = expiry + 1;
     let swept = blocking(&store, move |l| l.sweep_expired(later).unwrap()).await;
     assert_eq!(swept, 300);
-    let (balance, channels) = client.balance(&buyer).await.unwrap();
-    assert_eq!(balance, Amount(1_000_000));
-    assert_eq!(channels.len(), 300);
-    assert!(channels.iter().all(|c| c.state == ChannelState::Closed));
-    let id = ledger.id();
-    let week_on = later + 8 * 24 * 3600;
-    let listed = blocking(&store, move |l| {
-        let req = proto::sign_request(&buyer, id, u64::MAX / 2, Action::Balance { after: None });
-        l.handle(req, week_on).unwrap()
-    })
-    .await;
-    let Outcome::Balance { channels, next, .. } = listed else {
-        panic!("not a balance reply");
-    };
+    let view = client.account(&buyer).await.unwrap();
+    assert_eq!(view.balance, Amount(1_000_000));
     assert!(
-        channels.is_empty() && next.is_none(),
-        "{} old closed channels listed",
-        channels.len()
+        view.channels.is_empty(),
+        "{} closed channels listed as live",
+        view.channels.len()
     );
+    let summary = view.summary.unwrap();
+    assert_eq!(
+        (summary.paying.live, summary.paying.escrowed),
+        (0, Amount::ZERO)
+    );
+    let mut closed = Vec::new();
+    let mut after = None;
+    loop {
+        let (page, next) = client.closed_channels(&buyer, 0, after).await.unwrap();
+        assert!(page.len() <= proto::BALANCE_PAGE);
+        closed.extend(page);
+        match next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(closed.len(), 300);
+    assert!(
+        closed
+            .iter()
+            .all(|c| c.state == ChannelState::Closed && c.refunded == Amount(10))
+    );
+    let mut closed_ids: Vec<_> = closed.iter().map(|c| c.channel).collect();
+    closed_ids.sort();
+    assert_eq!(
+        closed_ids, ids,
+        "a closed page repeated or skipped channels"
+    );
+    // Closed before `since`: not listed.
+    let (page, next) = client
+        .closed_channels(&buyer, later + 1, None)
+        .await
+        .unwrap();
+    assert!(page.is_empty() && next.is_none());
     let c = client.channel(ids[0]).await.unwrap();
     assert_eq!(c.refunded, Amount(10));
     assert!(blocking(&store, |l| l.audit().unwrap()).await.consistent);
@@ -378,7 +434,15 @@ async fn a_key_over_its_rate_is_refused_without_spending_anything() {
     let mut last_refused = 0;
     let t = std::time::Instant::now();
     for nonce in 1..=40u64 {
-        let req = proto::sign_request(&key, id, nonce, Action::Balance { after: None });
+        let req = proto::sign_request(
+            &key,
+            id,
+            nonce,
+            Action::Balance {
+                after: None,
+                side: None,
+            },
+        );
         let body = serde_json::to_vec(&req).unwrap();
         if let Some(Reply::Error(e)) = raw_from(id, addr, &body).await {
             assert_eq!(e.code, "rate_limited");
@@ -398,7 +462,15 @@ async fn a_key_over_its_rate_is_refused_without_spending_anything() {
     // A refused request spent nothing, not even its nonce: once the bucket refills, the same
     // signed request goes through.
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-    let again = proto::sign_request(&key, id, last_refused, Action::Balance { after: None });
+    let again = proto::sign_request(
+        &key,
+        id,
+        last_refused,
+        Action::Balance {
+            after: None,
+            side: None,
+        },
+    );
     let again = serde_json::to_vec(&again).unwrap();
     if last_refused == 40 {
         assert!(matches!(
@@ -408,7 +480,15 @@ async fn a_key_over_its_rate_is_refused_without_spending_anything() {
     }
     // Someone else is unaffected.
     let other = generate_key();
-    let req = proto::sign_request(&other, id, 1, Action::Balance { after: None });
+    let req = proto::sign_request(
+        &other,
+        id,
+        1,
+        Action::Balance {
+            after: None,
+            side: None,
+        },
+    );
     let body = serde_json::to_vec(&req).unwrap();
     assert!(matches!(
         raw_from(id, addr, &body).await,

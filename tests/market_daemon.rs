@@ -202,9 +202,10 @@ fn strategies_and_payments_through_the_daemon() {
     // Settlement in band: the two daemons stay connected after the leecher completes until
     // the last vouchers are acknowledged, so every token the buyer signed over is a token the
     // seller holds.
+    // Local figures: `--offline`, so a slow ledger fetch on a loaded machine cannot fail it.
     let totals = || {
-        let b = leecher.json(&["wallet", "--json"]);
-        let s = seeder.json(&["wallet", "--json"]);
+        let b = leecher.json(&["wallet", "show", "--offline", "--json"]);
+        let s = seeder.json(&["wallet", "show", "--offline", "--json"]);
         (
             b["paid"].as_u64().expect("paid"),
             s["earned"].as_u64().expect("earned"),

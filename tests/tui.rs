@@ -183,7 +183,7 @@ fn every_view_usable_at_80x24() {
         ("I", "pieces"),
         ("F", "Prio"),
         ("T", "Tier"),
-        ("2", "balance"),
+        ("2", "available"),
         ("3", "download"),
     ] {
         let r = drive(fixture(), 80, 24, keys(input), |_| {});
@@ -579,6 +579,7 @@ fn fixture_from_report() -> ScriptedSource {
             clearing: Amount(150_000),
             spent: Amount(1_250_000),
             earned: Amount(300_000),
+            bought: 8 << 20,
             banned: 0,
             channels: vec![BuyChannel {
                 seller: format!("{:064x}", 1),

@@ -583,3 +583,98 @@ fn skipping_and_unskipping_a_file_resumes_the_download() {
     assert!(got == payload, "bytes match the seeder's");
     tmux(&socket, &["send-keys", "-t", "tui", "q"]);
 }
+
+/// Quitting the dashboard does not wait for a web seed's request stuck on a server that
+/// accepted the connection and never answers (the request's own timeout is 15 s; the runtime
+/// used to wait for it on exit).
+#[test]
+fn quitting_does_not_wait_for_a_stuck_web_seed() {
+    if !tmux_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let src = root.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("ws.bin"), vec![7u8; 256 << 10]).unwrap();
+    // A web server that accepts and then says nothing.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/ws.bin", silent.local_addr().unwrap());
+    let (accepted_tx, accepted_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in silent.incoming().flatten() {
+            held.push(c);
+            let _ = accepted_tx.send(());
+        }
+    });
+    let torrent = root.join("ws.torrent");
+    let st = Command::new(BIN)
+        .args(["-q", "create"])
+        .arg(src.join("ws.bin"))
+        .arg("-o")
+        .arg(&torrent)
+        .args(["--piece-size", "16K", "--no-date", "--web-seed", &url])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let socket = format!("bt-tui-ws-{}", std::process::id());
+    let _cleanup = Cleanup {
+        socket: socket.clone(),
+        seeder: None,
+    };
+    let dl = root.join("dl");
+    std::fs::create_dir_all(&dl).unwrap();
+    let state = root.join("xdg");
+    let cmd = format!(
+        "env XDG_STATE_HOME={s}/state XDG_CONFIG_HOME={s}/config XDG_RUNTIME_DIR={s}/run \
+         {BIN} --data-dir {d} tui --dir {dl} --listen 127.0.0.1:0 --refresh-ms 250 --no-dht",
+        s = state.display(),
+        d = root.join("state").display(),
+        dl = dl.display(),
+    );
+    let o = tmux(
+        &socket,
+        &[
+            "new-session",
+            "-d",
+            "-s",
+            "tui",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            &cmd,
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    wait_for(&socket, "STANDALONE", Duration::from_secs(10));
+    tmux(&socket, &["send-keys", "-t", "tui", "a"]);
+    tmux(&socket, &["send-keys", "-t", "tui", "-l", s(&torrent)]);
+    tmux(&socket, &["send-keys", "-t", "tui", "Enter"]);
+    accepted_rx
+        .recv_timeout(Duration::from_secs(15))
+        .expect("the web seed is asked for a range");
+    // The request now hangs; quit.
+    std::thread::sleep(Duration::from_millis(300));
+    let quit = Instant::now();
+    tmux(&socket, &["send-keys", "-t", "tui", "q"]);
+    while tmux(&socket, &["has-session", "-t", "tui"])
+        .status
+        .success()
+    {
+        assert!(
+            quit.elapsed() < Duration::from_secs(10),
+            "the dashboard still runs {:?} after `q`; screen:\n{}",
+            quit.elapsed(),
+            screen(&socket)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("dashboard exited {:?} after q", quit.elapsed());
+}
+
+fn s(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}

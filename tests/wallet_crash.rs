@@ -273,8 +273,8 @@ fn kill_minus_nine_everywhere(store: Option<&str>) {
 
     let b = ok_json(cmd(&buyer).args(["wallet", "show", "--json"]));
     let s = ok_json(cmd(&seller).args(["wallet", "show", "--json"]));
-    let bh = ok_json(cmd(&buyer).args(["wallet", "history", "--json"]));
-    let sh = ok_json(cmd(&seller).args(["wallet", "history", "--json"]));
+    let bh = ok_json(cmd(&buyer).args(["wallet", "history", "--detail", "--json"]));
+    let sh = ok_json(cmd(&seller).args(["wallet", "history", "--detail", "--json"]));
     let audit = ok_json(Command::new(BIN).args(["ledger", "audit", "--json", "--ledger", &laddr]));
     kill(&mut ledger);
 

@@ -29,6 +29,8 @@ pub struct OutputArgs {
     /// Print JSON on stdout (stable field names, see RPC.md)
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub conn: super::ConnArgs,
 }
 
 #[derive(Debug, Args)]

@@ -35,6 +35,10 @@ pub struct DaemonArgs {
     /// Do not join the DHT (overrides the config's `[dht] enabled`)
     #[arg(long)]
     pub no_dht: bool,
+    /// Control socket to create (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or
+    /// control.sock in the data dir when --data-dir is given or there is no runtime dir)
+    #[arg(long, value_name = "PATH", env = "BIDTORRENT_SOCKET")]
+    pub socket: Option<std::path::PathBuf>,
 }
 
 /// Loads the config: `--config` must exist; the default path may be absent (defaults).

@@ -41,6 +41,9 @@ pub enum LedgerCommand {
         /// Connections served at once
         #[arg(long, default_value_t = 1024, value_name = "N")]
         max_connections: usize,
+        /// Live channels one key may have as payer, and as payee (0: no limit)
+        #[arg(long, default_value_t = crate::wallet::ledger::engine::DEFAULT_MAX_CHANNELS_PER_KEY, value_name = "N")]
+        max_channels_per_key: u64,
         /// Print the listening event as JSON
         #[arg(long)]
         json: bool,
@@ -67,6 +70,10 @@ pub enum LedgerCommand {
         /// Admin key file, instead of DIR/admin.key
         #[arg(long, value_name = "FILE")]
         admin_key: Option<PathBuf>,
+        /// Measure each operation alone (open, pay+accept, redeem), SECONDS each, instead
+        /// of the mixed market cycle
+        #[arg(long)]
+        by_op: bool,
         #[arg(long)]
         json: bool,
     },
@@ -113,6 +120,7 @@ pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitC
             store,
             rate_per_key,
             max_connections,
+            max_channels_per_key,
             json,
         } => {
             let db = match db {
@@ -123,6 +131,7 @@ pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitC
                 close_grace_secs: close_grace,
                 rate_per_key: (rate_per_key > 0).then_some(rate_per_key),
                 max_connections,
+                max_channels_per_key: (max_channels_per_key > 0).then_some(max_channels_per_key),
                 ..LedgerConfig::default()
             };
             drop(rt);
@@ -138,6 +147,7 @@ pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitC
             seconds,
             db,
             admin_key,
+            by_op,
             json,
         } => {
             let key_path = match (admin_key, db) {
@@ -148,7 +158,7 @@ pub fn run_ledger(global: &GlobalArgs, args: LedgerArgs) -> anyhow::Result<ExitC
             let admin = keys::read_key_file(&key_path)
                 .with_context(|| format!("cannot read the admin key {}", key_path.display()))?;
             drop(rt);
-            let r = admin::bench(&ledger, &admin, clients, seconds, json)
+            let r = admin::bench(&ledger, &admin, clients, seconds, by_op, json)
                 .with_context(|| format!("bench against {ledger} failed"))?;
             if !r.books_balance {
                 bail!("the books do not balance after the bench");

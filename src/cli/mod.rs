@@ -26,6 +26,7 @@ pub mod client;
 pub mod create;
 pub mod daemon;
 pub mod demo;
+pub mod history;
 pub mod ledger;
 pub mod oneshot;
 pub mod tui;
@@ -61,15 +62,10 @@ pub struct GlobalArgs {
     /// Directory for state: resume data, session, wallet (default: $XDG_DATA_HOME/bidtorrent)
     #[arg(long, global = true, value_name = "DIR", help_heading = GLOBAL)]
     pub data_dir: Option<PathBuf>,
-    /// Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or
-    /// control.sock in the data dir when --data-dir is given or there is no runtime dir)
-    #[arg(
-        long,
-        global = true,
-        value_name = "PATH",
-        env = "BIDTORRENT_SOCKET",
-        help_heading = GLOBAL
-    )]
+    /// The control socket in force: the command's `--socket` (see [`ConnArgs`]), else the
+    /// one given before the command. Not an option itself, so commands that never talk to a
+    /// daemon do not list it.
+    #[arg(skip)]
     pub socket: Option<PathBuf>,
     /// More log output (repeat for more)
     #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
@@ -77,9 +73,36 @@ pub struct GlobalArgs {
     /// Less output
     #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
+    /// Seconds to wait for the daemon's answer, as [`GlobalArgs::socket`].
+    #[arg(skip)]
+    pub timeout: Option<u64>,
+}
+
+/// The heading of the options that say how to reach the daemon.
+const CONNECTION: &str = "Daemon connection";
+
+/// How a command reaches the daemon. Only the commands that talk to one carry these (the
+/// dashboard, `wallet` and every remote-control command), so `create --help` does not offer a
+/// socket it would ignore.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConnArgs {
+    /// Control socket of the daemon (default: $XDG_RUNTIME_DIR/bidtorrent/control.sock, or
+    /// control.sock in the data dir when --data-dir is given or there is no runtime dir)
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "BIDTORRENT_SOCKET",
+        help_heading = CONNECTION
+    )]
+    pub socket: Option<PathBuf>,
     /// Seconds to wait for the daemon's answer (default per command: 30, add and rm 600,
     /// recheck 3600; 0 = no limit)
-    #[arg(long, global = true, value_name = "SECS", env = "BIDTORRENT_TIMEOUT")]
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "BIDTORRENT_TIMEOUT",
+        help_heading = CONNECTION
+    )]
     pub timeout: Option<u64>,
 }
 
@@ -143,6 +166,47 @@ pub enum Command {
     },
     /// Print the man page (roff; the pages of every command are committed under man/)
     Man,
+}
+
+impl Command {
+    /// The daemon-connection options of a command that talks to the daemon.
+    fn conn(&self) -> Option<ConnArgs> {
+        Some(
+            match self {
+                Command::Tui(a) => &a.conn,
+                Command::Wallet(a) => return Some(a.conn()),
+                Command::Daemon(a) => {
+                    return Some(ConnArgs {
+                        socket: a.socket.clone(),
+                        timeout: None,
+                    });
+                }
+                Command::Add(a) => &a.out.conn,
+                Command::Status(a) => &a.conn,
+                Command::Ls(a) => &a.out.conn,
+                Command::Info(a) | Command::Peers(a) | Command::Files(a) => &a.out.conn,
+                Command::Prio(a) => &a.out.conn,
+                Command::Pause(a)
+                | Command::Resume(a)
+                | Command::Recheck(a)
+                | Command::Reannounce(a) => &a.out.conn,
+                Command::Rm(a) => &a.targets.out.conn,
+                Command::Limit(a) => &a.out.conn,
+                Command::Strategy(a) => &a.out.conn,
+                Command::Label(a) => &a.out.conn,
+                Command::Seeding(a) => &a.out.conn,
+                Command::Download(_)
+                | Command::Seed(_)
+                | Command::Ledger(_)
+                | Command::Create(_)
+                | Command::Demo(_)
+                | Command::Config(_)
+                | Command::Completions { .. }
+                | Command::Man => return None,
+            }
+            .clone(),
+        )
+    }
 }
 
 impl GlobalArgs {
@@ -248,7 +312,16 @@ pub fn error_line(e: &anyhow::Error) -> String {
         .join("\n")
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
+    // `bidtorrent --socket S ls` and `bidtorrent ls --socket S` both work: the command's own
+    // option wins over the one given before it.
+    let given = cli.command.as_ref().and_then(Command::conn);
+    let before = &cli.tui.conn;
+    cli.global.socket = given
+        .as_ref()
+        .and_then(|c| c.socket.clone())
+        .or_else(|| before.socket.clone());
+    cli.global.timeout = given.and_then(|c| c.timeout).or(before.timeout);
     let Some(command) = cli.command else {
         return tui::run(&cli.global, cli.tui);
     };

@@ -56,6 +56,8 @@ pub struct TuiArgs {
     /// A .torrent file or magnet link to add at start (repeatable)
     #[arg(long, value_name = "TORRENT")]
     pub add: Vec<String>,
+    #[command(flatten)]
+    pub conn: super::ConnArgs,
 }
 
 /// Logs go to `$XDG_STATE_HOME/bidtorrent/tui.log`, never the screen. The guard flushes the
@@ -158,7 +160,7 @@ pub fn run(global: &GlobalArgs, args: TuiArgs) -> anyhow::Result<ExitCode> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let mut note = match (&socket, args.standalone) {
             (_, true) => "engine in this process (--standalone)".to_string(),
             (Some(s), false) => format!("no daemon at {}: engine in this process", s.display()),
@@ -216,6 +218,10 @@ pub fn run(global: &GlobalArgs, args: TuiArgs) -> anyhow::Result<ExitCode> {
         // Resume data and `stopped` announces, bounded so a dead tracker cannot hold the exit.
         let _ = tokio::time::timeout(Duration::from_secs(5), ctl.finish()).await;
         r
-    })?;
+    });
+    // Dropping a runtime waits for every blocking task, such as a web seed's range request
+    // stuck on a silent server (up to its 15 s timeout); the state that matters is saved.
+    rt.shutdown_timeout(Duration::from_millis(500));
+    result?;
     Ok(ExitCode::SUCCESS)
 }

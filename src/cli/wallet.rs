@@ -25,22 +25,63 @@ pub struct WalletArgs {
     /// Machine-readable JSON output (amounts in micro-tokens)
     #[arg(long, global = true)]
     pub json: bool,
+    /// Control socket of the daemon that may hold this wallet (default as for `ls`)
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "BIDTORRENT_SOCKET",
+        help_heading = "Daemon connection"
+    )]
+    pub socket: Option<std::path::PathBuf>,
+    /// Seconds to wait for that daemon's answer (default 30; 0 = no limit)
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECS",
+        env = "BIDTORRENT_TIMEOUT",
+        help_heading = "Daemon connection"
+    )]
+    pub timeout: Option<u64>,
     #[command(subcommand)]
     pub command: Option<WalletCommand>,
 }
 
+impl WalletArgs {
+    /// Its daemon-connection options; global within `wallet`, so `wallet show --socket S`
+    /// works as `wallet --socket S show` does.
+    pub fn conn(&self) -> super::ConnArgs {
+        super::ConnArgs {
+            socket: self.socket.clone(),
+            timeout: self.timeout,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum WalletCommand {
-    /// Show address, balance and channels (refreshed from the ledger when it is reachable)
+    /// Show address, balance and channels, fresh from the ledger (fails if it cannot be
+    /// reached; --offline shows the last known state)
     Show {
         /// Do not contact the ledger; show the last known state
-        #[arg(long)]
+        #[arg(long, visible_alias = "cached")]
         offline: bool,
     },
     /// Print this wallet's public key (its account on every ledger)
     Address,
-    /// List every payment, earning, redemption and refund
-    History,
+    /// Payments, earnings, mints, redemptions and refunds: one line per channel and day
+    /// (vouchers summed), local times, totals at the end
+    History {
+        /// Every entry (each voucher) on its own line
+        #[arg(long)]
+        detail: bool,
+        /// Only since then: a duration back from now (7d, 12h, 30m) or a date (YYYY-MM-DD)
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        /// Only the last N lines
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
     /// Print the whole wallet as JSON (without the secret key)
     Export {
         /// Also write the secret key (hex) to this new file, created owner-only
@@ -59,14 +100,14 @@ pub enum WalletCommand {
     },
     /// Close a channel (seller: redeem and close now; buyer: refund after the grace period)
     Close {
-        /// Channel id, or its first 8+ hex digits as `wallet` shows them
+        /// Channel id, or any unique prefix of it (`wallet history` shows 8 hex digits)
         channel: String,
     },
     /// Redeem the highest voucher of every incoming channel at the ledger
     Redeem,
     /// Pay AMOUNT more on an outgoing channel and emit a payment (certificate + voucher)
     Pay {
-        /// Channel id, or its first 8+ hex digits as `wallet` shows them
+        /// Channel id, or any unique prefix of it (`wallet history` shows 8 hex digits)
         channel: String,
         /// Tokens to add to what the seller may redeem
         amount: Amount,
@@ -88,40 +129,24 @@ pub enum WalletCommand {
     Payments,
 }
 
-/// A channel named in full (64 hex digits) or by a prefix of at least 8, as torrents are:
-/// the prefix must match exactly one of this wallet's channels, either way.
+/// A channel named in full (64 hex digits) or by any prefix, as torrents are: the prefix
+/// must match exactly one of this wallet's channels.
 fn resolve_channel(wallet: &Wallet, given: &str) -> anyhow::Result<ChannelId> {
-    let s = given.trim().to_ascii_lowercase();
-    if !(8..=64).contains(&s.len()) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        bail!(
-            "{}: not a channel id (8 to 64 hex digits)",
-            crate::units::printable(given)
-        );
-    }
-    if s.len() == 64 {
-        return s
-            .parse::<ChannelId>()
-            .map_err(|e| anyhow::anyhow!("{s}: {e}"));
-    }
-    let mut hits: Vec<ChannelId> = wallet
-        .out_channels()?
-        .into_iter()
-        .map(|c| c.certificate.channel)
-        .chain(
-            wallet
-                .in_channels()?
-                .into_iter()
-                .map(|c| c.certificate.channel),
-        )
-        .filter(|id| id.to_string().starts_with(&s))
-        .collect();
-    hits.sort_by_key(|id| id.to_string());
-    hits.dedup_by_key(|id| id.to_string());
-    match hits.as_slice() {
-        [one] => Ok(*one),
-        [] => bail!("{s}: no channel of this wallet starts with it"),
-        many => bail!("{s}: matches {} channels; give more digits", many.len()),
-    }
+    crate::rpc::proto::resolve_channel(wallet, given).map_err(anyhow::Error::msg)
+}
+
+fn history_view(
+    detail: bool,
+    since: Option<&str>,
+    limit: Option<usize>,
+) -> anyhow::Result<super::history::HistoryView> {
+    Ok(super::history::HistoryView {
+        detail,
+        since: since
+            .map(|s| super::history::parse_since(s, keys::now_secs()))
+            .transpose()?,
+        limit,
+    })
 }
 
 pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -190,31 +215,28 @@ pub fn run_wallet(global: &GlobalArgs, args: WalletArgs) -> anyhow::Result<ExitC
             }
         }
         WalletCommand::Show { offline } => {
-            if !offline && let Err(e) = rt.block_on(wallet.refresh(&client)) {
-                eprintln!(
-                    "bidtorrent: ledger at {addr} not reachable ({e}); showing the last known state"
+            // Fresh data was asked for: a ledger that cannot be reached is an error, not a
+            // stale balance shown as if current. A wallet that never met a ledger and was
+            // given none has nothing to refresh.
+            let never = args.ledger.is_none() && wallet.default_ledger()?.is_none();
+            if !offline
+                && !never
+                && let Err(e) = rt.block_on(wallet.refresh(&client))
+            {
+                bail!(
+                    "ledger at {addr} not reachable: {e} (`wallet show --offline` shows the \
+                     last known state)"
                 );
             }
             show(&wallet, json)?;
         }
-        WalletCommand::History => {
-            let h = wallet.history()?;
-            if json {
-                print_json(&h)?;
-            } else {
-                for e in h {
-                    let seq = e.seq.map(|s| format!(" seq {s}")).unwrap_or_default();
-                    outln!(
-                        "{:>6}  {}  {:<15} {:>20}  channel {}{seq}  total {}",
-                        e.id,
-                        e.time,
-                        format!("{:?}", e.kind).to_lowercase(),
-                        e.amount,
-                        e.channel,
-                        e.total
-                    );
-                }
-            }
+        WalletCommand::History {
+            detail,
+            since,
+            limit,
+        } => {
+            let view = history_view(detail, since.as_deref(), limit)?;
+            super::history::print(&wallet.history()?, &view, json)?;
         }
         WalletCommand::Export { secret_key } => {
             if let Some(path) = &secret_key {
@@ -262,37 +284,13 @@ pub fn run_wallet(global: &GlobalArgs, args: WalletArgs) -> anyhow::Result<ExitC
             let info = rt
                 .block_on(wallet.close_channel(&client, &channel))
                 .with_context(|| format!("cannot close channel {channel}"))?;
-            if json {
-                print_json(&info)?;
-            } else {
-                outln!(
-                    "channel {}: {:?}, redeemed {}, refunded {}, deadline {}",
-                    info.channel,
-                    info.state,
-                    info.redeemed,
-                    info.refunded,
-                    time_str(info.deadline)
-                );
-            }
+            print_closed(&info, json)?;
         }
         WalletCommand::Redeem => {
             let done = rt
                 .block_on(wallet.redeem_all(&client))
                 .with_context(|| format!("cannot redeem at {addr}"))?;
-            if json {
-                print_json(&done)?;
-            } else if done.is_empty() {
-                outln!("nothing to redeem");
-            } else {
-                for r in done {
-                    outln!(
-                        "channel {}: paid {} (redeemed {} in total)",
-                        r.channel,
-                        r.paid,
-                        r.redeemed
-                    );
-                }
-            }
+            print_redemptions(&done, json)?;
         }
         WalletCommand::Pay {
             channel,
@@ -313,22 +311,13 @@ pub fn run_wallet(global: &GlobalArgs, args: WalletArgs) -> anyhow::Result<ExitC
                 let voucher = wallet
                     .pay(&channel, amount)
                     .with_context(|| format!("cannot pay on channel {channel}"))?;
-                let line = serde_json::to_string(&Payment {
-                    certificate: cert.clone(),
-                    voucher,
-                })?;
-                match &out {
-                    Some(path) => {
-                        write_atomic(path, format!("{line}\n").as_bytes()).with_context(|| {
-                            format!("cannot write the payment to {}", path.display())
-                        })?
-                    }
-                    None => {
-                        let mut so = std::io::stdout().lock();
-                        writeln!(so, "{line}")?;
-                        so.flush()?;
-                    }
-                }
+                emit_payment(
+                    &Payment {
+                        certificate: cert.clone(),
+                        voucher,
+                    },
+                    out.as_deref(),
+                )?;
             }
         }
         WalletCommand::Accept { file } => return accept(&wallet, &client, &rt, &file, json),
@@ -355,47 +344,56 @@ fn through_daemon(global: &GlobalArgs, args: &WalletArgs) -> anyhow::Result<Opti
     let Ok(mut client) = crate::rpc::Client::connect(&socket) else {
         return Ok(None);
     };
-    let history = matches!(args.command, Some(WalletCommand::History)).then_some(usize::MAX);
+    let history = matches!(args.command, Some(WalletCommand::History { .. })).then_some(usize::MAX);
     let payments = matches!(args.command, Some(WalletCommand::Payments));
     if let Some(WalletCommand::Accept { file }) = &args.command {
         return accept_through_daemon(&mut client, file, args.json).map(Some);
+    }
+    if let Some(cmd) = &args.command
+        && let Some(code) = act_through_daemon(&mut client, cmd, args.json)?
+    {
+        return Ok(Some(code));
     }
     let info: crate::rpc::proto::WalletInfo = match &args.command {
         None
         | Some(WalletCommand::Show { .. })
         | Some(WalletCommand::Address)
         | Some(WalletCommand::Payments)
-        | Some(WalletCommand::History) => client
+        | Some(WalletCommand::History { .. }) => client
             .call(crate::rpc::proto::Command::Wallet { history, payments })
             .context("the daemon holds the wallet")?,
         Some(_) => bail!(
-            "the daemon on {} holds the wallet; `wallet show`, `address`, `history`, \
-             `payments` and `accept` go through it, other wallet commands need it stopped",
+            "the daemon on {} holds the wallet and cannot do this through its socket",
             socket.display()
         ),
     };
+    let wants_fresh = matches!(
+        args.command,
+        None | Some(WalletCommand::Show { offline: false })
+    );
+    if wants_fresh && !info.fresh {
+        bail!(
+            "the daemon cannot reach its ledger at {} (`wallet show --offline` shows the last \
+             known state)",
+            printable(&info.ledger)
+        );
+    }
     match &args.command {
         Some(WalletCommand::Address) if args.json => {
             print_json(&serde_json::json!({ "public_key": info.public_key }))?
         }
         Some(WalletCommand::Address) => outln!("{}", info.public_key),
-        Some(WalletCommand::History) if args.json => print_json(&info.history)?,
+        Some(WalletCommand::History {
+            detail,
+            since,
+            limit,
+        }) => {
+            let view = history_view(*detail, since.as_deref(), *limit)?;
+            super::history::print(&info.history, &view, args.json)?;
+        }
         Some(WalletCommand::Payments) => {
             for p in &info.payments {
                 print_json(p)?;
-            }
-        }
-        Some(WalletCommand::History) => {
-            for e in &info.history {
-                outln!(
-                    "{:>6}  {}  {:<15} {:>20}  channel {}  total {}",
-                    e.id,
-                    e.time,
-                    format!("{:?}", e.kind).to_lowercase(),
-                    e.amount,
-                    e.channel,
-                    e.total
-                );
             }
         }
         _ if args.json => print_json(&info)?,
@@ -407,6 +405,7 @@ fn through_daemon(global: &GlobalArgs, args: &WalletArgs) -> anyhow::Result<Opti
                 Amount(info.balance),
                 if info.fresh { "" } else { " (last known)" }
             );
+            outln!("{}", money_line(&info.balances, info.redeemed));
             outln!(
                 "tokens   paid {}, earned {}, redeemed {}",
                 Amount(info.paid),
@@ -436,6 +435,151 @@ fn through_daemon(global: &GlobalArgs, args: &WalletArgs) -> anyhow::Result<Opti
         }
     }
     Ok(Some(ExitCode::SUCCESS))
+}
+
+/// `wallet open|close|redeem|pay|export` done by the daemon that holds the wallet (the same
+/// output as when this process holds it). `None` for the read-only commands.
+fn act_through_daemon(
+    client: &mut crate::rpc::Client,
+    cmd: &WalletCommand,
+    json: bool,
+) -> anyhow::Result<Option<ExitCode>> {
+    use crate::rpc::proto::Command;
+    match cmd {
+        WalletCommand::Redeem => {
+            let done: Vec<crate::wallet::Redemption> = client
+                .call(Command::WalletRedeem)
+                .context("the daemon could not redeem")?;
+            print_redemptions(&done, json)?;
+        }
+        WalletCommand::Close { channel } => {
+            let info: crate::wallet::ledger::ChannelInfo = client
+                .call(Command::WalletClose {
+                    channel: channel.clone(),
+                })
+                .context("the daemon could not close the channel")?;
+            print_closed(&info, json)?;
+        }
+        WalletCommand::Open {
+            seller,
+            amount,
+            expiry_secs,
+        } => {
+            #[derive(Deserialize)]
+            struct Opened {
+                channel: ChannelId,
+                expiry: u64,
+            }
+            let v: serde_json::Value = client
+                .call(Command::WalletOpen {
+                    seller: seller.to_string(),
+                    amount: amount.micro(),
+                    expiry_secs: Some(*expiry_secs),
+                })
+                .context("the daemon could not open the channel")?;
+            if json {
+                print_json(&v)?;
+            } else {
+                let o: Opened = serde_json::from_value(v)?;
+                outln!(
+                    "channel {} to {}: {} escrowed, expires {}",
+                    o.channel,
+                    seller,
+                    amount,
+                    time_str(o.expiry)
+                );
+            }
+        }
+        WalletCommand::Pay {
+            channel,
+            amount,
+            out,
+            repeat,
+            interval_ms,
+        } => {
+            for i in 0..*repeat {
+                if i > 0 && *interval_ms > 0 {
+                    std::thread::sleep(std::time::Duration::from_millis(*interval_ms));
+                }
+                let p: Payment = client
+                    .call(Command::WalletPay {
+                        channel: channel.clone(),
+                        amount: amount.micro(),
+                    })
+                    .context("the daemon could not pay")?;
+                emit_payment(&p, out.as_deref())?;
+            }
+        }
+        WalletCommand::Export { secret_key } => {
+            let secret_key = secret_key
+                .as_ref()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()));
+            let export: serde_json::Value = client
+                .call(Command::WalletExport {
+                    secret_key: secret_key.clone(),
+                })
+                .context("the daemon could not export the wallet")?;
+            if let Some(path) = &secret_key {
+                eprintln!("secret key written to {} (mode 0600)", path.display());
+            }
+            if json {
+                print_json(&export)?;
+            } else {
+                outln!("{}", serde_json::to_string_pretty(&export)?);
+            }
+        }
+        _ => return Ok(None),
+    }
+    Ok(Some(ExitCode::SUCCESS))
+}
+
+fn print_redemptions(done: &[crate::wallet::Redemption], json: bool) -> anyhow::Result<()> {
+    if json {
+        print_json(&done)?;
+    } else if done.is_empty() {
+        outln!("nothing to redeem");
+    } else {
+        for r in done {
+            outln!(
+                "channel {}: paid {} (redeemed {} in total)",
+                r.channel,
+                r.paid,
+                r.redeemed
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print_closed(info: &crate::wallet::ledger::ChannelInfo, json: bool) -> anyhow::Result<()> {
+    if json {
+        print_json(info)
+    } else {
+        outln!(
+            "channel {}: {:?}, redeemed {}, refunded {}, deadline {}",
+            info.channel,
+            info.state,
+            info.redeemed,
+            info.refunded,
+            time_str(info.deadline)
+        );
+        Ok(())
+    }
+}
+
+/// One payment line, to `out` (atomically replaced) or stdout.
+fn emit_payment(p: &Payment, out: Option<&Path>) -> anyhow::Result<()> {
+    let line = serde_json::to_string(p)?;
+    match out {
+        Some(path) => write_atomic(path, format!("{line}\n").as_bytes())
+            .with_context(|| format!("cannot write the payment to {}", path.display())),
+        None => {
+            let mut so = std::io::stdout().lock();
+            writeln!(so, "{line}")?;
+            so.flush()?;
+            Ok(())
+        }
+    }
 }
 
 /// `wallet accept` through the daemon that holds the wallet.
@@ -520,10 +664,18 @@ fn show(wallet: &Wallet, json: bool) -> anyhow::Result<()> {
     let out = wallet.out_channels()?;
     let inc = wallet.in_channels()?;
     if json {
+        let b = crate::rpc::proto::Balances::of(wallet.balance()?.micro(), &out, &inc);
+        let redeemed: u64 = inc.iter().map(|c| c.redeemed.micro()).sum();
         return print_json(&serde_json::json!({
             "public_key": wallet.public_key(),
             "ledger": ledger,
             "balance": wallet.balance()?,
+            "available": b.available,
+            "escrowed": b.escrowed,
+            "refundable": b.refundable,
+            "unredeemed": b.unredeemed,
+            "redeemed": redeemed,
+            "summary": ledger.as_ref().and_then(|l| l.summary),
             "outgoing": out,
             "incoming": inc,
         }));
@@ -538,6 +690,20 @@ fn show(wallet: &Wallet, json: bool) -> anyhow::Result<()> {
                 format!("as of {}", time_str(l.updated))
             };
             outln!("balance  {} ({when})", l.balance);
+            let b = crate::rpc::proto::Balances::of(l.balance.micro(), &out, &inc);
+            outln!(
+                "{}",
+                money_line(&b, inc.iter().map(|c| c.redeemed.micro()).sum())
+            );
+            if let Some(s) = &l.summary {
+                outln!(
+                    "channels paying {} ({} escrowed); paid by {} ({} escrowed to you)",
+                    s.paying.live,
+                    s.paying.escrowed,
+                    s.paid_by.live,
+                    s.paid_by.escrowed
+                );
+            }
         }
         None => outln!("ledger   none yet (use --ledger ADDR)"),
     }
@@ -574,6 +740,18 @@ fn show(wallet: &Wallet, json: bool) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The balance spelled out, one line.
+fn money_line(b: &crate::rpc::proto::Balances, redeemed: u64) -> String {
+    format!(
+        "money    available {}, escrowed {} ({} refundable), earned and unredeemed {}, redeemed {}",
+        Amount(b.available),
+        Amount(b.escrowed),
+        Amount(b.refundable),
+        Amount(b.unredeemed),
+        Amount(redeemed)
+    )
 }
 
 fn accept(

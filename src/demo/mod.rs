@@ -57,7 +57,11 @@ pub struct PeerReport {
     pub role: &'static str,
     pub buyer_strategy: String,
     pub seller_strategy: String,
-    pub bid: Option<String>,
+    /// The `fixed` bid in force at the end, micro-tokens per MiB.
+    pub bid: Option<u64>,
+    /// The average price actually paid, micro-tokens per MiB bought (paid ÷ bytes billed
+    /// at a seller's price); `None` when nothing was bought.
+    pub price_paid_per_mib: Option<u64>,
     pub bytes_down: u64,
     pub bytes_up: u64,
     /// Micro-tokens paid to sellers and earned from buyers.
@@ -292,15 +296,22 @@ impl Swarm {
                 let r = m.market.report(&self.meta.info_hash);
                 let strat = m.market.strategy(Some(&self.meta.info_hash));
                 let bid = match strat.buyer.strategy {
-                    BuyerStrategy::Fixed => Some(strat.buyer.price.0.to_string()),
+                    BuyerStrategy::Fixed => Some(strat.buyer.price.0.micro()),
                     _ => None,
                 };
+                let price_paid_per_mib = r.as_ref().and_then(|r| {
+                    (r.bought > 0).then(|| {
+                        let v = u128::from(r.spent.micro()) * (1u128 << 20) / u128::from(r.bought);
+                        u64::try_from(v).unwrap_or(u64::MAX)
+                    })
+                });
                 PeerReport {
                     peer: m.spec.name.clone(),
                     role: if m.spec.seeder { "seeder" } else { "leecher" },
                     buyer_strategy: strat.buyer.strategy.to_string(),
                     seller_strategy: strat.seller.strategy.to_string(),
                     bid,
+                    price_paid_per_mib,
                     bytes_down: s.downloaded,
                     bytes_up: s.uploaded,
                     paid: r.as_ref().map_or(0, |r| r.spent.micro()),

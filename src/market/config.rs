@@ -276,6 +276,9 @@ pub struct MarketConfig {
     /// Per-torrent partial overrides, keyed by info hash (hex): `buyer` and/or `seller` tables
     /// with only the fields that differ from the global ones.
     pub torrent: BTreeMap<String, toml::Table>,
+    /// The channel lifecycle the daemon runs (see [`Lifecycle`]); flat keys of `[market]` in
+    /// the daemon's config file.
+    pub lifecycle: Lifecycle,
 }
 
 impl Default for MarketConfig {
@@ -285,7 +288,97 @@ impl Default for MarketConfig {
             buyer: BuyerConfig::default(),
             seller: SellerConfig::default(),
             torrent: BTreeMap::new(),
+            lifecycle: Lifecycle::default(),
         }
+    }
+}
+
+/// The money's lifecycle in a long-running daemon (SPEC §5): when the seller redeems, how
+/// big and how long-lived the buyer's channels are, when idle channels are closed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Lifecycle {
+    /// The seller redeems what it earned at least this often, seconds. Default 600.
+    pub redeem_interval_secs: u64,
+    /// ... and as soon as unredeemed earnings reach this many tokens. Default 1.
+    pub redeem_threshold: Tokens,
+    /// The buyer closes a channel it has not paid on for this long, seconds (the refund
+    /// follows after the ledger's grace). Default 600.
+    pub channel_idle_secs: u64,
+    /// Most one channel escrows, tokens (the strategy sizes it to need below this).
+    /// Default 5.
+    pub channel_cap: Tokens,
+    /// Lifetime of a new channel, seconds. Default 86400 (a day). A channel a download still
+    /// needs is renewed before it expires.
+    pub channel_secs: u64,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Lifecycle {
+            redeem_interval_secs: 600,
+            redeem_threshold: Tokens(Amount(1_000_000)),
+            channel_idle_secs: 600,
+            channel_cap: Tokens(Amount(5_000_000)),
+            channel_secs: 24 * 3600,
+        }
+    }
+}
+
+/// Shortest channel lifetime accepted (`channel_secs`).
+pub const MIN_CHANNEL_SECS: u64 = 20;
+/// Longest (the ledger refuses longer).
+pub const MAX_CHANNEL_SECS: u64 = 366 * 24 * 3600;
+
+impl Lifecycle {
+    /// A certificate must stay valid this long to back a bid: two minutes, or a quarter of
+    /// a short channel's life.
+    pub fn min_cert_life(&self) -> u64 {
+        (self.channel_secs / 4).clamp(1, 120)
+    }
+
+    /// A buyer renews a channel a download still needs when this little of its life is left.
+    pub fn renew_before(&self) -> u64 {
+        self.min_cert_life() * 2
+    }
+
+    /// A seller redeems every channel with unredeemed earnings when this little of its life
+    /// is left (before the buyer's renewal has moved on, the vouchers stop rising).
+    pub fn redeem_before(&self) -> u64 {
+        self.min_cert_life()
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, value: String, problem: &str| ConfigError::BadValue {
+            key: key.into(),
+            value,
+            problem: problem.into(),
+        };
+        if self.redeem_interval_secs == 0 {
+            return Err(bad(
+                "redeem_interval_secs",
+                "0".into(),
+                "must be at least 1 second",
+            ));
+        }
+        if self.channel_idle_secs == 0 {
+            return Err(bad(
+                "channel_idle_secs",
+                "0".into(),
+                "must be at least 1 second",
+            ));
+        }
+        if self.channel_cap.0.is_zero() {
+            return Err(bad("channel_cap", "0".into(), "must be positive"));
+        }
+        if !(MIN_CHANNEL_SECS..=MAX_CHANNEL_SECS).contains(&self.channel_secs) {
+            return Err(bad(
+                "channel_secs",
+                self.channel_secs.to_string(),
+                &format!("must be {MIN_CHANNEL_SECS} to {MAX_CHANNEL_SECS} seconds"),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -299,6 +392,7 @@ pub struct Effective {
 impl MarketConfig {
     /// Checks every value and every per-torrent override.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.lifecycle.validate()?;
         validate_seller(&self.seller)?;
         validate_buyer(&self.buyer)?;
         for key in self.torrent.keys() {

@@ -16,6 +16,7 @@ pub mod bans;
 pub mod book;
 pub mod config;
 pub mod credit;
+pub mod lifecycle;
 pub mod proto;
 pub mod shared;
 pub mod strategy;
@@ -71,6 +72,7 @@ impl Market {
                 balance: AtomicU64::new(balance.micro()),
                 torrents: std::sync::Mutex::new(Vec::new()),
                 bans: std::sync::Mutex::new(bans::Bans::default()),
+                in_use: std::sync::Mutex::new(Default::default()),
             }),
         })
     }
@@ -180,6 +182,28 @@ impl Market {
             .filter_map(|w| w.upgrade())
             .find(|t| t.info_hash() == *torrent)
             .map(|t| t.report())
+    }
+
+    /// Starts the channel lifecycle (redeem, close idle channels, collect refunds; see
+    /// [`lifecycle`]) on the current runtime. It ends when the market is dropped.
+    pub fn spawn_lifecycle(&self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(lifecycle::Keeper::new(&self.shared).run())
+    }
+
+    /// A lifecycle keeper to step by hand (tests).
+    pub fn keeper(&self) -> lifecycle::Keeper {
+        lifecycle::Keeper::new(&self.shared)
+    }
+
+    /// Redeems every unredeemed earning now (clean shutdown, `wallet redeem`).
+    pub async fn settle(&self) -> Result<Vec<crate::wallet::Redemption>, WalletError> {
+        self.shared.wallet.redeem_all(&self.shared.ledger).await
+    }
+
+    /// Whether a download of this session pays on `channel` (hand-made payments on it would
+    /// upset the download's accounting).
+    pub fn channel_in_use(&self, channel: &crate::wallet::ChannelId) -> bool {
+        self.shared.in_use(channel)
     }
 
     /// Last balance seen at the ledger.

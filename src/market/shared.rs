@@ -2,6 +2,7 @@
 //! and the list of live torrent markets), and the extension factory that starts a
 //! [`TorrentMarket`] for each new torrent.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
@@ -10,7 +11,7 @@ use crate::engine::types::InfoHash;
 use crate::market::bans::Bans;
 use crate::market::config::{ConfigError, Effective, MarketConfig};
 use crate::market::torrent_market::TorrentMarket;
-use crate::wallet::{LedgerClient, LedgerId, Wallet};
+use crate::wallet::{ChannelId, LedgerClient, LedgerId, Wallet};
 
 /// Takes a market lock, recovering it if a panicking task poisoned it.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -30,9 +31,27 @@ pub struct MarketShared {
     /// Buyers banned for not paying, on any torrent of the session (see `bans`). Taken after
     /// a torrent market's own lock, never before it.
     pub bans: Mutex<Bans>,
+    /// Outgoing channels a torrent's purchase pays on: one channel serves one purchase, so
+    /// two torrents never count the same cumulative voucher. Taken after a torrent market's
+    /// own lock, never before it.
+    pub in_use: Mutex<HashSet<ChannelId>>,
 }
 
 impl MarketShared {
+    /// Takes `channel` for one purchase; false if another already pays on it.
+    pub fn claim(&self, channel: ChannelId) -> bool {
+        lock(&self.in_use).insert(channel)
+    }
+
+    pub fn release(&self, channel: &ChannelId) {
+        lock(&self.in_use).remove(channel);
+    }
+
+    /// Whether a purchase pays on `channel` now.
+    pub fn in_use(&self, channel: &ChannelId) -> bool {
+        lock(&self.in_use).contains(channel)
+    }
+
     pub fn effective(&self, ih: &InfoHash) -> Effective {
         let cfg = lock(&self.config);
         cfg.effective(&ih.to_hex()).unwrap_or(Effective {

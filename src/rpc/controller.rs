@@ -975,6 +975,21 @@ impl Controller {
         })
     }
 
+    /// The wallet this daemon holds, the client of its ledger, and the market when it trades:
+    /// for the wallet commands that change something (they need the daemon's wallet).
+    fn held_wallet(&self) -> Result<HeldWallet, String> {
+        let m = self.market_setup();
+        let wallet = m.wallet.clone().ok_or_else(|| {
+            "the daemon holds no wallet (the market is off); `bidtorrent wallet` opens it itself"
+                .to_string()
+        })?;
+        Ok(HeldWallet {
+            wallet,
+            fallback: crate::wallet::LedgerClient::new(m.ledger_addr.clone()),
+            market: m.market,
+        })
+    }
+
     /// `wallet`: read through the daemon, which holds the wallet's lock while it runs.
     async fn wallet(
         &self,
@@ -1328,6 +1343,89 @@ impl Controller {
                     .collect();
                 Ok(serde_json::json!({ "results": results }))
             }
+            Command::WalletRedeem => {
+                let h = self.held_wallet()?;
+                let done = bounded(h.wallet.redeem_all(h.ledger())).await?;
+                to_value(done)
+            }
+            Command::WalletClose { channel } => {
+                let h = self.held_wallet()?;
+                let id = resolve_channel(&h.wallet, &channel)?;
+                let info = bounded(h.wallet.close_channel(h.ledger(), &id))
+                    .await
+                    .map_err(|e| format!("cannot close channel {id}: {e}"))?;
+                to_value(info)
+            }
+            Command::WalletOpen {
+                seller,
+                amount,
+                expiry_secs,
+            } => {
+                let h = self.held_wallet()?;
+                let seller: crate::wallet::PublicKey = seller
+                    .trim()
+                    .parse()
+                    .map_err(|e| format!("seller {}: {e}", crate::units::printable(&seller)))?;
+                let secs = expiry_secs.unwrap_or_else(|| {
+                    h.market
+                        .as_ref()
+                        .map_or(86_400, |m| m.config().lifecycle.channel_secs)
+                });
+                let expiry = crate::wallet::keys::now_secs().saturating_add(secs);
+                let amount = crate::wallet::Amount(amount);
+                let cert = bounded(h.wallet.open_channel(h.ledger(), seller, amount, expiry))
+                    .await
+                    .map_err(|e| {
+                        format!(
+                            "cannot open a channel of {amount} to {seller} at ledger {}: {e}",
+                            h.ledger().addr()
+                        )
+                    })?;
+                Ok(serde_json::json!({
+                    "channel": cert.channel, "seller": cert.seller, "cap": cert.cap,
+                    "expiry": cert.expiry, "certificate": cert,
+                }))
+            }
+            Command::WalletPay { channel, amount } => {
+                let h = self.held_wallet()?;
+                let w = h.wallet.clone();
+                let id = resolve_channel(&w, &channel)?;
+                if h.market.as_ref().is_some_and(|m| m.channel_in_use(&id)) {
+                    return Err(format!(
+                        "channel {id} pays a download of this daemon; open a channel of your own \
+                         for hand-made payments (`wallet open`)"
+                    ));
+                }
+                let cert = w
+                    .out_channel(&id)
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("no outgoing channel {id} in this wallet"))?
+                    .certificate;
+                let voucher =
+                    tokio::task::spawn_blocking(move || w.pay(&id, crate::wallet::Amount(amount)))
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .map_err(|e| format!("cannot pay on channel {id}: {e}"))?;
+                to_value(crate::wallet::Payment {
+                    certificate: cert,
+                    voucher,
+                })
+            }
+            Command::WalletExport { secret_key } => {
+                let w = self.held_wallet()?.wallet;
+                if let Some(path) = &secret_key {
+                    if !path.is_absolute() {
+                        return Err(format!(
+                            "{}: give the secret key file as an absolute path",
+                            path.display()
+                        ));
+                    }
+                    w.export_secret_key(path).map_err(|e| {
+                        format!("cannot write the secret key to {}: {e}", path.display())
+                    })?;
+                }
+                to_value(w.export().map_err(|e| e.to_string())?)
+            }
             Command::Label { targets, labels } => {
                 let labels = check_labels(&labels)?;
                 let mut res = self.batch(&targets, |_, _| async { Ok(None) }).await;
@@ -1655,6 +1753,23 @@ impl Controller {
     /// is written one last time and subscribers are told.
     pub async fn finish(&self) {
         self.session.shutdown().await;
+        // A clean shutdown redeems what was earned (bounded: a dead ledger must not hold up
+        // the exit; the next run redeems it then).
+        if let Some(m) = self.market_setup().market {
+            match tokio::time::timeout(Duration::from_secs(10), m.settle()).await {
+                Ok(Ok(done)) if !done.is_empty() => {
+                    let total: u64 = done.iter().map(|r| r.paid.micro()).sum();
+                    tracing::info!(
+                        "redeemed {} on {} channel(s) at shutdown",
+                        crate::wallet::Amount(total),
+                        done.len()
+                    );
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!("redeeming at shutdown: {e}"),
+                Err(_) => tracing::warn!("redeeming at shutdown: the ledger did not answer"),
+            }
+        }
         let reg = self.reg.lock().await;
         // A fresh snapshot, so the next start reads no journal.
         if let Err(e) = self.persist(&reg, state::Change::all()).await {
@@ -1702,8 +1817,47 @@ fn apply_priorities(t: &Torrent, prios: &[String]) {
     t.set_wanted_pieces(crate::engine::torrent::wanted_without(&t.meta, &skipped));
 }
 
+/// The daemon's wallet and the ledger it trades on (the market's client, pinned, when the
+/// market runs; else one to the configured address).
+struct HeldWallet {
+    wallet: Arc<Wallet>,
+    market: Option<Market>,
+    fallback: crate::wallet::LedgerClient,
+}
+
+impl HeldWallet {
+    fn ledger(&self) -> &crate::wallet::LedgerClient {
+        self.market.as_ref().map_or(&self.fallback, |m| m.ledger())
+    }
+}
+
+/// A wallet operation that talks to the ledger, bounded so a ledger that accepts and never
+/// answers cannot hold a control connection for ever.
+async fn bounded<T>(
+    f: impl std::future::Future<Output = Result<T, crate::wallet::WalletError>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(Duration::from_secs(20), f).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err("the ledger did not answer within 20 s".into()),
+    }
+}
+
 fn to_value<T: Serialize>(v: T) -> Result<serde_json::Value, String> {
     serde_json::to_value(v).map_err(|e| e.to_string())
+}
+
+/// What an outgoing channel cost: the vouchers signed on it while it is live; once settled,
+/// what the seller redeemed (a voucher that never reached the seller came back as refund).
+fn settled_spend(c: &crate::wallet::OutChannel) -> u64 {
+    if c.state == crate::wallet::ledger::ChannelState::Closed {
+        c.certificate
+            .cap
+            .micro()
+            .saturating_sub(c.refunded.micro())
+            .min(c.spent.micro())
+    } else {
+        c.spent.micro()
+    }
 }
 
 /// A wallet's state as `wallet` answers it.
@@ -1737,9 +1891,10 @@ fn wallet_info(
         ledger,
         balance: wallet.balance()?.micro(),
         fresh,
-        paid: outgoing.iter().map(|c| c.spent.micro()).sum(),
+        paid: outgoing.iter().map(settled_spend).sum(),
         earned: incoming.iter().map(|c| c.earned().micro()).sum(),
         redeemed: incoming.iter().map(|c| c.redeemed.micro()).sum(),
+        balances: Balances::of(wallet.balance()?.micro(), &outgoing, &incoming),
         outgoing,
         incoming,
         history: hist,

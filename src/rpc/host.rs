@@ -274,6 +274,8 @@ pub async fn start_market(cfg: &Config, data_dir: &Path) -> MarketSetup {
                 cfg.market.ledger,
                 m.balance()
             );
+            // The money's lifecycle: redeem, close idle channels, collect refunds.
+            m.spawn_lifecycle();
             setup.market = Some(m);
         }
         Ok(Err(e)) => {

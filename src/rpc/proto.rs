@@ -138,6 +138,33 @@ pub enum Command {
     Accept {
         payments: Vec<crate::wallet::Payment>,
     },
+    /// Redeems every incoming channel's highest voucher at the ledger now.
+    WalletRedeem,
+    /// Closes a channel (full id or a prefix of 8+ hex digits): as seller, redeem and close
+    /// now; as buyer, the rest is refunded after the ledger's grace.
+    WalletClose {
+        channel: String,
+    },
+    /// Escrows `amount` micro-tokens for `seller` in a new payment channel.
+    WalletOpen {
+        seller: String,
+        amount: u64,
+        /// Lifetime in seconds (default: `[market] channel_secs`).
+        #[serde(default)]
+        expiry_secs: Option<u64>,
+    },
+    /// Pays `amount` micro-tokens more on an outgoing channel; the result is the payment
+    /// (certificate + voucher) to hand to the seller.
+    WalletPay {
+        channel: String,
+        amount: u64,
+    },
+    /// The whole wallet as JSON, without the secret key; with `secret_key` (an absolute path
+    /// of a file that must not exist yet) the daemon also writes the key there, owner-only.
+    WalletExport {
+        #[serde(default)]
+        secret_key: Option<std::path::PathBuf>,
+    },
     /// Turns this connection into an event stream (one `Event` per line).
     Subscribe {
         /// Also send a `stats` event this often (0 = never).
@@ -479,10 +506,14 @@ pub struct WalletInfo {
     pub balance: u64,
     /// Whether `balance` was fetched now.
     pub fresh: bool,
-    /// Σ spent over outgoing channels and Σ earned over incoming ones.
+    /// Σ spent over outgoing channels (a settled channel counts what its seller redeemed:
+    /// a voucher that never reached the seller was refunded) and Σ earned over incoming ones.
     pub paid: u64,
     pub earned: u64,
     pub redeemed: u64,
+    /// The balance spelled out (see [`Balances`]).
+    #[serde(flatten)]
+    pub balances: Balances,
     pub outgoing: Vec<crate::wallet::OutChannel>,
     pub incoming: Vec<crate::wallet::InChannel>,
     /// Most recent last.
@@ -490,6 +521,96 @@ pub struct WalletInfo {
     /// With `payments: true`: the latest payment of every outgoing channel that has one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub payments: Vec<crate::wallet::Payment>,
+}
+
+/// A wallet's money, integer micro-tokens: what it can spend now, what sits in its
+/// outgoing channels (and how much of that comes back when they close), what it earned and
+/// has not redeemed yet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Balances {
+    /// The balance at the ledger: spendable now (last known when the ledger is away).
+    pub available: u64,
+    /// Held by the ledger in this wallet's channels that are not settled (cap less what the
+    /// sellers redeemed).
+    pub escrowed: u64,
+    /// The part of `escrowed` not paid to anyone: refunded when the channels close.
+    pub refundable: u64,
+    /// Earned on incoming channels and not redeemed yet (`redeemed` beside it: what was).
+    pub unredeemed: u64,
+}
+
+impl Balances {
+    /// Spells out `wallet`'s money (no network: the balance is the last one fetched).
+    pub fn of(
+        available: u64,
+        outgoing: &[crate::wallet::OutChannel],
+        incoming: &[crate::wallet::InChannel],
+    ) -> Balances {
+        use crate::wallet::ledger::ChannelState;
+        let live_out = outgoing.iter().filter(|c| c.state != ChannelState::Closed);
+        let (mut escrowed, mut refundable) = (0u64, 0u64);
+        for c in live_out {
+            let cap = c.certificate.cap.micro();
+            escrowed = escrowed.saturating_add(cap.saturating_sub(c.redeemed.micro()));
+            refundable = refundable.saturating_add(cap.saturating_sub(c.spent.micro()));
+        }
+        let unredeemed = incoming
+            .iter()
+            .filter(|c| c.state != ChannelState::Closed)
+            .map(|c| c.earned().micro().saturating_sub(c.redeemed.micro()))
+            .sum();
+        Balances {
+            available,
+            escrowed,
+            refundable,
+            unredeemed,
+        }
+    }
+}
+
+/// A channel of `wallet` named in full (64 hex digits) or by any unique prefix, as
+/// torrents are: the prefix must match exactly one of the wallet's channels.
+pub fn resolve_channel(
+    wallet: &crate::wallet::Wallet,
+    given: &str,
+) -> Result<crate::wallet::ChannelId, String> {
+    use crate::wallet::ChannelId;
+    let s = given.trim().to_ascii_lowercase();
+    if !(1..=64).contains(&s.len()) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "{}: not a channel id (1 to 64 hex digits)",
+            crate::units::printable(given)
+        ));
+    }
+    if s.len() == 64 {
+        return s.parse::<ChannelId>().map_err(|e| format!("{s}: {e}"));
+    }
+    let storage = |e: crate::wallet::WalletError| e.to_string();
+    let mut hits: Vec<String> = wallet
+        .out_channels()
+        .map_err(storage)?
+        .into_iter()
+        .map(|c| c.certificate.channel)
+        .chain(
+            wallet
+                .in_channels()
+                .map_err(storage)?
+                .into_iter()
+                .map(|c| c.certificate.channel),
+        )
+        .map(|id| id.to_string())
+        .filter(|id| id.starts_with(&s))
+        .collect();
+    hits.sort();
+    hits.dedup();
+    match hits.as_slice() {
+        [one] => one.parse::<ChannelId>().map_err(|e| format!("{one}: {e}")),
+        [] => Err(format!("{s}: no channel of this wallet starts with it")),
+        many => Err(format!(
+            "{s}: matches {} channels; give more digits",
+            many.len()
+        )),
+    }
 }
 
 /// One element of the `accept` result's `results`.

@@ -234,6 +234,13 @@ pub fn wallet() -> WalletView {
         public_key: "9f2c4e6a8b0d1f3e5a7c9e1b3d5f7a9c2e4f6a8b0c1d3e5f7a9b2c4d6e8f0a1b".into(),
         ledger: Some("127.0.0.1:7700".into()),
         balance: 97_654_322,
+        money: crate::rpc::proto::Balances {
+            available: 97_654_322,
+            escrowed: 9_000_000,
+            refundable: 7_654_322,
+            unredeemed: 120_000,
+        },
+        redeemed: 1_234_567,
         channels: vec![
             ChannelRow {
                 id: "5be1c0de42".into(),

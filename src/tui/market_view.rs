@@ -243,6 +243,8 @@ pub fn wallet_view(
         public_key,
         ledger,
         balance,
+        money: crate::rpc::proto::Balances::of(balance, out, inc),
+        redeemed: inc.iter().map(|c| c.redeemed.0).sum(),
         ..WalletView::default()
     };
     for c in out {

@@ -292,6 +292,12 @@ pub struct WalletView {
     pub public_key: String,
     pub ledger: Option<String>,
     pub balance: u64,
+    /// The balance spelled out (available, escrowed, refundable, unredeemed), micro-tokens.
+    #[serde(default)]
+    pub money: crate::rpc::proto::Balances,
+    /// Redeemed over all incoming channels, micro-tokens.
+    #[serde(default)]
+    pub redeemed: u64,
     pub channels: Vec<ChannelRow>,
     pub history: Vec<HistoryRow>,
 }

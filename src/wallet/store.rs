@@ -16,7 +16,9 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 use super::amount::Amount;
 use super::keys::{self, ChannelId, LedgerId, PublicKey};
-use super::ledger::{Action, ChannelInfo, ChannelState, LedgerClient, LedgerError, Outcome};
+use super::ledger::{
+    AccountSummary, Action, ChannelInfo, ChannelState, LedgerClient, LedgerError, Outcome, Side,
+};
 use super::voucher::{ChannelCertificate, Voucher, VoucherRefusal};
 
 const KEY_SECRET: &[u8] = b"secret_key";
@@ -66,6 +68,13 @@ pub struct OutChannel {
     pub spent: Amount,
     pub state: ChannelState,
     pub refunded: Amount,
+    /// What the seller redeemed of it, as the ledger last reported.
+    #[serde(default)]
+    pub redeemed: Amount,
+    /// The ledger's redemption deadline, once known (earlier than the expiry after a close
+    /// request); 0 when not learnt yet.
+    #[serde(default)]
+    pub deadline: u64,
 }
 
 /// A channel this wallet is paid through (seller side).
@@ -97,6 +106,9 @@ pub struct KnownLedger {
     pub balance: Amount,
     /// When (Unix seconds) the balance was last fetched; 0 if never.
     pub updated: u64,
+    /// The account summary last reported (live channels and escrow on each side, minted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<AccountSummary>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,7 +126,13 @@ pub enum HistoryKind {
     Refunded,
     /// Asked the ledger to close a channel.
     CloseRequested,
+    /// The ledger's admin minted `amount` into this account (seen at a refresh; its
+    /// `channel` is `NO_CHANNEL`).
+    Minted,
 }
+
+/// The `channel` of history entries about the account rather than a channel (`minted`).
+pub const NO_CHANNEL: ChannelId = ChannelId([0; 32]);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
@@ -287,6 +305,7 @@ impl Wallet {
             addr: addr.to_string(),
             balance: Amount::ZERO,
             updated: 0,
+            summary: None,
         });
         k.addr = addr.to_string();
         self.ledgers.insert(ledger.0, encode(&k))?;
@@ -322,19 +341,79 @@ impl Wallet {
             .unwrap_or(Amount::ZERO))
     }
 
-    /// Fetches the balance from the ledger, stores it, and reconciles channels with the
-    /// ledger's view: adopts an outgoing channel whose reply was lost in a crash, records
-    /// refunds and redemptions we did not see.
+    /// Fetches the balance and summary from the ledger, stores them, and reconciles channels
+    /// with the ledger's view: adopts an outgoing channel whose reply was lost in a crash,
+    /// records refunds, redemptions and mints we did not see. The ledger lists only live
+    /// channels, so each channel this wallet still holds as live but the ledger no longer
+    /// lists is looked up by id (bounded by this wallet's own channels, not by what others
+    /// open to it). Likewise the channels that pay this wallet are listed only when it
+    /// holds one live: channels it never received a voucher on are not its business (the
+    /// summary counts them).
     pub async fn refresh(&self, client: &LedgerClient) -> Result<Amount, WalletError> {
         let known = self.connect(client).await?;
-        let (balance, channels) = client.balance(&self.key).await?;
-        let _g = self.guard();
-        let mut k = known;
-        k.balance = balance;
-        k.updated = keys::now_secs();
-        self.ledgers.insert(k.ledger.0, encode(&k))?;
+        let mut view = client.account_side(&self.key, Some(Side::Paying)).await?;
+        let paid_live = self
+            .in_channels()?
+            .iter()
+            .any(|c| c.certificate.ledger == known.ledger && c.state != ChannelState::Closed);
+        if paid_live {
+            let paid = client.account_side(&self.key, Some(Side::PaidBy)).await?;
+            view.channels.extend(paid.channels);
+        }
         let me = self.public_key();
-        for c in channels.iter().filter(|c| c.certificate.ledger == k.ledger) {
+        let listed: std::collections::HashSet<ChannelId> =
+            view.channels.iter().map(|c| c.channel).collect();
+        let mut settled = Vec::new();
+        let gone = self
+            .out_channels()?
+            .into_iter()
+            .map(|c| (c.certificate, c.state))
+            .chain(
+                self.in_channels()?
+                    .into_iter()
+                    .map(|c| (c.certificate, c.state)),
+            )
+            .filter(|(cert, state)| {
+                cert.ledger == known.ledger
+                    && *state != ChannelState::Closed
+                    && !listed.contains(&cert.channel)
+            })
+            .map(|(cert, _)| cert.channel)
+            .collect::<Vec<_>>();
+        for id in gone {
+            match client.channel(id).await {
+                Ok(c) => settled.push(c),
+                Err(LedgerError::Remote { code, .. }) if code == "unknown_channel" => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let _g = self.guard();
+        let mut k = self.known_ledger(&known.ledger)?.unwrap_or(known);
+        let minted_before = k.summary.map(|s| s.minted).unwrap_or(Amount::ZERO);
+        k.balance = view.balance;
+        k.updated = keys::now_secs();
+        if let Some(s) = view.summary {
+            k.summary = Some(s);
+        }
+        if let Some(delta) = view
+            .summary
+            .and_then(|s| s.minted.checked_sub(minted_before))
+            .filter(|d| !d.is_zero())
+        {
+            let total = view.summary.map(|s| s.minted).unwrap_or(delta);
+            let r = self.history.transaction(|h| {
+                tx_history(h, HistoryKind::Minted, NO_CHANNEL, delta, None, total)?;
+                Ok::<_, ConflictableTransactionError<WalletError>>(())
+            });
+            tx_result(r)?;
+        }
+        self.ledgers.insert(k.ledger.0, encode(&k))?;
+        for c in view
+            .channels
+            .iter()
+            .chain(settled.iter())
+            .filter(|c| c.certificate.ledger == k.ledger)
+        {
             if c.buyer == me {
                 self.reconcile_out(c)?;
             }
@@ -343,7 +422,7 @@ impl Wallet {
             }
         }
         self.flush()?;
-        Ok(balance)
+        Ok(view.balance)
     }
 
     fn reconcile_out(&self, c: &ChannelInfo) -> Result<(), WalletError> {
@@ -364,6 +443,8 @@ impl Wallet {
                         spent: Amount::ZERO,
                         state: ChannelState::Open,
                         refunded: Amount::ZERO,
+                        redeemed: Amount::ZERO,
+                        deadline: c.deadline,
                     }
                 }
             };
@@ -372,6 +453,8 @@ impl Wallet {
                 rec.refunded = c.refunded;
             }
             rec.state = c.state;
+            rec.redeemed = c.redeemed;
+            rec.deadline = c.deadline;
             out.insert(&id.0, encode(&rec))?;
             Ok(())
         });
@@ -439,6 +522,8 @@ impl Wallet {
             spent: Amount::ZERO,
             state: ChannelState::Open,
             refunded: Amount::ZERO,
+            redeemed: Amount::ZERO,
+            deadline: certificate.expiry,
         };
         let id = certificate.channel;
         let r = (&self.out_ch, &self.history).transaction(|(out, h)| {

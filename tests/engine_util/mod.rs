@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 pub mod daemon;
+pub mod ledger;
 
 use bidtorrent::bencode::Owned;
 use sha1::{Digest, Sha1};

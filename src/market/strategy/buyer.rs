@@ -76,16 +76,26 @@ pub fn bid_price(cfg: &BuyerConfig, input: &BuyerInputs, state: &mut BuyerState)
     (p >= 1.0).then_some(Amount(p as u64))
 }
 
-/// How much to escrow for one seller: enough to buy everything still missing from it at
-/// `price`, with room for the price to rise by half, within what the strategy may spend.
-pub fn channel_cap(cfg: &BuyerConfig, input: &BuyerInputs, price: Amount) -> Amount {
-    let mib = input.remaining.div_ceil(MIB).max(1);
+/// How much to escrow for one seller: enough to buy its share of what is still missing
+/// (`remaining` spread over the `sellers` offering it) at `price`, with room for the price to
+/// rise by half, within what the strategy may spend (the budget, else the balance) and never
+/// more than `ceiling` (`[market] channel_cap`), so one balance pays many sellers. A channel
+/// that runs dry is renewed.
+pub fn channel_cap(
+    cfg: &BuyerConfig,
+    input: &BuyerInputs,
+    price: Amount,
+    sellers: usize,
+    ceiling: Amount,
+) -> Amount {
+    let share = input.remaining.div_ceil(sellers.max(1) as u64);
+    let mib = share.div_ceil(MIB).max(1);
     let want = price.micro().saturating_mul(mib).saturating_mul(3) / 2;
     let limit = match cfg.strategy {
         BuyerStrategy::Budget => cfg.budget.0.micro().saturating_sub(input.spent.micro()),
         _ => input.balance.micro(),
     };
-    Amount(want.max(price.micro()).min(limit))
+    Amount(want.max(price.micro()).min(limit).min(ceiling.micro()))
 }
 
 /// Whether a live bid at `old` should be replaced by one at `new`.
@@ -165,6 +175,56 @@ mod tests {
         st.last_adjust = None;
         let lower = bid_price(&c, &input(MIB, 1e9), &mut st).expect("bid");
         assert!(lower < Amount(800));
+    }
+
+    #[test]
+    fn escrow_is_sized_to_the_sellers_share_within_the_ceiling() {
+        let c = BuyerConfig::default();
+        // 100 tokens, 10 MiB missing from two sellers at 0.01/MiB: 5 MiB × 0.01 × 1.5.
+        let cap = channel_cap(
+            &c,
+            &input(10 * MIB, 0.0),
+            Amount(10_000),
+            2,
+            Amount(5_000_000),
+        );
+        assert_eq!(cap, Amount(75_000));
+        // The ceiling bounds it however much is missing.
+        let cap = channel_cap(
+            &c,
+            &input(100_000 * MIB, 0.0),
+            Amount(10_000),
+            1,
+            Amount(5_000_000),
+        );
+        assert_eq!(cap, Amount(5_000_000));
+        // Never more than the balance, and at least one MiB's worth with headroom.
+        let mut poor = input(MIB, 0.0);
+        poor.balance = Amount(1_000);
+        assert_eq!(
+            channel_cap(&c, &poor, Amount(10_000), 1, Amount(5_000_000)),
+            Amount(1_000)
+        );
+        assert_eq!(
+            channel_cap(&c, &input(1, 0.0), Amount(10_000), 8, Amount(5_000_000)),
+            Amount(15_000)
+        );
+        // A budget buyer escrows at most what is left of its budget.
+        let b = BuyerConfig {
+            strategy: BuyerStrategy::Budget,
+            budget: Tokens(Amount(1_500_000)),
+            ..BuyerConfig::default()
+        };
+        assert_eq!(
+            channel_cap(
+                &b,
+                &input(1000 * MIB, 0.0),
+                Amount(10_000),
+                1,
+                Amount(5_000_000)
+            ),
+            Amount(500_000)
+        );
     }
 
     #[test]

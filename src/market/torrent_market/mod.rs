@@ -45,7 +45,7 @@ use crate::engine::extension::{Extension, PeerLink, TorrentHandle};
 use crate::engine::torrent::{PeerInfo, TorrentStats};
 use crate::engine::types::InfoHash;
 use crate::market::book::BidBook;
-use crate::market::config::{BuyerConfig, Effective, SellerConfig, SellerStrategy};
+use crate::market::config::{BuyerConfig, Effective, Lifecycle, SellerConfig, SellerStrategy};
 use crate::market::credit::{Credit, Verdict};
 use crate::market::proto::{EXTENSION, HandshakeInfo, MarketMsg, RejectReason, VERSION};
 use crate::market::shared::{MarketShared, lock};
@@ -57,8 +57,6 @@ pub use report::{BuyChannel, MarketReport, PeerMarket};
 
 use payments::{Job, Purchase};
 
-/// A certificate must stay valid at least this long to back a bid.
-const MIN_CERT_LIFE: u64 = 120;
 /// How often the wallet's balance is read again from the ledger.
 const BALANCE_REFRESH: Duration = Duration::from_secs(15);
 
@@ -107,6 +105,8 @@ struct MarketState {
     /// Paid to sellers (buyer side) and earned from buyers (seller side) on this torrent.
     spent: Amount,
     earned: Amount,
+    /// Bytes billed at a price (verified pieces from sellers we pay): what `spent` bought.
+    bought: u64,
     last_refresh: Option<Instant>,
 }
 
@@ -151,6 +151,7 @@ impl MarketState {
             clearing: Amount::ZERO,
             spent: Amount::ZERO,
             earned: Amount::ZERO,
+            bought: 0,
             last_refresh: None,
         }
     }
@@ -179,6 +180,11 @@ struct TickContext<'a> {
     /// Our `ask`, as sent to buyers.
     ask: MarketMsg,
     ledger_id: LedgerId,
+    lifecycle: Lifecycle,
+    /// Unix seconds.
+    now_secs: u64,
+    /// Peers that offered to sell (sent an `ask`): the missing bytes are spread over them.
+    sellers: usize,
 }
 
 /// The market of one torrent: the `bt_market` extension, both roles on every connection.
@@ -357,7 +363,8 @@ impl TorrentMarket {
                 "certificate names another buyer or seller".into(),
             );
         }
-        if cert.expiry < crate::wallet::keys::now_secs() + MIN_CERT_LIFE {
+        let min_life = lock(&self.shared.config).lifecycle.min_cert_life();
+        if cert.expiry < crate::wallet::keys::now_secs() + min_life {
             return refuse(
                 state,
                 out,
@@ -426,6 +433,9 @@ impl TorrentMarket {
                 balance: Amount(self.shared.balance.load(Ordering::Relaxed)),
                 ask: self.ask_for(state),
                 ledger_id: self.shared.ledger_id,
+                lifecycle: lock(&self.shared.config).lifecycle.clone(),
+                now_secs: crate::wallet::keys::now_secs(),
+                sellers: state.peers.values().filter(|p| p.ask.is_some()).count(),
             };
             for info in &infos {
                 let Some(p) = state.peers.get(&info.key) else {
@@ -564,35 +574,84 @@ impl TorrentMarket {
         }
         let price =
             buyer::bid_price(&ctx.buyer, &inputs, &mut state.buyer_state).filter(|p| *p >= reserve);
+        let lc = &ctx.lifecycle;
+        let may_open = !purchase.opening && purchase.open_retry.is_none_or(|t| now >= t);
+        // Owed and a channel with room (a renewed one): pay now, not at the next piece.
+        if purchase.due() > 0
+            && !purchase.dead
+            && purchase
+                .channel
+                .as_ref()
+                .is_some_and(|c| c.cap > purchase.paid)
+        {
+            out.push(Action::Job(Job::Pay { seller: public_key }));
+        }
         match price {
-            Some(price) => match &purchase.channel {
-                None => {
-                    if !purchase.opening && purchase.open_retry.is_none_or(|t| now >= t) {
-                        let cap = buyer::channel_cap(&ctx.buyer, &inputs, price);
-                        if cap >= price {
-                            purchase.opening = true;
-                            out.push(Action::Job(Job::Open {
-                                seller: public_key,
-                                cap,
-                            }));
+            Some(price) => {
+                let cap =
+                    buyer::channel_cap(&ctx.buyer, &inputs, price, ctx.sellers, lc.channel_cap.0);
+                // One MiB at the bid: a channel with less room left is renewed.
+                let min_room = price;
+                let (open, rebid) = match &purchase.channel {
+                    None => (may_open, None),
+                    Some(cert) => {
+                        let life = cert.expiry.saturating_sub(ctx.now_secs);
+                        let room = cert.cap.micro().saturating_sub(purchase.paid.micro());
+                        let in_flight = purchase.paid > purchase.acked;
+                        // Renewed while the download needs it: before it expires, when it
+                        // cannot take another MiB, or when it was closed under us. Not while
+                        // a voucher on it waits for its receipt (unless it is dead).
+                        let renew = purchase.dead
+                            || ((life < lc.renew_before() || room < min_room.micro())
+                                && !in_flight);
+                        if renew {
+                            (may_open, None)
+                        } else if life >= lc.min_cert_life()
+                            && buyer::should_rebid(purchase.my_bid, price)
+                        {
+                            (false, Some(cert.clone()))
+                        } else {
+                            (false, None)
                         }
                     }
+                };
+                if open && cap >= price {
+                    purchase.opening = true;
+                    out.push(Action::Job(Job::Open {
+                        seller: public_key,
+                        cap,
+                        min_room,
+                    }));
                 }
-                Some(cert) => {
-                    if buyer::should_rebid(purchase.my_bid, price) {
-                        purchase.my_bid = Some(price);
-                        out.push(Action::Send(
-                            link.clone(),
-                            MarketMsg::Bid {
-                                price,
-                                max_spend: cert.cap,
-                                cert: Some(cert.clone()),
-                            },
-                        ));
-                    }
+                if let Some(cert) = rebid {
+                    purchase.my_bid = Some(price);
+                    out.push(Action::Send(
+                        link.clone(),
+                        MarketMsg::Bid {
+                            price,
+                            max_spend: cert.cap,
+                            cert: Some(cert),
+                        },
+                    ));
                 }
-            },
+            }
             None => {
+                // Done bidding, but still owing for pieces the last channel could not hold:
+                // a channel just for the debt.
+                let due = purchase.due();
+                let dry = purchase.channel.as_ref().is_none_or(|c| {
+                    purchase.dead
+                        || c.expiry <= ctx.now_secs.saturating_add(lc.min_cert_life())
+                        || c.cap.micro().saturating_sub(purchase.paid.micro()) == 0
+                });
+                if due > 0 && dry && may_open && purchase.paid <= purchase.acked {
+                    purchase.opening = true;
+                    out.push(Action::Job(Job::Open {
+                        seller: public_key,
+                        cap: Amount(due.min(lc.channel_cap.0.micro())),
+                        min_room: Amount(due.min(lc.channel_cap.0.micro())),
+                    }));
+                }
                 if purchase.my_bid.take().is_some() {
                     purchase.end_award(now);
                     out.push(Action::Send(
@@ -604,6 +663,18 @@ impl TorrentMarket {
                         },
                     ));
                 }
+            }
+        }
+    }
+}
+
+impl Drop for TorrentMarket {
+    fn drop(&mut self) {
+        // The torrent is gone: its channels may serve another purchase (or be closed idle).
+        let state = self.state();
+        for p in state.purchases.values() {
+            if let Some(c) = &p.channel {
+                self.shared.release(&c.channel);
             }
         }
     }
@@ -870,6 +941,7 @@ mod fixtures {
             balance: AtomicU64::new(0),
             torrents: Mutex::new(Vec::new()),
             bans: Mutex::new(crate::market::bans::Bans::default()),
+            in_use: Mutex::new(Default::default()),
         });
         let (jobs, _) = mpsc::unbounded_channel();
         Arc::new(TorrentMarket {
@@ -958,6 +1030,9 @@ mod tests {
                 window: MIB,
             },
             ledger_id: pk(0xEE),
+            lifecycle: crate::market::config::Lifecycle::default(),
+            now_secs: crate::wallet::keys::now_secs(),
+            sellers: 1,
         }
     }
 
@@ -1051,6 +1126,100 @@ mod tests {
         // A seller claiming more than was bid gets the bid, no more.
         m.on_message(&link, &award(250).encode()).unwrap();
         assert_eq!(m.state().purchases[&pk(1)].award_price, Some(Amount(100)));
+    }
+
+    /// What the buyer's tick asks of the payment worker: `(open, cap)` for a new channel,
+    /// and whether it bid.
+    fn buyer_tick(state: &mut MarketState, left: u64) -> (Option<Amount>, bool) {
+        let mut st = stats();
+        st.left_bytes = left;
+        let now = Instant::now();
+        let mut ctx = ctx(state, &st, now);
+        ctx.balance = Amount(100_000_000);
+        let mut i = info(1, 0);
+        i.am_interested = true;
+        let link = state.peers[&1].link.clone();
+        let mut out = Vec::new();
+        TorrentMarket::tick_buyer(state, &ctx, &i, &link, pk(1), &mut out);
+        let open = out.iter().find_map(|a| match a {
+            Action::Job(Job::Open { cap, .. }) => Some(*cap),
+            _ => None,
+        });
+        let bid = sent(&out)
+            .iter()
+            .any(|m| matches!(m, MarketMsg::Bid { price, .. } if !price.is_zero()));
+        if let Some(p) = state.purchases.get_mut(&pk(1)) {
+            p.opening = false;
+        }
+        (open, bid)
+    }
+
+    #[test]
+    fn a_channel_is_renewed_before_expiry_or_when_dry_and_a_debt_gets_its_own() {
+        let mut s = state(SellerStrategy::UniformPrice);
+        s.settings.buyer = crate::market::config::BuyerConfig {
+            strategy: crate::market::config::BuyerStrategy::Fixed,
+            price: crate::market::config::Tokens(Amount(10_000)),
+            ..crate::market::config::BuyerConfig::default()
+        };
+        connect(&mut s, 1, pk(1));
+        if let Some(p) = s.peers.get_mut(&1) {
+            p.ask = Some(SellerTerms { reserve: Amount(1) });
+        }
+        let now = crate::wallet::keys::now_secs();
+        let lc = crate::market::config::Lifecycle::default();
+        // No channel yet: open one, sized to need (10 MiB at 0.01 with half again as
+        // headroom), under the ceiling.
+        let (open, _) = buyer_tick(&mut s, 10 * MIB);
+        assert_eq!(open, Some(Amount(150_000)));
+        let mut c = cert(me());
+        c.seller = pk(1);
+        c.cap = Amount(150_000);
+        c.expiry = now + 3600;
+        s.purchases
+            .entry(pk(1))
+            .or_default()
+            .switch_to(c.clone(), Amount::ZERO);
+        // A live channel with room and life: bid on it, no new channel.
+        assert_eq!(buyer_tick(&mut s, 10 * MIB), (None, true));
+        // Nearing its expiry while the download needs it: renewed.
+        let p = s.purchases.get_mut(&pk(1)).unwrap();
+        p.channel.as_mut().unwrap().expiry = now + lc.renew_before() - 1;
+        assert!(
+            buyer_tick(&mut s, 10 * MIB).0.is_some(),
+            "not renewed before expiry"
+        );
+        // Dry (less than a MiB at the bid left), with a voucher waiting for its receipt: wait
+        // for the receipt, then renew.
+        let p = s.purchases.get_mut(&pk(1)).unwrap();
+        p.channel.as_mut().unwrap().expiry = now + 3600;
+        p.paid = Amount(145_000);
+        p.owed_scaled = 145_000 * u128::from(MIB);
+        assert_eq!(
+            buyer_tick(&mut s, 10 * MIB).0,
+            None,
+            "renewed with a voucher in flight"
+        );
+        s.purchases.get_mut(&pk(1)).unwrap().acked = Amount(145_000);
+        assert!(
+            buyer_tick(&mut s, 10 * MIB).0.is_some(),
+            "a dry channel was not renewed"
+        );
+        // The switch keeps what was paid: the new channel carries only new debt.
+        let mut next = c.clone();
+        next.channel = ChannelId([9; 32]);
+        let p = s.purchases.get_mut(&pk(1)).unwrap();
+        p.switch_to(next, Amount::ZERO);
+        assert_eq!((p.paid_total(), p.due()), (145_000, 0));
+        // The download is done, the new channel is spent too and 15 000 µ are still owed:
+        // a channel just for the debt.
+        p.paid = p.channel.as_ref().unwrap().cap;
+        p.acked = p.paid;
+        p.owed_scaled = (145_000 + 150_000 + 15_000) * u128::from(MIB);
+        assert_eq!(p.due(), 15_000);
+        let (open, bid) = buyer_tick(&mut s, 0);
+        assert!(!bid);
+        assert_eq!(open, Some(Amount(15_000)));
     }
 
     #[test]

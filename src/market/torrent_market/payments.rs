@@ -19,8 +19,6 @@ use super::{Action, MarketState, TorrentMarket};
 /// A buyer still pays for pieces verified this long after its award ended (blocks that were
 /// in flight when the seller moved on).
 const PAY_AFTER_AWARD: Duration = Duration::from_secs(20);
-/// Channels are opened for a day; a download that outlives one opens another after reconnect.
-const CHANNEL_SECS: u64 = 24 * 3600;
 /// After a channel could not be opened, the next attempt waits this long.
 const OPEN_RETRY: Duration = Duration::from_secs(30);
 
@@ -41,9 +39,16 @@ pub(super) struct Purchase {
     pub(super) award_until: Option<Instant>,
     /// Σ verified bytes × price (micro-tokens per MiB); divide by MiB for micro-tokens.
     pub(super) owed_scaled: u128,
-    /// Cumulative amount of the last voucher sent, and of the last receipt.
+    /// Cumulative amount of the last voucher sent, and of the last receipt, on `channel`.
     pub(super) paid: Amount,
     pub(super) acked: Amount,
+    /// What `channel` carried when this purchase took it over from an earlier run (0 for a
+    /// channel it opened): not owed by this purchase.
+    pub(super) start: Amount,
+    /// Micro-tokens this purchase paid on earlier channels (renewed or closed ones).
+    pub(super) base: u64,
+    /// The channel can take no more (closed, expired or full): open another.
+    pub(super) dead: bool,
     /// The seller refused us for good, or the channel ran dry: bid no more.
     pub(super) exhausted: bool,
     pub(super) last_voucher_sent: Option<Instant>,
@@ -72,14 +77,34 @@ impl Purchase {
         (self.owed_scaled / u128::from(MIB)).min(u128::from(u64::MAX)) as u64
     }
 
-    /// Micro-tokens owed and not yet paid.
-    pub(super) fn due(&self) -> u64 {
-        self.owed().saturating_sub(self.paid.micro())
+    /// Micro-tokens this purchase paid, over every channel it used.
+    pub(super) fn paid_total(&self) -> u64 {
+        self.base
+            .saturating_add(self.paid.micro().saturating_sub(self.start.micro()))
     }
 
-    /// Owes more than the seller acknowledged (a payment or a receipt still in flight).
+    /// Micro-tokens owed and not yet paid.
+    pub(super) fn due(&self) -> u64 {
+        self.owed().saturating_sub(self.paid_total())
+    }
+
+    /// Owes more than it paid, or paid more than the seller acknowledged (a payment or a
+    /// receipt still in flight).
     pub(super) fn unsettled(&self) -> bool {
-        self.owed() > self.acked.micro()
+        self.due() > 0 || self.paid > self.acked
+    }
+
+    /// Moves to `cert`, a channel carrying `carried` already (an adopted one) or nothing (a
+    /// new one); what was paid on the old channel is kept in `base`.
+    pub(super) fn switch_to(&mut self, cert: ChannelCertificate, carried: Amount) {
+        self.base = self.paid_total();
+        self.channel = Some(cert);
+        self.paid = carried;
+        // Unknown whether the seller has the carried voucher: it is re-sent until receipted.
+        self.acked = Amount::ZERO;
+        self.start = carried;
+        self.dead = false;
+        self.my_bid = None;
     }
 
     /// Bills `bytes` of a verified piece at the price in force; false when none is.
@@ -99,6 +124,8 @@ pub(super) enum Job {
     Open {
         seller: PublicKey,
         cap: Amount,
+        /// Least room an adopted channel must have left (one MiB at the bid).
+        min_room: Amount,
     },
     Pay {
         seller: PublicKey,
@@ -131,6 +158,7 @@ impl MarketState {
                 continue;
             };
             if purchase.bill(*bytes, now) {
+                self.bought = self.bought.saturating_add(*bytes);
                 to_pay.push(*pk);
             }
         }
@@ -181,16 +209,74 @@ impl TorrentMarket {
                     self.shared.balance.store(b.micro(), Ordering::Relaxed);
                 }
             }
-            Job::Open { seller, cap } => {
-                let expiry = crate::wallet::keys::now_secs() + CHANNEL_SECS;
-                let r = wallet
-                    .open_channel(&self.shared.ledger, seller, cap, expiry)
-                    .await;
+            Job::Open {
+                seller,
+                cap,
+                min_room,
+            } => {
+                let lc = crate::market::shared::lock(&self.shared.config)
+                    .lifecycle
+                    .clone();
+                let now = crate::wallet::keys::now_secs();
+                // A channel to this seller left by an earlier run, still open, long enough
+                // and with room, is used before any new escrow.
+                let adopted = {
+                    let w = wallet.clone();
+                    let ledger = self.shared.ledger_id;
+                    let renew = lc.renew_before();
+                    tokio::task::spawn_blocking(move || {
+                        w.out_channels().map(|chans| {
+                            chans
+                                .into_iter()
+                                .filter(|c| {
+                                    let cert = &c.certificate;
+                                    cert.seller == seller
+                                        && cert.ledger == ledger
+                                        && c.state == crate::wallet::ledger::ChannelState::Open
+                                        && cert.expiry > now.saturating_add(renew)
+                                        && cert.cap.micro().saturating_sub(c.spent.micro())
+                                            >= min_room.micro()
+                                })
+                                .max_by_key(|c| c.certificate.expiry)
+                        })
+                    })
+                    .await
+                    .ok()
+                    .and_then(|r| r.ok())
+                    .flatten()
+                    .filter(|c| self.shared.claim(c.certificate.channel))
+                };
+                let r = match adopted {
+                    Some(c) => {
+                        tracing::info!(
+                            "paying {seller} on channel {} from an earlier run ({} of {} spent)",
+                            c.certificate.channel,
+                            c.spent,
+                            c.certificate.cap
+                        );
+                        Ok((c.certificate, c.spent))
+                    }
+                    None => {
+                        let expiry = now + lc.channel_secs;
+                        wallet
+                            .open_channel(&self.shared.ledger, seller, cap, expiry)
+                            .await
+                            .map(|cert| {
+                                self.shared.claim(cert.channel);
+                                (cert, Amount::ZERO)
+                            })
+                    }
+                };
                 let mut state = self.state();
                 let purchase = state.purchases.entry(seller).or_default();
                 purchase.opening = false;
                 match r {
-                    Ok(cert) => purchase.channel = Some(cert),
+                    Ok((cert, carried)) => {
+                        if let Some(old) = &purchase.channel {
+                            self.shared.release(&old.channel);
+                        }
+                        purchase.switch_to(cert, carried);
+                    }
                     Err(e) => {
                         tracing::info!("opening a channel to {seller}: {e}");
                         purchase.open_retry = Some(Instant::now() + OPEN_RETRY);
@@ -218,7 +304,12 @@ impl TorrentMarket {
                         return;
                     };
                     let Some(c) = &purchase.channel else { return };
-                    (c.channel, purchase.due())
+                    if purchase.dead {
+                        return;
+                    }
+                    // What fits in the channel now; the rest goes on its successor.
+                    let room = c.cap.micro().saturating_sub(purchase.paid.micro());
+                    (c.channel, purchase.due().min(room))
                 };
                 if due == 0 {
                     return;
@@ -239,10 +330,16 @@ impl TorrentMarket {
                     }
                     Ok(Err(e)) => {
                         tracing::info!("paying {seller}: {e}");
-                        if matches!(e, WalletError::OverCap { .. } | WalletError::Expired { .. }) {
+                        if matches!(
+                            e,
+                            WalletError::OverCap { .. }
+                                | WalletError::Expired { .. }
+                                | WalletError::NotOpen(_)
+                        ) {
+                            // The next tick opens (or adopts) another channel.
                             let mut state = self.state();
                             if let Some(b) = state.purchases.get_mut(&seller) {
-                                b.exhausted = true;
+                                b.dead = true;
                             }
                         }
                     }
@@ -261,6 +358,35 @@ impl TorrentMarket {
                         p.info.public_key,
                     )
                 };
+                // A channel we were paid on before a restart: its certificate is in the wallet;
+                // a channel opened for a debt after the bidding ended: the ledger has it (the
+                // wallet checks its signature either way).
+                let mut cert = cert.or_else(|| {
+                    wallet
+                        .in_channel(&voucher.channel)
+                        .ok()
+                        .flatten()
+                        .map(|c| c.certificate)
+                });
+                // Asked only for a buyer that owes us, so nobody can make us query the
+                // ledger for made-up channels.
+                let owes = {
+                    let state = self.state();
+                    state
+                        .credits
+                        .get(&pk)
+                        .is_some_and(|c| c.owed().micro() > c.paid_total().micro())
+                };
+                if cert.is_none()
+                    && owes
+                    && let Ok(Ok(info)) = tokio::time::timeout(
+                        std::time::Duration::from_secs(5),
+                        self.shared.ledger.channel(voucher.channel),
+                    )
+                    .await
+                {
+                    cert = Some(info.certificate);
+                }
                 let Some(cert) = cert else {
                     let a =
                         TorrentMarket::reject(&link, RejectReason::BadVoucher, "unknown channel");

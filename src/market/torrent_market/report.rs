@@ -41,6 +41,9 @@ pub struct MarketReport {
     /// Paid to sellers and earned from buyers on this torrent.
     pub spent: Amount,
     pub earned: Amount,
+    /// Bytes bought: verified bytes billed at a seller's price (what `spent` paid for).
+    #[serde(default)]
+    pub bought: u64,
     pub banned: usize,
     pub peers: Vec<PeerMarket>,
     pub channels: Vec<BuyChannel>,
@@ -90,6 +93,7 @@ impl MarketState {
             clearing: state.clearing,
             spent: state.spent,
             earned: state.earned,
+            bought: state.bought,
             banned: state.banned.len(),
             peers,
             channels,

@@ -38,8 +38,22 @@ pub fn render(f: &mut Frame, app: &App, area: Rect) {
             Span::raw(w.ledger.clone().unwrap_or_else(|| "—".into())),
         ]),
         Line::from(vec![
-            Span::styled("balance  ", th.header),
-            Span::styled(tokens(w.balance), th.accent),
+            Span::styled("money    ", th.header),
+            Span::raw("available "),
+            Span::styled(tokens(w.money.available), th.accent),
+            Span::raw(format!(
+                " · escrowed {} ({} refundable)",
+                tokens(w.money.escrowed),
+                tokens(w.money.refundable)
+            )),
+        ]),
+        Line::from(vec![
+            Span::styled("earned   ", th.header),
+            Span::raw(format!(
+                "unredeemed {} · redeemed {}",
+                tokens(w.money.unredeemed),
+                tokens(w.redeemed)
+            )),
         ]),
     ];
     let block = |t: &'static str| {
@@ -49,12 +63,25 @@ pub fn render(f: &mut Frame, app: &App, area: Rect) {
             .title(Span::styled(t, th.title))
     };
     let [top, mid, bottom] = Layout::vertical([
-        Constraint::Length(6),
+        Constraint::Length(7),
         Constraint::Fill(1),
         Constraint::Fill(1),
     ])
     .areas(area);
-    f.render_widget(Paragraph::new(info).block(block(" Wallet ")), top);
+    // Whose wallet this is, at a glance: the start of its key.
+    let title = if w.public_key.is_empty() {
+        " Wallet ".to_string()
+    } else {
+        format!(
+            " Wallet of {}… ",
+            w.public_key.chars().take(10).collect::<String>()
+        )
+    };
+    let top_block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(th.border)
+        .title(Span::styled(title, th.title));
+    f.render_widget(Paragraph::new(info).block(top_block), top);
     let b = block(" Channels ");
     let inner = b.inner(mid);
     f.render_widget(b, mid);

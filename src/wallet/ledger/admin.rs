@@ -149,25 +149,39 @@ pub fn bench(
     admin: &SigningKey,
     clients: usize,
     seconds: u64,
+    by_op: bool,
     json: bool,
 ) -> Result<BenchReport, LedgerError> {
     let rt = runtime()?;
-    let r = rt.block_on(bench::run(ledger, admin, clients, seconds))?;
+    let r = rt.block_on(bench::run(ledger, admin, clients, seconds, by_op))?;
     if json {
         print_json(&r)?;
     } else {
-        println!(
-            "{} clients on {} server(s) for {:.1} s: {} ops, {:.0} ops/s, p50 {:.2} ms, p99 {:.2} ms, {} errors, {} channels",
-            r.clients,
-            r.servers,
-            r.seconds,
-            r.ops,
-            r.ops_per_sec,
-            r.p50_ms,
-            r.p99_ms,
-            r.errors,
-            r.channels
-        );
+        if r.by_op.is_empty() {
+            println!(
+                "{} clients on {} server(s) for {:.1} s: {} ops, {:.0} ops/s, p50 {:.2} ms, p99 {:.2} ms, {} errors, {} channels",
+                r.clients,
+                r.servers,
+                r.seconds,
+                r.ops,
+                r.ops_per_sec,
+                r.p50_ms,
+                r.p99_ms,
+                r.errors,
+                r.channels
+            );
+        } else {
+            println!(
+                "{} clients on {} server(s), each operation alone, {} errors, {} channels",
+                r.clients, r.servers, r.errors, r.channels
+            );
+        }
+        for o in &r.by_op {
+            println!(
+                "{:<10} {:>8} in {:.1} s: {:>8.0} /s, p50 {:.3} ms, p99 {:.3} ms",
+                o.op, o.count, o.seconds, o.per_sec, o.p50_ms, o.p99_ms
+            );
+        }
         println!(
             "books     {}",
             if r.books_balance {

@@ -3,6 +3,11 @@
 //! that nothing was lost or counted twice: each seller holds exactly the highest voucher of
 //! each of its channels, each buyer exactly the rest, and the books balance.
 //!
+//! With `by_op`, the run is instead three timed phases, each reported on its own: `open`
+//! (channels opened per second), `pay+accept` (vouchers signed by the buyer and checked by
+//! the seller, on this machine: no ledger request), and `redeem` (each redeeming a voucher
+//! one step higher than the last); then the same settling and checks.
+//!
 //! A client that loses its server moves to the next address (see `LedgerClient`); the
 //! signed request it resends applies at most once (nonces), and redeeming is by cumulative
 //! amount, so a resent redeem pays nothing twice.
@@ -46,6 +51,46 @@ pub struct BenchReport {
     pub audit: Option<Audit>,
     /// What did not add up, if anything.
     pub problems: Vec<String>,
+    /// With `by_op`: one entry per phase (open, pay+accept, redeem).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub by_op: Vec<OpReport>,
+}
+
+/// One operation's phase of a `by_op` run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OpReport {
+    pub op: &'static str,
+    pub count: u64,
+    pub seconds: f64,
+    pub per_sec: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// The operations a `by_op` run measures, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Open,
+    PayAccept,
+    Redeem,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Open => "open",
+            Op::PayAccept => "pay+accept",
+            Op::Redeem => "redeem",
+        }
+    }
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted[i.min(sorted.len() - 1)]) / 1000.0
 }
 
 struct Worker {
@@ -124,6 +169,79 @@ impl Worker {
         .await?;
         self.channels[i].2 = true;
         Ok(())
+    }
+
+    /// One operation of a `by_op` phase; its latency goes to `latencies_us`.
+    async fn one(&mut self, op: Op, round: usize) -> Result<(), LedgerError> {
+        match op {
+            Op::Open => {
+                let expiry = keys::now_secs() + 3600;
+                let t = Instant::now();
+                let r = self
+                    .client
+                    .signed(
+                        &self.buyer,
+                        Action::Open {
+                            seller: PublicKey::of(&self.seller),
+                            cap: Amount(CAP),
+                            expiry,
+                        },
+                    )
+                    .await;
+                let cert = match r {
+                    Ok(Outcome::Opened { certificate }) => certificate,
+                    Ok(o) => return Err(LedgerError::Protocol(format!("unexpected reply {o:?}"))),
+                    Err(e) => {
+                        self.errors += 1;
+                        return Err(e);
+                    }
+                };
+                self.record(t);
+                self.channels.push((cert, None, false));
+                Ok(())
+            }
+            Op::PayAccept => {
+                let t = Instant::now();
+                self.pay_accept(round)?;
+                self.record(t);
+                Ok(())
+            }
+            Op::Redeem => {
+                let v = self.pay_accept(round)?;
+                let seller = self.seller.clone();
+                self.timed(&seller, Action::Redeem { voucher: v }).await?;
+                Ok(())
+            }
+        }
+    }
+
+    fn record(&mut self, since: Instant) {
+        self.latencies_us
+            .push(u32::try_from(since.elapsed().as_micros()).unwrap_or(u32::MAX));
+    }
+
+    /// The buyer signs the next voucher on one of its channels (round robin) and the
+    /// seller checks it against the certificate, as the market does per piece.
+    fn pay_accept(&mut self, round: usize) -> Result<Voucher, LedgerError> {
+        let n = self.channels.len();
+        if n == 0 {
+            return Err(LedgerError::Protocol("no channel to pay on".into()));
+        }
+        let (cert, last, _) = &self.channels[round % n];
+        let seq = last.as_ref().map_or(0, |v| v.seq) + 1;
+        let cumulative = Amount((seq * STEP).min(CAP));
+        let v = Voucher::sign(
+            &self.buyer,
+            self.ledger,
+            cert.channel,
+            PublicKey::of(&self.seller),
+            seq,
+            cumulative,
+        );
+        v.check(cert, keys::now_secs())
+            .map_err(|r| LedgerError::Protocol(format!("bench voucher refused: {r}")))?;
+        self.channels[round % n].1 = Some(v.clone());
+        Ok(v)
     }
 
     /// Closes every channel not known closed with its highest voucher, retrying through
@@ -206,6 +324,7 @@ pub async fn run(
     admin: &SigningKey,
     clients: usize,
     seconds: u64,
+    by_op: bool,
 ) -> Result<BenchReport, LedgerError> {
     let servers: Vec<String> = addrs.split(',').map(str::to_string).collect();
     let boot = LedgerClient::new(addrs);
@@ -230,22 +349,32 @@ pub async fn run(
         workers.push(w);
     }
     let started = Instant::now();
-    let stop = started + Duration::from_secs(seconds);
-    let mut tasks = Vec::new();
-    for mut w in workers {
-        tasks.push(tokio::spawn(async move {
-            while Instant::now() < stop {
-                if w.cycle().await.is_err() {
-                    // All servers down for the moment: do not spin.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut by_op_reports = Vec::new();
+    let mut done = workers;
+    if by_op {
+        for op in [Op::Open, Op::PayAccept, Op::Redeem] {
+            let (d, r) = phase(done, op, seconds).await?;
+            done = d;
+            by_op_reports.push(r);
+        }
+    } else {
+        let stop = started + Duration::from_secs(seconds);
+        let mut tasks = Vec::new();
+        for mut w in done {
+            tasks.push(tokio::spawn(async move {
+                while Instant::now() < stop {
+                    if w.cycle().await.is_err() {
+                        // All servers down for the moment: do not spin.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
                 }
-            }
-            w
-        }));
-    }
-    let mut done = Vec::new();
-    for t in tasks {
-        done.push(t.await.map_err(|e| LedgerError::Protocol(e.to_string()))?);
+                w
+            }));
+        }
+        done = Vec::new();
+        for t in tasks {
+            done.push(t.await.map_err(|e| LedgerError::Protocol(e.to_string()))?);
+        }
     }
     let elapsed = started.elapsed().as_secs_f64();
     let mut lat: Vec<u32> = done
@@ -253,13 +382,7 @@ pub async fn run(
         .flat_map(|w| w.latencies_us.iter().copied())
         .collect();
     lat.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if lat.is_empty() {
-            return 0.0;
-        }
-        let i = ((lat.len() as f64 - 1.0) * p).round() as usize;
-        f64::from(lat[i.min(lat.len() - 1)]) / 1000.0
-    };
+    let pct = |p: f64| percentile(&lat, p);
     let mut problems = Vec::new();
     let tasks: Vec<_> = done
         .into_iter()
@@ -311,5 +434,57 @@ pub async fn run(
         books_balance: problems.is_empty(),
         audit,
         problems,
+        by_op: by_op_reports,
     })
+}
+
+/// Runs every worker through `seconds` of `op` alone; returns the workers (their latency
+/// lists emptied into the report) and the phase's figures.
+async fn phase(
+    workers: Vec<Worker>,
+    op: Op,
+    seconds: u64,
+) -> Result<(Vec<Worker>, OpReport), LedgerError> {
+    let started = Instant::now();
+    let stop = started + Duration::from_secs(seconds.max(1));
+    let mut tasks = Vec::new();
+    for mut w in workers {
+        w.latencies_us.clear();
+        tasks.push(tokio::spawn(async move {
+            let mut round = 0;
+            while Instant::now() < stop {
+                if w.one(op, round).await.is_err() {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                round += 1;
+                if op == Op::PayAccept && round % 256 == 0 {
+                    // Local work only: let the other workers' tasks run.
+                    tokio::task::yield_now().await;
+                }
+            }
+            w
+        }));
+    }
+    let mut done = Vec::new();
+    for t in tasks {
+        done.push(t.await.map_err(|e| LedgerError::Protocol(e.to_string()))?);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let mut lat: Vec<u32> = done
+        .iter_mut()
+        .flat_map(|w| std::mem::take(&mut w.latencies_us))
+        .collect();
+    lat.sort_unstable();
+    let count = lat.len() as u64;
+    Ok((
+        done,
+        OpReport {
+            op: op.name(),
+            count,
+            seconds: secs,
+            per_sec: count as f64 / secs.max(1e-9),
+            p50_ms: percentile(&lat, 0.50),
+            p99_ms: percentile(&lat, 0.99),
+        },
+    ))
 }

@@ -15,13 +15,27 @@ use ed25519_dalek::SigningKey;
 use tokio::net::TcpStream;
 
 use super::LedgerError;
-use super::proto::{self, Action, Audit, ChannelInfo, LedgerInfo, Outcome, Reply, Request};
+use super::proto::{
+    self, AccountSummary, Action, Audit, ChannelInfo, ClosedCursor, LedgerInfo, Outcome, Reply,
+    Request, Side,
+};
 use crate::wallet::amount::Amount;
 use crate::wallet::keys::{self, ChannelId, LedgerId, PublicKey};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
-/// `balance` pages followed at most (40 channels each).
+/// `balance` pages followed at most (40 channels each): twice the default per-key limit
+/// on live channels (as payer and as payee) fits in 50.
 const MAX_PAGES: usize = 250;
+
+/// An account as its ledger reports it: balance, summary and every live channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountView {
+    pub balance: Amount,
+    /// `None` from a ledger too old to send one.
+    pub summary: Option<AccountSummary>,
+    /// Live (open or closing) channels the account is party to.
+    pub channels: Vec<ChannelInfo>,
+}
 
 pub struct LedgerClient {
     addr: String,
@@ -225,27 +239,48 @@ impl LedgerClient {
         }
     }
 
-    /// The balance of `key`'s account and the channels it is party to that are live or
-    /// closed recently (following every page).
+    /// The balance of `key`'s account and its live channels (following every page).
     pub async fn balance(
         &self,
         key: &SigningKey,
     ) -> Result<(Amount, Vec<ChannelInfo>), LedgerError> {
-        let mut all = Vec::new();
+        let v = self.account(key).await?;
+        Ok((v.balance, v.channels))
+    }
+
+    /// `key`'s account: balance, summary (from the first page) and every live channel.
+    pub async fn account(&self, key: &SigningKey) -> Result<AccountView, LedgerError> {
+        self.account_side(key, None).await
+    }
+
+    /// `key`'s account: balance, summary (from the first page) and every live channel on
+    /// `side` (both sides: `None`).
+    pub async fn account_side(
+        &self,
+        key: &SigningKey,
+        side: Option<Side>,
+    ) -> Result<AccountView, LedgerError> {
+        let mut view: Option<AccountView> = None;
         let mut after = None;
         for _ in 0..MAX_PAGES {
-            match self.signed(key, Action::Balance { after }).await? {
+            match self.signed(key, Action::Balance { after, side }).await? {
                 Outcome::Balance {
                     balance,
+                    summary,
                     channels,
                     next,
                     ..
                 } => {
-                    all.extend(channels);
+                    let v = view.get_or_insert(AccountView {
+                        balance,
+                        summary,
+                        channels: Vec::new(),
+                    });
+                    v.channels.extend(channels);
                     match next {
                         // A page must move forward, or a hostile ledger could loop us.
-                        Some(n) if Some(n) != after => after = Some(n),
-                        _ => return Ok((balance, all)),
+                        Some(n) if after.is_none_or(|a| n > a) => after = Some(n),
+                        _ => return view.ok_or_else(unexpected_end),
                     }
                 }
                 o => return Err(unexpected(o)),
@@ -255,6 +290,33 @@ impl LedgerClient {
             "more than {MAX_PAGES} pages of channels"
         )))
     }
+
+    /// One page of `key`'s channels closed at or after `since` (Unix seconds), after
+    /// `after`; with the cursor of the next page if there is one.
+    pub async fn closed_channels(
+        &self,
+        key: &SigningKey,
+        since: u64,
+        after: Option<ClosedCursor>,
+    ) -> Result<(Vec<ChannelInfo>, Option<ClosedCursor>), LedgerError> {
+        match self
+            .signed(key, Action::ClosedChannels { since, after })
+            .await?
+        {
+            Outcome::ClosedChannels { channels, next, .. } => {
+                // A page must move forward, or a hostile ledger could loop us.
+                let forward = |n: &ClosedCursor| {
+                    after.is_none_or(|a| (n.closed_at, n.channel) > (a.closed_at, a.channel))
+                };
+                Ok((channels, next.filter(forward)))
+            }
+            o => Err(unexpected(o)),
+        }
+    }
+}
+
+fn unexpected_end() -> LedgerError {
+    LedgerError::Protocol("no balance page".into())
 }
 
 fn unexpected(o: Outcome) -> LedgerError {

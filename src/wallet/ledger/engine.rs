@@ -16,19 +16,23 @@ use ed25519_dalek::{Signature, SigningKey};
 use super::LedgerError;
 use super::limits::RateLimiter;
 use super::proto::{
-    self, Action, Audit, BALANCE_PAGE, ChannelInfo, ChannelState, LedgerInfo, Outcome, Payload,
-    REQUEST_TAG, Reply, Request,
+    self, AccountSummary, Action, Audit, BALANCE_PAGE, ChannelInfo, ChannelState, ClosedCursor,
+    LedgerInfo, Outcome, PartySummary, Payload, REQUEST_TAG, Reply, Request, Side,
 };
-use super::store::{self, LedgerStore, SledStore, StoreTx};
+use super::store::{self, Counter, LedgerStore, SledStore, StoreTx};
 use crate::wallet::amount::Amount;
 use crate::wallet::keys::{self, ChannelId, LedgerId, PublicKey};
 use crate::wallet::voucher::{ChannelCertificate, Voucher, VoucherRefusal};
 
 /// Longest channel a buyer may open, so escrow is never locked away for ever.
 pub const MAX_CHANNEL_SECS: u64 = 366 * 24 * 3600;
-/// Closed channels stay in `balance` replies this long, so a wallet that was away learns
-/// how they settled; after that only `channel` shows them.
-pub const RECENTLY_CLOSED_SECS: u64 = 7 * 24 * 3600;
+/// Default limit on live channels per key and side (as payer, and as payee). A torrent
+/// client pays one channel per seller and is paid through one per buyer, and talks to at
+/// most a few hundred peers at once, so 1,000 is far above honest use; it bounds what
+/// anyone can pile onto a key (and the `balance` pages that list them: 2 × 1,000 / 40 =
+/// 50 pages at most). A payee jammed by unwanted channels closes them (a seller's close
+/// is immediate) and the payer gets its escrow back.
+pub const DEFAULT_MAX_CHANNELS_PER_KEY: u64 = 1_000;
 /// Expired channels refunded per sweep transaction batch.
 const SWEEP_BATCH: usize = 256;
 /// A public `audit` scans every account and channel: one server computes it at most this
@@ -47,6 +51,9 @@ pub struct LedgerConfig {
     pub max_connections: usize,
     /// A connection idle this long between requests is dropped.
     pub idle_timeout: Duration,
+    /// Live channels one key may have as payer, and (separately) as payee; `None` for no
+    /// limit. An `open` past it is refused with `too_many_channels`.
+    pub max_channels_per_key: Option<u64>,
 }
 
 impl Default for LedgerConfig {
@@ -56,6 +63,7 @@ impl Default for LedgerConfig {
             rate_per_key: Some(200),
             max_connections: 1024,
             idle_timeout: Duration::from_secs(60),
+            max_channels_per_key: Some(DEFAULT_MAX_CHANNELS_PER_KEY),
         }
     }
 }
@@ -266,12 +274,18 @@ impl Ledger {
         });
         match result {
             Ok(Outcome::Balance { account, .. }) => {
-                let after = match &p.action {
-                    Action::Balance { after } => *after,
-                    _ => None,
+                let (after, side) = match &p.action {
+                    Action::Balance { after, side } => (*after, *side),
+                    _ => (None, None),
                 };
-                self.balance_page(&account, now, after)
+                self.balance_page(&account, side, after)
             }
+            Ok(Outcome::ClosedChannels { account, .. }) => match &p.action {
+                Action::ClosedChannels { since, after } => {
+                    self.closed_page(&account, *since, *after)
+                }
+                _ => Err(LedgerError::Invalid("not a closed_channels request".into())),
+            },
             Ok(o) => Ok(o),
             Err(e) => {
                 if e.burns_nonce() {
@@ -282,19 +296,16 @@ impl Ledger {
         }
     }
 
-    /// The `balance` reply: the balance and one page of live or recently closed channels.
+    /// The `balance` reply: the balance, the account summary and one page of live channels.
     fn balance_page(
         &self,
         account: &PublicKey,
-        now: u64,
+        side: Option<Side>,
         after: Option<ChannelId>,
     ) -> Result<Outcome, LedgerError> {
-        let mut channels = self.store.channels_of(
-            account,
-            now.saturating_sub(RECENTLY_CLOSED_SECS),
-            after,
-            BALANCE_PAGE + 1,
-        )?;
+        let mut channels = self
+            .store
+            .live_channels_of(account, side, after, BALANCE_PAGE + 1)?;
         let next = if channels.len() > BALANCE_PAGE {
             channels.truncate(BALANCE_PAGE);
             channels.last().map(|c| c.channel)
@@ -304,8 +315,52 @@ impl Ledger {
         Ok(Outcome::Balance {
             account: *account,
             balance: self.store.balance(account)?,
+            summary: Some(self.summary(account)?),
             channels,
             next,
+        })
+    }
+
+    /// One page of `account`'s channels closed since `since`.
+    fn closed_page(
+        &self,
+        account: &PublicKey,
+        since: u64,
+        after: Option<ClosedCursor>,
+    ) -> Result<Outcome, LedgerError> {
+        let mut channels =
+            self.store
+                .closed_channels_of(account, since, after, BALANCE_PAGE + 1)?;
+        let next = if channels.len() > BALANCE_PAGE {
+            channels.truncate(BALANCE_PAGE);
+            channels.last().map(|c| ClosedCursor {
+                closed_at: c.closed_at.unwrap_or(0),
+                channel: c.channel,
+            })
+        } else {
+            None
+        };
+        Ok(Outcome::ClosedChannels {
+            account: *account,
+            channels,
+            next,
+        })
+    }
+
+    /// `account` in a few numbers, from its counters (one read, however many channels).
+    pub fn summary(&self, account: &PublicKey) -> Result<AccountSummary, LedgerError> {
+        let c = self.store.counters(account)?;
+        let at = |k: Counter| c[k as usize];
+        Ok(AccountSummary {
+            paying: PartySummary {
+                live: at(Counter::PayingLive),
+                escrowed: Amount(at(Counter::PayingEscrowed)),
+            },
+            paid_by: PartySummary {
+                live: at(Counter::PaidByLive),
+                escrowed: Amount(at(Counter::PaidByEscrowed)),
+            },
+            minted: Amount(at(Counter::Minted)),
         })
     }
 
@@ -326,6 +381,7 @@ impl Ledger {
                 }
                 tx.add_minted(*amount)?;
                 let balance = tx.credit(account, *amount)?;
+                tx.add_counter(account, Counter::Minted, signed(amount.0)?)?;
                 Ok(Outcome::Minted {
                     account: *account,
                     amount: *amount,
@@ -336,6 +392,12 @@ impl Ledger {
             Action::Balance { .. } => Ok(Outcome::Balance {
                 account: p.account,
                 balance: Amount::ZERO,
+                summary: None,
+                channels: vec![],
+                next: None,
+            }),
+            Action::ClosedChannels { .. } => Ok(Outcome::ClosedChannels {
+                account: p.account,
                 channels: vec![],
                 next: None,
             }),
@@ -361,6 +423,30 @@ impl Ledger {
                     )));
                 }
                 tx.debit(&p.account, *cap)?;
+                let limit = self.config.max_channels_per_key;
+                let cap_delta = signed(cap.0)?;
+                let paying = tx.add_counter(&p.account, Counter::PayingLive, 1)?;
+                if let Some(limit) = limit
+                    && paying > limit
+                {
+                    return Err(LedgerError::TooManyChannels {
+                        account: p.account,
+                        role: "payer",
+                        limit,
+                    });
+                }
+                tx.add_counter(&p.account, Counter::PayingEscrowed, cap_delta)?;
+                let paid_by = tx.add_counter(seller, Counter::PaidByLive, 1)?;
+                if let Some(limit) = limit
+                    && paid_by > limit
+                {
+                    return Err(LedgerError::TooManyChannels {
+                        account: *seller,
+                        role: "payee",
+                        limit,
+                    });
+                }
+                tx.add_counter(seller, Counter::PaidByEscrowed, cap_delta)?;
                 let certificate = ChannelCertificate::sign(
                     &self.key,
                     new_channel,
@@ -391,8 +477,10 @@ impl Ledger {
                 if c.seller != p.account {
                     return Err(LedgerError::NotParty(p.account));
                 }
+                let before = c.clone();
                 let paid = redeem(&mut c, voucher, now)?;
                 settle(tx, &c, paid, Amount::ZERO)?;
+                count_change(tx, &before, &c)?;
                 tx.update_channel(&c)?;
                 Ok(Outcome::Redeemed {
                     channel: c.channel,
@@ -408,6 +496,7 @@ impl Ledger {
                     // Idempotent, so a client retrying after a lost reply learns the result.
                     return Ok(Outcome::Closed(c));
                 }
+                let before = c.clone();
                 let mut paid = Amount::ZERO;
                 let mut refund = Amount::ZERO;
                 if p.account == c.seller {
@@ -442,6 +531,7 @@ impl Ledger {
                     return Err(LedgerError::NotParty(p.account));
                 }
                 settle(tx, &c, paid, refund)?;
+                count_change(tx, &before, &c)?;
                 tx.update_channel(&c)?;
                 Ok(Outcome::Closed(c))
             }
@@ -455,14 +545,17 @@ impl Ledger {
         loop {
             let due = self.store.due_channels(now, SWEEP_BATCH)?;
             let full = due.len() >= SWEEP_BATCH;
+            let before = closed;
             for id in &due {
                 let o = self.store.transact(&mut |tx: &mut dyn StoreTx| {
                     let Some(mut c) = tx.channel_for_update(id)? else {
                         return Err(LedgerError::UnknownChannel(*id));
                     };
                     if c.state != ChannelState::Closed && now >= c.deadline {
+                        let before = c.clone();
                         let refund = finalize(&mut c, now)?;
                         settle(tx, &c, Amount::ZERO, refund)?;
+                        count_change(tx, &before, &c)?;
                         tx.update_channel(&c)?;
                         return Ok(Outcome::Closed(c));
                     }
@@ -470,7 +563,9 @@ impl Ledger {
                 })?;
                 closed += matches!(o, Outcome::Closed(_)) as usize;
             }
-            if !full {
+            // A full batch that closed nothing would come back identical: stop rather than
+            // spin (the store's index and its rows disagree; the next sweep tries again).
+            if !full || closed == before {
                 return Ok(closed);
             }
         }
@@ -534,6 +629,33 @@ fn finalize(c: &mut ChannelInfo, now: u64) -> Result<Amount, LedgerError> {
     c.state = ChannelState::Closed;
     c.closed_at = Some(now);
     Ok(rest)
+}
+
+fn signed(v: u64) -> Result<i64, LedgerError> {
+    i64::try_from(v).map_err(|_| LedgerError::Overflow)
+}
+
+/// Keeps both parties' counters in step with a channel going from `before` to `after`
+/// (called after `settle`: accounts are locked before counters, payer before payee).
+fn count_change(
+    tx: &mut dyn StoreTx,
+    before: &ChannelInfo,
+    after: &ChannelInfo,
+) -> Result<(), LedgerError> {
+    let live = |c: &ChannelInfo| i64::from(c.state != ChannelState::Closed);
+    let d_live = live(after) - live(before);
+    let d_escrow = signed(after.escrowed().0)? - signed(before.escrowed().0)?;
+    for (k, counter, d) in [
+        (after.buyer, Counter::PayingLive, d_live),
+        (after.buyer, Counter::PayingEscrowed, d_escrow),
+        (after.seller, Counter::PaidByLive, d_live),
+        (after.seller, Counter::PaidByEscrowed, d_escrow),
+    ] {
+        if d != 0 {
+            tx.add_counter(&k, counter, d)?;
+        }
+    }
+    Ok(())
 }
 
 /// Credits the seller and the buyer of `c`, in key order: two transactions settling

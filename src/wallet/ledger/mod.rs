@@ -17,7 +17,10 @@ pub const DEFAULT_LEDGER: &str = "127.0.0.1:7171";
 
 pub use client::LedgerClient;
 pub use engine::{Ledger, LedgerConfig};
-pub use proto::{Action, Audit, ChannelInfo, ChannelState, LedgerInfo, Outcome};
+pub use proto::{
+    AccountSummary, Action, Audit, ChannelInfo, ChannelState, ClosedCursor, LedgerInfo, Outcome,
+    PartySummary, Side,
+};
 pub use server::EmbeddedLedger;
 pub use store::LedgerStore;
 
@@ -63,6 +66,15 @@ pub enum LedgerError {
     Remote { code: String, message: String },
     #[error("ledger protocol: {0}")]
     Protocol(String),
+    #[error(
+        "account {account} already has {limit} live channels as {role}, the ledger's limit per \
+         key; close some first"
+    )]
+    TooManyChannels {
+        account: PublicKey,
+        role: &'static str,
+        limit: u64,
+    },
     #[error("too many requests from account {0}; slow down")]
     RateLimited(PublicKey),
     #[error("ledger at {addr} sent a reply that fails verification: {why}")]
@@ -93,6 +105,7 @@ impl LedgerError {
             LedgerError::Voucher(v) => return format!("voucher_{}", v.code()),
             LedgerError::Remote { code, .. } => return code.clone(),
             LedgerError::Protocol(_) => "protocol",
+            LedgerError::TooManyChannels { .. } => "too_many_channels",
             LedgerError::RateLimited(_) => "rate_limited",
             LedgerError::BadReply { .. } => "bad_reply",
         }

@@ -20,7 +20,8 @@ pub const REQUEST_TAG: &[u8] = b"bt_market/v1/ledger-request";
 /// `REPLY_TAG ‖ u32be(len(request)) ‖ request frame ‖ body`, binding the reply to the exact
 /// request it answers (an old reply cannot be replayed as the answer to a new request).
 pub const REPLY_TAG: &[u8] = b"bt_market/v1/ledger-reply";
-/// Channels per `balance` reply page; a page of channel records stays well under `MAX_FRAME`.
+/// Channels per `balance` / `closed_channels` reply page; a page of channel records stays
+/// well under `MAX_FRAME`.
 pub const BALANCE_PAGE: usize = 40;
 
 /// A request. `info`, `audit` and `channel` are public reads; everything that touches an
@@ -60,11 +61,24 @@ pub struct Payload {
 pub enum Action {
     /// Create `amount` new tokens in `account`. Only the ledger's admin key may sign it.
     Mint { account: PublicKey, amount: Amount },
-    /// The signer's balance and one page of the channels it is party to (live ones and
-    /// those closed recently), in channel-id order after `after`.
+    /// The signer's balance, its account summary, and one page of the live (open or
+    /// closing) channels it is party to, in channel-id order after `after`. Closed channels
+    /// are never in it (see `ClosedChannels`), so however many channels an account has had,
+    /// the reply stays one bounded page and the number of pages is bounded by the ledger's
+    /// limit on open channels per key.
     Balance {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         after: Option<ChannelId>,
+        /// Only the channels on this side (absent: both).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        side: Option<Side>,
+    },
+    /// One page of the channels the signer is party to that were closed at or after `since`
+    /// (Unix seconds), in (closed_at, channel id) order after `after`.
+    ClosedChannels {
+        since: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<ClosedCursor>,
     },
     /// Escrow `cap` from the signer (buyer) for `seller` until `expiry` (Unix seconds).
     Open {
@@ -125,6 +139,46 @@ impl ChannelInfo {
     }
 }
 
+/// A side of a channel, from one account's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// The account is the buyer: it pays into the channel.
+    Paying,
+    /// The account is the seller: the channel pays it.
+    PaidBy,
+}
+
+/// Where a `closed_channels` page ends: the (closed_at, channel) of its last channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClosedCursor {
+    pub closed_at: u64,
+    pub channel: ChannelId,
+}
+
+/// An account's channels on one side, as counted by the ledger: how many are live (open
+/// or closing) and how much they still hold in escrow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PartySummary {
+    pub live: u64,
+    pub escrowed: Amount,
+}
+
+/// An account in a few numbers, whatever its number of channels: kept by the ledger as
+/// counters updated in the same transaction as the channels, so reading it costs the same
+/// for one channel or a million.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AccountSummary {
+    /// Channels this account pays into (buyer); `escrowed` is its own money held there.
+    pub paying: PartySummary,
+    /// Channels that pay this account (seller); `escrowed` is the most it could still
+    /// redeem from them.
+    pub paid_by: PartySummary,
+    /// Everything ever minted into this account (counted since ledger schema 2).
+    pub minted: Amount,
+}
+
 /// The books: `consistent` is the invariant minted = balances + escrowed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Audit {
@@ -159,10 +213,20 @@ pub enum Outcome {
     Balance {
         account: PublicKey,
         balance: Amount,
+        /// Absent from ledgers older than this field.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        summary: Option<AccountSummary>,
         channels: Vec<ChannelInfo>,
         /// Set when more channels follow: ask again with `after` = this id.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         next: Option<ChannelId>,
+    },
+    ClosedChannels {
+        account: PublicKey,
+        channels: Vec<ChannelInfo>,
+        /// Set when more channels follow: ask again with `after` = this cursor.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<ClosedCursor>,
     },
     Opened {
         certificate: ChannelCertificate,

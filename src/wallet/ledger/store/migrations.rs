@@ -6,10 +6,11 @@
 //! million tokens), so every balance and escrow fits. Nonces are u64 stored order-preserving
 //! as `nonce XOR 2^63` reinterpreted as i64.
 
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "accounts, nonces, channels and the minted total",
-    r#"
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "accounts, nonces, channels and the minted total",
+        r#"
 CREATE TABLE ledger_meta (
     singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     ledger    bytea CHECK (octet_length(ledger) = 32),
@@ -45,7 +46,32 @@ CREATE INDEX channels_by_buyer ON channels (buyer, id);
 CREATE INDEX channels_by_seller ON channels (seller, id);
 CREATE INDEX channels_due ON channels (deadline) WHERE state <> 2;
 "#,
-)];
+    ),
+    (
+        2,
+        "per-account counters (summary, open-channel limit); live and closed channel indexes",
+        r#"
+CREATE TABLE account_counters (
+    account bytea NOT NULL CHECK (octet_length(account) = 32),
+    kind    smallint NOT NULL CHECK (kind BETWEEN 0 AND 4),
+    value   bigint NOT NULL CHECK (value >= 0),
+    PRIMARY KEY (account, kind)
+);
+INSERT INTO account_counters (account, kind, value)
+    SELECT buyer, 0, COUNT(*) FROM channels WHERE state <> 2 GROUP BY buyer
+    UNION ALL
+    SELECT buyer, 1, SUM(cap - redeemed)::bigint FROM channels WHERE state <> 2 GROUP BY buyer
+    UNION ALL
+    SELECT seller, 2, COUNT(*) FROM channels WHERE state <> 2 GROUP BY seller
+    UNION ALL
+    SELECT seller, 3, SUM(cap - redeemed)::bigint FROM channels WHERE state <> 2 GROUP BY seller;
+CREATE INDEX channels_live_by_buyer ON channels (buyer, id) WHERE state <> 2;
+CREATE INDEX channels_live_by_seller ON channels (seller, id) WHERE state <> 2;
+CREATE INDEX channels_closed_by_buyer ON channels (buyer, closed_at, id) WHERE state = 2;
+CREATE INDEX channels_closed_by_seller ON channels (seller, closed_at, id) WHERE state = 2;
+"#,
+    ),
+];
 
 /// The schema version this binary needs.
 pub fn latest() -> i32 {

@@ -11,7 +11,7 @@ pub mod postgres;
 pub mod sled;
 
 use super::LedgerError;
-use super::proto::{ChannelInfo, Outcome};
+use super::proto::{ChannelInfo, ClosedCursor, Outcome, Side};
 use crate::wallet::amount::Amount;
 use crate::wallet::keys::{ChannelId, LedgerId, PublicKey};
 
@@ -26,6 +26,33 @@ pub struct Totals {
     pub escrowed: u128,
     pub accounts: u64,
     pub open_channels: u64,
+}
+
+/// Per-account counters the ledger keeps in the same transaction as the rows they count,
+/// so an account's summary and its open-channel limit cost one read however many channels
+/// it has. Stored by number: never renumber one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    /// Live (open or closing) channels the account pays into.
+    PayingLive = 0,
+    /// Micro-tokens still escrowed in those.
+    PayingEscrowed = 1,
+    /// Live channels that pay the account.
+    PaidByLive = 2,
+    /// Micro-tokens still escrowed in those.
+    PaidByEscrowed = 3,
+    /// Micro-tokens ever minted into the account.
+    Minted = 4,
+}
+
+impl Counter {
+    pub const ALL: [Counter; 5] = [
+        Counter::PayingLive,
+        Counter::PayingEscrowed,
+        Counter::PaidByLive,
+        Counter::PaidByEscrowed,
+        Counter::Minted,
+    ];
 }
 
 /// The work of one transaction; may run more than once when the store retries after a
@@ -52,15 +79,27 @@ pub trait LedgerStore: Send + Sync {
     fn burn_nonce(&self, account: &PublicKey, nonce: u64) -> Result<(), LedgerError>;
     fn balance(&self, account: &PublicKey) -> Result<Amount, LedgerError>;
     fn channel(&self, id: &ChannelId) -> Result<Option<ChannelInfo>, LedgerError>;
-    /// Channels `account` is buyer or seller of that are not closed or were closed at or
-    /// after `closed_since`, with ids above `after`, in id order, at most `limit`.
-    fn channels_of(
+    /// Live (not closed) channels `account` is buyer or seller of (only buyer: `Paying`,
+    /// only seller: `PaidBy`), with ids above `after`, in id order, at most `limit`. Costs
+    /// O(limit) (O(live channels of the account) with a side), not O(channels ever).
+    fn live_channels_of(
         &self,
         account: &PublicKey,
-        closed_since: u64,
+        side: Option<Side>,
         after: Option<ChannelId>,
         limit: usize,
     ) -> Result<Vec<ChannelInfo>, LedgerError>;
+    /// Closed channels `account` is buyer or seller of, closed at or after `since`, in
+    /// (closed_at, id) order after `after`, at most `limit`.
+    fn closed_channels_of(
+        &self,
+        account: &PublicKey,
+        since: u64,
+        after: Option<ClosedCursor>,
+        limit: usize,
+    ) -> Result<Vec<ChannelInfo>, LedgerError>;
+    /// `account`'s counters, indexed by `Counter as usize` (0 when never set).
+    fn counters(&self, account: &PublicKey) -> Result<[u64; 5], LedgerError>;
     /// Up to `limit` channels not closed whose deadline is at or before `now`.
     fn due_channels(&self, now: u64, limit: usize) -> Result<Vec<ChannelId>, LedgerError>;
     fn totals(&self) -> Result<Totals, LedgerError>;
@@ -85,6 +124,15 @@ pub trait StoreTx {
     /// Stores a new channel; refuses an id already taken.
     fn insert_channel(&mut self, c: &ChannelInfo) -> Result<(), LedgerError>;
     fn update_channel(&mut self, c: &ChannelInfo) -> Result<(), LedgerError>;
+    /// Adds `delta` to one of `account`'s counters (never below 0); returns the new value.
+    /// Callers update counters after the accounts they credit or debit, paying side before
+    /// paid side, so PostgreSQL row locks are always taken in one order.
+    fn add_counter(
+        &mut self,
+        account: &PublicKey,
+        counter: Counter,
+        delta: i64,
+    ) -> Result<u64, LedgerError>;
 }
 
 /// Opens the store named by `url`: `postgres://…` / `postgresql://…`, or `None` for the

@@ -18,11 +18,11 @@ use postgres::error::SqlState;
 use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
 
 use super::migrations::{self, MIGRATIONS};
-use super::{LedgerStore, StoreTx, Totals, TxWork};
+use super::{Counter, LedgerStore, StoreTx, Totals, TxWork};
 use crate::wallet::amount::Amount;
 use crate::wallet::keys::{ChannelId, LedgerId, PublicKey};
 use crate::wallet::ledger::LedgerError;
-use crate::wallet::ledger::proto::{ChannelInfo, ChannelState, Outcome};
+use crate::wallet::ledger::proto::{ChannelInfo, ChannelState, ClosedCursor, Outcome, Side};
 use crate::wallet::voucher::ChannelCertificate;
 
 /// Connections one server keeps to the database at most.
@@ -122,6 +122,12 @@ struct Statements {
     channel_get: Statement,
     channel_insert: Statement,
     channel_update: Statement,
+    counter_add: Statement,
+    counters_get: Statement,
+    live_page: Statement,
+    live_page_paying: Statement,
+    live_page_paid_by: Statement,
+    closed_page: Statement,
 }
 
 struct Conn {
@@ -161,6 +167,41 @@ impl Conn {
                 "UPDATE channels SET deadline = $2, redeemed = $3, refunded = $4, \
                  state = $5, closed_at = $6 WHERE id = $1",
             )?,
+            counter_add: p("INSERT INTO account_counters (account, kind, value) \
+                 VALUES ($1, $2, GREATEST($3::bigint, 0)) \
+                 ON CONFLICT (account, kind) \
+                 DO UPDATE SET value = GREATEST(account_counters.value + $3::bigint, 0) \
+                 RETURNING value")?,
+            counters_get: p("SELECT kind, value FROM account_counters WHERE account = $1")?,
+            // Two partial-index range scans (as buyer, as seller), merged in id order.
+            live_page: p(&format!(
+                "SELECT {CHANNEL_COLS} FROM ( \
+                   (SELECT {CHANNEL_COLS} FROM channels \
+                     WHERE buyer = $1 AND state <> 2 AND id > $2 ORDER BY id LIMIT $3) \
+                   UNION \
+                   (SELECT {CHANNEL_COLS} FROM channels \
+                     WHERE seller = $1 AND state <> 2 AND id > $2 ORDER BY id LIMIT $3) \
+                 ) AS live ORDER BY id LIMIT $3"
+            ))?,
+            live_page_paying: p(&format!(
+                "SELECT {CHANNEL_COLS} FROM channels \
+                 WHERE buyer = $1 AND state <> 2 AND id > $2 ORDER BY id LIMIT $3"
+            ))?,
+            live_page_paid_by: p(&format!(
+                "SELECT {CHANNEL_COLS} FROM channels \
+                 WHERE seller = $1 AND state <> 2 AND id > $2 ORDER BY id LIMIT $3"
+            ))?,
+            closed_page: p(&format!(
+                "SELECT {CHANNEL_COLS} FROM ( \
+                   (SELECT {CHANNEL_COLS} FROM channels \
+                     WHERE buyer = $1 AND state = 2 AND (closed_at, id) > ($2, $3) \
+                     ORDER BY closed_at, id LIMIT $4) \
+                   UNION \
+                   (SELECT {CHANNEL_COLS} FROM channels \
+                     WHERE seller = $1 AND state = 2 AND (closed_at, id) > ($2, $3) \
+                     ORDER BY closed_at, id LIMIT $4) \
+                 ) AS closed ORDER BY closed_at, id LIMIT $4"
+            ))?,
         };
         Ok(Conn { client, st })
     }
@@ -492,6 +533,22 @@ impl StoreTx for PgTx<'_, '_> {
             Err(e) => Err(self.fail(e)),
         }
     }
+
+    fn add_counter(
+        &mut self,
+        account: &PublicKey,
+        counter: Counter,
+        delta: i64,
+    ) -> Result<u64, LedgerError> {
+        let kind = counter as i16;
+        match self
+            .t
+            .query_one(&self.st.counter_add, &[&&account.0[..], &kind, &delta])
+        {
+            Ok(r) => Ok(u64::try_from(r.get::<_, i64>(0)).unwrap_or(0)),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
 }
 
 impl LedgerStore for PgStore {
@@ -599,29 +656,66 @@ impl LedgerStore for PgStore {
         })
     }
 
-    fn channels_of(
+    fn live_channels_of(
         &self,
         account: &PublicKey,
-        closed_since: u64,
+        side: Option<Side>,
         after: Option<ChannelId>,
         limit: usize,
     ) -> Result<Vec<ChannelInfo>, LedgerError> {
+        // The empty string sorts before every 32-byte id.
         let after = after.map(|a| a.0.to_vec()).unwrap_or_default();
-        let since = time_to_db(closed_since)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.read(|c, _| {
-            // Two index range scans (buyer, seller), merged in id order.
-            let sql = format!(
-                "SELECT {CHANNEL_COLS} FROM channels \
-                 WHERE (buyer = $1 OR seller = $1) AND id > $2 \
-                   AND (state <> 2 OR closed_at >= $3) \
-                 ORDER BY id LIMIT $4"
-            );
-            c.query(&sql, &[&&account.0[..], &after, &since, &limit])
+        self.read(|c, st| {
+            let q = match side {
+                None => &st.live_page,
+                Some(Side::Paying) => &st.live_page_paying,
+                Some(Side::PaidBy) => &st.live_page_paid_by,
+            };
+            c.query(q, &[&&account.0[..], &after, &limit])
                 .map_err(db_err)?
                 .iter()
                 .map(channel_of)
                 .collect()
+        })
+    }
+
+    fn closed_channels_of(
+        &self,
+        account: &PublicKey,
+        since: u64,
+        after: Option<ClosedCursor>,
+        limit: usize,
+    ) -> Result<Vec<ChannelInfo>, LedgerError> {
+        let (at, id) = match after {
+            Some(a) if a.closed_at >= since => (a.closed_at, a.channel.0.to_vec()),
+            _ => (since, Vec::new()),
+        };
+        let at = time_to_db(at)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|c, st| {
+            c.query(&st.closed_page, &[&&account.0[..], &at, &id, &limit])
+                .map_err(db_err)?
+                .iter()
+                .map(channel_of)
+                .collect()
+        })
+    }
+
+    fn counters(&self, account: &PublicKey) -> Result<[u64; 5], LedgerError> {
+        self.read(|c, st| {
+            let mut out = [0u64; 5];
+            for r in c
+                .query(&st.counters_get, &[&&account.0[..]])
+                .map_err(db_err)?
+            {
+                let kind: i16 = r.try_get(0).map_err(db_err)?;
+                let value: i64 = r.try_get(1).map_err(db_err)?;
+                if let Some(slot) = usize::try_from(kind).ok().and_then(|k| out.get_mut(k)) {
+                    *slot = u64::try_from(value).unwrap_or(0);
+                }
+            }
+            Ok(out)
         })
     }
 

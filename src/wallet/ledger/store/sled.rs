@@ -2,8 +2,12 @@
 //! flushed before it returns. A process-wide lock serialises writers (sled locks the
 //! database to one process anyway), so an audit never sees half a request.
 //!
-//! Layout (unchanged from the first ledger): trees `meta` (ledger key, admin key, minted),
-//! `accounts` (key → u64 BE), `nonces` (key → u64 BE), `channels` (id → JSON `ChannelInfo`).
+//! Layout: trees `meta` (ledger key, admin key, minted, layout version), `accounts`
+//! (key → u64 BE), `nonces` (key → u64 BE), `channels` (id → JSON `ChannelInfo`), and since
+//! layout 2 the indexes `live` (party ‖ id → side byte: 0 paying, 1 paid by, for both
+//! parties of every channel not closed),
+//! `closed` (party ‖ closed_at u64 BE ‖ id), `due` (deadline u64 BE ‖ id of every channel
+//! not closed, for the expiry sweep) and `counters` (account ‖ counter byte → u64 BE). A database from before layout 2 gets its indexes and counters built on open.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -15,15 +19,18 @@ use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
 };
 
-use super::{LedgerStore, StoreTx, Totals, TxWork};
+use super::{Counter, LedgerStore, StoreTx, Totals, TxWork};
 use crate::wallet::amount::Amount;
 use crate::wallet::keys::{self, ChannelId, LedgerId, PublicKey};
 use crate::wallet::ledger::LedgerError;
-use crate::wallet::ledger::proto::{ChannelInfo, ChannelState, Outcome};
+use crate::wallet::ledger::proto::{ChannelInfo, ChannelState, ClosedCursor, Outcome, Side};
 
 const KEY_LEDGER: &[u8] = b"ledger_key";
 const KEY_ADMIN: &[u8] = b"admin";
 const KEY_MINTED: &[u8] = b"minted";
+/// Layout version; absent means 1 (no indexes, no counters).
+const KEY_LAYOUT: &[u8] = b"layout";
+const LAYOUT: u64 = 3;
 
 impl From<sled::Error> for LedgerError {
     fn from(e: sled::Error) -> Self {
@@ -38,6 +45,10 @@ pub struct SledStore {
     accounts: sled::Tree,
     channels: sled::Tree,
     nonces: sled::Tree,
+    live: sled::Tree,
+    closed: sled::Tree,
+    counters: sled::Tree,
+    due: sled::Tree,
     lock: Mutex<()>,
 }
 
@@ -45,6 +56,45 @@ fn u64_of(v: Option<sled::IVec>) -> u64 {
     v.and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
         .map(u64::from_be_bytes)
         .unwrap_or(0)
+}
+
+fn live_key(party: &PublicKey, id: &ChannelId) -> Vec<u8> {
+    [&party.0[..], &id.0[..]].concat()
+}
+
+fn closed_key(party: &PublicKey, closed_at: u64, id: &ChannelId) -> Vec<u8> {
+    [&party.0[..], &closed_at.to_be_bytes()[..], &id.0[..]].concat()
+}
+
+fn due_key(deadline: u64, id: &ChannelId) -> Vec<u8> {
+    [&deadline.to_be_bytes()[..], &id.0[..]].concat()
+}
+
+fn counter_key(account: &PublicKey, c: Counter) -> Vec<u8> {
+    [&account.0[..], &[c as u8][..]].concat()
+}
+
+fn side_byte(s: Side) -> u8 {
+    match s {
+        Side::Paying => 0,
+        Side::PaidBy => 1,
+    }
+}
+
+/// The index entries of channel `c`: (live keys, closed keys), buyer's first.
+fn index_keys(c: &ChannelInfo) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let parties = [c.buyer, c.seller];
+    if c.state == ChannelState::Closed {
+        let at = c.closed_at.unwrap_or(0);
+        let closed = parties
+            .iter()
+            .map(|p| closed_key(p, at, &c.channel))
+            .collect();
+        (vec![], closed)
+    } else {
+        let live = parties.iter().map(|p| live_key(p, &c.channel)).collect();
+        (live, vec![])
+    }
 }
 
 fn decode_channel(b: &[u8]) -> Result<ChannelInfo, LedgerError> {
@@ -63,11 +113,74 @@ impl SledStore {
             accounts: db.open_tree("accounts")?,
             channels: db.open_tree("channels")?,
             nonces: db.open_tree("nonces")?,
+            live: db.open_tree("live")?,
+            closed: db.open_tree("closed")?,
+            counters: db.open_tree("counters")?,
+            due: db.open_tree("due")?,
             db,
             lock: Mutex::new(()),
         };
+        store.upgrade()?;
         keys::restrict_tree(dir)?;
         Ok(store)
+    }
+
+    /// Builds the layout-2 indexes and counters from the channels of an older database.
+    /// Redone from scratch if interrupted: the version is written last.
+    fn upgrade(&self) -> Result<(), LedgerError> {
+        let _g = self.guard();
+        if u64_of(self.meta.get(KEY_LAYOUT)?) >= LAYOUT {
+            return Ok(());
+        }
+        self.live.clear()?;
+        self.closed.clear()?;
+        self.counters.clear()?;
+        self.due.clear()?;
+        let mut counts: std::collections::HashMap<Vec<u8>, u64> = Default::default();
+        let mut n = 0u64;
+        for c in self.all_channels() {
+            let c = c?;
+            let (live, closed) = index_keys(&c);
+            for (k, side) in live
+                .iter()
+                .chain(closed.iter())
+                .zip([Side::Paying, Side::PaidBy])
+            {
+                self.live_or_closed(&c)
+                    .insert(k.as_slice(), &[side_byte(side)])?;
+            }
+            if c.state != ChannelState::Closed {
+                self.due.insert(due_key(c.deadline, &c.channel), &[])?;
+                let esc = c.escrowed().0;
+                for (k, add) in [
+                    (counter_key(&c.buyer, Counter::PayingLive), 1),
+                    (counter_key(&c.buyer, Counter::PayingEscrowed), esc),
+                    (counter_key(&c.seller, Counter::PaidByLive), 1),
+                    (counter_key(&c.seller, Counter::PaidByEscrowed), esc),
+                ] {
+                    *counts.entry(k).or_default() += add;
+                }
+            }
+            n += 1;
+        }
+        for (k, v) in counts {
+            self.counters.insert(k, &v.to_be_bytes())?;
+        }
+        self.db.flush()?;
+        self.meta.insert(KEY_LAYOUT, &LAYOUT.to_be_bytes())?;
+        self.db.flush()?;
+        if n > 0 {
+            tracing::info!(channels = n, "ledger store upgraded to layout {LAYOUT}");
+        }
+        Ok(())
+    }
+
+    fn live_or_closed(&self, c: &ChannelInfo) -> &sled::Tree {
+        if c.state == ChannelState::Closed {
+            &self.closed
+        } else {
+            &self.live
+        }
     }
 
     /// The ledger's signing key, kept inside the database (created on first use).
@@ -107,6 +220,10 @@ struct SledTx<'a> {
     channels: &'a TransactionalTree,
     nonces: &'a TransactionalTree,
     meta: &'a TransactionalTree,
+    live: &'a TransactionalTree,
+    closed: &'a TransactionalTree,
+    counters: &'a TransactionalTree,
+    due: &'a TransactionalTree,
     conflict: bool,
 }
 
@@ -137,12 +254,24 @@ impl SledTx<'_> {
         }
     }
 
+    fn remove(&mut self, tree: Tree, k: &[u8]) -> Result<(), LedgerError> {
+        let t = self.tree(tree);
+        match t.remove(k) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
     fn tree(&self, t: Tree) -> &TransactionalTree {
         match t {
             Tree::Accounts => self.accounts,
             Tree::Channels => self.channels,
             Tree::Nonces => self.nonces,
             Tree::Meta => self.meta,
+            Tree::Live => self.live,
+            Tree::Closed => self.closed,
+            Tree::Counters => self.counters,
+            Tree::Due => self.due,
         }
     }
 }
@@ -153,6 +282,10 @@ enum Tree {
     Channels,
     Nonces,
     Meta,
+    Live,
+    Closed,
+    Counters,
+    Due,
 }
 
 impl StoreTx for SledTx<'_> {
@@ -210,8 +343,49 @@ impl StoreTx for SledTx<'_> {
     }
 
     fn update_channel(&mut self, c: &ChannelInfo) -> Result<(), LedgerError> {
+        // The deadline may move (a buyer's close brings it forward): drop the old due entry.
+        if let Some(old) = self.channel_for_update(&c.channel)?
+            && old.state != ChannelState::Closed
+        {
+            self.remove(Tree::Due, &due_key(old.deadline, &c.channel))?;
+        }
+        if c.state != ChannelState::Closed {
+            self.put(Tree::Due, &due_key(c.deadline, &c.channel), vec![])?;
+        }
         let b = serde_json::to_vec(c).map_err(|e| LedgerError::Storage(e.to_string()))?;
-        self.put(Tree::Channels, &c.channel.0, b)
+        self.put(Tree::Channels, &c.channel.0, b)?;
+        // A channel only ever goes from live to closed, once (closed_at never changes).
+        let (live, closed) = index_keys(c);
+        for (k, side) in live.iter().zip([Side::Paying, Side::PaidBy]) {
+            self.put(Tree::Live, k, vec![side_byte(side)])?;
+        }
+        if !closed.is_empty() {
+            for p in [c.buyer, c.seller] {
+                self.remove(Tree::Live, &live_key(&p, &c.channel))?;
+            }
+            for k in &closed {
+                self.put(Tree::Closed, k, vec![])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn add_counter(
+        &mut self,
+        account: &PublicKey,
+        counter: Counter,
+        delta: i64,
+    ) -> Result<u64, LedgerError> {
+        let k = counter_key(account, counter);
+        let now = self.get_u64(Tree::Counters, &k)?;
+        let new = if delta >= 0 {
+            now.checked_add(delta.unsigned_abs())
+                .ok_or(LedgerError::Overflow)?
+        } else {
+            now.saturating_sub(delta.unsigned_abs())
+        };
+        self.put(Tree::Counters, &k, new.to_be_bytes().to_vec())?;
+        Ok(new)
     }
 }
 
@@ -249,13 +423,27 @@ impl LedgerStore for SledStore {
         let _g = self.guard();
         // sled wants an `Fn` closure it may call again on conflict; the work is `FnMut`.
         let work = RefCell::new(work);
-        let r = (&self.accounts, &self.channels, &self.nonces, &self.meta).transaction(
-            |(accounts, channels, nonces, meta)| {
+        let trees = (
+            &self.accounts,
+            &self.channels,
+            &self.nonces,
+            &self.meta,
+            &self.live,
+            &self.closed,
+            &self.counters,
+            &self.due,
+        );
+        let r = trees.transaction(
+            |(accounts, channels, nonces, meta, live, closed, counters, due)| {
                 let mut tx = SledTx {
                     accounts,
                     channels,
                     nonces,
                     meta,
+                    live,
+                    closed,
+                    counters,
+                    due,
                     conflict: false,
                 };
                 let mut w = work.borrow_mut();
@@ -296,43 +484,99 @@ impl LedgerStore for SledStore {
             .transpose()
     }
 
-    fn channels_of(
+    fn live_channels_of(
         &self,
         account: &PublicKey,
-        closed_since: u64,
+        side: Option<Side>,
         after: Option<ChannelId>,
         limit: usize,
     ) -> Result<Vec<ChannelInfo>, LedgerError> {
-        // sled has no secondary index: a scan, in key (= id) order. Fine for one machine.
+        use std::ops::Bound;
         let start = match after {
-            Some(a) => std::ops::Bound::Excluded(a.0.to_vec()),
-            None => std::ops::Bound::Unbounded,
+            Some(a) => Bound::Excluded(live_key(account, &a)),
+            None => Bound::Included(account.0.to_vec()),
         };
         let mut out = Vec::new();
-        for r in self.channels.range((start, std::ops::Bound::Unbounded)) {
-            let c = decode_channel(&r?.1)?;
-            let mine = c.buyer == *account || c.seller == *account;
-            let live =
-                c.state != ChannelState::Closed || c.closed_at.is_some_and(|t| t >= closed_since);
-            if mine && live {
+        for r in self.live.range((start, Bound::Unbounded)) {
+            let (k, v) = r?;
+            let Some(id) = k.strip_prefix(&account.0[..]) else {
+                break;
+            };
+            if side.is_some_and(|s| v.first() != Some(&side_byte(s))) {
+                continue;
+            }
+            let id = ChannelId(
+                <[u8; 32]>::try_from(id)
+                    .map_err(|_| LedgerError::Storage("corrupt live index".into()))?,
+            );
+            // Written in the same transaction as the channel, so it is there.
+            if let Some(c) = self.channel(&id)? {
                 out.push(c);
-                if out.len() >= limit {
-                    break;
-                }
+            }
+            if out.len() >= limit {
+                break;
             }
         }
         Ok(out)
     }
 
-    fn due_channels(&self, now: u64, limit: usize) -> Result<Vec<ChannelId>, LedgerError> {
+    fn closed_channels_of(
+        &self,
+        account: &PublicKey,
+        since: u64,
+        after: Option<ClosedCursor>,
+        limit: usize,
+    ) -> Result<Vec<ChannelInfo>, LedgerError> {
+        use std::ops::Bound;
+        let start = match after {
+            Some(a) if a.closed_at >= since => {
+                Bound::Excluded(closed_key(account, a.closed_at, &a.channel))
+            }
+            _ => Bound::Included([&account.0[..], &since.to_be_bytes()[..]].concat()),
+        };
         let mut out = Vec::new();
-        for c in self.all_channels() {
-            let c = c?;
-            if c.state != ChannelState::Closed && now >= c.deadline {
-                out.push(c.channel);
-                if out.len() >= limit {
-                    break;
-                }
+        for r in self.closed.range((start, Bound::Unbounded)) {
+            let (k, _) = r?;
+            let Some(rest) = k.strip_prefix(&account.0[..]) else {
+                break;
+            };
+            let id = rest
+                .get(8..)
+                .and_then(|id| <[u8; 32]>::try_from(id).ok())
+                .ok_or_else(|| LedgerError::Storage("corrupt closed index".into()))?;
+            if let Some(c) = self.channel(&ChannelId(id))? {
+                out.push(c);
+            }
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn counters(&self, account: &PublicKey) -> Result<[u64; 5], LedgerError> {
+        let mut out = [0u64; 5];
+        for c in Counter::ALL {
+            out[c as usize] = u64_of(self.counters.get(counter_key(account, c))?);
+        }
+        Ok(out)
+    }
+
+    fn due_channels(&self, now: u64, limit: usize) -> Result<Vec<ChannelId>, LedgerError> {
+        // Index keys sort by deadline: read from the earliest up to `now`, no further.
+        let mut out = Vec::new();
+        for r in self
+            .due
+            .range(..due_key(now.saturating_add(1), &ChannelId([0; 32])))
+        {
+            let (k, _) = r?;
+            let id = k
+                .get(8..)
+                .and_then(|id| <[u8; 32]>::try_from(id).ok())
+                .ok_or_else(|| LedgerError::Storage("corrupt due index".into()))?;
+            out.push(ChannelId(id));
+            if out.len() >= limit {
+                break;
             }
         }
         Ok(out)
