@@ -114,7 +114,9 @@ impl Client {
         let after = limit.unwrap_or(Duration::MAX);
         self.send(&Request { id, cmd })
             .map_err(|e| timed_out(e, &self.path, after, true))?;
-        let resp: Response =
+        // Straight into `T`: a 10,000-torrent `ls` is 7 MB, too big to build as a
+        // `serde_json::Value` tree first (issue 19).
+        let resp: TypedResponse<T> =
             read_json(&mut self.reader).map_err(|e| timed_out(e, &self.path, after, true))?;
         if resp.id != id {
             return Err(ClientError::Protocol(format!(
@@ -127,8 +129,11 @@ impl Client {
                 resp.error.unwrap_or_else(|| "request failed".into()),
             ));
         }
-        serde_json::from_value(resp.result.unwrap_or(serde_json::Value::Null))
-            .map_err(|e| ClientError::Protocol(e.to_string()))
+        match resp.result {
+            Some(v) => Ok(v),
+            None => serde_json::from_value(serde_json::Value::Null)
+                .map_err(|e| ClientError::Protocol(e.to_string())),
+        }
     }
 
     fn send(&mut self, req: &Request) -> Result<(), ClientError> {
@@ -217,6 +222,23 @@ fn connect_within(path: &Path, within: Duration) -> Result<UnixStream, ClientErr
     }
     sock.set_nonblocking(false).map_err(fail)?;
     Ok(sock.into())
+}
+
+/// A [`Response`] whose result is read as `T` directly.
+#[derive(serde::Deserialize)]
+#[serde(bound = "T: DeserializeOwned")]
+struct TypedResponse<T> {
+    #[serde(default)]
+    id: u64,
+    ok: bool,
+    #[serde(default = "none")]
+    result: Option<T>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+fn none<T>() -> Option<T> {
+    None
 }
 
 fn read_json<T: DeserializeOwned>(r: &mut BufReader<UnixStream>) -> Result<T, ClientError> {

@@ -47,7 +47,7 @@ pub struct Controller {
     /// and the state file stay consistent.
     reg: Mutex<SavedState>,
     /// Writes `reg` incrementally (saved.rs); saves are serialised by `reg`'s lock.
-    journal: Arc<std::sync::Mutex<Option<state::Journal>>>,
+    journal: std::sync::Mutex<Option<state::Journal>>,
     events: broadcast::Sender<Event>,
     shutdown: watch::Sender<bool>,
     /// The global seeding rules in force.
@@ -151,6 +151,17 @@ pub struct AddExtras {
     pub seed: SeedRules,
     /// A market strategy for it, already validated.
     pub strategy: Option<StrategyChoice>,
+    /// One of many sources in one request: saved with the others by
+    /// [`Controller::commit_adds`] (one flush for the batch) and started only then.
+    pub batch: bool,
+}
+
+/// An add of a batch, in the session but not yet durable nor started.
+struct PendingAdd {
+    id: u32,
+    torrent: Arc<Torrent>,
+    copy: PathBuf,
+    market: Option<Market>,
 }
 
 /// How long `add` waits for a magnet's metadata before reporting the item as failed.
@@ -264,7 +275,7 @@ impl Controller {
                 next_id: 1,
                 ..SavedState::default()
             }),
-            journal: Arc::default(),
+            journal: Default::default(),
             events,
             shutdown: watch::channel(false).0,
             market: std::sync::RwLock::new(MarketSetup::default()),
@@ -312,23 +323,33 @@ impl Controller {
         state::state_path(&self.cfg.data_dir)
     }
 
-    async fn persist(&self, st: &SavedState) -> Result<(), String> {
+    /// Makes `st` durable, `change` being what differs from the last save. Call with the
+    /// registry lock held (`st` is what it guards), which keeps saves in order.
+    async fn persist(&self, st: &SavedState, change: state::Change) -> Result<(), String> {
         if !self.cfg.persist {
             return Ok(());
         }
-        let path = self.state_path();
-        let st = st.clone();
-        let journal = self.journal.clone();
-        tokio::task::spawn_blocking(move || {
-            journal
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get_or_insert_with(|| state::Journal::new(&path))
-                .save(&st)
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
+        // The bytes are made here, from the borrowed state (only the changed records, unless
+        // a fold is due); only the writing and syncing go to a blocking thread.
+        let pending = self
+            .journal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(|| state::Journal::new(&self.state_path()))
+            .prepare(st, &change)
+            .map_err(|e| e.to_string())?;
+        let out = tokio::task::spawn_blocking(move || pending.write())
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(j) = self
+            .journal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            j.finished(&out);
+        }
+        out.map(|_| ()).map_err(|e| e.to_string())
     }
 
     /// Loads the saved session and starts every torrent in it (checks run in the background;
@@ -461,6 +482,7 @@ impl Controller {
             &AddExtras::default(),
         )
         .await
+        .0
     }
 
     /// [`Controller::add_one`], also setting the torrent's market strategy (a name and/or
@@ -473,20 +495,22 @@ impl Controller {
         sequential: bool,
         peers: &[String],
         extras: &AddExtras,
-    ) -> ItemResult {
+    ) -> (ItemResult, Option<PendingAdd>) {
         let mut res = ItemResult {
             item: source.to_string(),
             ..ItemResult::default()
         };
+        let mut pending = None;
         match self
             .try_add(source, dir, paused, sequential, peers, extras)
             .await
         {
-            Ok((id, ih, name)) => {
+            Ok((id, ih, name, p)) => {
                 res.ok = true;
                 res.id = Some(id);
                 res.info_hash = Some(ih);
                 res.name = Some(name);
+                pending = p;
             }
             Err(e) => {
                 // Already in the session: say which torrent, so a client can use it.
@@ -499,7 +523,66 @@ impl Controller {
                 res.message = Some(e);
             }
         }
-        res
+        (res, pending)
+    }
+
+    /// Makes a batch of adds durable with one flush of the copies and one save, then starts
+    /// them; if that fails, takes every one of them back and says so in its result.
+    async fn commit_adds(self: &Arc<Self>, pending: Vec<PendingAdd>, results: &mut [ItemResult]) {
+        let ids: Vec<u32> = pending.iter().map(|p| p.id).collect();
+        let saved = if self.cfg.persist {
+            let dir = self.cfg.data_dir.join("torrents");
+            let synced = tokio::task::spawn_blocking(move || state::sync_filesystem(&dir))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()));
+            match synced {
+                Ok(()) => {
+                    let reg = self.reg.lock().await;
+                    self.persist(&reg, state::Change::upsert(ids.clone())).await
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            Ok(())
+        };
+        if let Err(e) = saved {
+            self.reg
+                .lock()
+                .await
+                .torrents
+                .retain(|r| !ids.contains(&r.id));
+            for p in &pending {
+                let ih = p.torrent.info_hash();
+                self.session.remove(&ih).await;
+                if self.cfg.persist {
+                    let _ = std::fs::remove_file(&p.copy);
+                }
+                if let Some(m) = &p.market {
+                    let _ = m.set_torrent_override(&ih, None);
+                }
+            }
+            for r in results
+                .iter_mut()
+                .filter(|r| r.id.is_some_and(|id| ids.contains(&id)))
+            {
+                r.ok = false;
+                r.message = Some(format!("saving the session: {e}"));
+            }
+            return;
+        }
+        for p in pending {
+            let (hex, name) = (
+                p.torrent.info_hash().to_hex(),
+                p.torrent.meta.info.name.clone(),
+            );
+            self.launch(p.id, p.torrent);
+            let _ = self.events.send(Event::Added {
+                id: p.id,
+                info_hash: hex,
+                name,
+            });
+        }
     }
 
     /// The record of the torrent a source names, when it is already in the session.
@@ -539,7 +622,7 @@ impl Controller {
         sequential: bool,
         peers: &[String],
         extras: &AddExtras,
-    ) -> Result<(u32, String, String), String> {
+    ) -> Result<(u32, String, String, Option<PendingAdd>), String> {
         let strategy = extras.strategy.as_ref();
         let labels = check_labels(&extras.labels)?;
         let mut peer_addrs = peers
@@ -599,10 +682,17 @@ impl Controller {
         };
         if self.cfg.persist {
             let c = copy.clone();
-            let written = tokio::task::spawn_blocking(move || state::write_atomic(&c, &bytes))
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| e.to_string()));
+            let batch = extras.batch;
+            let written = tokio::task::spawn_blocking(move || {
+                if batch {
+                    state::write_atomic_unsynced(&c, &bytes)
+                } else {
+                    state::write_atomic(&c, &bytes)
+                }
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
             if let Err(e) = written {
                 undo(&market);
                 return Err(e);
@@ -640,7 +730,17 @@ impl Controller {
         let id = rec.id;
         reg.next_id += 1;
         reg.torrents.push(rec);
-        if let Err(e) = self.persist(&reg).await {
+        if extras.batch {
+            // Saved, started and announced with the rest of the batch (`commit_adds`).
+            let pending = PendingAdd {
+                id,
+                torrent: t,
+                copy,
+                market,
+            };
+            return Ok((id, hex, name, Some(pending)));
+        }
+        if let Err(e) = self.persist(&reg, state::Change::upsert(vec![id])).await {
             // Not acknowledged unless it survives a restart.
             reg.torrents.retain(|r| r.id != id);
             self.session.remove(&t.info_hash()).await;
@@ -654,17 +754,14 @@ impl Controller {
             info_hash: hex.clone(),
             name: name.clone(),
         });
-        Ok((id, hex, name))
+        Ok((id, hex, name, None))
     }
 
     /// Resolves one selector to an id: 1–7 digits is an id, 8–40 hex digits an info-hash
     /// prefix that must match exactly one torrent.
     fn resolve(reg: &SavedState, sel: &str) -> Result<u32, String> {
         match Selector::parse(sel) {
-            Some(Selector::Id(id)) => reg
-                .torrents
-                .iter()
-                .find(|r| r.id == id)
+            Some(Selector::Id(id)) => state::find(&reg.torrents, id)
                 .map(|r| r.id)
                 .ok_or_else(|| format!("no torrent with id {id}")),
             Some(Selector::Prefix(lower)) => {
@@ -709,13 +806,7 @@ impl Controller {
     }
 
     async fn record(&self, id: u32) -> Option<Record> {
-        self.reg
-            .lock()
-            .await
-            .torrents
-            .iter()
-            .find(|r| r.id == id)
-            .cloned()
+        state::find(&self.reg.lock().await.torrents, id).cloned()
     }
 
     fn torrent_of(&self, rec: &Record) -> Result<Arc<Torrent>, String> {
@@ -727,10 +818,45 @@ impl Controller {
 
     async fn update_record(&self, id: u32, f: impl FnOnce(&mut Record)) -> Result<(), String> {
         let mut reg = self.reg.lock().await;
-        if let Some(r) = reg.torrents.iter_mut().find(|r| r.id == id) {
-            f(r);
+        let Some(i) = state::find_index(&reg.torrents, id) else {
+            return Ok(());
+        };
+        f(&mut reg.torrents[i]);
+        self.persist(&reg, state::Change::upsert(vec![id])).await
+    }
+
+    /// [`Controller::update_record`] for many records with one save (one fsync), so a
+    /// request on every torrent costs one write, not one per torrent.
+    async fn update_records(&self, ids: &[u32], f: impl Fn(&mut Record)) -> Result<(), String> {
+        let mut reg = self.reg.lock().await;
+        let mut changed = Vec::with_capacity(ids.len());
+        for &id in ids {
+            if let Some(i) = state::find_index(&reg.torrents, id) {
+                f(&mut reg.torrents[i]);
+                changed.push(id);
+            }
         }
-        self.persist(&reg).await
+        if changed.is_empty() {
+            return Ok(());
+        }
+        self.persist(&reg, state::Change::upsert(changed)).await
+    }
+
+    /// Saves `f` applied to the records a batch succeeded on; if the save fails, those items
+    /// report it instead of success (nothing is acknowledged that a restart would forget).
+    async fn persist_batch(&self, res: &mut BatchResult, f: impl Fn(&mut Record)) {
+        let ids: Vec<u32> = res
+            .results
+            .iter()
+            .filter(|r| r.ok)
+            .filter_map(|r| r.id)
+            .collect();
+        if let Err(e) = self.update_records(&ids, f).await {
+            for r in res.results.iter_mut().filter(|r| r.ok) {
+                r.ok = false;
+                r.message = Some(format!("saving the session: {e}"));
+            }
+        }
     }
 
     /// Runs `op` on every target concurrently; results come back in the order given.
@@ -786,15 +912,12 @@ impl Controller {
     }
 
     fn summary(&self, rec: &Record) -> TorrentSummary {
+        self.summary_with(rec, self.market_setup().market.as_ref())
+    }
+
+    fn summary_with(&self, rec: &Record, market: Option<&Market>) -> TorrentSummary {
         let t = self.torrent_of(rec).ok();
-        let market = self.market_setup().market;
-        let mut s = view::summary(
-            rec.id,
-            &rec.info_hash,
-            &rec.name,
-            t.as_deref(),
-            market.as_ref(),
-        );
+        let mut s = view::summary(rec.id, &rec.info_hash, &rec.name, t.as_deref(), market);
         s.download_dir = rec.download_dir.display().to_string();
         s.paused = rec.paused;
         s.sequential = rec.sequential;
@@ -840,7 +963,7 @@ impl Controller {
                         buyer: eff.buyer.clone(),
                         seller: eff.seller.clone(),
                     });
-                    self.persist(&reg).await?;
+                    self.persist(&reg, state::Change::header()).await?;
                 }
             }
             eff
@@ -908,16 +1031,20 @@ impl Controller {
     }
 
     pub async fn list(&self) -> Vec<TorrentSummary> {
-        let recs = self.reg.lock().await.torrents.clone();
-        recs.iter().map(|r| self.summary(r)).collect()
+        // Built under the registry lock (nothing here awaits): no copy of every record, and
+        // the market looked up once, not once per torrent.
+        let market = self.market_setup().market;
+        let reg = self.reg.lock().await;
+        reg.torrents
+            .iter()
+            .map(|r| self.summary_with(r, market.as_ref()))
+            .collect()
     }
 
     async fn one(&self, sel: &str) -> Result<Record, String> {
         let reg = self.reg.lock().await;
         let id = Self::resolve(&reg, sel)?;
-        reg.torrents
-            .iter()
-            .find(|r| r.id == id)
+        state::find(&reg.torrents, id)
             .cloned()
             .ok_or_else(|| format!("no torrent with id {id}"))
     }
@@ -976,6 +1103,7 @@ impl Controller {
                 let mut extras = AddExtras {
                     labels: a.labels.clone(),
                     strategy: choice,
+                    batch: a.sources.len() > 1,
                     ..AddExtras::default()
                 };
                 if let Some(r) = a.seed_ratio {
@@ -983,14 +1111,19 @@ impl Controller {
                     extras.seed.ratio_mode = LimitMode::Single;
                 }
                 let mut results = Vec::with_capacity(a.sources.len());
+                let mut pending = Vec::new();
                 for src in &a.sources {
-                    let r = self
+                    let (r, p) = self
                         .add_with(src, dir.clone(), a.paused, a.sequential, &a.peers, &extras)
                         .await;
                     if let Some(m) = r.message.as_ref().filter(|_| !r.ok) {
                         tracing::warn!("add {src}: {m}");
                     }
                     results.push(r);
+                    pending.extend(p);
+                }
+                if !pending.is_empty() {
+                    self.commit_adds(pending, &mut results).await;
                 }
                 to_value(BatchResult { results })
             }
@@ -1092,37 +1225,55 @@ impl Controller {
                     trackers: view::trackers(&t),
                 })
             }
-            Command::Pause(t) => to_value(
-                self.batch(&t, |ctl, rec| async move {
-                    let tor = ctl.torrent_of(&rec)?;
-                    let changed = tor.pause().await;
-                    ctl.update_record(rec.id, |r| r.paused = true).await?;
-                    if changed {
-                        let _ = ctl.events.send(Event::Paused { id: rec.id });
-                        Ok(None)
-                    } else {
-                        Ok(Some("already paused".into()))
+            Command::Pause(t) => {
+                // Every torrent pauses at once; then one save for all of them.
+                let mut res = self
+                    .batch(&t, |ctl, rec| async move {
+                        let tor = ctl.torrent_of(&rec)?;
+                        Ok((!tor.pause().await).then(|| "already paused".to_string()))
+                    })
+                    .await;
+                self.persist_batch(&mut res, |r| r.paused = true).await;
+                for r in res.results.iter().filter(|r| r.ok && r.message.is_none()) {
+                    if let Some(id) = r.id {
+                        let _ = self.events.send(Event::Paused { id });
                     }
-                })
-                .await,
-            ),
-            Command::Resume(t) => to_value(
-                self.batch(&t, |ctl, rec| async move {
-                    let tor = ctl.torrent_of(&rec)?;
-                    // Persist first, then resume and say so at once: a small torrent can
-                    // complete while a state write is still syncing, and subscribers must see
-                    // `resumed` before `complete`.
-                    ctl.update_record(rec.id, |r| r.paused = false).await?;
-                    let changed = tor.resume();
-                    if changed {
-                        let _ = ctl.events.send(Event::Resumed { id: rec.id });
-                        Ok(None)
-                    } else {
-                        Ok(Some("was not paused".into()))
-                    }
-                })
-                .await,
-            ),
+                }
+                to_value(res)
+            }
+            Command::Resume(t) => {
+                // Persist first (one save for every target), then resume and say so at once:
+                // a small torrent can complete while a state write is still syncing, and
+                // subscribers must see `resumed` before `complete`.
+                let ids: Vec<u32> = {
+                    let resolved = self.targets(&t).await;
+                    let reg = self.reg.lock().await;
+                    resolved
+                        .iter()
+                        .filter_map(|(_, id)| id.as_ref().ok())
+                        .filter(|&&id| {
+                            state::find(&reg.torrents, id)
+                                .is_some_and(|rec| self.torrent_of(rec).is_ok())
+                        })
+                        .copied()
+                        .collect()
+                };
+                self.update_records(&ids, |r| r.paused = false)
+                    .await
+                    .map_err(|e| format!("saving the session: {e}"))?;
+                to_value(
+                    self.batch(&t, |ctl, rec| async move {
+                        let tor = ctl.torrent_of(&rec)?;
+                        if tor.resume() {
+                            let _ = ctl.events.send(Event::Resumed { id: rec.id });
+                            Ok(None)
+                        } else {
+                            Ok(Some("was not paused".into()))
+                        }
+                    })
+                    .await,
+                )
+            }
             Command::Recheck(t) => to_value(
                 self.batch(&t, |ctl, rec| async move {
                     let tor = ctl.torrent_of(&rec)?;
@@ -1277,16 +1428,10 @@ impl Controller {
             }
             Command::Label { targets, labels } => {
                 let labels = check_labels(&labels)?;
-                to_value(
-                    self.batch(&targets, move |ctl, rec| {
-                        let labels = labels.clone();
-                        async move {
-                            ctl.update_record(rec.id, |r| r.labels = labels).await?;
-                            Ok(None)
-                        }
-                    })
-                    .await,
-                )
+                let mut res = self.batch(&targets, |_, _| async { Ok(None) }).await;
+                self.persist_batch(&mut res, |r| r.labels.clone_from(&labels))
+                    .await;
+                to_value(res)
             }
             Command::Seed(a) => self.seed(a).await,
             Command::Subscribe { .. } => Err("subscribe is handled by the connection".into()),
@@ -1304,7 +1449,8 @@ impl Controller {
         {
             let mut reg = self.reg.lock().await;
             reg.torrents.retain(|r| r.id != rec.id);
-            self.persist(&reg).await?;
+            self.persist(&reg, state::Change::remove(vec![rec.id]))
+                .await?;
         }
         let _ = std::fs::remove_file(&rec.torrent_file);
         // Forget its strategy too, so adding it again starts from the global one.
@@ -1382,7 +1528,7 @@ impl Controller {
                     for r in reg.torrents.iter_mut() {
                         r.seed_limit = None;
                     }
-                    self.persist(&reg).await?;
+                    self.persist(&reg, state::Change::all()).await?;
                 }
                 to_value(SeedInfo {
                     scope: "global".into(),
@@ -1449,6 +1595,8 @@ impl Controller {
         let market = self.market_setup().market;
         let now = std::time::Instant::now();
         let mut live = std::collections::HashSet::new();
+        // Torrents seen complete for the first time, saved together after the round.
+        let mut done = Vec::new();
         for rec in recs {
             live.insert(rec.id);
             let Ok(t) = self.torrent_of(&rec) else {
@@ -1457,9 +1605,7 @@ impl Controller {
             let st = t.stats();
             let complete = st.left_bytes == 0 && st.total_bytes > 0;
             if complete && rec.done_at.is_none() {
-                let _ = self
-                    .update_record(rec.id, |r| r.done_at = Some(now_unix()))
-                    .await;
+                done.push(rec.id);
             }
             if rec.paused || !complete || st.phase != crate::engine::torrent::Phase::Seeding {
                 self.seed_tracks
@@ -1491,6 +1637,10 @@ impl Controller {
                 )
             };
             self.apply_decision(&rec, &t, decision).await;
+        }
+        let at = now_unix();
+        if let Err(e) = self.update_records(&done, |r| r.done_at = Some(at)).await {
+            tracing::warn!("saving when torrents completed: {e}");
         }
         self.seed_tracks
             .lock()
@@ -1570,7 +1720,7 @@ impl Controller {
                     let mut reg = self.reg.lock().await;
                     reg.down_limit = Some(down);
                     reg.up_limit = Some(up);
-                    self.persist(&reg).await?;
+                    self.persist(&reg, state::Change::header()).await?;
                 }
                 to_value(Limits {
                     scope: "global".into(),
@@ -1621,7 +1771,8 @@ impl Controller {
             }
         }
         let reg = self.reg.lock().await;
-        if let Err(e) = self.persist(&reg).await {
+        // A fresh snapshot, so the next start reads no journal.
+        if let Err(e) = self.persist(&reg, state::Change::all()).await {
             tracing::error!("saving the session: {e}");
         }
         let _ = self.events.send(Event::Shutdown);

@@ -142,34 +142,25 @@ impl Header {
 }
 
 impl Delta {
-    fn between(old: &SavedState, new: &SavedState) -> Delta {
-        let header = Header::of(new);
-        let before: HashMap<u32, &Record> = old.torrents.iter().map(|r| (r.id, r)).collect();
-        let now: HashMap<u32, &Record> = new.torrents.iter().map(|r| (r.id, r)).collect();
+    /// The line for `change` made to `st`: the global part and the changed records, whole.
+    fn of(st: &SavedState, change: &Change) -> Delta {
         Delta {
-            header: (Header::of(old) != header).then_some(header),
-            upsert: new
-                .torrents
+            header: Some(Header::of(st)),
+            upsert: change
+                .upsert
                 .iter()
-                .filter(|r| before.get(&r.id) != Some(r))
+                .filter_map(|&id| find(&st.torrents, id))
                 .cloned()
                 .collect(),
-            remove: old
-                .torrents
-                .iter()
-                .filter(|r| !now.contains_key(&r.id))
-                .map(|r| r.id)
-                .collect(),
+            remove: change.remove.clone(),
         }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.header.is_none() && self.upsert.is_empty() && self.remove.is_empty()
     }
 
     /// Replaying a delta twice gives the same state, so a crash between writing a fresh
     /// snapshot and emptying the journal is harmless: the replay lands on the snapshot.
-    fn apply(self, st: &mut SavedState) {
+    /// `index` maps ids to positions in `st.torrents` (kept up to date here), so a replay
+    /// costs what the journal holds, not that times the session.
+    fn apply(self, st: &mut SavedState, index: &mut HashMap<u32, usize>) {
         if let Some(h) = self.header {
             st.next_id = h.next_id;
             st.down_limit = h.down_limit;
@@ -177,12 +168,75 @@ impl Delta {
             st.market = h.market;
             st.seeding = h.seeding;
         }
-        st.torrents.retain(|r| !self.remove.contains(&r.id));
+        if !self.remove.is_empty() {
+            let gone: std::collections::HashSet<u32> = self.remove.into_iter().collect();
+            st.torrents.retain(|r| !gone.contains(&r.id));
+            *index = index_of(&st.torrents);
+        }
         for rec in self.upsert {
-            match st.torrents.iter_mut().find(|r| r.id == rec.id) {
-                Some(slot) => *slot = rec,
-                None => st.torrents.push(rec),
+            match index.get(&rec.id) {
+                Some(&i) => st.torrents[i] = rec,
+                None => {
+                    index.insert(rec.id, st.torrents.len());
+                    st.torrents.push(rec);
+                }
             }
+        }
+    }
+}
+
+fn index_of(records: &[Record]) -> HashMap<u32, usize> {
+    records.iter().enumerate().map(|(i, r)| (r.id, i)).collect()
+}
+
+/// The record with `id`. The controller keeps records sorted by id (ids only grow), so this is
+/// a binary search; a list out of order (a hand-edited file) is searched in full.
+pub fn find(records: &[Record], id: u32) -> Option<&Record> {
+    find_index(records, id).map(|i| &records[i])
+}
+
+/// Where the record with `id` is in `records` (see [`find`]).
+pub fn find_index(records: &[Record], id: u32) -> Option<usize> {
+    match records.binary_search_by_key(&id, |r| r.id) {
+        Ok(i) => Some(i),
+        Err(_) => records.iter().position(|r| r.id == id),
+    }
+}
+
+/// What one save changes: the records to write again (added or changed), the ids removed, or
+/// everything. The global part is written with every change.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Change {
+    pub upsert: Vec<u32>,
+    pub remove: Vec<u32>,
+    /// Write a fresh snapshot (many records changed at once, or a clean stop).
+    pub all: bool,
+}
+
+impl Change {
+    /// Only the global part changed.
+    pub fn header() -> Change {
+        Change::default()
+    }
+
+    pub fn upsert(ids: Vec<u32>) -> Change {
+        Change {
+            upsert: ids,
+            ..Change::default()
+        }
+    }
+
+    pub fn remove(ids: Vec<u32>) -> Change {
+        Change {
+            remove: ids,
+            ..Change::default()
+        }
+    }
+
+    pub fn all() -> Change {
+        Change {
+            all: true,
+            ..Change::default()
         }
     }
 }
@@ -190,12 +244,30 @@ impl Delta {
 /// Writes the session state incrementally: one journal line per change, a full snapshot at
 /// the first save (folding in whatever journal the last run left) and when the journal has
 /// more lines than the session has torrents (so replaying it never costs more than reading a
-/// snapshot).
+/// snapshot). A save costs what changed, not the session's size (issue 19: diffing the whole
+/// state on every add made 10,000 adds quadratic), except for the occasional fold.
+///
+/// A save has three steps so that the slow one runs off the async threads without a copy of
+/// the whole state: [`Journal::prepare`] (under the caller's lock, cheap unless a fold is
+/// due), [`Pending::write`] (blocking: the disk and its fsyncs), [`Journal::finished`].
+/// The caller serialises saves (the controller's registry lock is held through all three).
 pub struct Journal {
     path: PathBuf,
-    /// What is on disk (snapshot plus journal); `None` until the first save.
-    durable: Option<SavedState>,
+    /// A snapshot was written by this run, so appending is safe; false at first and after a
+    /// failure that may have left the journal in doubt.
+    folded: bool,
     lines: usize,
+}
+
+/// The bytes of one save, ready to go to disk.
+pub struct Pending {
+    path: PathBuf,
+    write: Bytes,
+}
+
+enum Bytes {
+    Append(Vec<u8>),
+    Snapshot(Vec<u8>),
 }
 
 /// Below this many lines the journal is never folded, however small the session.
@@ -205,69 +277,112 @@ impl Journal {
     pub fn new(state_path: &Path) -> Journal {
         Journal {
             path: state_path.to_path_buf(),
-            durable: None,
+            folded: false,
             lines: 0,
         }
     }
 
-    /// Makes `st` durable; returns once it would survive a crash.
-    pub fn save(&mut self, st: &SavedState) -> Result<(), StateError> {
-        let delta = match &self.durable {
-            Some(old) => Delta::between(old, st),
-            None => return self.compact(st),
-        };
-        if delta.is_empty() {
-            return Ok(());
-        }
-        if self.lines >= MIN_JOURNAL_LINES.max(st.torrents.len()) {
-            return self.compact(st);
-        }
-        let mut line = serde_json::to_vec(&delta).map_err(|e| StateError::Corrupt {
+    /// What to write to make `st` durable, `change` being all that differs from the last save.
+    pub fn prepare(&self, st: &SavedState, change: &Change) -> Result<Pending, StateError> {
+        let corrupt = |e: serde_json::Error| StateError::Corrupt {
             path: self.path.clone(),
             reason: e.to_string(),
-        })?;
-        line.push(b'\n');
-        let log = journal_path(&self.path);
-        let appended = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .and_then(|mut f| {
-                f.write_all(&line)?;
-                f.sync_data()
-            });
-        if let Err(source) = appended {
-            // The line may be half written: fold everything into a snapshot instead, which
-            // also empties the journal.
-            tracing::warn!("appending to {}: {source}", log.display());
-            return self.compact(st);
-        }
-        self.lines += 1;
-        self.durable = Some(st.clone());
-        Ok(())
+        };
+        // A change to most of the session is as big as a snapshot: write that instead.
+        let fold = change.all
+            || !self.folded
+            || change.upsert.len() > MIN_JOURNAL_LINES.max(st.torrents.len() / 2)
+            || self.lines >= MIN_JOURNAL_LINES.max(st.torrents.len());
+        let write = if fold {
+            Bytes::Snapshot(serde_json::to_vec_pretty(st).map_err(corrupt)?)
+        } else {
+            let mut line = serde_json::to_vec(&Delta::of(st, change)).map_err(corrupt)?;
+            line.push(b'\n');
+            Bytes::Append(line)
+        };
+        Ok(Pending {
+            path: self.path.clone(),
+            write,
+        })
     }
 
-    /// A fresh snapshot, then an empty journal.
-    fn compact(&mut self, st: &SavedState) -> Result<(), StateError> {
-        save(&self.path, st)?;
-        let log = journal_path(&self.path);
-        match fs::remove_file(&log) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => {
-                // A journal that cannot go keeps its lines; they replay onto the new snapshot
-                // harmlessly, so only forget what we know of the disk.
-                self.durable = None;
-                return Err(StateError::Io {
-                    op: "removing",
-                    path: log,
-                    source,
-                });
+    /// Records how [`Pending::write`] went.
+    pub fn finished(&mut self, outcome: &Result<Written, StateError>) {
+        match outcome {
+            Ok(Written::Appended) => self.lines += 1,
+            Ok(Written::Folded) => {
+                self.lines = 0;
+                self.folded = true;
+            }
+            // What is on disk is in doubt: the next save writes a fresh snapshot.
+            Err(_) => self.folded = false,
+        }
+    }
+
+    /// [`Journal::prepare`], [`Pending::write`] and [`Journal::finished`] in one go, for
+    /// callers that need no async split.
+    pub fn save(&mut self, st: &SavedState, change: &Change) -> Result<(), StateError> {
+        let out = self.prepare(st, change)?.write();
+        self.finished(&out);
+        out.map(|_| ())
+    }
+}
+
+/// What [`Pending::write`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Appended,
+    Folded,
+}
+
+impl Pending {
+    /// Writes and syncs; returns once it would survive a crash.
+    pub fn write(self) -> Result<Written, StateError> {
+        match self.write {
+            Bytes::Snapshot(bytes) => {
+                write_atomic(&self.path, &bytes)?;
+                let log = journal_path(&self.path);
+                match fs::remove_file(&log) {
+                    Ok(()) => Ok(Written::Folded),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Written::Folded),
+                    // A journal that cannot go keeps its lines; the next save folds again.
+                    Err(source) => Err(StateError::Io {
+                        op: "removing",
+                        path: log,
+                        source,
+                    }),
+                }
+            }
+            Bytes::Append(line) => {
+                let log = journal_path(&self.path);
+                let mut f = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .map_err(|source| StateError::Io {
+                        op: "opening",
+                        path: log.clone(),
+                        source,
+                    })?;
+                let before = f.metadata().map(|m| m.len());
+                let appended = f.write_all(&line).and_then(|()| f.sync_data());
+                if let Err(source) = appended {
+                    // The change is not acknowledged: take back whatever part of the line
+                    // reached the file, so a restart does not apply it. Should that fail too,
+                    // the caller's next save folds everything into a snapshot.
+                    if let Ok(len) = before {
+                        let _ = f.set_len(len).and_then(|()| f.sync_data());
+                    }
+                    tracing::warn!("appending to {}: {source}", log.display());
+                    return Err(StateError::Io {
+                        op: "appending to",
+                        path: log,
+                        source,
+                    });
+                }
+                Ok(Written::Appended)
             }
         }
-        self.lines = 0;
-        self.durable = Some(st.clone());
-        Ok(())
     }
 }
 
@@ -308,6 +423,10 @@ pub fn load(path: &Path) -> Result<SavedState, StateError> {
     }
     let mut st = st;
     replay_journal(path, &mut st)?;
+    // The controller finds records by binary search over ids.
+    if !st.torrents.is_sorted_by_key(|r| r.id) {
+        st.torrents.sort_by_key(|r| r.id);
+    }
     Ok(st)
 }
 
@@ -327,6 +446,7 @@ fn replay_journal(path: &Path, st: &mut SavedState) -> Result<(), StateError> {
         }
     };
     let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let mut index = index_of(&st.torrents);
     for (n, line) in bytes[..complete].split(|&b| b == b'\n').enumerate() {
         if line.is_empty() {
             continue;
@@ -335,7 +455,7 @@ fn replay_journal(path: &Path, st: &mut SavedState) -> Result<(), StateError> {
             path: log.clone(),
             reason: format!("line {}: {e}", n + 1),
         })?;
-        delta.apply(st);
+        delta.apply(st, &mut index);
     }
     Ok(())
 }
@@ -350,6 +470,33 @@ pub fn save(path: &Path, st: &SavedState) -> Result<(), StateError> {
 
 /// tmp + fsync + rename + fsync(dir): readers see the old or the new file, never a torn one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    write_replacing(path, bytes, true)
+}
+
+/// [`write_atomic`] without the syncs, for a batch made durable at once by
+/// [`sync_filesystem`] afterwards.
+pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    write_replacing(path, bytes, false)
+}
+
+/// Flushes everything written to the filesystem that holds `dir` (syncfs(2)): one flush for a
+/// batch of files where an fsync each would cost a journal commit each.
+pub fn sync_filesystem(dir: &Path) -> Result<(), StateError> {
+    use std::os::fd::AsRawFd;
+    let io = |source| StateError::Io {
+        op: "syncing",
+        path: dir.to_path_buf(),
+        source,
+    };
+    let d = File::open(dir).map_err(io)?;
+    // SAFETY: syncfs(2) only uses the descriptor, which `d` keeps open during the call.
+    if unsafe { libc::syncfs(d.as_raw_fd()) } != 0 {
+        return Err(io(std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+fn write_replacing(path: &Path, bytes: &[u8], sync: bool) -> Result<(), StateError> {
     let io = |op: &'static str, p: &Path| {
         let p = p.to_path_buf();
         move |source| StateError::Io {
@@ -366,7 +513,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     let res = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()
+        if sync { f.sync_all() } else { Ok(()) }
     })()
     .map_err(io("writing", &tmp))
     .and_then(|()| fs::rename(&tmp, path).map_err(io("renaming", &tmp)));
@@ -374,6 +521,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
         let _ = fs::remove_file(&tmp);
     }
     res?;
+    if !sync {
+        return Ok(());
+    }
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io("syncing", dir))
@@ -463,14 +613,17 @@ mod tests {
         for id in 1..=300 {
             st.torrents.push(record(id));
             st.next_id = id + 1;
+            let mut change = Change::upsert(vec![id]);
             if id % 7 == 0 {
                 st.torrents.retain(|r| r.id != id - 3);
+                change.remove.push(id - 3);
             }
             if id % 11 == 0 {
                 st.torrents[0].paused = !st.torrents[0].paused;
+                change.upsert.push(st.torrents[0].id);
                 st.down_limit = Some(u64::from(id));
             }
-            j.save(&st).expect("save");
+            j.save(&st, &change).expect("save");
             assert_eq!(load(&p).expect("load"), st, "after {id}");
         }
         // Appends stay small: the journal never holds more lines than the session.
@@ -486,7 +639,7 @@ mod tests {
         assert_eq!(load(&p).expect("torn"), st);
         // A new run folds the journal into a snapshot at its first save.
         let mut j = Journal::new(&p);
-        j.save(&st).expect("fold");
+        j.save(&st, &Change::header()).expect("fold");
         assert!(!journal_path(&p).exists());
         assert_eq!(load(&p).expect("load"), st);
     }
@@ -500,10 +653,11 @@ mod tests {
         let mut st = load(&p).expect("empty");
         st.torrents = (1..=1000).map(record).collect();
         let mut j = Journal::new(&p);
-        j.save(&st).expect("first save is a snapshot");
+        j.save(&st, &Change::upsert((1..=1000).collect()))
+            .expect("first save is a snapshot");
         let snapshot = fs::metadata(&p).expect("stat").len();
         st.torrents.push(record(1001));
-        j.save(&st).expect("add");
+        j.save(&st, &Change::upsert(vec![1001])).expect("add");
         let log = fs::metadata(journal_path(&p)).expect("stat").len();
         assert!(
             log * 50 < snapshot,

@@ -106,11 +106,19 @@ impl Torrent {
     }
 
     pub(super) async fn save_resume(&self, clean: bool) {
+        let counters = (
+            self.uploaded.load(Ordering::Relaxed),
+            self.downloaded.load(Ordering::Relaxed),
+        );
         let (have, do_save) = {
             let mut st = self.state();
             let phase_ok = st.phase != Phase::Error && st.phase != Phase::Checking;
+            // A checkpoint that would say what the last one said is skipped: pausing 10,000
+            // idle torrents must not cost 10,000 file writes and fsyncs (issue 19). A clean
+            // stop is always written (it marks the data as needing no recheck).
+            let unchanged = !st.resume_dirty && st.saved_counters == Some(counters);
             st.resume_dirty = false;
-            (st.picker.have().clone(), phase_ok || clean)
+            (st.picker.have().clone(), (phase_ok && !unchanged) || clean)
         };
         if !do_save {
             return;
@@ -121,8 +129,8 @@ impl Torrent {
             have,
             stamps: Vec::new(),
             clean,
-            uploaded: self.uploaded.load(Ordering::Relaxed),
-            downloaded: self.downloaded.load(Ordering::Relaxed),
+            uploaded: counters.0,
+            downloaded: counters.1,
             saved_at_unix: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)
@@ -139,8 +147,12 @@ impl Torrent {
         })
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
-        if let Err(e) = r {
-            tracing::warn!("saving resume data: {e}");
+        match r {
+            Ok(()) => self.state().saved_counters = Some(counters),
+            Err(e) => {
+                tracing::warn!("saving resume data: {e}");
+                self.state().resume_dirty = true;
+            }
         }
     }
 

@@ -92,6 +92,9 @@ use peers::{KnownPeer, PeerEntry};
 /// network fills the next ones, few enough to bound memory (4 × the piece size).
 const VERIFY_SLOTS: usize = 4;
 
+/// How many events a torrent keeps for a subscriber that has not read them yet.
+const EVENT_BACKLOG: usize = 64;
+
 /// Settings shared by every torrent of a session.
 pub struct SessionCtx {
     pub peer_id: PeerId,
@@ -198,6 +201,8 @@ struct State {
     phase: Phase,
     error: Option<String>,
     resume_dirty: bool,
+    /// (uploaded, downloaded) as the last resume checkpoint recorded them.
+    saved_counters: Option<(u64, u64)>,
     rechoke_soon: bool,
     checked: Option<CheckResult>,
     down_rate: f64,
@@ -265,7 +270,11 @@ impl Torrent {
             Bitfield::new(n),
         );
         picker.sequential = opts.sequential;
-        let (events, _) = broadcast::channel(1024);
+        // The ring is allocated in full up front (~70 bytes a slot), for every torrent however
+        // idle: 1,024 slots were most of an idle torrent's memory (issue 19). Subscribers drain
+        // it at once and treat a lag as "skip ahead" (piece events come in bursts, the rest
+        // are rare), so a short ring loses nothing they need.
+        let (events, _) = broadcast::channel(EVENT_BACKLOG);
         let opts_paused = opts.paused;
         let choker: Box<dyn Choker> = Box::new(TitForTat::new(opts.upload_slots));
         let known = opts
@@ -289,6 +298,7 @@ impl Torrent {
                 phase: Phase::Checking,
                 error: None,
                 resume_dirty: false,
+                saved_counters: None,
                 rechoke_soon: false,
                 checked: None,
                 down_rate: 0.0,

@@ -375,6 +375,12 @@ impl Torrent {
             return;
         }
         let want = depth - p.inflight;
+        // Refill in batches, not one request per block received: each refill is a message
+        // to the writer, a wake-up and a write(2) on both ends (issue 19). A quarter of the
+        // pipeline keeps it deep enough while the batch goes out.
+        if p.inflight > 0 && want < (depth / 4).min(32) {
+            return;
+        }
         let mut out = Vec::new();
         if p.peer_choking {
             if p.allowed_fast.is_empty() {
@@ -389,8 +395,7 @@ impl Torrent {
             st.picker
                 .pick(key, &allowed, want, Instant::now(), &mut out);
         } else {
-            let bits = p.bits.clone();
-            st.picker.pick(key, &bits, want, Instant::now(), &mut out);
+            st.picker.pick(key, &p.bits, want, Instant::now(), &mut out);
         }
         if out.is_empty() {
             return;

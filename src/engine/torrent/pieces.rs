@@ -64,19 +64,28 @@ impl Torrent {
         let meta = self.meta.clone();
         let index = piece.index;
         let data = piece.data;
-        let res = tokio::task::spawn_blocking(move || -> Result<bool, String> {
+        let done = tokio::task::spawn_blocking(move || {
             // SHA-1 for v1, merkle for v2, both for a hybrid.
-            if !meta.info.verify_piece(index, &data) {
-                return Ok(false);
-            }
-            storage
-                .write_piece(index as usize, &data)
-                .map_err(|e| e.to_string())?;
-            Ok(true)
+            let res = if !meta.info.verify_piece(index, &data) {
+                Ok(false)
+            } else {
+                storage
+                    .write_piece(index as usize, &data)
+                    .map(|()| true)
+                    .map_err(|e| e.to_string())
+            };
+            (res, data)
         })
-        .await
-        // A panicked hashing task is a failed write as far as the torrent is concerned.
-        .unwrap_or_else(|e| Err(e.to_string()));
+        .await;
+        let res = match done {
+            Ok((res, data)) => {
+                // The buffer goes back to the picker for the next piece.
+                self.state().picker.recycle(data);
+                res
+            }
+            // A panicked hashing task is a failed write as far as the torrent is concerned.
+            Err(e) => Err(e.to_string()),
+        };
         match res {
             Ok(true) => {
                 self.piece_verified(index).await;
