@@ -944,3 +944,27 @@ fn torrent_add_by_url_is_fetched_and_bounded() {
     );
     assert_eq!(daemon.ls().len(), 1);
 }
+
+/// `session-get` reports the `[network]` in force, not fixed values.
+#[test]
+fn session_get_reports_encryption_and_utp_from_the_config() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for (extra, encryption, utp) in [
+        ("", "preferred", true),
+        (
+            "[network]\nencryption = \"require\"\nutp = false\n",
+            "required",
+            false,
+        ),
+        ("[network]\nencryption = \"allow\"\n", "tolerated", true),
+    ] {
+        let (_daemon, port) = daemon_with_rpc(&tmp.path().join(encryption), extra);
+        let mut c = Client::new(port, Some(basic(USER, PASS)));
+        let sg = c.ok(
+            "session-get",
+            json!({"fields": ["encryption", "utp-enabled"]}),
+        );
+        assert_eq!(sg["encryption"], encryption, "{extra}: {sg}");
+        assert_eq!(sg["utp-enabled"], utp, "{extra}: {sg}");
+    }
+}

@@ -1061,6 +1061,7 @@ impl Controller {
                     }),
                     None => None,
                 };
+                let net = self.session.network();
                 to_value(Status {
                     version: env!("CARGO_PKG_VERSION").into(),
                     protocol: PROTOCOL_VERSION,
@@ -1075,6 +1076,9 @@ impl Controller {
                     up_rate: list.iter().map(|t| t.up_rate).sum(),
                     market: self.market_setup().status(),
                     dht,
+                    encryption: net.encryption.as_str().into(),
+                    tcp: net.tcp,
+                    utp: net.utp,
                 })
             }
             Command::Add(a) => {

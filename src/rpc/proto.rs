@@ -489,6 +489,14 @@ pub struct Status {
     /// The DHT node's UDP address and routing-table size, when the DHT is on.
     #[serde(default)]
     pub dht: Option<DhtStatus>,
+    /// `[network]` in force: the encryption mode ("prefer", "require", "allow", "off") and
+    /// whether peers are connected over TCP and over uTP.
+    #[serde(default)]
+    pub encryption: String,
+    #[serde(default)]
+    pub tcp: bool,
+    #[serde(default)]
+    pub utp: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -230,7 +230,12 @@ async fn session_get(door: &Door, args: &Args) -> Result<Value, String> {
         "download-dir-free-space": free_space(&st.download_dir),
         "download-queue-enabled": false,
         "download-queue-size": 5,
-        "encryption": "tolerated",
+        // Transmission has no "off": plaintext is what "tolerated" leads to with most peers.
+        "encryption": match st.encryption.as_str() {
+            "require" => "required",
+            "prefer" => "preferred",
+            _ => "tolerated",
+        },
         "idle-seeding-limit": g.idle_minutes,
         "idle-seeding-limit-enabled": g.idle_minutes > 0,
         "incomplete-dir": st.download_dir,
@@ -271,7 +276,7 @@ async fn session_get(door: &Door, args: &Args) -> Result<Value, String> {
             "memory-units": ["KiB", "MiB", "GiB", "TiB"],
             "memory-bytes": 1024,
         },
-        "utp-enabled": false,
+        "utp-enabled": st.utp,
         "version": version_string(),
         // Extra: the token market's state (clients ignore keys they do not know).
         "bidtorrent-market": st.market,
