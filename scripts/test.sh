@@ -62,7 +62,8 @@ cargo clippy --all-targets -- -D warnings
 # check, so the run closes on what the tests did.
 test_log="$(mktemp)"
 trap 'rm -f "$test_log"' EXIT
-cargo test 2>&1 | tee "$test_log"
+# --no-fail-fast: one run reports every failing test binary, not only the first.
+cargo test --no-fail-fast 2>&1 | tee "$test_log"
 # Every fuzz target builds and runs for a bounded time on its seed corpus (nightly).
 scripts/fuzz.sh
 # Dependency policy without a network advisory database (see deny.toml for why).

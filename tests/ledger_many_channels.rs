@@ -383,14 +383,14 @@ fn an_older_sled_ledger_is_upgraded_on_open() {
     }
     // Back to layout 1: no version, no indexes, no counters.
     {
-        let db = sled::open(dir.path().join("db")).unwrap();
+        let db = retry_lock(|| sled::open(dir.path().join("db")));
         db.open_tree("meta").unwrap().remove(b"layout").unwrap();
         for t in ["live", "closed", "counters", "due"] {
             db.drop_tree(t).unwrap();
         }
         db.flush().unwrap();
     }
-    let l = Ledger::open(dir.path(), config()).unwrap();
+    let l = retry_lock(|| Ledger::open(dir.path(), config()));
     let s = l.summary(&PublicKey::of(&buyer)).unwrap();
     assert_eq!((s.paying.live, s.paying.escrowed), (2, Amount(20)));
     let s = l.summary(&PublicKey::of(&seller)).unwrap();
@@ -434,4 +434,23 @@ fn an_older_sled_ledger_is_upgraded_on_open() {
     let s = l.summary(&PublicKey::of(&buyer)).unwrap();
     assert_eq!((s.paying.live, s.paying.escrowed), (0, Amount::ZERO));
     assert!(l.audit().unwrap().consistent);
+}
+
+/// Opens a sled database just closed in this process. sled releases its file lock when its
+/// background flusher lets go of the database, a moment after the last handle is dropped.
+fn retry_lock<T, E: std::fmt::Display>(mut open: impl FnMut() -> Result<T, E>) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        match open() {
+            Ok(v) => return v,
+            Err(e) if e.to_string().contains("could not acquire lock") => {
+                assert!(
+                    start.elapsed() < std::time::Duration::from_secs(10),
+                    "still locked: {e}"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
 }
