@@ -23,6 +23,8 @@ const CHAOS: Duration = Duration::from_secs(90);
 /// How long the books may take to settle after the last kill.
 const SETTLE: Duration = Duration::from_secs(60);
 const MINT: u64 = 20_000_000;
+/// The daemons log at debug level, so a stall's report shows what the peers did.
+const LOG: &str = "[log]\nlevel = \"debug\"\n";
 
 /// xorshift64*, seeded: the kills reproduce from the printed seed.
 struct Rng(u64);
@@ -133,6 +135,41 @@ impl Node {
     }
 }
 
+/// On a stalled download: what each node sees of the torrent (its `ls` line, its peers, its
+/// market columns) and the tail of each daemon's log.
+fn stall_report(nodes: &[Node], name: &str) {
+    for n in nodes {
+        println!("==== {} (peer port {}) ====", n.name, n.port);
+        let Some(d) = n.daemon.as_ref() else {
+            println!("(not running)");
+            continue;
+        };
+        let out = d.cli(&["ls", "--json"]);
+        let ls: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        match ls.iter().find(|t| t["name"] == name) {
+            Some(t) => {
+                println!("ls: {t}");
+                let id = t["id"].to_string();
+                for args in [&["peers", &id, "--json"][..], &["peers", &id][..]] {
+                    let out = d.cli(args);
+                    println!(
+                        "{args:?}: {}{}",
+                        String::from_utf8_lossy(&out.stdout).trim(),
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    );
+                }
+            }
+            None => println!("{name} not in ls: {}", String::from_utf8_lossy(&out.stdout)),
+        }
+        let log = std::fs::read_to_string(d.data.join("daemon.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        println!("-- last 80 of {} log lines --", lines.len());
+        for l in &lines[lines.len().saturating_sub(80)..] {
+            println!("{l}");
+        }
+    }
+}
+
 fn num(v: &Value, key: &str) -> u64 {
     v[key]
         .as_u64()
@@ -157,7 +194,7 @@ fn money_survives_weeks_compressed_into_minutes_of_kill_9() {
     let lifecycle = "redeem_interval_secs = 2\nredeem_threshold = \"0.05\"\n\
                      channel_secs = 20\nchannel_idle_secs = 4\nchannel_cap = \"0.3\"\n";
     let seller_cfg = format!(
-        "[limits]\nupload = \"2M\"\n{}",
+        "{LOG}[limits]\nupload = \"2M\"\n{}",
         market_config(
             &ledger.addr,
             &format!(
@@ -166,13 +203,14 @@ fn money_survives_weeks_compressed_into_minutes_of_kill_9() {
             )
         )
     );
-    let buyer_cfg = market_config(
-        &ledger.addr,
-        &format!(
-            "{lifecycle}[market.buyer]\nstrategy = \"fixed\"\nprice = \"0.05\"\n\
+    let buyer_cfg = LOG.to_owned()
+        + &market_config(
+            &ledger.addr,
+            &format!(
+                "{lifecycle}[market.buyer]\nstrategy = \"fixed\"\nprice = \"0.05\"\n\
              [market.seller]\nstrategy = \"tit-for-tat\"\n"
-        ),
-    );
+            ),
+        );
     for n in ["seller", "buyer1", "buyer2"] {
         let key = wallet_address(&tmp.path().join(n));
         if n != "seller" {
@@ -239,10 +277,15 @@ fn money_survives_weeks_compressed_into_minutes_of_kill_9() {
             if nodes[1..].iter().all(|b| b.seeding(&name)) {
                 break;
             }
-            assert!(
-                Instant::now() < deadline,
-                "{name} not downloaded by both buyers (kills: {kills:?})"
-            );
+            if Instant::now() >= deadline {
+                stall_report(&nodes, &name);
+                // Keep the daemons' logs and state for a post-mortem.
+                let kept = tmp.keep();
+                panic!(
+                    "{name} not downloaded by both buyers (kills: {kills:?}); dirs kept in {}",
+                    kept.display()
+                );
+            }
             std::thread::sleep(Duration::from_millis(150));
         }
     }

@@ -145,7 +145,13 @@ impl Torrent {
                 last_up: 0,
             },
         );
-        if !outgoing {
+        if outgoing {
+            // It answered: past failures (it was down, restarting) no longer stretch the
+            // backoff of the next re-dial.
+            if let Some(k) = st.known.get_mut(&addr) {
+                k.failures = 0;
+            }
+        } else {
             // Remember incoming peers by their address so a re-dial is possible after a drop.
             st.known.entry(addr).or_default();
         }

@@ -33,8 +33,9 @@ const SYN_RTO: Duration = Duration::from_millis(1000);
 const MAX_TIMEOUTS: u32 = 6;
 /// SYNs sent before giving up (1 + 2 s of waiting: a peer without uTP is found out fast).
 const MAX_SYNS: u32 = 2;
-/// An idle connection sends a STATE this often (NAT bindings).
-const KEEPALIVE: Duration = Duration::from_secs(29);
+/// An idle connection sends a STATE this often: NAT bindings stay open, and a peer that
+/// restarted without closing (killed) answers with a RESET, so its stale connection goes.
+const KEEPALIVE: Duration = Duration::from_secs(15);
 /// How long a closed or abandoned connection lingers for its last packets to be acked.
 const LINGER: Duration = Duration::from_secs(20);
 /// A peer advertising no window is probed with one packet this long after it closed it.

@@ -234,6 +234,36 @@ impl Inner {
         let _ = self.send.send_to(&pkt, to);
     }
 
+    /// The connection a RESET from `from` is for. A RESET echoes the connection id of the
+    /// packet it answers: our receive id when it answers our SYN, our send id otherwise (a
+    /// peer that restarted and no longer knows the connection), which is our receive id + 1
+    /// when we dialled and − 1 when we accepted. Without this a peer killed mid-connection
+    /// (no FIN) left our side retransmitting or idling until its timeouts.
+    fn reset_target(&self, from: SocketAddr, id: u16) -> Option<Arc<Shared>> {
+        let candidates: Vec<(Arc<Shared>, bool)> = {
+            let conns = lock(&self.conns);
+            [
+                (id.wrapping_sub(1), true),
+                (id.wrapping_add(1), true),
+                (id, false),
+            ]
+            .iter()
+            .filter_map(|(recv, by_send)| conns.get(&(from, *recv)).map(|c| (c.clone(), *by_send)))
+            .collect()
+        };
+        candidates
+            .into_iter()
+            .find(|(sh, by_send)| {
+                let l = lock(&sh.state);
+                if *by_send {
+                    l.conn.send_id == id
+                } else {
+                    l.conn.recv_id == id
+                }
+            })
+            .map(|(sh, _)| sh)
+    }
+
     /// One datagram; returns the connection it went to.
     fn handle(self: &Arc<Self>, buf: &[u8], from: SocketAddr) -> Option<Arc<Shared>> {
         // Not uTP (a DHT message, noise): dropped.
@@ -245,7 +275,11 @@ impl Inner {
         } else {
             (from, h.conn_id)
         };
-        let found = lock(&self.conns).get(&key).cloned();
+        let found = if h.kind == PacketType::Reset {
+            self.reset_target(from, h.conn_id)
+        } else {
+            lock(&self.conns).get(&key).cloned()
+        };
         let sh = match found {
             Some(sh) => sh,
             None if h.kind == PacketType::Syn => {

@@ -257,3 +257,92 @@ async fn a_peer_ignoring_our_window_is_not_buffered_without_end() {
         "acked through {highest_ack}"
     );
 }
+
+/// Joins `left` (fixed) and a right side that can be swapped, as a peer's address that a
+/// restarted process takes over: datagrams from `left` to the front socket go out of the back
+/// socket to the current right side; anything reaching the back socket goes to `left`.
+/// Returns the front address (where `left` reaches the right side), the back address (where
+/// the right side reaches `left`) and the switch.
+async fn swappable_relay(
+    left: SocketAddr,
+    right: SocketAddr,
+) -> (SocketAddr, SocketAddr, Arc<std::sync::Mutex<SocketAddr>>) {
+    let front = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let back = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let (f, b) = (front.local_addr().unwrap(), back.local_addr().unwrap());
+    let right = Arc::new(std::sync::Mutex::new(right));
+    let to_right = right.clone();
+    let (fr, bk) = (front.clone(), back.clone());
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let (n, _) = fr.recv_from(&mut buf).await.unwrap();
+            let dest = *to_right.lock().unwrap();
+            let _ = bk.send_to(&buf[..n], dest).await;
+        }
+    });
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let (n, _) = back.recv_from(&mut buf).await.unwrap();
+            let _ = front.send_to(&buf[..n], left).await;
+        }
+    });
+    (f, b, right)
+}
+
+/// The peer of `stale` was killed -9 (no FIN) and a new process took its address: the next
+/// packet `stale` sends is answered with a RESET, and the stream fails at once with
+/// ConnectionReset instead of retransmitting (or idling) until its timeouts.
+async fn expect_reset(mut stale: UtpStream, swap: Arc<std::sync::Mutex<SocketAddr>>) {
+    let restarted = UtpSocket::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    *swap.lock().unwrap() = restarted.local_addr();
+    let t0 = Instant::now();
+    let outcome = tokio::time::timeout(Duration::from_secs(5), async {
+        // Data in flight draws the RESET; a write may still be buffered, the read sees it.
+        let _ = stale.write_all(b"still there?").await;
+        let mut buf = [0u8; 16];
+        stale.read(&mut buf).await
+    })
+    .await
+    .expect("a stale uTP connection outlived its restarted peer's RESET");
+    let e = outcome.expect_err("a restarted peer cannot answer with data");
+    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}");
+    eprintln!("stale connection reset after {:?}", t0.elapsed());
+}
+
+#[tokio::test]
+async fn a_restarted_peer_resets_the_stale_connection_we_dialled() {
+    let ours = UtpSocket::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let theirs = UtpSocket::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let (front, _, swap) = swappable_relay(ours.local_addr(), theirs.local_addr()).await;
+    let mut s = ours.connect(front).await.unwrap();
+    let mut peer = theirs.accept().await.unwrap();
+    s.write_all(b"hello").await.unwrap();
+    let mut buf = [0u8; 5];
+    peer.read_exact(&mut buf).await.unwrap();
+    expect_reset(s, swap).await;
+}
+
+#[tokio::test]
+async fn a_restarted_peer_resets_the_stale_connection_we_accepted() {
+    let ours = UtpSocket::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let theirs = UtpSocket::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let (_, back, swap) = swappable_relay(ours.local_addr(), theirs.local_addr()).await;
+    let mut peer = theirs.connect(back).await.unwrap();
+    let mut s = ours.accept().await.unwrap();
+    peer.write_all(b"hello").await.unwrap();
+    let mut buf = [0u8; 5];
+    s.read_exact(&mut buf).await.unwrap();
+    expect_reset(s, swap).await;
+}
