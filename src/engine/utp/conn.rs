@@ -325,18 +325,7 @@ impl Conn {
             }
             self.zero_window_since = None;
             let payload: Vec<u8> = self.send_buf.drain(..len).collect();
-            self.inflight.push_back(Slot {
-                seq: self.seq_nr,
-                kind: PacketType::Data,
-                payload,
-                sent_at: now,
-                transmissions: 0,
-                acked: false,
-                lost: false,
-            });
-            self.seq_nr = self.seq_nr.wrapping_add(1);
-            let idx = self.inflight.len() - 1;
-            self.transmit(now, idx);
+            self.send_next(now, PacketType::Data, payload);
             took = true;
         }
         if took && let Some(w) = self.write_waker.take() {
@@ -344,19 +333,24 @@ impl Conn {
         }
         if self.fin_queued && !self.fin_sent && self.send_buf.is_empty() {
             self.fin_sent = true;
-            self.inflight.push_back(Slot {
-                seq: self.seq_nr,
-                kind: PacketType::Fin,
-                payload: Vec::new(),
-                sent_at: now,
-                transmissions: 0,
-                acked: false,
-                lost: false,
-            });
-            self.seq_nr = self.seq_nr.wrapping_add(1);
-            let idx = self.inflight.len() - 1;
-            self.transmit(now, idx);
+            self.send_next(now, PacketType::Fin, Vec::new());
         }
+    }
+
+    /// Gives `payload` the next sequence number, keeps it in flight until acked, and sends it.
+    fn send_next(&mut self, now: Instant, kind: PacketType, payload: Vec<u8>) {
+        self.inflight.push_back(Slot {
+            seq: self.seq_nr,
+            kind,
+            payload,
+            sent_at: now,
+            transmissions: 0,
+            acked: false,
+            lost: false,
+        });
+        self.seq_nr = self.seq_nr.wrapping_add(1);
+        let idx = self.inflight.len() - 1;
+        self.transmit(now, idx);
     }
 
     fn rtt_sample(&mut self, rtt: Duration) {
