@@ -22,19 +22,16 @@ use support::*;
 const REQUIRE: &[&str] = &["--encryption", "require"];
 
 fn payload(root: &Path, tracker: &str) -> (PathBuf, PathBuf) {
-    let src = root.join("seed").join("payload");
-    write_payload(
-        &src,
+    payload_torrent(
+        root,
+        tracker,
         &[
             ("a.bin", 1000),
             ("big.bin", 2_500_000),
             ("sub/c.bin", 77_777),
         ],
         21,
-    );
-    let torrent = root.join("payload.torrent");
-    mktorrent(&src, &torrent, tracker, 16);
-    (src, torrent)
+    )
 }
 
 fn download_ok(root: &Path, torrent: &Path, dir: &Path, peers: &[&str], extra: &[&str]) {

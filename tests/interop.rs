@@ -13,9 +13,9 @@ use support::*;
 /// A multi-file payload with nested folders, a zero-length file and odd names, made into a
 /// torrent by the real mktorrent.
 fn payload(root: &Path, tracker: &str) -> (PathBuf, PathBuf) {
-    let src = root.join("seed").join("payload");
-    write_payload(
-        &src,
+    payload_torrent(
+        root,
+        tracker,
         &[
             ("a.bin", 1000),
             ("big.bin", 3_000_000),
@@ -24,10 +24,7 @@ fn payload(root: &Path, tracker: &str) -> (PathBuf, PathBuf) {
             ("ünïcödé.txt", 5000),
         ],
         7,
-    );
-    let torrent = root.join("payload.torrent");
-    mktorrent(&src, &torrent, tracker, 16);
-    (src, torrent)
+    )
 }
 
 fn bt_download(root: &Path, torrent: &Path, dir: &Path) -> engine_util::Finished {

@@ -12,19 +12,16 @@ use std::time::Duration;
 use support::*;
 
 fn payload(root: &Path, tracker: &str) -> (PathBuf, PathBuf) {
-    let src = root.join("seed").join("payload");
-    write_payload(
-        &src,
+    payload_torrent(
+        root,
+        tracker,
         &[
             ("a.bin", 1000),
             ("big.bin", 1_500_000),
             ("sub/dir/with space.bin", 123_457),
         ],
         11,
-    );
-    let torrent = root.join("payload.torrent");
-    mktorrent(&src, &torrent, tracker, 16);
-    (src, torrent)
+    )
 }
 
 fn magnet_uri(torrent: &Path, tracker: &str) -> String {

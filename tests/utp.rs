@@ -18,19 +18,16 @@ use support::*;
 const UTP_ONLY: &[&str] = &["--no-tcp"];
 
 fn payload(root: &Path, tracker: &str) -> (PathBuf, PathBuf) {
-    let src = root.join("seed").join("payload");
-    write_payload(
-        &src,
+    payload_torrent(
+        root,
+        tracker,
         &[
             ("a.bin", 1000),
             ("big.bin", 2_500_000),
             ("sub/c.bin", 77_777),
         ],
         33,
-    );
-    let torrent = root.join("payload.torrent");
-    mktorrent(&src, &torrent, tracker, 16);
-    (src, torrent)
+    )
 }
 
 fn utp_transmission() -> serde_json::Value {

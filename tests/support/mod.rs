@@ -284,6 +284,22 @@ pub fn write_payload(dir: &Path, files: &[(&str, usize)], seed: u64) {
 /// Make `out` from `src` (a file or a directory) with the real mktorrent, announcing to
 /// `tracker`, piece length 2^`piece_len_log2` (mktorrent accepts 15..=28). An existing `out`
 /// is replaced (mktorrent itself refuses to overwrite).
+/// A test payload: `files` written under ROOT/seed/payload (see [`write_payload`]) and its
+/// .torrent at ROOT/payload.torrent, 64 KiB pieces, announcing to `tracker`. Returns both
+/// paths.
+pub fn payload_torrent(
+    root: &Path,
+    tracker: &str,
+    files: &[(&str, usize)],
+    seed: u64,
+) -> (PathBuf, PathBuf) {
+    let src = root.join("seed").join("payload");
+    write_payload(&src, files, seed);
+    let torrent = root.join("payload.torrent");
+    mktorrent(&src, &torrent, tracker, 16);
+    (src, torrent)
+}
+
 pub fn mktorrent(src: &Path, out: &Path, tracker: &str, piece_len_log2: u32) {
     let bin = require("mktorrent");
     let _ = fs::remove_file(out);
