@@ -52,6 +52,16 @@ pub enum State {
 }
 
 /// `a < b` in sequence space.
+/// Copies the first `dst.len()` bytes of `src` into `dst` with two memcpys: iterating a
+/// `VecDeque<u8>` byte by byte was a fifth of a uTP sender's CPU.
+fn copy_front(src: &VecDeque<u8>, dst: &mut [u8]) {
+    let (a, b) = src.as_slices();
+    let first = dst.len().min(a.len());
+    dst[..first].copy_from_slice(&a[..first]);
+    let rest = dst.len() - first;
+    dst[first..].copy_from_slice(&b[..rest]);
+}
+
 fn seq_lt(a: u16, b: u16) -> bool {
     a != b && b.wrapping_sub(a) < 0x8000
 }
@@ -324,7 +334,9 @@ impl Conn {
                 break;
             }
             self.zero_window_since = None;
-            let payload: Vec<u8> = self.send_buf.drain(..len).collect();
+            let mut payload = vec![0u8; len];
+            copy_front(&self.send_buf, &mut payload);
+            self.send_buf.drain(..len);
             self.send_next(now, PacketType::Data, payload);
             took = true;
         }
@@ -679,9 +691,8 @@ impl Conn {
     pub fn read(&mut self, now: Instant, buf: &mut [u8]) -> Option<io::Result<usize>> {
         if !self.recv_buf.is_empty() {
             let n = buf.len().min(self.recv_buf.len());
-            for (dst, src) in buf.iter_mut().zip(self.recv_buf.drain(..n)) {
-                *dst = src;
-            }
+            copy_front(&self.recv_buf, &mut buf[..n]);
+            self.recv_buf.drain(..n);
             if self.window_was_small && (self.window() as usize) >= self.mss * 8 {
                 // Tell the sender the window opened again.
                 self.send_state(now);

@@ -3,6 +3,7 @@
 //! way for TCP, and a multiplexer on one UDP socket (the TCP listener's port number) giving
 //! the engine [`UtpStream`]s that are `AsyncRead + AsyncWrite`.
 
+mod batch;
 pub mod conn;
 pub mod ledbat;
 pub mod packet;

@@ -20,6 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::UdpSocket;
 use tokio::sync::{Notify, mpsc};
 
+use super::batch;
 use super::conn::{Conn, State};
 use super::packet::{Header, Packet, PacketType};
 
@@ -49,6 +50,8 @@ struct Inner {
     /// buffer is full, where tokio's `try_send_to` also fails before the reactor first saw
     /// the socket writable (which would drop a SYN sent right after binding).
     send: std::net::UdpSocket,
+    /// Equal-sized runs of datagrams go out as one segmentation-offload send.
+    batch: batch::Sender,
     local: SocketAddr,
     epoch: Instant,
     conns: Mutex<HashMap<Key, Arc<Shared>>>,
@@ -72,9 +75,12 @@ struct Shared {
 impl Shared {
     /// Sends what the connection queued and wakes the timer if it must look sooner.
     fn flush(&self, l: &mut Locked) {
-        for pkt in l.conn.out.drain(..) {
+        if !l.conn.out.is_empty() {
             // A full buffer drops the datagram, as the network could.
-            let _ = self.inner.send.send_to(&pkt, self.addr);
+            self.inner
+                .batch
+                .send_all(&self.inner.send, self.addr, &l.conn.out);
+            l.conn.out.clear();
         }
         if l.conn.next_deadline() < l.armed {
             self.notify.notify_one();
@@ -121,6 +127,7 @@ impl UtpSocket {
         let _ = s.set_send_buffer_size(SOCKET_BUFFER);
         s.set_nonblocking(true)?;
         s.bind(&addr.into())?;
+        batch::enable_gro(&s);
         let send: std::net::UdpSocket = s.try_clone()?.into();
         let udp = UdpSocket::from_std(s.into())?;
         let local = udp.local_addr()?;
@@ -128,6 +135,7 @@ impl UtpSocket {
         let inner = Arc::new(Inner {
             udp,
             send,
+            batch: batch::Sender::default(),
             local,
             epoch: Instant::now(),
             conns: Mutex::new(HashMap::new()),
@@ -318,28 +326,31 @@ async fn read_loop(inner: Arc<Inner>) {
     let mut buf = vec![0u8; 65536];
     let mut touched: Vec<Arc<Shared>> = Vec::new();
     loop {
-        let (n, from) = match inner.udp.recv_from(&mut buf).await {
-            Ok(r) => r,
-            Err(e) => {
-                // ICMP errors surface here on some systems; nothing to do but carry on.
-                tracing::trace!("uTP recv: {e}");
-                tokio::time::sleep(Duration::from_millis(1)).await;
-                continue;
-            }
-        };
-        let mut got = Some((n, from));
+        if inner.udp.readable().await.is_err() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            continue;
+        }
         let mut count = 0;
-        while let Some((n, from)) = got.take() {
-            if let Some(sh) = inner.handle(&buf[..n], from)
-                && !touched.iter().any(|t| Arc::ptr_eq(t, &sh))
-            {
-                touched.push(sh);
-            }
-            count += 1;
-            if count < BURST
-                && let Ok(r) = inner.udp.try_recv_from(&mut buf)
-            {
-                got = Some(r);
+        while count < BURST {
+            let (n, from, seg) = match inner.udp.try_io(tokio::io::Interest::READABLE, || {
+                batch::recv(&inner.udp, &mut buf)
+            }) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    // ICMP errors surface here on some systems; nothing to do but carry on.
+                    tracing::trace!("uTP recv: {e}");
+                    break;
+                }
+            };
+            // A GRO read holds several datagrams of `seg` bytes (the last may be shorter).
+            for dgram in buf[..n].chunks(seg.unwrap_or(n).max(1)) {
+                if let Some(sh) = inner.handle(dgram, from)
+                    && !touched.iter().any(|t| Arc::ptr_eq(t, &sh))
+                {
+                    touched.push(sh);
+                }
+                count += 1;
             }
         }
         let now = Instant::now();
