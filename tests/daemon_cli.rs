@@ -829,3 +829,66 @@ fn all_ok_one(v: &serde_json::Value) {
     assert_eq!(results.len(), 1, "{v}");
     assert_eq!(results[0]["ok"], true, "{v}");
 }
+
+/// The event stream's `progress`: a downloading torrent's verified bytes at least every
+/// 0.5 s (with slack for a loaded machine), rising, never above the total, and none once the
+/// torrent completed (issue 19: outside harnesses time transfers with it).
+#[test]
+fn progress_events_report_verified_bytes_while_downloading() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let size = 2 * 1024 * 1024;
+    let t = make_torrent(tmp.path(), "p.bin", &[("p.bin", size)], 64 * 1024);
+    let mut seeder = Bt::seed(tmp.path(), &t, &tmp.path().join("src"));
+    let peer = format!("127.0.0.1:{}", seeder.port());
+    let daemon = Daemon::start(tmp.path(), None);
+    // About four seconds of transfer.
+    let out = daemon.cli(&["limit", "--down", "512K"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut sub = std::os::unix::net::UnixStream::connect(&daemon.socket).expect("connect");
+    sub.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    sub.write_all(b"{\"id\":1,\"cmd\":\"subscribe\",\"interval_ms\":0}\n")
+        .expect("subscribe");
+    let mut reader = std::io::BufReader::new(sub.try_clone().expect("clone"));
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("hello");
+    line.clear();
+    reader.read_line(&mut line).expect("ok");
+    assert!(line.contains("\"ok\":true"), "{line}");
+    let dl = tmp.path().join("dl");
+    let out = daemon.cli(&["add", s(&t), "--dir", s(&dl), "--peer", &peer]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut progress: Vec<(Instant, u64)> = Vec::new();
+    let completed = loop {
+        line.clear();
+        reader.read_line(&mut line).expect("event");
+        let e: serde_json::Value = serde_json::from_str(&line).expect("event json");
+        if e["event"] == "progress" {
+            assert_eq!(e["id"], 1, "{e}");
+            assert_eq!(e["total"], size as u64, "{e}");
+            progress.push((Instant::now(), e["verified"].as_u64().expect("verified")));
+        }
+        if e["event"] == "complete" {
+            break Instant::now();
+        }
+    };
+    assert!(progress.len() >= 3, "too few progress events: {progress:?}");
+    for w in progress.windows(2) {
+        assert!(w[1].1 > w[0].1, "verified did not rise: {progress:?}");
+        let gap = w[1].0.duration_since(w[0].0);
+        assert!(gap < Duration::from_millis(1500), "{gap:?} between events");
+    }
+    assert!(progress.iter().all(|p| p.1 <= size as u64));
+    // Nothing more for a finished torrent (a window, not a wait).
+    sub.set_read_timeout(Some(Duration::from_millis(1200)))
+        .expect("timeout");
+    while completed.elapsed() < Duration::from_millis(1200) {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(n) if n > 0 => assert!(!line.contains("\"progress\""), "after complete: {line}"),
+            _ => break,
+        }
+    }
+    drop(seeder);
+}

@@ -1041,6 +1041,27 @@ impl Controller {
             .collect()
     }
 
+    /// (id, verified bytes, total bytes, download rate) of every running torrent still
+    /// downloading: what `progress` events report.
+    pub async fn progress(&self) -> Vec<(u32, u64, u64, u64)> {
+        let reg = self.reg.lock().await;
+        reg.torrents
+            .iter()
+            .filter(|r| !r.paused)
+            .filter_map(|r| {
+                let s = self.torrent_of(r).ok()?.stats();
+                (s.phase == crate::engine::torrent::Phase::Downloading).then(|| {
+                    (
+                        r.id,
+                        s.total_bytes - s.left_bytes,
+                        s.total_bytes,
+                        s.down_rate.round() as u64,
+                    )
+                })
+            })
+            .collect()
+    }
+
     async fn one(&self, sel: &str) -> Result<Record, String> {
         let reg = self.reg.lock().await;
         let id = Self::resolve(&reg, sel)?;

@@ -971,6 +971,14 @@ pub enum Event {
         id: u32,
         message: String,
     },
+    /// A downloading torrent's verified bytes, twice a second while they change (for scripts
+    /// and benchmarks that time a transfer, as they poll a real client's API).
+    Progress {
+        id: u32,
+        verified: u64,
+        total: u64,
+        down_rate: u64,
+    },
     /// Every torrent, sent every `interval_ms` of the subscription.
     Stats {
         torrents: Vec<TorrentSummary>,

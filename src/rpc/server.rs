@@ -188,9 +188,27 @@ async fn stream_events(
     let period = Duration::from_millis(interval_ms.max(100));
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // `progress`: every 0.5 s, each downloading torrent whose verified bytes moved.
+    let mut progress_tick = tokio::time::interval(Duration::from_millis(500));
+    progress_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut reported: std::collections::HashMap<u32, u64> = std::collections::HashMap::new();
     let mut sink = Vec::new();
     loop {
         let ev = tokio::select! {
+            _ = progress_tick.tick() => {
+                let now = ctl.progress().await;
+                reported.retain(|id, _| now.iter().any(|p| p.0 == *id));
+                for (id, verified, total, down_rate) in now {
+                    if reported.insert(id, verified) == Some(verified) {
+                        continue;
+                    }
+                    let ev = Event::Progress { id, verified, total, down_rate };
+                    if !write_line(&mut w, &ev).await {
+                        return;
+                    }
+                }
+                continue;
+            }
             ev = rx.recv() => match ev {
                 Ok(e) => e,
                 Err(broadcast::error::RecvError::Lagged(missed)) => Event::Lagged { missed },
