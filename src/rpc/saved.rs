@@ -9,11 +9,13 @@
 //! (`engine::resume`).
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::engine::durable::{self, Durability};
 
 /// Bumped when the layout changes incompatibly.
 pub const STATE_VERSION: u32 = 1;
@@ -470,63 +472,31 @@ pub fn save(path: &Path, st: &SavedState) -> Result<(), StateError> {
 
 /// tmp + fsync + rename + fsync(dir): readers see the old or the new file, never a torn one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    write_replacing(path, bytes, true)
+    replace(path, bytes, Durability::Now)
 }
 
 /// [`write_atomic`] without the syncs, for a batch made durable at once by
 /// [`sync_filesystem`] afterwards.
 pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    write_replacing(path, bytes, false)
+    replace(path, bytes, Durability::Batched)
 }
 
 /// Flushes everything written to the filesystem that holds `dir` (syncfs(2)): one flush for a
 /// batch of files where an fsync each would cost a journal commit each.
 pub fn sync_filesystem(dir: &Path) -> Result<(), StateError> {
-    use std::os::fd::AsRawFd;
-    let io = |source| StateError::Io {
+    durable::sync_filesystem(dir).map_err(|source| StateError::Io {
         op: "syncing",
         path: dir.to_path_buf(),
         source,
-    };
-    let d = File::open(dir).map_err(io)?;
-    // SAFETY: syncfs(2) only uses the descriptor, which `d` keeps open during the call.
-    if unsafe { libc::syncfs(d.as_raw_fd()) } != 0 {
-        return Err(io(std::io::Error::last_os_error()));
-    }
-    Ok(())
+    })
 }
 
-fn write_replacing(path: &Path, bytes: &[u8], sync: bool) -> Result<(), StateError> {
-    let io = |op: &'static str, p: &Path| {
-        let p = p.to_path_buf();
-        move |source| StateError::Io {
-            op,
-            path: p,
-            source,
-        }
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(io("creating", dir))?;
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    let tmp = dir.join(name);
-    let res = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        if sync { f.sync_all() } else { Ok(()) }
-    })()
-    .map_err(io("writing", &tmp))
-    .and_then(|()| fs::rename(&tmp, path).map_err(io("renaming", &tmp)));
-    if res.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    res?;
-    if !sync {
-        return Ok(());
-    }
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io("syncing", dir))
+fn replace(path: &Path, bytes: &[u8], durability: Durability) -> Result<(), StateError> {
+    durable::replace(path, bytes, durability).map_err(|e| StateError::Io {
+        op: e.op,
+        path: e.path,
+        source: e.source,
+    })
 }
 
 #[cfg(test)]

@@ -137,16 +137,24 @@ impl Torrent {
                 .unwrap_or(0),
         };
         let path = resume::resume_path(&self.ctx.data_dir, &self.meta.info_hash);
+        let durability = if self.ctx.stopping_all.load(Ordering::Relaxed) {
+            crate::engine::durable::Durability::Batched
+        } else {
+            crate::engine::durable::Durability::Now
+        };
+        // Never closed, so the permit always comes.
+        let permit = self.ctx.resume_writers.acquire().await.ok();
         let r = tokio::task::spawn_blocking(move || -> Result<(), String> {
             // Data first, then the record that claims it: a crash between the two only costs a
             // recheck of the pieces written since the last checkpoint.
             storage.sync().map_err(|e| e.to_string())?;
             let mut data = data;
             data.stamps = storage.stamps();
-            resume::save(&path, &data).map_err(|e| e.to_string())
+            resume::save(&path, &data, durability).map_err(|e| e.to_string())
         })
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
+        drop(permit);
         match r {
             Ok(()) => self.state().saved_counters = Some(counters),
             Err(e) => {
