@@ -121,6 +121,22 @@ impl Daemon {
         (field("VmRSS:"), field("RssAnon:"))
     }
 
+    /// The daemon's CPU (user + system) over `window` while nothing is asked of it, as a
+    /// percentage of one core: what its timers cost.
+    fn idle_cpu(&self, window: Duration) -> f64 {
+        let ticks = || {
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+            let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split_whitespace().collect();
+            f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+        };
+        // SAFETY: sysconf only reads a constant.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        let (a, t0) = (ticks(), Instant::now());
+        std::thread::sleep(window);
+        let used = (ticks() - a) as f64 / hz;
+        100.0 * used / t0.elapsed().as_secs_f64()
+    }
+
     fn stop(mut self) -> Duration {
         let t0 = Instant::now();
         // SAFETY: kill(2) on our own child.
@@ -216,6 +232,10 @@ fn main() {
         "  daemon memory          {:>9.1} MiB RSS, {:.1} MiB anon",
         rss as f64 / 1024.0,
         anon as f64 / 1024.0
+    );
+    println!(
+        "  idle CPU (10 s)        {:>9.1} % of a core",
+        d.idle_cpu(Duration::from_secs(10))
     );
     let (_, pause) = d.cli(&["-q", "pause", "--all"], None);
     println!("  pause --all            {:>9.3} s", pause.as_secs_f64());
