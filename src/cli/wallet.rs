@@ -11,6 +11,7 @@ use clap::{Args, Subcommand};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::GlobalArgs;
+use crate::engine::durable::{self, Durability};
 use crate::wallet::amount::Amount;
 use crate::wallet::chain::local::ChainEntry;
 use crate::wallet::keys::{self, ChannelId, PublicKey};
@@ -718,7 +719,8 @@ fn print_closed(info: &crate::wallet::ledger::ChannelInfo, json: bool) -> anyhow
 fn emit_payment(p: &Payment, out: Option<&Path>) -> anyhow::Result<()> {
     let line = serde_json::to_string(p)?;
     match out {
-        Some(path) => write_atomic(path, format!("{line}\n").as_bytes())
+        // Replaced atomically, so a reader or a crash never sees half a payment.
+        Some(path) => durable::replace(path, format!("{line}\n").as_bytes(), Durability::Now)
             .with_context(|| format!("cannot write the payment to {}", path.display())),
         None => {
             let mut so = std::io::stdout().lock();
@@ -1082,16 +1084,4 @@ fn report_refusal(json: bool, what: &str, code: &str, message: &str) {
         printable(what),
         printable(message)
     );
-}
-
-/// Replaces `path` atomically (write to a temporary, sync, rename), so a reader or a crash
-/// never sees half a payment.
-fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
 }

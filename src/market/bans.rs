@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::durable::{self, Durability};
 use crate::wallet::PublicKey;
 
 /// How long a ban lasts: long enough to make whitewashing a key cost something, short enough
@@ -120,18 +121,15 @@ impl Bans {
         let Some(path) = &self.path else {
             return Ok(());
         };
-        let io = |source| BanError::Io {
-            path: path.clone(),
-            source,
-        };
         let bytes = serde_json::to_vec_pretty(&self.file).map_err(|source| BanError::Format {
             path: path.clone(),
             source,
         })?;
-        // Write then rename: a crash leaves the old list or the new one, never half of one.
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, bytes).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        // A crash leaves the old list or the new one, never half of one.
+        durable::replace(path, &bytes, Durability::Now).map_err(|e| BanError::Io {
+            path: e.path,
+            source: e.source,
+        })
     }
 }
 
