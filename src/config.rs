@@ -66,6 +66,7 @@ impl Network {
             encryption: self.encryption.parse().unwrap_or_default(),
             tcp: self.tcp,
             utp: self.utp,
+            ..crate::engine::transport::NetOptions::default()
         }
     }
 }

@@ -108,6 +108,7 @@ impl NetArgs {
             encryption: self.encryption,
             tcp: !self.no_tcp,
             utp: !self.no_utp,
+            ..NetOptions::default()
         }
     }
 }

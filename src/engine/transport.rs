@@ -109,6 +109,11 @@ pub struct NetOptions {
     pub tcp: bool,
     /// Dial and accept over uTP (when the session bound its uTP socket).
     pub utp: bool,
+    /// Dial peers on this host (loopback addresses) over TCP first. uTP's reason to be,
+    /// LEDBAT yielding on a shared link, does not exist there, and TCP moves a byte for less
+    /// CPU (1 GiB between two of ours: ~900 MiB/s over TCP, ~680 over uTP). Off only in tests
+    /// that exercise the internet policy on loopback.
+    pub same_host_tcp_first: bool,
 }
 
 impl Default for NetOptions {
@@ -117,6 +122,7 @@ impl Default for NetOptions {
             encryption: Encryption::Prefer,
             tcp: true,
             utp: true,
+            same_host_tcp_first: true,
         }
     }
 }
@@ -522,7 +528,8 @@ impl Transport {
     /// - known to take uTP: uTP, then TCP if uTP fails;
     /// - known not to answer uTP: TCP, then uTP if TCP fails;
     /// - unknown: uTP first (LEDBAT makes it the polite choice, as BEP 29 intends), with TCP
-    ///   joining after [`UTP_HEAD_START`] and the first to connect taken.
+    ///   joining after [`UTP_HEAD_START`] and the first to connect taken;
+    /// - on this host: TCP, then uTP if TCP fails (see [`NetOptions::same_host_tcp_first`]).
     async fn connect(&self, addr: SocketAddr) -> Result<(PeerStream, Carrier), TransportError> {
         let utp = self.utp_for(addr);
         let tcp_on = self.options().tcp;
@@ -536,7 +543,12 @@ impl Transport {
         if !tcp_on {
             return Ok((connect_over(addr, &over_utp).await?, over_utp));
         }
-        let hint = self.hint(addr);
+        let same_host = addr.ip().is_loopback() && self.options().same_host_tcp_first;
+        let hint = if same_host {
+            Some(false)
+        } else {
+            self.hint(addr)
+        };
         if hint == Some(false) {
             return match connect_over(addr, &Carrier::Tcp).await {
                 Ok(s) => Ok((s, Carrier::Tcp)),
@@ -909,8 +921,12 @@ mod tests {
         (addr, h)
     }
 
+    /// A dialler with the internet policy, though its peers are on loopback.
     async fn dialler() -> Transport {
-        let t = Transport::new(NetOptions::default());
+        let t = Transport::new(NetOptions {
+            same_host_tcp_first: false,
+            ..NetOptions::default()
+        });
         t.bind_utp("127.0.0.1:0".parse().unwrap()).await.unwrap();
         t
     }
@@ -923,6 +939,19 @@ mod tests {
         assert!(s.info().utp, "an unknown peer with uTP is reached over uTP");
         assert!(server.await.unwrap().utp);
         assert!(t.prefers_utp(addr));
+    }
+
+    #[tokio::test]
+    async fn a_peer_on_this_host_is_dialled_over_tcp_first() {
+        let t = Transport::new(NetOptions::default());
+        t.bind_utp("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let (addr, server) = serve_both(true).await;
+        let (s, _) = t.dial(addr, &hs(5)).await.unwrap();
+        assert!(
+            !s.info().utp,
+            "a loopback peer taking both is reached over TCP"
+        );
+        assert!(!server.await.unwrap().utp);
     }
 
     #[tokio::test]
