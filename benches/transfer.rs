@@ -7,6 +7,7 @@
 //!     BENCH_MIB=64 BENCH_TR_MIB=32 BENCH_RUNS=1 cargo bench --bench transfer   # a quick check
 //!     BENCH_PAIRS=bt-bt,aria2-bt,bt-bt-enc cargo bench --bench transfer        # chosen rows
 //!     BENCH_PAIRS=all                                     # the matrix and the extra rows
+//!     BENCH_STALL_SECS=120                                # give up a row with no piece by then
 //!
 //! Pair keys are `SEEDER-LEECHER[-enc|-utp]` with clients bt, qbt, rqbit, aria2, tr (and lt,
 //! libtorrent, for the uTP rows). Extra rows, out of the default set: bt-bt-enc, bt-bt-utp,
@@ -189,6 +190,12 @@ fn same_file(a: &Path, b: &Path) -> Result<(), String> {
     }
 }
 
+/// How long a leecher may go without a verified piece before its row is given up: 120 s by
+/// default (Transmission as a seeder idles ~10 s at first).
+fn stall_secs() -> u64 {
+    env_u64("BENCH_STALL_SECS", 120)
+}
+
 /// One payload size: its data, torrent and tracker, for every row of that size.
 struct Bench {
     setup: Setup,
@@ -245,6 +252,7 @@ impl Bench {
         let probe = RssProbe::start(leecher.pid());
         let mut first: Option<(Instant, u64)> = None;
         let deadline = t0 + Duration::from_secs(1800);
+        let stall = t0 + Duration::from_secs(stall_secs());
         let t_done = loop {
             let now = Instant::now();
             let pr = leecher.poll()?;
@@ -257,6 +265,12 @@ impl Bench {
             }
             if now > deadline {
                 return Err("no completion within 30 minutes".into());
+            }
+            if first.is_none() && leecher.first_report().is_none() && now > stall {
+                return Err(format!(
+                    "no piece verified within {} s (BENCH_STALL_SECS): the pair never connected?",
+                    stall_secs()
+                ));
             }
             std::thread::sleep(Duration::from_millis(20));
         };

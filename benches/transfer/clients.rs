@@ -592,6 +592,9 @@ impl Rqbit {
         args.extend([
             "--listen-port".into(),
             port.to_string(),
+            // rqbit 9.1 `download` announces 4240 (the server's default port) otherwise.
+            "--announce-port".into(),
+            port.to_string(),
             "--http-api-listen-addr".into(),
             loopback(api).to_string(),
             "download".into(),
