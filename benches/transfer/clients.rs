@@ -207,7 +207,7 @@ impl Pair {
             Flavor::Utp if ends.iter().any(|c| !matches!(c, Client::Bt | Client::Lt)) => {
                 Some("uTP rows are bidtorrent and libtorrent only".into())
             }
-            _ => ends.iter().find_map(|c| c.missing()),
+            _ => None,
         }
     }
 }
@@ -673,8 +673,6 @@ pub struct Aria2Rpc {
     aria2: Aria2,
     rpc: u16,
     http: ureq::Agent,
-    /// A fixed-answer tracker handing the seeder a leecher to dial.
-    _dial: Option<FakeTracker>,
 }
 
 const ARIA2_GID: &str = "b1d7000000000001";
@@ -690,6 +688,8 @@ fn aria2_flavor(f: Flavor) -> Vec<String> {
 }
 
 impl Aria2Rpc {
+    /// A leecher is handed the seeder `peer` through the harness's fixed-answer tracker (the
+    /// torrent's own tracker lists it too).
     fn start(b: &Setup, f: Flavor, dir: &Path, seed: bool, peer: Option<SocketAddr>) -> Self {
         let rpc = free_port();
         let mut args = aria2_flavor(f);
@@ -698,14 +698,9 @@ impl Aria2Rpc {
             format!("--rpc-listen-port={rpc}"),
             format!("--gid={ARIA2_GID}"),
         ]);
-        let mut dial = None;
         let aria2 = if seed {
-            if let Some(a) = peer {
-                // aria2 cannot be told a peer's address; a tracker of ours hands it over.
-                let t = FakeTracker::start(vec![a]);
-                args.push(format!("--bt-tracker={}", t.url()));
-                dial = Some(t);
-            }
+            // aria2 cannot be told a peer's address: a leecher it must dial (Transmission)
+            // reaches it through the torrent's tracker, which aria2 asks every 5 s.
             Aria2::seed_with(&b.torrent, &b.src_dir, &args)
         } else {
             Aria2::leech_with(
@@ -719,7 +714,6 @@ impl Aria2Rpc {
             aria2,
             rpc,
             http: agent(),
-            _dial: dial,
         }
     }
 
@@ -935,7 +929,20 @@ impl Leecher {
             }
             Client::Rqbit => Leecher::Rqbit(Rqbit::start(b, dl, false, peer)),
             Client::Aria2 => Leecher::Aria2(Aria2Rpc::start(b, f, dl, false, peer)),
-            Client::Tr => Leecher::Tr(TrRpc::new(Transmission::leech(&b.torrent, dl))),
+            Client::Tr => {
+                let t = TrRpc::new(Transmission::leech(&b.torrent, dl));
+                // Downloading (status 4) before a seeder dials it: while it still checks the
+                // empty directory it is not ready for the peer, and some seeders do not retry.
+                let ready = wait_until(Duration::from_secs(60), || {
+                    t.torrent().is_some_and(|v| v["status"] == 4)
+                });
+                assert!(
+                    ready,
+                    "Transmission leecher never started downloading\n{}",
+                    t.tr.log_tail()
+                );
+                Leecher::Tr(t)
+            }
             Client::Lt => Leecher::Lt(LtPeer::start(
                 &b.torrent,
                 dl,
