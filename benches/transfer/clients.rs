@@ -579,6 +579,11 @@ impl Rqbit {
         let logs = tempfile::tempdir().expect("tempdir");
         let (port, api) = (free_port(), free_port());
         let mut args: Vec<String> = [
+            // A finished torrent never re-dials a peer whose connection failed, and
+            // Transmission (which must be dialled) can sit on a handshake longer than rqbit's
+            // default 10 s.
+            "--peer-read-write-timeout",
+            "60s",
             "--disable-dht",
             "--disable-dht-persistence",
             "--disable-upnp-port-forward",
