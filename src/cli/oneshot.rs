@@ -417,6 +417,7 @@ async fn follow_download(
     let bar = progress_bar(rep, torrent);
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut complete = false;
+    let mut first_reported = false;
     // The torrent may already be complete, with its events sent before we subscribed.
     let s = torrent.stats();
     if s.phase == crate::engine::torrent::Phase::Error {
@@ -449,22 +450,18 @@ async fn follow_download(
                 // For scripts and benchmarks timing the transfer as they do a real client's
                 // API: bytes verified on disk, twice a second, until complete.
                 if rep.json && !complete {
-                    let s = torrent.stats();
-                    rep.event(
-                        "progress",
-                        json!({
-                            "verified": s.total_bytes - s.left_bytes,
-                            "total": s.total_bytes,
-                            "have": s.have_pieces,
-                            "pieces": s.num_pieces,
-                            "down_rate": s.down_rate.round() as u64,
-                            "peers": s.peers,
-                        }),
-                        String::new,
-                    );
+                    report_progress(rep, torrent);
                 }
             }
             ev = events.recv() => match ev {
+                // The first verified piece is reported at once, so a time to first byte
+                // read from the progress events is exact rather than up to a tick late.
+                Ok(TorrentEvent::PieceVerified(_)) if !first_reported => {
+                    first_reported = true;
+                    if rep.json && !complete {
+                        report_progress(rep, torrent);
+                    }
+                }
                 Ok(TorrentEvent::Complete) if !complete => {
                     complete = true;
                     report_complete(rep, torrent);
@@ -479,6 +476,23 @@ async fn follow_download(
             }
         }
     }
+}
+
+/// A `progress` event: bytes verified on disk so far, of the total.
+fn report_progress(rep: &Reporter, torrent: &Torrent) {
+    let s = torrent.stats();
+    rep.event(
+        "progress",
+        json!({
+            "verified": s.total_bytes - s.left_bytes,
+            "total": s.total_bytes,
+            "have": s.have_pieces,
+            "pieces": s.num_pieces,
+            "down_rate": s.down_rate.round() as u64,
+            "peers": s.peers,
+        }),
+        String::new,
+    );
 }
 
 async fn follow_seed(
