@@ -126,7 +126,9 @@ impl Daemon {
     fn idle_cpu(&self, window: Duration) -> f64 {
         let ticks = || {
             let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
-            let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split_whitespace().collect();
+            let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
+                .split_whitespace()
+                .collect();
             f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
         };
         // SAFETY: sysconf only reads a constant.
