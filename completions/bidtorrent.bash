@@ -819,7 +819,7 @@ _bidtorrent() {
             return 0
             ;;
         bidtorrent__subcmd__download)
-            opts="-d -v -q -h --dir --seed-ratio --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --encryption --no-utp --no-tcp --sequential --no-dht --dht-bootstrap --lsd --config --data-dir --verbose --quiet --help"
+            opts="-d -v -q -h --dir --seed-ratio --listen --tracker-interval --peer --limit-down --limit-up --max-peers --json --encryption --no-utp --no-tcp --sequential --no-dht --dht-bootstrap --lsd --page-cache --config --data-dir --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -105,6 +105,7 @@ complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l no-tc
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l sequential -d 'Download pieces in order (for streaming) instead of rarest first'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l no-dht -d 'Do not use the DHT (BEP 5)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l lsd -d 'Local service discovery (BEP 14): find peers on the LAN by multicast'
+complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -l page-cache -d 'Write verified pieces through the page cache instead of straight to the disk (O_DIRECT; see `[disk] write_through`)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -s v -l verbose -d 'More log output (repeat for more)'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -s q -l quiet -d 'Less output'
 complete -c bidtorrent -n "__fish_bidtorrent_using_subcommand download" -s h -l help -d 'Print help'

@@ -93,6 +93,7 @@ _arguments "${_arguments_options[@]}" : \
 '--sequential[Download pieces in order (for streaming) instead of rarest first]' \
 '(--dht-bootstrap)--no-dht[Do not use the DHT (BEP 5)]' \
 '--lsd[Local service discovery (BEP 14)\: find peers on the LAN by multicast]' \
+'--page-cache[Write verified pieces through the page cache instead of straight to the disk (O_DIRECT; see \`\[disk\] write_through\`)]' \
 '*-v[More log output (repeat for more)]' \
 '*--verbose[More log output (repeat for more)]' \
 '-q[Less output]' \

@@ -17,6 +17,7 @@ pub struct Config {
     /// Address the peer listener binds.
     pub listen: SocketAddr,
     pub network: Network,
+    pub disk: Disk,
     pub limits: Limits,
     pub torrent: TorrentDefaults,
     pub watch: Watch,
@@ -67,6 +68,23 @@ impl Network {
             tcp: self.tcp,
             utp: self.utp,
             ..crate::engine::transport::NetOptions::default()
+        }
+    }
+}
+
+/// `[disk]`: how downloaded data reaches the disk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Disk {
+    /// Verified pieces go straight to the disk (O_DIRECT), not through the page cache
+    /// (`engine::direct_io` says why); false writes through the cache as most clients do.
+    pub write_through: bool,
+}
+
+impl Default for Disk {
+    fn default() -> Self {
+        Disk {
+            write_through: true,
         }
     }
 }
@@ -274,6 +292,7 @@ impl Default for Config {
             download_dir: "~/Downloads".into(),
             listen: SocketAddr::from(([0, 0, 0, 0], 6881)),
             network: Network::default(),
+            disk: Disk::default(),
             limits: Limits::default(),
             torrent: TorrentDefaults::default(),
             watch: Watch::default(),
@@ -345,10 +364,18 @@ listen = "0.0.0.0:6881"
 # (The one-shot `download` and `seed` take `--encryption MODE` instead, default "prefer".)
 encryption = "prefer"
 # Transports peers are dialled and accepted on. uTP (BEP 29) listens on the same port number
-# as TCP (UDP); a peer is dialled over TCP first and over uTP when TCP does not reach it. With
-# uTP on, the DHT takes another UDP port. `tcp = false` makes every connection uTP.
+# as TCP (UDP). A new peer is dialled over uTP first (its LEDBAT congestion control yields to
+# other traffic), TCP joining after a second; a peer on this host over TCP first. With uTP on,
+# the DHT takes another UDP port. `tcp = false` makes every connection uTP.
 tcp = true
 utp = true
+
+[disk]
+# Verified pieces go straight to the disk (O_DIRECT) rather than through the page cache, so a
+# big download does not evict what other programs had cached (qBittorrent's "disable OS
+# cache"). Ranges the disk cannot take that way, and filesystems without O_DIRECT, still go
+# through the cache. The one-shot `download` takes `--page-cache` to turn it off.
+write_through = true
 
 [limits]
 # Global rates in bytes/s: an integer, or a string with a binary unit ("512K", "10M", "1G").

@@ -241,3 +241,82 @@ async fn two_seeds_do_not_stay_connected() {
     }
     relay_task.abort();
 }
+
+/// Pages of `path` in the page cache (mincore(2) over a read-only mapping).
+fn cached_pages(path: &std::path::Path) -> (usize, usize) {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(path).expect("open");
+    let len = f.metadata().expect("meta").len() as usize;
+    // SAFETY: a private read-only mapping of a file we keep open; mincore only reads it.
+    unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        );
+        assert_ne!(p, libc::MAP_FAILED, "mmap");
+        let pages = len.div_ceil(4096);
+        let mut vec = vec![0u8; pages];
+        assert_eq!(libc::mincore(p, len, vec.as_mut_ptr()), 0, "mincore");
+        libc::munmap(p, len);
+        (vec.iter().filter(|&&b| b & 1 == 1).count(), pages)
+    }
+}
+
+/// Whether the filesystem under `dir` takes O_DIRECT (tmpfs on older kernels does not).
+fn takes_o_direct(dir: &std::path::Path) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    let probe = dir.join("o_direct_probe");
+    let ok = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(&probe)
+        .is_ok();
+    let _ = std::fs::remove_file(&probe);
+    ok
+}
+
+/// `[disk] write_through` (issue 19): a download's verified pieces go straight to the disk, so
+/// the finished file is (almost) not in the page cache; `--page-cache` puts it there as
+/// before. Both copies are byte-identical to the source.
+#[test]
+fn write_through_keeps_a_download_out_of_the_page_cache() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    if !takes_o_direct(tmp.path()) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the test directory's filesystem refuses O_DIRECT"
+        );
+        eprintln!("skipped: this filesystem refuses O_DIRECT");
+        return;
+    }
+    let size = 8 << 20;
+    let t = make_torrent(tmp.path(), "wt.bin", &[("wt.bin", size)], 256 * 1024);
+    let mut seeder = Bt::seed(tmp.path(), &t, &tmp.path().join("src"));
+    let peer = format!("127.0.0.1:{}", seeder.port());
+    let mut resident = Vec::new();
+    for (dir, extra) in [("dl-direct", &[][..]), ("dl-cached", &["--page-cache"][..])] {
+        let dl = tmp.path().join(dir);
+        let out = Bt::download(tmp.path(), &t, &dl, &[&peer], extra);
+        assert!(out.status.success(), "download failed: {}", out.stderr);
+        // Counted before the comparison, which reads the file into the cache.
+        resident.push(cached_pages(&dl.join("wt.bin")));
+        assert_same_tree(&tmp.path().join("src/wt.bin"), &dl.join("wt.bin"));
+        let _ = std::fs::remove_dir_all(tmp.path().join("state-dl"));
+    }
+    let (direct, pages) = resident[0];
+    assert!(
+        direct < pages / 10,
+        "write-through left {direct} of {pages} pages cached"
+    );
+    let (cached, _) = resident[1];
+    assert!(
+        cached > pages / 2,
+        "--page-cache left only {cached} of {pages} pages cached"
+    );
+}

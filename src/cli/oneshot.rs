@@ -47,6 +47,10 @@ pub struct DownloadArgs {
     /// Local service discovery (BEP 14): find peers on the LAN by multicast
     #[arg(long)]
     pub lsd: bool,
+    /// Write verified pieces through the page cache instead of straight to the disk
+    /// (O_DIRECT; see `[disk] write_through`)
+    #[arg(long)]
+    pub page_cache: bool,
 }
 
 #[derive(Debug, Args)]
@@ -152,6 +156,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 pub fn download(global: &GlobalArgs, args: DownloadArgs) -> anyhow::Result<ExitCode> {
     init_stderr_logging(global);
+    crate::engine::direct_io::set_enabled(!args.page_cache);
     let rep = Reporter {
         json: args.net.json,
         quiet: global.quiet,

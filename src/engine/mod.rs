@@ -4,6 +4,7 @@ pub mod bitfield;
 pub mod choker;
 pub mod create;
 pub mod dht;
+pub mod direct_io;
 pub mod durable;
 pub mod extension;
 pub mod lsd;

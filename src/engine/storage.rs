@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use sha1::{Digest, Sha1};
 
 use crate::engine::bitfield::Bitfield;
+use crate::engine::direct_io;
 use crate::engine::metainfo::Info;
 
 /// Longest file-name component most file systems accept (ext4, btrfs, xfs, NTFS, APFS).
@@ -217,6 +218,9 @@ struct Slot {
 struct Handle {
     file: File,
     writable: bool,
+    /// The same file opened for write-through (O_DIRECT), on the first aligned write;
+    /// `None` inside where the filesystem refuses it.
+    direct: OnceLock<Option<File>>,
 }
 
 /// The part of a byte range that falls into one file.
@@ -372,12 +376,20 @@ impl Storage {
             let slot = &self.slots[seg.slot];
             let Some(path) = &slot.path else { continue };
             let handle = self.handle(seg.slot, true)?;
-            handle
-                .file
-                .write_all_at(
-                    &data[seg.buf_offset..seg.buf_offset + seg.len],
-                    seg.file_offset,
-                )
+            let bytes = &data[seg.buf_offset..seg.buf_offset + seg.len];
+            let direct = direct_io::suits(seg.file_offset, seg.len)
+                .then(|| handle.direct.get_or_init(|| direct_io::open(path)).as_ref())
+                .flatten();
+            let written = match direct {
+                Some(f) => match direct_io::write_at(f, bytes, seg.file_offset) {
+                    // This file or device wants other alignment: the page cache takes it.
+                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => None,
+                    other => Some(other),
+                },
+                None => None,
+            };
+            written
+                .unwrap_or_else(|| handle.file.write_all_at(bytes, seg.file_offset))
                 .map_err(|e| io_err("writing", path, Some(seg.file_offset), e))?;
             // Set after the write so a concurrent `sync` that clears the flag first still
             // covers this write (fdatasync flushes everything written before it runs).
@@ -886,6 +898,7 @@ fn open_file(path: &Path, write: bool) -> io::Result<Handle> {
         Ok(file) => Ok(Handle {
             file,
             writable: true,
+            direct: OnceLock::new(),
         }),
         Err(e) if !write && is_not_writable(&e) => OpenOptions::new()
             .read(true)
@@ -894,6 +907,7 @@ fn open_file(path: &Path, write: bool) -> io::Result<Handle> {
             .map(|file| Handle {
                 file,
                 writable: false,
+                direct: OnceLock::new(),
             }),
         Err(e) => Err(e),
     }

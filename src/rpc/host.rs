@@ -185,6 +185,7 @@ pub async fn start_controller(
     let (down, up) = opts
         .limits
         .unwrap_or((cfg.limits.download.0, cfg.limits.upload.0));
+    crate::engine::direct_io::set_enabled(cfg.disk.write_through);
     let assembled = assemble(SessionSpec {
         listen: Some(opts.listen.unwrap_or(cfg.listen)),
         data_dir: data_dir.to_path_buf(),
