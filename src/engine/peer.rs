@@ -25,8 +25,13 @@ const KEEPALIVE: Duration = Duration::from_secs(90);
 /// Blocks served per write batch (1 MiB of 16 KiB blocks): few syscalls, and still small
 /// enough to notice Cancels and chokes quickly.
 const SERVE_BATCH: usize = 64;
-/// More queued requests than this from one peer is a flood.
-pub const MAX_QUEUED_UPLOADS: usize = 2048;
+/// Requests a peer may have outstanding with us (our `reqq`). Clients size their pipelines
+/// by it: Transmission refills its requests on a timer, up to this many, so 500 held it to
+/// ~7.5 MiB/s on loopback where a seeder without a `reqq` (rqbit) fed it at 40.
+pub const REQQ: usize = 4096;
+/// More queued requests than this from one peer is a flood (twice what we advertise: a block
+/// answered while its cancel is in flight is not a violation).
+pub const MAX_QUEUED_UPLOADS: usize = 2 * REQQ;
 
 /// Commands to a peer's writer (from the torrent, under its state lock: never blocking).
 #[derive(Debug)]
@@ -204,7 +209,7 @@ fn extended_handshake(torrent: &Torrent, handle: &TorrentHandle, addr: SocketAdd
     let mut d = Owned::dict()
         .with("m", m)
         .with("v", format!("bidtorrent {}", env!("CARGO_PKG_VERSION")))
-        .with("reqq", 500u32)
+        .with("reqq", REQQ)
         .with(
             "p",
             torrent.ctx().listen_port.load(Ordering::Relaxed) as u16,
