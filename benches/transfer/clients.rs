@@ -278,21 +278,34 @@ fn bt_flavor(f: Flavor) -> &'static [&'static str] {
 
 impl BtProc {
     /// A bidtorrent seeder, returned once it has verified its data.
-    fn seed(b: &Setup, f: Flavor, dial: Option<SocketAddr>) -> BtProc {
-        let state = fresh_dir(&b.root, "state-seed");
+    /// `bidtorrent SUB TORRENT --dir DIR` on loopback with JSON events on a pipe, its state in
+    /// a fresh `state-ROLE` directory.
+    fn spawn(
+        b: &Setup,
+        f: Flavor,
+        (role, sub): (&str, &str),
+        dir: &Path,
+        extra: &[&str],
+        peer: Option<SocketAddr>,
+    ) -> std::process::Child {
+        let state = fresh_dir(&b.root, &format!("state-{role}"));
         let mut cmd = Command::new(BIN);
-        cmd.args(["-q", "--data-dir", s(&state), "seed", s(&b.torrent)])
-            .args(["--dir", s(&b.src_dir), "--listen", "127.0.0.1:0", "--json"])
+        cmd.args(["-q", "--data-dir", s(&state), sub, s(&b.torrent)])
+            .args(["--dir", s(dir), "--listen", "127.0.0.1:0", "--json"])
             .args(["--tracker-interval", "2"])
+            .args(extra)
             .args(bt_flavor(f));
-        if let Some(a) = dial {
+        if let Some(a) = peer {
             cmd.args(["--peer", &a.to_string()]);
         }
-        let mut child = cmd
-            .stdout(Stdio::piped())
+        cmd.stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .expect("spawn seeder");
+            .unwrap_or_else(|e| panic!("spawn bidtorrent {sub}: {e}"))
+    }
+
+    fn seed(b: &Setup, f: Flavor, dial: Option<SocketAddr>) -> BtProc {
+        let mut child = Self::spawn(b, f, ("seed", "seed"), &b.src_dir, &[], dial);
         let mut out = BufReader::new(child.stdout.take().expect("stdout"));
         let mut port = 0;
         let mut line = String::new();
@@ -321,21 +334,8 @@ impl BtProc {
     }
 
     fn leech(b: &Setup, f: Flavor, dl: &Path, peer: Option<SocketAddr>) -> BtProc {
-        let state = fresh_dir(&b.root, "state-dl");
-        let mut cmd = Command::new(BIN);
-        cmd.args(["-q", "--data-dir", s(&state), "download", s(&b.torrent)])
-            // No DHT: a benchmark on loopback must not reach the public routers.
-            .args(["--dir", s(dl), "--listen", "127.0.0.1:0", "--json"])
-            .args(["--tracker-interval", "2", "--no-dht"])
-            .args(bt_flavor(f));
-        if let Some(a) = peer {
-            cmd.args(["--peer", &a.to_string()]);
-        }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn leecher");
+        // No DHT: a benchmark on loopback must not reach the public routers.
+        let mut child = Self::spawn(b, f, ("dl", "download"), dl, &["--no-dht"], peer);
         let out = BufReader::new(child.stdout.take().expect("stdout"));
         let progress: Arc<Mutex<BtSeen>> = Arc::default();
         let p = progress.clone();

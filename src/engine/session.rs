@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 
 use crate::engine::dht::{DhtConfig, DhtService};
+use crate::engine::durable::Durability;
 use crate::engine::extension::ExtensionFactory;
 use crate::engine::lsd::{Lsd, LsdConfig};
 use crate::engine::magnet::Magnet;
@@ -108,7 +109,6 @@ impl Session {
             global_up: RateLimiter::new(cfg.upload_limit),
             data_dir: cfg.data_dir,
             transport: Arc::new(Transport::default()),
-            stopping_all: std::sync::atomic::AtomicBool::new(false),
             resume_writers: tokio::sync::Semaphore::new(crate::engine::torrent::RESUME_WRITERS),
         });
         let session = Arc::new(Session {
@@ -422,7 +422,7 @@ impl Session {
 
     pub async fn remove(&self, ih: &InfoHash) -> Option<Arc<Torrent>> {
         let t = lock(&self.torrents).remove(ih)?;
-        t.stop().await;
+        t.stop(Durability::Now).await;
         Some(t)
     }
 
@@ -452,10 +452,9 @@ impl Session {
         // Each torrent still syncs its data before writing the record that claims it; the
         // records themselves are flushed together below. At 10,000 torrents a file fsync and
         // a directory fsync each took seconds (issue 19).
-        self.ctx.stopping_all.store(true, Ordering::SeqCst);
         let mut set = tokio::task::JoinSet::new();
         for t in all {
-            set.spawn(async move { t.stop().await });
+            set.spawn(async move { t.stop(Durability::Batched).await });
         }
         while set.join_next().await.is_some() {}
         let dir = self.ctx.data_dir.clone();

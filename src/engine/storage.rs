@@ -223,6 +223,23 @@ struct Handle {
     direct: OnceLock<Option<File>>,
 }
 
+impl Handle {
+    /// Writes `bytes` at `offset`: straight to the disk where [`direct_io`] takes the range,
+    /// through the page cache otherwise.
+    fn write_at(&self, path: &Path, bytes: &[u8], offset: u64) -> io::Result<()> {
+        if direct_io::suits(offset, bytes.len())
+            && let Some(direct) = self.direct.get_or_init(|| direct_io::open(path))
+        {
+            match direct_io::write_at(direct, bytes, offset) {
+                // This file or device wants other alignment: the page cache takes it.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
+                done => return done,
+            }
+        }
+        self.file.write_all_at(bytes, offset)
+    }
+}
+
 /// The part of a byte range that falls into one file.
 struct Segment {
     slot: usize,
@@ -377,19 +394,8 @@ impl Storage {
             let Some(path) = &slot.path else { continue };
             let handle = self.handle(seg.slot, true)?;
             let bytes = &data[seg.buf_offset..seg.buf_offset + seg.len];
-            let direct = direct_io::suits(seg.file_offset, seg.len)
-                .then(|| handle.direct.get_or_init(|| direct_io::open(path)).as_ref())
-                .flatten();
-            let written = match direct {
-                Some(f) => match direct_io::write_at(f, bytes, seg.file_offset) {
-                    // This file or device wants other alignment: the page cache takes it.
-                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => None,
-                    other => Some(other),
-                },
-                None => None,
-            };
-            written
-                .unwrap_or_else(|| handle.file.write_all_at(bytes, seg.file_offset))
+            handle
+                .write_at(path, bytes, seg.file_offset)
                 .map_err(|e| io_err("writing", path, Some(seg.file_offset), e))?;
             // Set after the write so a concurrent `sync` that clears the flag first still
             // covers this write (fdatasync flushes everything written before it runs).

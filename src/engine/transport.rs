@@ -128,6 +128,13 @@ impl Default for NetOptions {
     }
 }
 
+impl NetOptions {
+    /// Whether `addr` gets the same-host rules ([`NetOptions::same_host_rules`]).
+    fn same_host(&self, addr: SocketAddr) -> bool {
+        self.same_host_rules && addr.ip().is_loopback()
+    }
+}
+
 /// How a connection is carried, for the peer list's flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ConnInfo {
@@ -544,8 +551,7 @@ impl Transport {
         if !tcp_on {
             return Ok((connect_over(addr, &over_utp).await?, over_utp));
         }
-        let same_host = addr.ip().is_loopback() && self.options().same_host_rules;
-        let hint = if same_host {
+        let hint = if self.options().same_host(addr) {
             Some(false)
         } else {
             self.hint(addr)
@@ -624,9 +630,7 @@ impl Transport {
         // which prefers RC4, fed us at ~290 MiB/s encrypted and ~500 plaintext on loopback).
         // `require` stays encrypted everywhere.
         let encryption = match opts.encryption {
-            Encryption::Prefer if addr.ip().is_loopback() && opts.same_host_rules => {
-                Encryption::Allow
-            }
+            Encryption::Prefer if opts.same_host(addr) => Encryption::Allow,
             e => e,
         };
         // The first attempt, then the fallback on a fresh socket (None: no fallback).

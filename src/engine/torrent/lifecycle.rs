@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crate::engine::durable::Durability;
 use crate::engine::peer::PeerCmd;
 use crate::engine::resume::{self, ResumeData};
 use crate::engine::tracker::{AnnounceEvent, AnnounceRequest, TrackerStatus, TrackerTiers};
@@ -66,7 +67,7 @@ impl Torrent {
             (complete, paused, *self.run_gen.borrow())
         };
         // A crash-safe checkpoint right away: the next start trusts what was just verified.
-        self.save_resume(false).await;
+        self.save_resume(false, Durability::Now).await;
         if complete {
             self.emit(TorrentEvent::Complete);
             self.emit(TorrentEvent::Seeding);
@@ -88,8 +89,10 @@ impl Torrent {
         self.emit(TorrentEvent::Error(msg));
     }
 
-    /// Stops every task, writes resume data and announces `stopped`.
-    pub async fn stop(self: &Arc<Self>) {
+    /// Stops every task, writes resume data and announces `stopped`. With
+    /// [`Durability::Batched`] the caller flushes the resume file (a whole session stopping:
+    /// one syncfs, not a file and a directory fsync per torrent).
+    pub async fn stop(self: &Arc<Self>, durability: Durability) {
         if self.stopped.swap(true, Ordering::SeqCst) {
             return;
         }
@@ -100,12 +103,12 @@ impl Torrent {
                 let _ = p.tx.send(PeerCmd::Close);
             }
         }
-        self.save_resume(true).await;
+        self.save_resume(true, durability).await;
         self.announce_once(AnnounceEvent::Stopped, Duration::from_secs(3))
             .await;
     }
 
-    pub(super) async fn save_resume(&self, clean: bool) {
+    pub(super) async fn save_resume(&self, clean: bool, durability: Durability) {
         let counters = (
             self.uploaded.load(Ordering::Relaxed),
             self.downloaded.load(Ordering::Relaxed),
@@ -137,11 +140,6 @@ impl Torrent {
                 .unwrap_or(0),
         };
         let path = resume::resume_path(&self.ctx.data_dir, &self.meta.info_hash);
-        let durability = if self.ctx.stopping_all.load(Ordering::Relaxed) {
-            crate::engine::durable::Durability::Batched
-        } else {
-            crate::engine::durable::Durability::Now
-        };
         // Never closed, so the permit always comes.
         let permit = self.ctx.resume_writers.acquire().await.ok();
         let r = tokio::task::spawn_blocking(move || -> Result<(), String> {
@@ -212,7 +210,7 @@ impl Torrent {
             running
         };
         if was_running {
-            self.save_resume(false).await;
+            self.save_resume(false, Durability::Now).await;
             self.announce_once(AnnounceEvent::Stopped, Duration::from_secs(3))
                 .await;
         }
@@ -300,7 +298,7 @@ impl Torrent {
             have: result.have,
             hashed: result.hashed,
         });
-        self.save_resume(false).await;
+        self.save_resume(false, Durability::Now).await;
         if !paused && !self.is_stopped() {
             self.spawn_loops(generation);
         }

@@ -107,9 +107,6 @@ pub struct SessionCtx {
     pub data_dir: PathBuf,
     /// How peers are dialled and accepted (TCP, encryption policy).
     pub transport: Arc<crate::engine::transport::Transport>,
-    /// The whole session is stopping: resume files are written without their own fsyncs and
-    /// [`crate::engine::session::Session::shutdown`] flushes them all with one syncfs.
-    pub stopping_all: std::sync::atomic::AtomicBool,
     /// Resume files written at once. Thousands of threads creating files in one directory
     /// spent a stop of 10,000 torrents spinning on the directory's lock in the kernel.
     pub resume_writers: tokio::sync::Semaphore,

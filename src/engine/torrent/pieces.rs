@@ -138,7 +138,8 @@ impl Torrent {
         self.emit(TorrentEvent::PieceVerified(index));
         if complete {
             // Complete means on disk: flush before saying so.
-            self.save_resume(false).await;
+            self.save_resume(false, crate::engine::durable::Durability::Now)
+                .await;
             self.emit(TorrentEvent::Complete);
             self.emit(TorrentEvent::Seeding);
             self.completed_notify.notify_one();

@@ -70,7 +70,8 @@ impl Torrent {
             if now.duration_since(last_checkpoint) >= CHECKPOINT_INTERVAL
                 && self.state().resume_dirty
             {
-                self.save_resume(false).await;
+                self.save_resume(false, crate::engine::durable::Durability::Now)
+                    .await;
                 last_checkpoint = now;
             }
         }
