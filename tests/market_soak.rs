@@ -203,7 +203,9 @@ fn money_survives_weeks_compressed_into_minutes_of_kill_9() {
             )
         )
     );
-    let buyer_cfg = LOG.to_owned()
+    // Buyers upload at the seller's rate too: unlimited, they fed each other a whole file over
+    // loopback before any bid was settled, and a run could end with nothing paid at all.
+    let buyer_cfg = format!("{LOG}[limits]\nupload = \"2M\"\n")
         + &market_config(
             &ledger.addr,
             &format!(
