@@ -13,7 +13,10 @@
 //! libtorrent, for the uTP rows). Extra rows, out of the default set: bt-bt-enc, bt-bt-utp,
 //! lt-lt-utp, lt-bt-utp, aria2-aria2-enc, aria2-bt-enc. rqbit is found through BENCH_RQBIT,
 //! PATH or /work/rqbit/bin/rqbit; a client that is missing is skipped with one line. Pairs
-//! with Transmission use a BENCH_TR_MIB payload (default 256): it paces itself as a seeder.
+//! with a Transmission seeder use a BENCH_TR_MIB payload (default 256): it paces itself as a
+//! seeder. Pairs with a Transmission leecher use the full payload: Transmission decides whom
+//! it is interested in only on its 10 s rechoke timer, so its first piece comes ~10 s after
+//! any seeder connects, and a small payload would compare that timer's phase, not the seeders.
 //!
 //! Per row:
 //! - MiB/s over the whole leecher process: launch -> every piece verified (the seeder is up
@@ -423,11 +426,7 @@ fn main() {
         }
     }
     let size_of = |p: &Pair| {
-        if p.seeder == Client::Tr || p.leecher == Client::Tr {
-            tr_mib
-        } else {
-            mib
-        }
+        if p.seeder == Client::Tr { tr_mib } else { mib }
     };
 
     println!("machine bound: measuring SHA-1 and loopback TCP ...");

@@ -358,7 +358,8 @@ listen = "0.0.0.0:6881"
 [network]
 # Protocol encryption (MSE/PE, RC4), the peers' answer to traffic shaping:
 #   "prefer"  dial encrypted, fall back to plaintext on a new connection; accept both
-#             (a peer on this host is dialled in plaintext first: nothing to hide from)
+#             (a peer on this host is dialled in plaintext first, and its first offer of
+#             RC4 only is refused so it redials in plaintext: nothing to hide from there)
 #   "require" dial and accept encrypted only (plaintext peers are refused)
 #   "allow"   dial plaintext, fall back to encrypted; accept both, plaintext when offered
 #   "off"     plaintext only

@@ -153,7 +153,7 @@ impl Session {
         let accepted = self
             .ctx
             .transport
-            .accept(stream, || self.info_hashes())
+            .accept(stream, addr, || self.info_hashes())
             .await;
         let (stream, hs) = match accepted {
             Ok(r) => r,

@@ -23,11 +23,11 @@
 //! when the dialler offers it.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
@@ -391,7 +391,22 @@ pub struct Transport {
     /// What we learnt of peers' uTP: true, it takes uTP (a PEX flag, a uTP connection);
     /// false, a uTP dial went unanswered.
     utp_hints: Mutex<HashMap<SocketAddr, bool>>,
+    /// Same-host peers whose RC4-only MSE offer we refused under `prefer`, and when; see
+    /// [`Transport::accept`].
+    rc4_refused: Mutex<HashMap<IpAddr, Instant>>,
 }
+
+/// A poisoned lock still holds usable data: a panicking holder never leaves it half-written.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// After refusing a same-host peer's RC4-only offer, its RC4 offers are taken for this long: a
+/// peer that comes back encrypted requires encryption.
+const RC4_REFUSAL_MEMORY: Duration = Duration::from_secs(60);
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -424,6 +439,7 @@ impl Transport {
             opts: RwLock::new(opts),
             utp: RwLock::new(None),
             utp_hints: Mutex::new(HashMap::new()),
+            rc4_refused: Mutex::new(HashMap::new()),
         }
     }
 
@@ -709,11 +725,19 @@ impl Transport {
         Ok((stream, theirs))
     }
 
-    /// Reads an incoming connection's handshake, running MSE first when the peer starts with
-    /// one. `skeys` lists every info-hash we answer for (torrents and pending magnets).
+    /// Reads an incoming connection's handshake from `addr`, running MSE first when the peer
+    /// starts with one. `skeys` lists every info-hash we answer for (torrents and pending
+    /// magnets).
+    ///
+    /// Under `prefer`, a peer on this host that offers RC4 only is refused once: libtorrent
+    /// (qBittorrent's "allow encryption") offers nothing else, and RC4 over loopback cost both
+    /// ends ~2 CPU-s per GiB (qBittorrent leeched from us at ~140 MiB/s where rqbit, which
+    /// has no MSE, fed it ~230). Such a peer redials in plaintext at once. One that offers RC4
+    /// again within [`RC4_REFUSAL_MEMORY`] requires encryption and is accepted.
     pub async fn accept(
         &self,
         stream: PeerStream,
+        addr: SocketAddr,
         skeys: impl FnOnce() -> Vec<InfoHash>,
     ) -> Result<(PeerStream, Handshake), TransportError> {
         let opts = self.options();
@@ -721,12 +745,29 @@ impl Transport {
         if !allowed {
             return Err(TransportError::Refused("transport turned off"));
         }
-        tokio::time::timeout(
+        let plaintext_only = opts.encryption == Encryption::Prefer
+            && opts.same_host(addr)
+            && lock(&self.rc4_refused)
+                .get(&addr.ip())
+                .is_none_or(|t| t.elapsed() >= RC4_REFUSAL_MEMORY);
+        let methods = if plaintext_only {
+            CRYPTO_PLAINTEXT
+        } else {
+            opts.encryption.allowed()
+        };
+        let r = tokio::time::timeout(
             HANDSHAKE_TIMEOUT,
-            accept_stream(stream, opts.encryption, skeys),
+            accept_stream(stream, opts.encryption, methods, skeys),
         )
         .await
-        .map_err(|_| TransportError::Timeout)?
+        .map_err(|_| TransportError::Timeout)?;
+        if plaintext_only && matches!(r, Err(TransportError::Mse(MseError::NoCommonMethod { .. })))
+        {
+            let mut refused = lock(&self.rc4_refused);
+            refused.retain(|_, t| t.elapsed() < RC4_REFUSAL_MEMORY);
+            refused.insert(addr.ip(), Instant::now());
+        }
+        r
     }
 }
 
@@ -734,6 +775,7 @@ impl Transport {
 pub async fn accept_stream(
     mut stream: PeerStream,
     mode: Encryption,
+    methods: u32,
     skeys: impl FnOnce() -> Vec<InfoHash>,
 ) -> Result<(PeerStream, Handshake), TransportError> {
     let mut head = [0u8; PLAIN_PREFIX_LEN];
@@ -760,7 +802,7 @@ pub async fn accept_stream(
             &mut stream,
             &head,
             &keys,
-            mode.allowed(),
+            methods,
             mode != Encryption::Require,
         )
         .await?;
@@ -822,22 +864,36 @@ mod tests {
         SocketAddr,
         tokio::task::JoinHandle<Vec<Result<ConnInfo, String>>>,
     ) {
+        serve_with(mode, false, ih).await
+    }
+
+    /// As [`serve`], with the same-host rules on or off for the answering side.
+    async fn serve_with(
+        mode: Encryption,
+        same_host_rules: bool,
+        ih: u8,
+    ) -> (
+        SocketAddr,
+        tokio::task::JoinHandle<Vec<Result<ConnInfo, String>>>,
+    ) {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         let t = Transport::new(NetOptions {
             encryption: mode,
+            same_host_rules,
             ..NetOptions::default()
         });
         let h = tokio::spawn(async move {
             let mut out = Vec::new();
             // At most two connections: a first attempt and a fallback.
             for _ in 0..2 {
-                let Ok(Ok((s, _))) = tokio::time::timeout(Duration::from_secs(2), l.accept()).await
+                let Ok(Ok((s, from))) =
+                    tokio::time::timeout(Duration::from_secs(2), l.accept()).await
                 else {
                     break;
                 };
                 match t
-                    .accept(PeerStream::tcp(s), || vec![InfoHash([ih; 20])])
+                    .accept(PeerStream::tcp(s), from, || vec![InfoHash([ih; 20])])
                     .await
                 {
                     Ok((mut stream, theirs)) => {
@@ -939,6 +995,35 @@ mod tests {
         }
     }
 
+    /// Under `prefer`, a peer on this host that offers RC4 only is refused once (libtorrent
+    /// then redials in plaintext) and taken encrypted when it comes back encrypted: it
+    /// requires encryption. An offer that includes plaintext is taken in plaintext at once.
+    #[tokio::test]
+    async fn prefer_refuses_a_same_host_rc4_only_offer_once() {
+        let (addr, server) = serve_with(Encryption::Prefer, true, 4).await;
+        let first = dial(Encryption::Require, addr, 4).await;
+        assert!(first.is_err(), "{first:?}");
+        let second = dial(Encryption::Require, addr, 4).await.unwrap();
+        assert!(second.encrypted);
+        let served = server.await.unwrap();
+        assert_eq!(served.len(), 2, "{served:?}");
+        assert!(
+            served[0]
+                .as_ref()
+                .is_err_and(|e| e.contains("no common method")),
+            "{served:?}"
+        );
+
+        let (addr, server) = serve_with(Encryption::Prefer, true, 4).await;
+        assert!(!dial(Encryption::Prefer, addr, 4).await.unwrap().encrypted);
+        assert_eq!(server.await.unwrap().len(), 1);
+
+        // The internet policy takes an RC4-only offer at once.
+        let (addr, server) = serve_with(Encryption::Prefer, false, 4).await;
+        assert!(dial(Encryption::Require, addr, 4).await.unwrap().encrypted);
+        assert_eq!(server.await.unwrap().len(), 1);
+    }
+
     /// A peer listening on TCP and (when `utp`) uTP on the same port; answers one dial and
     /// says which carrier it came over.
     async fn serve_both(utp: bool) -> (SocketAddr, tokio::task::JoinHandle<ConnInfo>) {
@@ -951,14 +1036,20 @@ mod tests {
             None
         };
         let h = tokio::spawn(async move {
-            let stream = match &sock {
+            let (stream, from) = match &sock {
                 Some(u) => tokio::select! {
-                    r = l.accept() => PeerStream::tcp(r.unwrap().0),
-                    r = u.accept() => PeerStream::utp(r.unwrap()),
+                    r = l.accept() => { let (s, a) = r.unwrap(); (PeerStream::tcp(s), a) }
+                    r = u.accept() => { let s = r.unwrap(); let a = s.peer_addr(); (PeerStream::utp(s), a) }
                 },
-                None => PeerStream::tcp(l.accept().await.unwrap().0),
+                None => {
+                    let (s, a) = l.accept().await.unwrap();
+                    (PeerStream::tcp(s), a)
+                }
             };
-            let (mut stream, theirs) = t.accept(stream, || vec![InfoHash([5; 20])]).await.unwrap();
+            let (mut stream, theirs) = t
+                .accept(stream, from, || vec![InfoHash([5; 20])])
+                .await
+                .unwrap();
             let ours = Handshake::new(theirs.info_hash, PeerId::generate());
             stream.write_all(&ours.encode()).await.unwrap();
             stream.flush().await.unwrap();
@@ -1059,7 +1150,13 @@ mod tests {
         junk.extend([0x41u8; 700]);
         a.write_all(&junk).await.unwrap();
         drop(a);
-        let r = accept_stream(PeerStream::from_io(b), Encryption::Prefer, Vec::new).await;
+        let r = accept_stream(
+            PeerStream::from_io(b),
+            Encryption::Prefer,
+            Encryption::Prefer.allowed(),
+            Vec::new,
+        )
+        .await;
         assert!(matches!(r, Err(TransportError::Mse(_))), "{:?}", r.err());
     }
 

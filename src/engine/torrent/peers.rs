@@ -59,6 +59,10 @@ impl PeerEntry {
     }
 }
 
+/// Two connections to one peer opened within this of each other, before either carried
+/// payload, are a simultaneous open, settled by peer id; a later duplicate is refused.
+const SIMULTANEOUS_OPEN_WINDOW: Duration = Duration::from_secs(2);
+
 /// An address we may dial, with its dialling history.
 #[derive(Default)]
 pub(super) struct KnownPeer {
@@ -104,10 +108,36 @@ impl Torrent {
         let mut st = self.state();
         if st.banned.contains(&addr.ip())
             || st.peers.len() >= self.opts.max_peers
-            || st.peers.values().any(|p| p.peer_id == peer_id)
             || st.phase == Phase::Paused
         {
             return None;
+        }
+        // Both ends dialled each other (each learnt the other from the tracker): keep one
+        // connection, and the same one on both ends, or each side may drop the connection the
+        // other kept and the pair sits idle until a re-dial. The rule is libtorrent's: the
+        // connection opened by the greater peer id survives. A connection that has carried
+        // payload or been up for a while is kept whatever its direction: closing a working
+        // connection for a late duplicate cost seconds against qBittorrent and aria2, which
+        // also dial the peers their tracker names (and may hold market state).
+        let ours_wins = self.ctx.peer_id.0 > peer_id.0;
+        let mut evict = Vec::new();
+        for (&k, p) in &st.peers {
+            if p.peer_id != peer_id {
+                continue;
+            }
+            let settled = p.connected_at.elapsed() >= SIMULTANEOUS_OPEN_WINDOW
+                || p.counters.downloaded.load(Ordering::Relaxed) > 0
+                || p.counters.uploaded.load(Ordering::Relaxed) > 0;
+            if p.outgoing == outgoing || outgoing != ours_wins || settled {
+                return None;
+            }
+            evict.push(k);
+        }
+        for k in evict {
+            if let Some(p) = st.peers.get(&k) {
+                tracing::debug!("{}: duplicate connection of {addr}, closed", p.addr);
+                let _ = p.tx.send(PeerCmd::Close);
+            }
         }
         let key = st.next_key;
         st.next_key += 1;
@@ -419,7 +449,16 @@ impl Torrent {
             if st.phase == Phase::Paused || st.phase == Phase::Error {
                 return;
             }
-            let connected: HashSet<SocketAddr> = st.peers.values().map(|p| p.addr).collect();
+            // A peer that dialled us is connected at its listening address too (told in its
+            // extension handshake): dialling it there would only open a duplicate.
+            let connected: HashSet<SocketAddr> = st
+                .peers
+                .values()
+                .flat_map(|p| {
+                    let listen = p.listen_port.map(|port| SocketAddr::new(p.addr.ip(), port));
+                    std::iter::once(p.addr).chain(listen)
+                })
+                .collect();
             let global_room = self
                 .ctx
                 .max_connections
@@ -525,5 +564,165 @@ impl Torrent {
         if let Some(p) = self.state().peers.get(&key) {
             let _ = p.tx.send(PeerCmd::Close);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bencode::Owned;
+    use crate::engine::metainfo::Metainfo;
+    use crate::engine::ratelimit::RateLimiter;
+    use crate::engine::storage::Storage;
+    use crate::engine::torrent::{SessionCtx, TorrentOptions};
+    use std::sync::atomic::{AtomicU64, AtomicUsize};
+
+    fn torrent(dir: &std::path::Path, ours: u8) -> Arc<Torrent> {
+        let info = Owned::dict()
+            .with("length", 1i64)
+            .with("name", "t")
+            .with("piece length", 16384i64)
+            .with("pieces", vec![0u8; 20]);
+        let bytes = Owned::dict().with("info", info).encode();
+        let meta = Metainfo::from_bytes(&bytes).expect("a valid metainfo");
+        let storage = Storage::open(&meta.info, dir).expect("storage");
+        let ctx = Arc::new(SessionCtx {
+            peer_id: PeerId([ours; 20]),
+            connections: AtomicUsize::new(0),
+            max_connections: AtomicUsize::new(100),
+            listen_port: AtomicU64::new(6881),
+            global_down: RateLimiter::new(0),
+            global_up: RateLimiter::new(0),
+            data_dir: dir.to_path_buf(),
+            transport: Arc::default(),
+            resume_writers: tokio::sync::Semaphore::new(1),
+        });
+        let opts = TorrentOptions {
+            download_dir: dir.to_path_buf(),
+            ..TorrentOptions::default()
+        };
+        Torrent::new(meta, storage, opts, ctx)
+    }
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// Simultaneous open: both ends must keep the same connection, the one opened by the greater
+    /// peer id, whichever of the two each end registered first.
+    #[tokio::test]
+    async fn a_duplicate_connection_keeps_the_one_the_greater_peer_id_opened() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let info = ConnInfo::default();
+        let small = PeerId([b'a'; 20]);
+        let big = PeerId([b'z'; 20]);
+
+        // We are the greater id: our outgoing connection wins over their incoming one.
+        let t = torrent(dir.path(), b'z');
+        let (_, mut incoming_rx, ..) = t
+            .register_peer(addr(40001), small, true, false, info)
+            .expect("first connection admitted");
+        let (kept, ..) = t
+            .register_peer(addr(6882), small, true, true, info)
+            .expect("our dial wins");
+        assert!(matches!(incoming_rx.try_recv(), Ok(PeerCmd::Close)));
+        // Their later dial loses to ours.
+        assert!(
+            t.register_peer(addr(40002), small, true, false, info)
+                .is_none()
+        );
+        assert!(t.state().peers.contains_key(&kept));
+
+        // We are the smaller id: their incoming connection wins, our dial is refused.
+        let t = torrent(dir.path(), b'a');
+        let (_, mut incoming_rx, ..) = t
+            .register_peer(addr(40001), big, true, false, info)
+            .expect("first connection admitted");
+        assert!(t.register_peer(addr(6882), big, true, true, info).is_none());
+        assert!(incoming_rx.try_recv().is_err());
+
+        // ... and in the other order, their incoming connection replaces our dial.
+        let t = torrent(dir.path(), b'a');
+        let (_, mut outgoing_rx, ..) = t
+            .register_peer(addr(6882), big, true, true, info)
+            .expect("first connection admitted");
+        assert!(
+            t.register_peer(addr(40001), big, true, false, info)
+                .is_some()
+        );
+        assert!(matches!(outgoing_rx.try_recv(), Ok(PeerCmd::Close)));
+
+        // A connection up for longer than the window, or that carried payload, is kept even
+        // against the winning direction: a late duplicate is refused.
+        let t = torrent(dir.path(), b'a');
+        let (key, mut old_rx, ..) = t
+            .register_peer(addr(6882), big, true, true, info)
+            .expect("first connection admitted");
+        if let Some(p) = t.state().peers.get_mut(&key) {
+            p.connected_at = Instant::now() - SIMULTANEOUS_OPEN_WINDOW;
+        }
+        assert!(
+            t.register_peer(addr(40001), big, true, false, info)
+                .is_none()
+        );
+        assert!(old_rx.try_recv().is_err());
+        let t = torrent(dir.path(), b'a');
+        let (_, mut old_rx, _, counters) = t
+            .register_peer(addr(6882), big, true, true, info)
+            .expect("first connection admitted");
+        counters.downloaded.store(16384, Ordering::Relaxed);
+        assert!(
+            t.register_peer(addr(40001), big, true, false, info)
+                .is_none()
+        );
+        assert!(old_rx.try_recv().is_err());
+
+        // Two connections in the same direction: the second is refused, the first kept.
+        let t = torrent(dir.path(), b'a');
+        let (_, mut first_rx, ..) = t
+            .register_peer(addr(40001), big, true, false, info)
+            .expect("first connection admitted");
+        assert!(
+            t.register_peer(addr(40002), big, true, false, info)
+                .is_none()
+        );
+        assert!(first_rx.try_recv().is_err());
+    }
+
+    /// A peer that dialled us is not dialled back at the listening port it told us.
+    #[tokio::test]
+    async fn a_connected_peer_is_not_dialled_at_its_listening_port() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let t = torrent(dir.path(), b'a');
+        let (key, ..) = t
+            .register_peer(
+                addr(40001),
+                PeerId([b'b'; 20]),
+                true,
+                false,
+                ConnInfo::default(),
+            )
+            .expect("admitted");
+        t.state().peers.get_mut(&key).expect("peer").listen_port = Some(6882);
+        t.add_peers([addr(6882), addr(6999)]);
+        t.connect_more();
+        // Another known peer is dialled: connect_more ran.
+        assert!(
+            t.state()
+                .known
+                .get(&addr(6999))
+                .expect("known")
+                .last_attempt
+                .is_some()
+        );
+        assert!(
+            t.state()
+                .known
+                .get(&addr(6882))
+                .expect("known")
+                .last_attempt
+                .is_none(),
+            "the peer was dialled again at its listening port"
+        );
     }
 }
