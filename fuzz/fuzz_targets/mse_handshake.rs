@@ -38,9 +38,18 @@ fuzz_target!(|data: &[u8]| {
                 // Their bytes, then EOF; what we write goes nowhere.
                 let mut io = tokio::io::join(input, tokio::io::sink());
                 let _ = mse::respond(&mut io, &[], &[IH], CRYPTO_RC4 | CRYPTO_PLAINTEXT, false).await;
-                for m in [Encryption::Prefer, Encryption::Require, Encryption::Allow, Encryption::Off] {
+                // Each mode with the methods it accepts, and `prefer` answering a same-host
+                // peer (plaintext only, its first RC4-only offer refused).
+                let modes = [
+                    (Encryption::Prefer, Encryption::Prefer.allowed()),
+                    (Encryption::Prefer, CRYPTO_PLAINTEXT),
+                    (Encryption::Require, Encryption::Require.allowed()),
+                    (Encryption::Allow, Encryption::Allow.allowed()),
+                    (Encryption::Off, Encryption::Off.allowed()),
+                ];
+                for (m, methods) in modes {
                     let io = tokio::io::join(std::io::Cursor::new(input.to_vec()), tokio::io::sink());
-                    let _ = accept_stream(PeerStream::from_io(io), m, || vec![IH]).await;
+                    let _ = accept_stream(PeerStream::from_io(io), m, methods, || vec![IH]).await;
                 }
             }
             1 => {

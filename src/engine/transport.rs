@@ -69,8 +69,8 @@ impl Encryption {
         }
     }
 
-    /// Methods we accept as the answering side.
-    fn allowed(&self) -> u32 {
+    /// The MSE methods (`crypto_provide` bits) we accept as the answering side.
+    pub fn allowed(&self) -> u32 {
         match self {
             Encryption::Require => CRYPTO_RC4,
             Encryption::Off => 0,
