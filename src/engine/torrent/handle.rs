@@ -141,19 +141,24 @@ impl TorrentHandle {
     /// A handle to no torrent (every operation a no-op), with a one-piece metainfo, for unit
     /// tests of extensions.
     pub(crate) fn detached() -> TorrentHandle {
-        use crate::bencode::Owned;
-        let info = Owned::dict()
-            .with("length", 1i64)
-            .with("name", "t")
-            .with("piece length", 16384i64)
-            .with("pieces", vec![0u8; 20]);
-        let bytes = Owned::dict().with("info", info).encode();
-        let meta = Metainfo::from_bytes(&bytes).expect("a valid metainfo");
         TorrentHandle {
             torrent: Weak::new(),
-            meta: Arc::new(meta),
+            meta: Arc::new(one_piece_metainfo()),
         }
     }
+}
+
+/// A one-byte, one-piece metainfo for unit tests.
+#[cfg(test)]
+pub(crate) fn one_piece_metainfo() -> Metainfo {
+    use crate::bencode::Owned;
+    let info = Owned::dict()
+        .with("length", 1i64)
+        .with("name", "t")
+        .with("piece length", 16384i64)
+        .with("pieces", vec![0u8; 20]);
+    let bytes = Owned::dict().with("info", info).encode();
+    Metainfo::from_bytes(&bytes).expect("a valid metainfo")
 }
 
 #[cfg(test)]

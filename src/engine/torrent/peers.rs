@@ -570,21 +570,13 @@ impl Torrent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bencode::Owned;
-    use crate::engine::metainfo::Metainfo;
     use crate::engine::ratelimit::RateLimiter;
     use crate::engine::storage::Storage;
     use crate::engine::torrent::{SessionCtx, TorrentOptions};
     use std::sync::atomic::{AtomicU64, AtomicUsize};
 
     fn torrent(dir: &std::path::Path, ours: u8) -> Arc<Torrent> {
-        let info = Owned::dict()
-            .with("length", 1i64)
-            .with("name", "t")
-            .with("piece length", 16384i64)
-            .with("pieces", vec![0u8; 20]);
-        let bytes = Owned::dict().with("info", info).encode();
-        let meta = Metainfo::from_bytes(&bytes).expect("a valid metainfo");
+        let meta = crate::engine::torrent::handle::one_piece_metainfo();
         let storage = Storage::open(&meta.info, dir).expect("storage");
         let ctx = Arc::new(SessionCtx {
             peer_id: PeerId([ours; 20]),
@@ -612,81 +604,66 @@ mod tests {
     /// peer id, whichever of the two each end registered first.
     #[tokio::test]
     async fn a_duplicate_connection_keeps_the_one_the_greater_peer_id_opened() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let info = ConnInfo::default();
-        let small = PeerId([b'a'; 20]);
-        let big = PeerId([b'z'; 20]);
-
-        // We are the greater id: our outgoing connection wins over their incoming one.
-        let t = torrent(dir.path(), b'z');
-        let (_, mut incoming_rx, ..) = t
-            .register_peer(addr(40001), small, true, false, info)
-            .expect("first connection admitted");
-        let (kept, ..) = t
-            .register_peer(addr(6882), small, true, true, info)
-            .expect("our dial wins");
-        assert!(matches!(incoming_rx.try_recv(), Ok(PeerCmd::Close)));
-        // Their later dial loses to ours.
-        assert!(
-            t.register_peer(addr(40002), small, true, false, info)
-                .is_none()
-        );
-        assert!(t.state().peers.contains_key(&kept));
-
-        // We are the smaller id: their incoming connection wins, our dial is refused.
-        let t = torrent(dir.path(), b'a');
-        let (_, mut incoming_rx, ..) = t
-            .register_peer(addr(40001), big, true, false, info)
-            .expect("first connection admitted");
-        assert!(t.register_peer(addr(6882), big, true, true, info).is_none());
-        assert!(incoming_rx.try_recv().is_err());
-
-        // ... and in the other order, their incoming connection replaces our dial.
-        let t = torrent(dir.path(), b'a');
-        let (_, mut outgoing_rx, ..) = t
-            .register_peer(addr(6882), big, true, true, info)
-            .expect("first connection admitted");
-        assert!(
-            t.register_peer(addr(40001), big, true, false, info)
-                .is_some()
-        );
-        assert!(matches!(outgoing_rx.try_recv(), Ok(PeerCmd::Close)));
+        // (our id, first connection outgoing, second outgoing, second admitted, first
+        // closed). Their id is b'm' throughout.
+        let cases = [
+            // We are the greater id: our dial wins over their incoming connection ...
+            (b'z', false, true, true, true),
+            // ... and their later dial loses to ours.
+            (b'z', true, false, false, false),
+            // We are the smaller id: their incoming connection wins, our dial is refused ...
+            (b'a', false, true, false, false),
+            // ... and in the other order, their incoming connection replaces our dial.
+            (b'a', true, false, true, true),
+            // Two connections in the same direction: the second is refused.
+            (b'a', false, false, false, false),
+            (b'z', true, true, false, false),
+        ];
+        for (ours, first_out, second_out, admitted, closed) in cases {
+            let got = duplicate(ours, first_out, second_out, |_, _| {});
+            assert_eq!(
+                got,
+                (admitted, closed),
+                "ours {ours}, first outgoing {first_out}, second outgoing {second_out}"
+            );
+        }
 
         // A connection up for longer than the window, or that carried payload, is kept even
         // against the winning direction: a late duplicate is refused.
-        let t = torrent(dir.path(), b'a');
-        let (key, mut old_rx, ..) = t
-            .register_peer(addr(6882), big, true, true, info)
-            .expect("first connection admitted");
-        if let Some(p) = t.state().peers.get_mut(&key) {
-            p.connected_at = Instant::now() - SIMULTANEOUS_OPEN_WINDOW;
-        }
-        assert!(
-            t.register_peer(addr(40001), big, true, false, info)
-                .is_none()
-        );
-        assert!(old_rx.try_recv().is_err());
-        let t = torrent(dir.path(), b'a');
-        let (_, mut old_rx, _, counters) = t
-            .register_peer(addr(6882), big, true, true, info)
-            .expect("first connection admitted");
-        counters.downloaded.store(16384, Ordering::Relaxed);
-        assert!(
-            t.register_peer(addr(40001), big, true, false, info)
-                .is_none()
-        );
-        assert!(old_rx.try_recv().is_err());
+        let aged = duplicate(b'a', true, false, |t, key| {
+            if let Some(p) = t.state().peers.get_mut(&key) {
+                p.connected_at = Instant::now() - SIMULTANEOUS_OPEN_WINDOW;
+            }
+        });
+        assert_eq!(aged, (false, false));
+        let carried = duplicate(b'a', true, false, |t, key| {
+            if let Some(p) = t.state().peers.get(&key) {
+                p.counters.downloaded.store(16384, Ordering::Relaxed);
+            }
+        });
+        assert_eq!(carried, (false, false));
+    }
 
-        // Two connections in the same direction: the second is refused, the first kept.
-        let t = torrent(dir.path(), b'a');
-        let (_, mut first_rx, ..) = t
-            .register_peer(addr(40001), big, true, false, info)
+    /// Registers two connections of one peer (id b'm') in a torrent whose id is `[ours; 20]`:
+    /// the first, then (after `settle` ran on it) the second. Returns whether the second was
+    /// admitted and whether the first was told to close.
+    fn duplicate(
+        ours: u8,
+        first_outgoing: bool,
+        second_outgoing: bool,
+        settle: impl FnOnce(&Torrent, usize),
+    ) -> (bool, bool) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let t = torrent(dir.path(), ours);
+        let theirs = PeerId([b'm'; 20]);
+        let info = ConnInfo::default();
+        let (key, mut first_rx, ..) = t
+            .register_peer(addr(40001), theirs, true, first_outgoing, info)
             .expect("first connection admitted");
-        assert!(
-            t.register_peer(addr(40002), big, true, false, info)
-                .is_none()
-        );
-        assert!(first_rx.try_recv().is_err());
+        settle(&t, key);
+        let second = t.register_peer(addr(40002), theirs, true, second_outgoing, info);
+        let closed = matches!(first_rx.try_recv(), Ok(PeerCmd::Close));
+        (second.is_some(), closed)
     }
 
     /// A peer that dialled us is not dialled back at the listening port it told us.
