@@ -33,6 +33,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::engine::mse::{self, CRYPTO_PLAINTEXT, CRYPTO_RC4, Cipher, MseError};
+use crate::engine::torrent::lock;
 use crate::engine::types::InfoHash;
 use crate::engine::utp::{UtpSocket, UtpStream};
 use crate::engine::wire::{HANDSHAKE_LEN, Handshake, PROTOCOL, WireError};
@@ -396,14 +397,6 @@ pub struct Transport {
     rc4_refused: Mutex<HashMap<IpAddr, Instant>>,
 }
 
-/// A poisoned lock still holds usable data: a panicking holder never leaves it half-written.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
-
 /// After refusing a same-host peer's RC4-only offer, its RC4 offers are taken for this long: a
 /// peer that comes back encrypted requires encryption.
 const RC4_REFUSAL_MEMORY: Duration = Duration::from_secs(60);
@@ -525,10 +518,7 @@ impl Transport {
     }
 
     fn set_hint(&self, addr: SocketAddr, utp: bool) {
-        let mut h = match self.utp_hints.lock() {
-            Ok(h) => h,
-            Err(p) => p.into_inner(),
-        };
+        let mut h = lock(&self.utp_hints);
         if h.len() >= MAX_HINTS && !h.contains_key(&addr) {
             h.clear();
         }
@@ -536,10 +526,7 @@ impl Transport {
     }
 
     fn hint(&self, addr: SocketAddr) -> Option<bool> {
-        match self.utp_hints.lock() {
-            Ok(h) => h.get(&addr).copied(),
-            Err(p) => p.into_inner().get(&addr).copied(),
-        }
+        lock(&self.utp_hints).get(&addr).copied()
     }
 
     /// Whether `addr` is known to take uTP.
